@@ -1,0 +1,52 @@
+# Everyday targets. Every target installs what it needs first.
+VENV := .venv
+PY := $(VENV)/bin/python
+export AWS_ACCESS_KEY_ID ?= test
+export AWS_SECRET_ACCESS_KEY ?= test
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: install up down status demo test unit integration e2e lint typecheck check bench logs clean
+
+install:
+	@bash infra/install.sh
+
+up: install            ## broker, S3, provisioning, coordinator, CRM and runtime, in the background
+	@$(PY) -m infra.stack up
+
+down:                  ## stop everything `make up` started
+	@if [ -x $(PY) ]; then $(PY) -m infra.stack down; fi
+
+status:
+	@$(PY) -m infra.stack status
+
+demo: up               ## a billing run for every seed customer, then the bills in S3
+	@$(PY) -m infra.demo
+
+test: install          ## every tier; starts the broker and S3 server if they are not running
+	@$(PY) -m pytest
+
+unit: install
+	@$(PY) -m pytest tests/unit
+
+integration: install
+	@$(PY) -m pytest tests/integration
+
+e2e: install
+	@$(PY) -m pytest tests/e2e
+
+lint: install
+	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+typecheck: install
+	@$(VENV)/bin/mypy
+
+check: lint typecheck test
+
+bench: up              ## throughput and latency of a billing run on the local stack
+	@$(PY) -m bench.billing_run
+
+logs:
+	@tail -n 20 .state/logs/*.log
+
+clean: down
+	rm -rf .state

@@ -1,0 +1,116 @@
+"""crm: the CRM's HTTP API, as the lab's CRM offers it.
+
+- ``GET /?customerId=N``: one customer, or 404
+- ``GET /``: every customer
+- ``POST /customers``: create a customer; its id is the highest numeric id plus one
+- ``POST /customers/<id>``: update the given fields of a customer, or 404
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from importlib import resources
+from typing import Any
+
+from functions.errors import InvalidRequest, NotFound
+from functions.messages import Customer
+from functions.storage import CustomerStore
+from functions.web import HttpRequest, HttpResponse
+
+log = logging.getLogger(__name__)
+
+EDITABLE = {
+    "firstName": "first_name",
+    "lastName": "last_name",
+    "city": "city",
+    "connectionId": "connection_id",
+    "connectionMandate": "connection_mandate",
+}
+_CREATE_ATTEMPTS = 20
+
+
+def seed_customers() -> list[Customer]:
+    """The lab's customer file; a row without an id gets the highest id plus one."""
+    text = resources.files("functions").joinpath("data/customer-database.csv").read_text("utf-8")
+    rows = [row for row in csv.DictReader(io.StringIO(text)) if any(row.values())]
+    customers: list[Customer] = []
+    for row in rows:
+        values = {key.strip(): (value or "").strip() for key, value in row.items()}
+        if not values["customerId"]:
+            values["customerId"] = str(_next_id(customers))
+        customers.append(Customer.from_wire(values))
+    return customers
+
+
+def _next_id(customers: Iterable[Customer]) -> int:
+    numeric = [int(c.customer_id) for c in customers if c.customer_id.isdigit()]
+    return max(numeric, default=0) + 1
+
+
+def _by_id(customer: Customer) -> tuple[int, str]:
+    cid = customer.customer_id
+    return (int(cid), "") if cid.isdigit() else (1 << 62, cid)
+
+
+def _editable_fields(body: Mapping[str, Any]) -> dict[str, str]:
+    unknown = sorted(set(body) - set(EDITABLE) - {"customerId"})
+    if unknown:
+        raise InvalidRequest(f"unknown field(s) {unknown}; a customer has {sorted(EDITABLE)}")
+    changes = {}
+    for name, attribute in EDITABLE.items():
+        if name not in body:
+            continue
+        value = body[name]
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidRequest(f'"{name}" must be a non-empty string, got {value!r}')
+        changes[attribute] = value.strip()
+    return changes
+
+
+def _create(body: Mapping[str, Any], customers: CustomerStore) -> HttpResponse:
+    fields = _editable_fields(body)
+    missing = [name for name, attribute in EDITABLE.items() if attribute not in fields]
+    if missing:
+        raise InvalidRequest(f"a new customer needs {missing}")
+    for _ in range(_CREATE_ATTEMPTS):
+        customer = Customer(customer_id=str(_next_id(customers.all())), **fields)
+        if customers.add(customer):
+            log.info("customer %s created", customer.customer_id)
+            return HttpResponse(201, customer.to_wire())
+    raise InvalidRequest("too many customers are being created at once; try again", status=503)
+
+
+def _update(customer_id: str, body: Mapping[str, Any], customers: CustomerStore) -> HttpResponse:
+    current = customers.get(customer_id)
+    if current is None:
+        raise NotFound(f"there is no customer {customer_id!r}")
+    updated = replace(current, **_editable_fields(body))
+    customers.put(updated)
+    log.info("customer %s updated", customer_id)
+    return HttpResponse(200, updated.to_wire())
+
+
+def crm_api(request: HttpRequest, customers: CustomerStore) -> HttpResponse:
+    path = request.path.rstrip("/") or "/"
+    if request.method == "GET" and path == "/":
+        customer_id = request.query.get("customerId")
+        if customer_id is None:
+            return HttpResponse(200, [c.to_wire() for c in sorted(customers.all(), key=_by_id)])
+        customer = customers.get(customer_id)
+        if customer is None:
+            raise NotFound(f"there is no customer {customer_id!r}")
+        return HttpResponse(200, customer.to_wire())
+    if request.method == "POST" and path == "/customers":
+        return _create(request.json_object(), customers)
+    if request.method == "POST" and path.startswith("/customers/") and path.count("/") == 2:
+        return _update(path.removeprefix("/customers/"), request.json_object(), customers)
+    raise NotFound(
+        f"no route for {request.method} {request.path}; use GET /?customerId=N, GET /,"
+        " POST /customers or POST /customers/<id>"
+    )

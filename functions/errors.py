@@ -1,0 +1,40 @@
+"""The one exception root of the project.
+
+Every error we raise on purpose is a ``BillingError``; its message says what was
+wrong and what to do about it.
+"""
+
+
+class BillingError(Exception):
+    """Root of every error this project raises on purpose."""
+
+
+class MalformedMessage(BillingError):
+    """A Kafka message that no retry can process; the runtime dead-letters it."""
+
+
+class InvalidRequest(BillingError):
+    """An HTTP request body or query that the caller must correct (answered with a 4xx)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class NotFound(InvalidRequest):
+    """The HTTP request names something that does not exist."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=404)
+
+
+class StorageUnavailable(BillingError):
+    """S3 could not be reached or refused a request; worth retrying."""
+
+
+class PublishFailed(BillingError):
+    """Kafka did not acknowledge every message in time."""
+
+
+class ConfigurationError(BillingError):
+    """An environment variable holds a value the process cannot use."""

@@ -1,0 +1,277 @@
+"""The wire format shared with the lab's Node.js services, as typed messages.
+
+Every message is a JSON object with no key and no headers. Field names, their
+order and their types follow the lab's services, so any one of them can be
+swapped for ours (see ``../shared/seed/README.md``).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+from functions.errors import MalformedMessage
+
+BILL_GENERATION = "bill-generation"
+CUSTOMER_QUESTION = "customer"
+
+_SAFE_KEY = re.compile(r"[A-Za-z0-9._-]{1,120}")
+
+
+class Stream(enum.Enum):
+    """The logical streams a function reads or writes; the runtime maps them to topics."""
+
+    WORKFLOWS = "workflows"
+    QUESTIONS = "questions"
+    ANSWERS = "answers"
+
+
+class WireMessage(Protocol):
+    def to_wire(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message a function wants produced; the runtime sends it and waits for the ack."""
+
+    stream: Stream
+    message: WireMessage
+
+
+def encode(message: WireMessage) -> bytes:
+    """Compact JSON, as Node's ``JSON.stringify`` writes it."""
+    return json.dumps(message.to_wire(), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def decode_object(raw: bytes | None) -> Mapping[str, Any]:
+    if raw is None:
+        raise MalformedMessage("the message has no value; expected a JSON object")
+    try:
+        value = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedMessage(f"the message value is not JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise MalformedMessage(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def safe_key(text: str) -> str:
+    """``text`` if it can stand in an S3 key and a file name as is, else a stable digest."""
+    if _SAFE_KEY.fullmatch(text) and text not in {".", ".."}:
+        return text
+    return "h" + hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+@dataclass(frozen=True)
+class WorkflowId:
+    """A workflow id exactly as it came on the wire: a JSON string or number.
+
+    The lab's coordinator sends numbers (milliseconds plus a random fraction), the
+    lab text shows strings; both must be echoed back unchanged as ``qaIdentifier``.
+    """
+
+    wire: str | int | float
+
+    @classmethod
+    def from_wire(cls, value: object, field: str) -> WorkflowId:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise MalformedMessage(
+                f'"{field}" must be a JSON string or number, got {json.dumps(value)}'
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            raise MalformedMessage(f'"{field}" must be a finite number')
+        if isinstance(value, str) and not value.strip():
+            raise MalformedMessage(f'"{field}" must not be empty')
+        return cls(value)
+
+    @property
+    def text(self) -> str:
+        return self.wire if isinstance(self.wire, str) else json.dumps(self.wire)
+
+    @property
+    def key(self) -> str:
+        """The id as it appears in S3 keys. A number and its text name the same workflow."""
+        return safe_key(self.text)
+
+
+def _field(obj: Mapping[str, Any], name: str, kind: str) -> Any:
+    if name not in obj:
+        raise MalformedMessage(f'{kind} has no "{name}" field')
+    return obj[name]
+
+
+def _text(obj: Mapping[str, Any], name: str, kind: str) -> str:
+    """A text field; the lab sends every value as a string, but numbers are accepted."""
+    value = _field(obj, name, kind)
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise MalformedMessage(f'{kind} field "{name}" must be a string, got {json.dumps(value)}')
+    text = value if isinstance(value, str) else json.dumps(value)
+    if not text.strip():
+        raise MalformedMessage(f'{kind} field "{name}" must not be empty')
+    return text
+
+
+def _payload(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The lab's payload object; checked field by field by whoever reads it."""
+    payload = obj.get("payload")
+    return payload if isinstance(payload, dict) else {}
+
+
+def _object(obj: Mapping[str, Any], name: str, kind: str) -> Mapping[str, Any]:
+    value = _field(obj, name, kind)
+    if not isinstance(value, dict):
+        raise MalformedMessage(f'{kind} field "{name}" must be a JSON object')
+    return value
+
+
+@dataclass(frozen=True)
+class WorkflowMessage:
+    """On ``workflow-queue``: one step of work, e.g. generate one customer's bill."""
+
+    workflow_type: str
+    workflow_id: WorkflowId
+    create_time: str
+    payload: Mapping[str, Any]
+
+    kind: ClassVar[str] = "workflow message"
+
+    @classmethod
+    def from_wire(cls, obj: Mapping[str, Any]) -> WorkflowMessage:
+        message = cls(
+            workflow_type=_text(obj, "workflow-type", cls.kind),
+            workflow_id=WorkflowId.from_wire(_field(obj, "workflow-id", cls.kind), "workflow-id"),
+            create_time=str(obj.get("create-time", "")),
+            payload=_payload(obj),
+        )
+        if message.workflow_type == BILL_GENERATION:
+            message.customer_identifier  # noqa: B018 - validates the payload now
+        return message
+
+    @property
+    def customer_identifier(self) -> str:
+        return _text(self.payload, "customerIdentifier", "bill-generation payload")
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "workflow-type": self.workflow_type,
+            "workflow-id": self.workflow_id.wire,
+            "create-time": self.create_time,
+            "payload": dict(self.payload),
+        }
+
+
+@dataclass(frozen=True)
+class Question:
+    """On ``questions-topic``: a question to whichever service answers its category."""
+
+    category: str
+    qa_identifier: WorkflowId
+    payload: Mapping[str, Any]
+
+    kind: ClassVar[str] = "question"
+
+    @classmethod
+    def about_customer(cls, qa_identifier: WorkflowId, customer_id: str) -> Question:
+        return cls(CUSTOMER_QUESTION, qa_identifier, {"customerIdentifier": customer_id})
+
+    @classmethod
+    def from_wire(cls, obj: Mapping[str, Any]) -> Question:
+        question = cls(
+            category=_text(obj, "questionCategory", cls.kind),
+            qa_identifier=WorkflowId.from_wire(
+                _field(obj, "qaIdentifier", cls.kind), "qaIdentifier"
+            ),
+            payload=_payload(obj),
+        )
+        if question.category == CUSTOMER_QUESTION:
+            question.customer_identifier  # noqa: B018 - validates the payload now
+        return question
+
+    @property
+    def customer_identifier(self) -> str:
+        return _text(self.payload, "customerIdentifier", "customer question payload")
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "questionCategory": self.category,
+            "qaIdentifier": self.qa_identifier.wire,
+            "payload": dict(self.payload),
+        }
+
+
+@dataclass(frozen=True)
+class Customer:
+    customer_id: str
+    first_name: str
+    last_name: str
+    city: str
+    connection_id: str
+    connection_mandate: str
+
+    kind: ClassVar[str] = "customer"
+    WIRE_FIELDS: ClassVar[tuple[str, ...]] = (
+        "customerId",
+        "firstName",
+        "lastName",
+        "city",
+        "connectionId",
+        "connectionMandate",
+    )
+
+    @classmethod
+    def from_wire(cls, obj: Mapping[str, Any]) -> Customer:
+        values = [_text(obj, name, cls.kind) for name in cls.WIRE_FIELDS]
+        return cls(*values)
+
+    def to_wire(self) -> dict[str, Any]:
+        return dict(
+            zip(
+                self.WIRE_FIELDS,
+                (
+                    self.customer_id,
+                    self.first_name,
+                    self.last_name,
+                    self.city,
+                    self.connection_id,
+                    self.connection_mandate,
+                ),
+                strict=True,
+            )
+        )
+
+
+@dataclass(frozen=True)
+class Answer:
+    """On ``answers-topic``: the answer to the question with the same ``qaIdentifier``.
+
+    An unknown customer is answered without an ``answer`` field, as the lab's CRM does;
+    ours adds an ``error`` saying why, which the lab's engine ignores.
+    """
+
+    qa_identifier: WorkflowId
+    customer: Customer | None
+    error: str | None = None
+
+    kind: ClassVar[str] = "answer"
+
+    @classmethod
+    def from_wire(cls, obj: Mapping[str, Any]) -> Answer:
+        qa_identifier = WorkflowId.from_wire(_field(obj, "qaIdentifier", cls.kind), "qaIdentifier")
+        if "answer" not in obj or obj["answer"] is None:
+            error = obj.get("error")
+            return cls(qa_identifier, None, error if isinstance(error, str) else "no answer given")
+        return cls(qa_identifier, Customer.from_wire(_object(obj, "answer", cls.kind)))
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {"qaIdentifier": self.qa_identifier.wire}
+        if self.customer is not None:
+            wire["answer"] = self.customer.to_wire()
+        if self.error is not None:
+            wire["error"] = self.error
+        return wire

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a fresh machine; safe to run again.
+#   - .venv with the pinned Python packages (the project itself, editable)
+#   - the Kafka broker's jars, resolved from Maven Central by mvn (cached outside git)
+#   - the `docker compose` plugin, only where the machine has none: built from its Go
+#     module, so `docker compose config` can check docker-compose.yml without a Docker engine
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3}"
+VENV=.venv
+TOOLS="${KAFKA_CACHE_DIR:-$HOME/.cache/kafka-billing}/tools"
+COMPOSE_VERSION=v2.40.3
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "install: creating $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  echo "install: Python packages"
+  "$VENV/bin/pip" install --quiet --upgrade pip
+  "$VENV/bin/pip" install --quiet -e '.[dev]'
+  rm -f "$VENV"/.installed-*
+  touch "$stamp"
+fi
+
+echo "install: Kafka broker jars"
+"$VENV/bin/python" -c 'from infra.broker import resolve_jars; print("install: jars in", resolve_jars())'
+
+if docker compose version >/dev/null 2>&1 || [ -x "$TOOLS/cli-plugins/docker-compose" ]; then
+  exit 0
+fi
+if ! command -v go >/dev/null 2>&1; then
+  echo "install: no 'docker compose' and no Go to build it; the compose check will fail" >&2
+  exit 0
+fi
+echo "install: building the docker compose plugin $COMPOSE_VERSION (a few minutes, once)"
+module=github.com/docker/compose/v2@$COMPOSE_VERSION
+source_dir=$(go mod download -json "$module" | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+mkdir -p "$TOOLS/cli-plugins"
+(cd "$source_dir" && GOFLAGS=-mod=mod go build -trimpath -o "$TOOLS/cli-plugins/docker-compose" ./cmd)
+echo "install: compose plugin in $TOOLS/cli-plugins"

@@ -1,0 +1,78 @@
+"""The runtime's command line.
+
+python -m runtime engine-start     # one function, in its own consumer group
+python -m runtime all              # every function, one process each
+python -m runtime list             # the trigger table
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from functions.errors import BillingError
+from runtime.config import Settings
+from runtime.logs import configure_logging
+from runtime.triggers import BY_FUNCTION, TRIGGERS
+
+log = logging.getLogger("runtime")
+
+
+def _describe(settings: Settings) -> str:
+    lines = []
+    for trigger in TRIGGERS:
+        outputs = ", ".join(settings.topic(s) for s in trigger.outputs) or "-"
+        lines.append(
+            f"{trigger.function:16} on {settings.topic(trigger.source):16}"
+            f" group {settings.consumer_group_prefix + trigger.consumer_group:24} -> {outputs}"
+        )
+    return "\n".join(lines)
+
+
+def run_function(function: str, settings: Settings) -> int:
+    from runtime.services import Services
+    from runtime.worker import build_application
+
+    trigger = BY_FUNCTION[function]
+    services = Services(settings)
+    if function == "crm-answer":
+        services.seeded_customers()
+    app = build_application(trigger, settings, services.context)
+    log.info(
+        "%s: consuming %s as group %s%s on %s",
+        function,
+        settings.topic(trigger.source),
+        settings.consumer_group_prefix,
+        trigger.consumer_group,
+        settings.kafka_bootstrap_servers,
+    )
+    app.run()
+    log.info("%s: stopped", function)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m runtime", description="Run the Kafka-triggered billing functions."
+    )
+    parser.add_argument("function", choices=[*BY_FUNCTION, "all", "list"])
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        configure_logging(settings.log_level, role=args.function)
+        if args.function == "list":
+            print(_describe(settings))
+            return 0
+        if args.function == "all":
+            from runtime.supervisor import supervise
+
+            return supervise()
+        return run_function(args.function, settings)
+    except BillingError as exc:
+        log.error("%s", exc)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

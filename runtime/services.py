@@ -1,0 +1,80 @@
+"""The composition root: the clients and stores one process needs, built once, lazily."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from functools import cached_property
+from typing import TYPE_CHECKING, cast
+
+import boto3
+from botocore.config import Config
+
+from functions.context import FunctionContext
+from functions.crm_api import seed_customers
+from functions.storage import CustomerStore
+from functions.storage.s3 import Bucket, S3BillStore, S3CustomerStore, S3JobStore
+from runtime.config import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+    from runtime.publisher import KafkaPublisher
+
+log = logging.getLogger(__name__)
+
+# Local S3 servers accept any credentials; real AWS takes them from the usual chain.
+_LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+
+
+def s3_client(settings: Settings) -> S3Client:
+    session = boto3.session.Session()
+    local = settings.s3_endpoint_url is not None and session.get_credentials() is None
+    client = session.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
+        region_name=settings.aws_region,
+        config=Config(
+            retries={"max_attempts": 3, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=30,
+            s3={"addressing_style": "path"},
+        ),
+        **(_LOCAL_CREDENTIALS if local else {}),
+    )
+    return cast("S3Client", client)
+
+
+class Services:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._seed_lock = threading.Lock()
+        self._seeded = False
+
+    @cached_property
+    def s3(self) -> S3Client:
+        return s3_client(self.settings)
+
+    @cached_property
+    def context(self) -> FunctionContext:
+        return FunctionContext(
+            jobs=S3JobStore(Bucket(self.s3, self.settings.jobs_bucket)),
+            bills=S3BillStore(Bucket(self.s3, self.settings.bills_bucket)),
+            customers=S3CustomerStore(Bucket(self.s3, self.settings.customers_bucket)),
+        )
+
+    @cached_property
+    def publisher(self) -> KafkaPublisher:
+        from runtime.publisher import KafkaPublisher
+
+        return KafkaPublisher(self.settings)
+
+    def seeded_customers(self) -> CustomerStore:
+        """The CRM's store, seeded from the lab's customer file on first use."""
+        with self._seed_lock:
+            if not self._seeded:
+                added = self.context.customers.seed(seed_customers())
+                if added:
+                    log.info("seeded %d customer(s) from the lab's customer file", added)
+                self._seeded = True
+        return self.context.customers

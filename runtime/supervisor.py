@@ -1,0 +1,60 @@
+"""``all``: every Kafka-triggered function in its own process, restarted if it dies."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+import time
+from types import FrameType
+
+from runtime.triggers import TRIGGERS
+
+log = logging.getLogger(__name__)
+
+RESTART_DELAY_S = 2.0
+STOP_GRACE_S = 30.0
+
+
+def _start(function: str) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen([sys.executable, "-m", "runtime", function])
+    log.info("started %s (pid %d)", function, process.pid)
+    return process
+
+
+def supervise() -> int:
+    stopping = False
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        log.info("%s received; stopping every function", signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+
+    processes = {trigger.function: _start(trigger.function) for trigger in TRIGGERS}
+    while not stopping:
+        time.sleep(0.2)
+        for function, process in list(processes.items()):
+            code = process.poll()
+            if code is not None and not stopping:
+                log.error(
+                    "%s exited with code %s; restarting in %.0fs", function, code, RESTART_DELAY_S
+                )
+                time.sleep(RESTART_DELAY_S)
+                processes[function] = _start(function)
+
+    for process in processes.values():
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + STOP_GRACE_S
+    for function, process in processes.items():
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop in %.0fs; killing it", function, STOP_GRACE_S)
+            process.kill()
+    log.info("all functions stopped")
+    return 0

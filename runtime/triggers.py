@@ -1,0 +1,64 @@
+"""Which topic triggers which function: the one table to read to see the event wiring.
+
+Each function consumes in its own consumer group, so it scales on its own and two
+copies of one function share the partitions of its topic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from functions.context import FunctionContext
+from functions.crm_answer import crm_answer
+from functions.engine_complete import engine_complete
+from functions.engine_start import engine_start
+from functions.messages import Answer, Outgoing, Question, Stream, WorkflowMessage
+
+M = TypeVar("M")
+M_co = TypeVar("M_co", covariant=True)
+
+
+class WireParser(Protocol[M_co]):
+    def from_wire(self, obj: Mapping[str, Any]) -> M_co: ...
+
+
+@dataclass(frozen=True)
+class Trigger(Generic[M]):
+    function: str
+    source: Stream
+    consumer_group: str
+    message: WireParser[M]
+    handler: Callable[[M, FunctionContext], list[Outgoing]]
+    outputs: tuple[Stream, ...]
+
+
+TRIGGERS: tuple[Trigger[Any], ...] = (
+    Trigger(
+        function="engine-start",
+        source=Stream.WORKFLOWS,
+        consumer_group="billing-engine-start",
+        message=WorkflowMessage,
+        handler=engine_start,
+        outputs=(Stream.QUESTIONS,),
+    ),
+    Trigger(
+        function="crm-answer",
+        source=Stream.QUESTIONS,
+        consumer_group="crm-answer",
+        message=Question,
+        handler=crm_answer,
+        outputs=(Stream.ANSWERS,),
+    ),
+    Trigger(
+        function="engine-complete",
+        source=Stream.ANSWERS,
+        consumer_group="billing-engine-complete",
+        message=Answer,
+        handler=engine_complete,
+        outputs=(),
+    ),
+)
+
+BY_FUNCTION: Mapping[str, Trigger[Any]] = {trigger.function: trigger for trigger in TRIGGERS}
