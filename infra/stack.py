@@ -1,6 +1,7 @@
 """Bring the whole local system up or down, each process in the background.
 
     python -m infra.stack up       # broker, S3, provisioning, coordinator, CRM, runtime
+    python -m infra.stack up --only kafka,s3
     python -m infra.stack down     # stop everything `up` started
     python -m infra.stack status
 
@@ -232,8 +233,10 @@ def stop(name: str, grace_s: float = 30.0) -> None:
     _pid_file(name).unlink(missing_ok=True)
 
 
-def up(settings: Settings) -> None:
+def up(settings: Settings, only: set[str] | None = None) -> None:
     for component in COMPONENTS:
+        if only is not None and component.name not in only:
+            continue
         start(component, settings)
         if component.name == "s3":
             provision_topics(settings)
@@ -264,12 +267,20 @@ def status() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.stack", description=__doc__)
     parser.add_argument("action", choices=["up", "down", "status"])
+    names = [component.name for component in COMPONENTS]
+    parser.add_argument(
+        "--only",
+        type=lambda text: set(text.split(",")),
+        help=f"comma-separated subset of {','.join(names)}, e.g. --only kafka,s3",
+    )
     args = parser.parse_args(argv)
+    if args.only and not args.only <= set(names):
+        parser.error(f"--only takes {','.join(names)}")
     settings = Settings.from_env()
     configure_logging(settings.log_level, role="stack")
     try:
         if args.action == "up":
-            up(settings)
+            up(settings, args.only)
         elif args.action == "down":
             down()
         else:

@@ -5,3 +5,9 @@
 - ``http``: the functions-framework targets ``coordinator`` and ``crm``
 - ``services``: the composition root that builds clients and stores for a process
 """
+
+import warnings
+
+# confluent-kafka's schema registry (imported by quix-streams) imports authlib's
+# deprecated httpx module; the warning is theirs and says nothing about this project.
+warnings.filterwarnings("ignore", message="The httpx module is deprecated")

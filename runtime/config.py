@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from collections.abc import Mapping
@@ -11,19 +12,27 @@ from functions.errors import ConfigurationError
 from functions.messages import Stream
 
 LOCAL_S3 = "http://127.0.0.1:4566"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
-
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name}={raw!r} is not a number") from None
-    if value <= 0:
-        raise ConfigurationError(f"{name}={raw!r} must be greater than zero")
-    return value
+# Settings field -> environment variable. Every variable the project reads is here.
+ENVIRONMENT = {
+    "kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",
+    "s3_endpoint_url": "S3_ENDPOINT_URL",
+    "aws_region": "AWS_DEFAULT_REGION",
+    "bills_bucket": "BILLS_BUCKET",
+    "jobs_bucket": "JOBS_BUCKET",
+    "customers_bucket": "CUSTOMERS_BUCKET",
+    "workflow_topic": "WORKFLOW_TOPIC",
+    "questions_topic": "QUESTIONS_TOPIC",
+    "answers_topic": "ANSWERS_TOPIC",
+    "dead_letter_topic": "DEAD_LETTER_TOPIC",
+    "topic_partitions": "TOPIC_PARTITIONS",
+    "consumer_group_prefix": "CONSUMER_GROUP_PREFIX",
+    "publish_timeout_s": "PUBLISH_TIMEOUT_S",
+    "storage_retry_s": "STORAGE_RETRY_S",
+    "log_level": "LOG_LEVEL",
+    "quix_state_dir": "QUIX_STATE_DIR",
+}
 
 
 @dataclass(frozen=True)
@@ -54,31 +63,29 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        defaults = cls()
-        endpoint = env.get("S3_ENDPOINT_URL", defaults.s3_endpoint_url)
-        log_level = env.get("LOG_LEVEL", defaults.log_level).upper()
-        if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-            raise ConfigurationError(f"LOG_LEVEL={log_level!r}; use DEBUG, INFO, WARNING or ERROR")
-        return cls(
-            kafka_bootstrap_servers=env.get(
-                "KAFKA_BOOTSTRAP_SERVERS", defaults.kafka_bootstrap_servers
-            ),
-            s3_endpoint_url=endpoint or None,
-            aws_region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", defaults.aws_region)),
-            bills_bucket=env.get("BILLS_BUCKET", defaults.bills_bucket),
-            jobs_bucket=env.get("JOBS_BUCKET", defaults.jobs_bucket),
-            customers_bucket=env.get("CUSTOMERS_BUCKET", defaults.customers_bucket),
-            workflow_topic=env.get("WORKFLOW_TOPIC", defaults.workflow_topic),
-            questions_topic=env.get("QUESTIONS_TOPIC", defaults.questions_topic),
-            answers_topic=env.get("ANSWERS_TOPIC", defaults.answers_topic),
-            dead_letter_topic=env.get("DEAD_LETTER_TOPIC", defaults.dead_letter_topic),
-            topic_partitions=int(_number(env, "TOPIC_PARTITIONS", defaults.topic_partitions)),
-            consumer_group_prefix=env.get("CONSUMER_GROUP_PREFIX", defaults.consumer_group_prefix),
-            publish_timeout_s=_number(env, "PUBLISH_TIMEOUT_S", defaults.publish_timeout_s),
-            storage_retry_s=_number(env, "STORAGE_RETRY_S", defaults.storage_retry_s),
-            log_level=log_level,
-            quix_state_dir=env.get("QUIX_STATE_DIR", defaults.quix_state_dir),
-        )
+        values: dict[str, object] = {}
+        for spec in dataclasses.fields(cls):
+            name = ENVIRONMENT[spec.name]
+            if name not in env:
+                continue
+            raw = env[name]
+            if spec.type in ("int", "float"):
+                values[spec.name] = _positive(name, raw, int if spec.type == "int" else float)
+            elif spec.name == "s3_endpoint_url":
+                values[spec.name] = raw or None  # empty: real AWS S3
+            else:
+                values[spec.name] = raw
+        settings = cls(**values)  # type: ignore[arg-type]
+        if settings.log_level.upper() not in LOG_LEVELS:
+            raise ConfigurationError(f"LOG_LEVEL={settings.log_level!r}; use one of {LOG_LEVELS}")
+        return dataclasses.replace(settings, log_level=settings.log_level.upper())
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that makes another process read these same settings."""
+        return {
+            ENVIRONMENT[name]: "" if value is None else str(value)
+            for name, value in dataclasses.asdict(self).items()
+        }
 
     def topic(self, stream: Stream) -> str:
         return {
@@ -99,3 +106,13 @@ class Settings:
     @property
     def all_buckets(self) -> tuple[str, ...]:
         return (self.bills_bucket, self.jobs_bucket, self.customers_bucket)
+
+
+def _positive(name: str, raw: str, kind: type[int] | type[float]) -> int | float:
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a {kind.__name__}") from None
+    if value <= 0:
+        raise ConfigurationError(f"{name}={raw!r} must be greater than zero")
+    return value

@@ -1,0 +1,40 @@
+"""Fixtures for the tiers that need real services.
+
+The ``infra`` fixture uses the Kafka broker and S3 server that are running (``make up``)
+or starts them, and stops what it started. If they cannot start, the tests fail.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from infra import stack
+from runtime.config import Settings
+from tests.support import isolated
+
+# The local S3 servers take any credentials; the aws CLI and boto3 want some.
+for _name, _value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}.items():
+    os.environ.setdefault(_name, _value)
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Settings]:
+    base = Settings.from_env()
+    started = []
+    for component in stack.COMPONENTS:
+        if component.name in {"kafka", "s3"} and not component.ready(base):
+            stack.start(component, base)
+            started.append(component.name)
+    yield base
+    for name in reversed(started):
+        stack.stop(name)
+
+
+@pytest.fixture
+def settings(infra: Settings) -> Settings:
+    """Topics, buckets and consumer groups of this test's own, on the real services."""
+    return isolated(infra)

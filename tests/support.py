@@ -1,0 +1,148 @@
+"""Helpers shared by the integration and end-to-end tiers: real Kafka, real S3 server, processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient
+
+from infra.provision import provision_buckets, provision_topics
+from runtime.config import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
+
+
+def isolated(base: Settings) -> Settings:
+    """Settings with topics, buckets and consumer groups of their own, provisioned."""
+    tag = "t" + uuid.uuid4().hex[:10]
+    settings = replace(
+        base,
+        workflow_topic=f"{tag}-workflow-queue",
+        questions_topic=f"{tag}-questions-topic",
+        answers_topic=f"{tag}-answers-topic",
+        dead_letter_topic=f"{tag}-dead-letters",
+        bills_bucket=f"{tag}-bills",
+        jobs_bucket=f"{tag}-billing-jobs",
+        customers_bucket=f"{tag}-crm-customers",
+        consumer_group_prefix=f"{tag}-",
+        storage_retry_s=5.0,
+    )
+    provision_topics(settings)
+    provision_buckets(settings)
+    return settings
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float = 60) -> T:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        result = probe()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+
+
+def produce(settings: Settings, topic: str, values: Sequence[bytes | dict[str, Any]]) -> None:
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    for value in values:
+        raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+        producer.produce(topic, raw)
+    assert producer.flush(15) == 0, "Kafka did not take the test messages"
+
+
+class TopicReader:
+    """Reads a topic from its start, accumulating what it has seen."""
+
+    def __init__(self, settings: Settings, topic: str) -> None:
+        self.records: list[Any] = []
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": settings.kafka_bootstrap_servers,
+                "group.id": f"reader-{uuid.uuid4().hex}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            }
+        )
+        self._consumer.subscribe([topic])
+
+    def read(self, count: int, timeout_s: float = 60) -> list[Any]:
+        deadline = time.monotonic() + timeout_s
+        while len(self.records) < count and time.monotonic() < deadline:
+            message = self._consumer.poll(0.5)
+            if message is not None and message.error() is None:
+                self.records.append(message)
+        assert len(self.records) >= count, f"{len(self.records)} of {count} records arrived"
+        return self.records
+
+    def values(self, count: int, timeout_s: float = 60) -> list[Any]:
+        return [json.loads(record.value()) for record in self.read(count, timeout_s)]
+
+    def quiet_for(self, seconds: float) -> int:
+        """Keep reading for ``seconds``; return how many records arrived meanwhile."""
+        before = len(self.records)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            message = self._consumer.poll(0.2)
+            if message is not None and message.error() is None:
+                self.records.append(message)
+        return len(self.records) - before
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+def group_members(settings: Settings, group: str) -> list[Any]:
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    future = admin.describe_consumer_groups([group], request_timeout=10)[group]
+    return list(future.result().members)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Process:
+    """A process started as a user starts it, with its output in a log file."""
+
+    def __init__(self, command: Sequence[str], settings: Settings, log: Path) -> None:
+        self.log = log
+        env = {**os.environ, **settings.to_env(), "PYTHONUNBUFFERED": "1"}
+        with log.open("wb") as out:
+            self.popen = subprocess.Popen(
+                list(command), cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
+            )
+
+    @classmethod
+    def runtime(cls, function: str, settings: Settings, log: Path) -> Process:
+        return cls([sys.executable, "-m", "runtime", function], settings, log)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for_output(self, text: str, timeout_s: float = 60) -> None:
+        wait_for(f"{text!r} in {self.log.name}", lambda: text in self.output() or None, timeout_s)
+
+    def terminate(self, timeout_s: float = 30) -> int:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+        try:
+            return self.popen.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            raise AssertionError(f"{self.log.name} ignored SIGTERM for {timeout_s}s") from None

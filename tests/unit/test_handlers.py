@@ -1,0 +1,158 @@
+"""The three Kafka-triggered functions against S3 stores on moto."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from functions.bills import bill_name
+from functions.context import FunctionContext
+from functions.crm_answer import crm_answer
+from functions.crm_api import seed_customers
+from functions.engine_complete import engine_complete
+from functions.engine_start import engine_start
+from functions.messages import (
+    Answer,
+    Customer,
+    Outgoing,
+    Question,
+    Stream,
+    WorkflowId,
+    WorkflowMessage,
+)
+from functions.storage import JobStatus
+from tests.unit.conftest import NOW
+
+JOHN = Customer("1", "John", "Doe", "Eindhoven", "8179", "2")
+
+
+def workflow(workflow_id: str | float = 1616523703935.42, customer: str = "1") -> WorkflowMessage:
+    return WorkflowMessage.from_wire(
+        {
+            "workflow-type": "bill-generation",
+            "workflow-id": workflow_id,
+            "create-time": "2021-03-23T18:21:43.935Z",
+            "payload": {"customerIdentifier": customer},
+        }
+    )
+
+
+def read_bill(s3: object, context: FunctionContext, name: str) -> str:
+    bucket = context.bills.bucket  # type: ignore[attr-defined]
+    body = bucket.get_bytes(name)
+    assert body is not None, f"no bill {name}"
+    return str(body.decode())
+
+
+def test_engine_start_saves_a_pending_job_and_asks_about_the_customer(
+    context: FunctionContext,
+) -> None:
+    out = engine_start(workflow(), context)
+    assert out == [
+        Outgoing(Stream.QUESTIONS, Question.about_customer(WorkflowId(1616523703935.42), "1"))
+    ]
+    job = context.jobs.get(WorkflowId(1616523703935.42))
+    assert job is not None
+    assert (job.status, job.customer_id) == (JobStatus.PENDING, "1")
+
+
+def test_redelivered_workflow_asks_again_while_pending_but_never_after_completion(
+    context: FunctionContext,
+) -> None:
+    engine_start(workflow(), context)
+    assert len(engine_start(workflow(), context)) == 1
+    engine_complete(Answer(WorkflowId(1616523703935.42), JOHN), context)
+    assert engine_start(workflow(), context) == []
+
+
+def test_other_workflow_types_are_skipped(context: FunctionContext) -> None:
+    other = WorkflowMessage.from_wire({"workflow-type": "refund", "workflow-id": "r1"})
+    assert engine_start(other, context) == []
+    assert context.jobs.get(WorkflowId("r1")) is None
+
+
+def test_crm_answers_with_the_customer(context: FunctionContext) -> None:
+    context.customers.seed(seed_customers())
+    out = crm_answer(Question.about_customer(WorkflowId("w1"), "8"), context)
+    assert len(out) == 1
+    answer = out[0].message
+    assert isinstance(answer, Answer)
+    assert answer.customer is not None
+    assert (answer.customer.first_name, answer.customer.city) == ("Mary", "Winchelsea Beach")
+
+
+def test_crm_answers_unknown_customer_without_a_customer(context: FunctionContext) -> None:
+    out = crm_answer(Question.about_customer(WorkflowId("w1"), "99"), context)
+    answer = out[0].message
+    assert isinstance(answer, Answer)
+    assert answer.customer is None
+    assert "99" in (answer.error or "")
+
+
+def test_crm_skips_other_question_categories(context: FunctionContext) -> None:
+    question = Question("weather", WorkflowId("w1"), {})
+    assert crm_answer(question, context) == []
+
+
+def test_engine_complete_writes_the_bill_and_completes_the_job(
+    s3: object, context: FunctionContext
+) -> None:
+    engine_start(workflow("run-a-1"), context)
+    assert engine_complete(Answer(WorkflowId("run-a-1"), JOHN), context) == []
+    name = bill_name("1", WorkflowId("run-a-1"))
+    assert read_bill(s3, context, name).startswith("Bill for John Doe\n")
+    job = context.jobs.get(WorkflowId("run-a-1"))
+    assert job is not None
+    assert (job.status, job.bill_name) == (JobStatus.COMPLETED, name)
+
+
+def test_duplicate_answer_never_rewrites_the_bill(s3: object, context: FunctionContext) -> None:
+    engine_start(workflow("run-a-1"), context)
+    engine_complete(Answer(WorkflowId("run-a-1"), JOHN), context)
+    name = bill_name("1", WorkflowId("run-a-1"))
+    first = read_bill(s3, context, name)
+    later = replace(context, clock=lambda: NOW + timedelta(hours=1))
+    engine_complete(Answer(WorkflowId("run-a-1"), JOHN), later)
+    assert read_bill(s3, context, name) == first
+
+
+def test_bill_written_before_a_crash_is_kept_when_the_answer_comes_again(
+    s3: object, context: FunctionContext
+) -> None:
+    engine_start(workflow("run-a-1"), context)
+    name = bill_name("1", WorkflowId("run-a-1"))
+    context.bills.create(name, "written before the crash")
+    engine_complete(Answer(WorkflowId("run-a-1"), JOHN), context)
+    assert read_bill(s3, context, name) == "written before the crash"
+    job = context.jobs.get(WorkflowId("run-a-1"))
+    assert job is not None
+    assert job.status is JobStatus.COMPLETED
+
+
+def test_answer_for_an_unknown_job_is_skipped(context: FunctionContext) -> None:
+    assert engine_complete(Answer(WorkflowId("nobody"), JOHN), context) == []
+    assert context.jobs.get(WorkflowId("nobody")) is None
+
+
+def test_answer_without_customer_fails_the_job_with_the_reason(context: FunctionContext) -> None:
+    engine_start(workflow("run-a-1", customer="99"), context)
+    engine_complete(Answer(WorkflowId("run-a-1"), None, "customer '99' is not known"), context)
+    job = context.jobs.get(WorkflowId("run-a-1"))
+    assert job is not None
+    assert job.status is JobStatus.FAILED
+    assert job.failure == "customer '99' is not known"
+
+
+def test_seed_gives_the_row_without_an_id_number_eight() -> None:
+    customers = seed_customers()
+    assert [c.customer_id for c in customers] == [str(n) for n in range(1, 9)]
+    assert customers[-1].last_name == "Bertrand"
+
+
+def test_seeding_twice_keeps_customer_changes(context: FunctionContext) -> None:
+    assert context.customers.seed(seed_customers()) == 8
+    context.customers.put(replace(JOHN, city="Utrecht"))
+    assert context.customers.seed(seed_customers()) == 0
+    john = context.customers.get("1")
+    assert john is not None
+    assert john.city == "Utrecht"

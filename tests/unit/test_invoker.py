@@ -1,0 +1,107 @@
+"""The per-record logic of the Kafka runtime: typed call, dead letters, storage retries."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from functions.context import FunctionContext
+from functions.errors import StorageUnavailable
+from functions.messages import Answer, Outgoing, Stream, WorkflowId
+from runtime.config import Settings
+from runtime.triggers import BY_FUNCTION, Trigger
+from runtime.worker import Invoker
+
+WORKFLOW = json.dumps(
+    {
+        "workflow-type": "bill-generation",
+        "workflow-id": 7,
+        "create-time": "",
+        "payload": {"customerIdentifier": "1"},
+    }
+).encode()
+
+
+def invoker(trigger: Trigger[Any], context: FunctionContext, settings: Settings) -> Invoker:
+    return Invoker(trigger, settings, context, sleep=lambda _seconds: None)
+
+
+def test_a_workflow_becomes_a_question_on_the_questions_topic(
+    context: FunctionContext, unit_settings: Settings
+) -> None:
+    produced = invoker(BY_FUNCTION["engine-start"], context, unit_settings)(WORKFLOW, "wq[0]@3")
+    assert [p.topic for p in produced] == ["questions-topic"]
+    assert json.loads(produced[0].value) == {
+        "questionCategory": "customer",
+        "qaIdentifier": 7,
+        "payload": {"customerIdentifier": "1"},
+    }
+
+
+@pytest.mark.parametrize("raw", [b"{oops", None, b'{"workflow-type": "bill-generation"}'])
+def test_malformed_records_are_dead_lettered_with_the_reason(
+    raw: bytes | None, context: FunctionContext, unit_settings: Settings
+) -> None:
+    origin_headers = [("trace", b"abc")]
+    produced = invoker(BY_FUNCTION["engine-start"], context, unit_settings)(
+        raw, "wq[2]@9", origin_headers
+    )
+    assert len(produced) == 1
+    dead = produced[0]
+    assert dead.topic == unit_settings.dead_letter_topic
+    assert dead.value == (raw or b"")
+    headers = dict(dead.headers)
+    assert headers["trace"] == b"abc"
+    assert headers["dead-letter-function"] == b"engine-start"
+    assert headers["dead-letter-origin"] == b"wq[2]@9"
+    assert headers["dead-letter-reason"].startswith(b"MalformedMessage")
+
+
+def test_a_record_that_breaks_the_function_is_dead_lettered_not_fatal(
+    context: FunctionContext, unit_settings: Settings
+) -> None:
+    def broken(_message: object, _context: FunctionContext) -> list[Outgoing]:
+        raise KeyError("surprise")
+
+    trigger = replace(BY_FUNCTION["engine-start"], handler=broken)
+    produced = invoker(trigger, context, unit_settings)(WORKFLOW, "wq[0]@1")
+    assert [p.topic for p in produced] == [unit_settings.dead_letter_topic]
+    assert b"KeyError" in dict(produced[0].headers)["dead-letter-reason"]
+
+
+def test_output_to_an_undeclared_stream_is_refused(
+    context: FunctionContext, unit_settings: Settings
+) -> None:
+    def strays(_message: object, _context: FunctionContext) -> list[Outgoing]:
+        return [Outgoing(Stream.ANSWERS, Answer(WorkflowId(1), None, "x"))]
+
+    trigger = replace(BY_FUNCTION["engine-start"], handler=strays)
+    produced = invoker(trigger, context, unit_settings)(WORKFLOW, "wq[0]@1")
+    assert produced[0].topic == unit_settings.dead_letter_topic
+    assert b"declared outputs" in dict(produced[0].headers)["dead-letter-reason"]
+
+
+def test_storage_outages_are_retried_then_raised_so_nothing_is_committed(
+    context: FunctionContext, unit_settings: Settings
+) -> None:
+    calls = []
+
+    def flaky(_message: object, _context: FunctionContext) -> list[Outgoing]:
+        calls.append(1)
+        if len(calls) < 3:
+            raise StorageUnavailable("S3 down")
+        return []
+
+    trigger = replace(BY_FUNCTION["engine-start"], handler=flaky)
+    assert invoker(trigger, context, unit_settings)(WORKFLOW, "wq[0]@1") == []
+    assert len(calls) == 3
+
+    def down(_message: object, _context: FunctionContext) -> list[Outgoing]:
+        raise StorageUnavailable("S3 down for good")
+
+    impatient = replace(unit_settings, storage_retry_s=0.01)
+    with pytest.raises(StorageUnavailable):
+        invoker(replace(trigger, handler=down), context, impatient)(WORKFLOW, "wq[0]@1")
