@@ -30,6 +30,7 @@ ENVIRONMENT = {
     "consumer_group_prefix": "CONSUMER_GROUP_PREFIX",
     "publish_timeout_s": "PUBLISH_TIMEOUT_S",
     "storage_retry_s": "STORAGE_RETRY_S",
+    "commit_interval_s": "COMMIT_INTERVAL_S",
     "log_level": "LOG_LEVEL",
     "quix_state_dir": "QUIX_STATE_DIR",
 }
@@ -57,6 +58,7 @@ class Settings:
     consumer_group_prefix: str = ""
     publish_timeout_s: float = 10.0
     storage_retry_s: float = 60.0
+    commit_interval_s: float = 1.0
     log_level: str = "INFO"
     quix_state_dir: str = os.path.join(tempfile.gettempdir(), "billing-quix-state")
 

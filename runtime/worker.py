@@ -130,7 +130,7 @@ def build_application(
         auto_offset_reset="earliest",
         auto_create_topics=False,
         use_changelog_topics=False,
-        commit_interval=1.0,
+        commit_interval=settings.commit_interval_s,
         loglevel=None,
         # Stateless functions keep nothing here, but quix-streams wants a folder.
         state_dir=settings.quix_state_dir,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -162,3 +163,31 @@ def test_offsets_are_committed_on_sigterm_so_a_restart_does_not_redo_work(
     finally:
         assert second.terminate() == 0, second.output()
         questions.close()
+
+
+def test_a_crash_before_the_commit_redelivers_without_a_second_bill(
+    settings: Settings, tmp_path: Path
+) -> None:
+    slow_commits = replace(settings, commit_interval_s=3600.0)
+    services = Services(settings)
+    bills = services.context.bills.bucket  # type: ignore[attr-defined]
+    producer_side = Process.runtime("engine-start", settings, tmp_path / "engine-start.log")
+    crm = Process.runtime("crm-answer", settings, tmp_path / "crm-answer.log")
+    try:
+        produce(settings, settings.workflow_topic, [workflow(f"crash-{n}", "2") for n in range(3)])
+        names = [bill_name("2", WorkflowId(f"crash-{n}")) for n in range(3)]
+
+        first = Process.runtime("engine-complete", slow_commits, tmp_path / "first.log")
+        wait_for("3 bills", lambda: all(bills.get_bytes(name) for name in names))
+        written = [bills.get_bytes(name) for name in names]
+        first.popen.kill()  # no SIGTERM: nothing gets committed
+        first.popen.wait()
+
+        second = Process.runtime("engine-complete", settings, tmp_path / "second.log")
+        for n in range(3):
+            second.wait_for_output(f"answer crash-{n}: job already completed")
+        assert [bills.get_bytes(name) for name in names] == written
+        assert second.terminate() == 0, second.output()
+    finally:
+        for process in (producer_side, crm):
+            assert process.terminate() == 0, process.output()
