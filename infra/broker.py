@@ -59,6 +59,17 @@ def resolve_jars() -> Path:
     return libs
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id that, like Kafka's own, never starts with "-".
+
+    The storage tool would read such an id as an option and refuse to format.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def server_properties(data_dir: Path, port: int) -> str:
     return "\n".join(
         [
@@ -92,7 +103,7 @@ def prepare(data_dir: Path, port: int) -> list[str]:
     properties = data_dir / "server.properties"
     properties.write_text(server_properties(data_dir, port))
     if not (data_dir / "data" / "meta.properties").exists():
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         subprocess.run(
             [
                 "java",

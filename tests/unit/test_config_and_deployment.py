@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from functions.errors import ConfigurationError
-from infra.broker import kafka_version
+from infra.broker import kafka_version, new_cluster_id
 from runtime.config import Settings
 from runtime.triggers import TRIGGERS
 from tests.support import REPO
@@ -78,3 +78,9 @@ def test_docker_compose_file_is_valid_and_runs_the_same_kafka() -> None:
     assert services["kafka"]["image"] == f"apache/kafka:{kafka_version()}"
     assert services["localstack"]["image"].startswith("localstack/localstack:4.")
     assert {"coordinator", "crm", "runtime", "provision"} <= set(services)
+
+
+def test_cluster_ids_never_look_like_options_to_the_storage_tool() -> None:
+    ids = {new_cluster_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    assert all(len(cluster_id) == 22 and not cluster_id.startswith("-") for cluster_id in ids)
