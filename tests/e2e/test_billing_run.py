@@ -54,14 +54,16 @@ def test_a_billing_run_puts_every_bill_in_s3_even_across_a_runtime_restart(
 ) -> None:
     everyone = [str(n) for n in range(1, 9)]
     runtime = Process.runtime("all", settings, tmp_path / "runtime.log")
-    response = requests.post(
-        http_functions["coordinator"], json={"customerIdentifiers": everyone[:4]}, timeout=30
-    )
-    assert response.status_code == 202, response.text
-    first_run = response.json()["workflows"]
-    names = [bill_name(w["customerIdentifier"], WorkflowId(w["workflowId"])) for w in first_run]
-    wait_for("the first run's bills", lambda: all(name in _bills(settings) for name in names))
-    assert runtime.terminate() == 0, runtime.output()
+    try:
+        response = requests.post(
+            http_functions["coordinator"], json={"customerIdentifiers": everyone[:4]}, timeout=30
+        )
+        assert response.status_code == 202, response.text
+        first_run = response.json()["workflows"]
+        names = [bill_name(w["customerIdentifier"], WorkflowId(w["workflowId"])) for w in first_run]
+        wait_for("the first run's bills", lambda: all(name in _bills(settings) for name in names))
+    finally:
+        assert runtime.terminate() == 0, runtime.output()
 
     # With the runtime down, the coordinator still takes work: Kafka keeps it.
     response = requests.post(
