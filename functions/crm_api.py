@@ -41,14 +41,15 @@ def seed_customers() -> list[Customer]:
     for row in rows:
         values = {key.strip(): (value or "").strip() for key, value in row.items()}
         if not values["customerId"]:
-            values["customerId"] = str(_next_id(customers))
+            values["customerId"] = str(
+                _next_id(int(c.customer_id) for c in customers if c.customer_id.isdigit())
+            )
         customers.append(Customer.from_wire(values))
     return customers
 
 
-def _next_id(customers: Iterable[Customer]) -> int:
-    numeric = [int(c.customer_id) for c in customers if c.customer_id.isdigit()]
-    return max(numeric, default=0) + 1
+def _next_id(numeric_ids: Iterable[int]) -> int:
+    return max(numeric_ids, default=0) + 1
 
 
 def _by_id(customer: Customer) -> tuple[int, str]:
@@ -79,7 +80,7 @@ def _create(body: Mapping[str, Any], customers: CustomerStore) -> HttpResponse:
     if missing:
         raise InvalidRequest(f"a new customer needs {missing}")
     for _ in range(_CREATE_ATTEMPTS):
-        customer = Customer(customer_id=str(_next_id(customers.all())), **fields)
+        customer = Customer(customer_id=str(_next_id(customers.numeric_ids())), **fields)
         if customers.add(customer):
             log.info("customer %s created", customer.customer_id)
             return HttpResponse(201, customer.to_wire())

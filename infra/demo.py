@@ -25,20 +25,26 @@ log = logging.getLogger("infra.demo")
 COORDINATOR = f"http://127.0.0.1:{os.environ.get('COORDINATOR_PORT', '3007')}/"
 
 
-def start_run(customer_ids: list[str]) -> dict[str, object]:
+def start_run(customer_ids: list[str], url: str = COORDINATOR) -> tuple[str, set[str]]:
+    """POST a billing run; its run id and the names its bills will have."""
     request = urllib.request.Request(
-        COORDINATOR,
+        url,
         data=json.dumps({"customerIdentifiers": customer_ids}).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
     )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        body: dict[str, object] = json.load(response)
+    with urllib.request.urlopen(request, timeout=120) as response:
+        body = json.load(response)
         log.info("coordinator answered %d: run %s", response.status, body["runId"])
-        return body
+    names = {
+        bill_name(w["customerIdentifier"], WorkflowId(w["workflowId"])) for w in body["workflows"]
+    }
+    return body["runId"], names
 
 
-def wait_for_bills(settings: Settings, names: set[str], timeout_s: float = 90) -> None:
+def wait_for_bills(
+    settings: Settings, names: set[str], timeout_s: float = 90, poll_s: float = 0.5
+) -> None:
     s3 = s3_client(settings)
     deadline = time.monotonic() + timeout_s
     found: set[str] = set()
@@ -47,36 +53,30 @@ def wait_for_bills(settings: Settings, names: set[str], timeout_s: float = 90) -
             found |= {item["Key"] for item in page.get("Contents", [])} & names
         if found == names:
             return
-        time.sleep(0.5)
-    raise SystemExit(f"demo: only {len(found)} of {len(names)} bills after {timeout_s:.0f}s")
+        time.sleep(poll_s)
+    raise SystemExit(f"only {len(found)} of {len(names)} bills after {timeout_s:.0f}s")
+
+
+def aws_s3_ls(settings: Settings) -> list[str]:
+    """The `aws s3 ls` of the bills bucket, as a user types it."""
+    endpoint = ["--endpoint-url", settings.s3_endpoint_url] if settings.s3_endpoint_url else []
+    aws = str(Path(sys.executable).parent / "aws")
+    return [aws, *endpoint, "s3", "ls", f"s3://{settings.bills_bucket}/"]
 
 
 def main() -> int:
     settings = Settings.from_env()
     configure_logging(settings.log_level, role="demo")
-    customer_ids = [customer.customer_id for customer in seed_customers()]
-    run = start_run(customer_ids)
-    workflows = run["workflows"]
-    assert isinstance(workflows, list)
-    names = {bill_name(w["customerIdentifier"], WorkflowId(w["workflowId"])) for w in workflows}
+    run_id, names = start_run([customer.customer_id for customer in seed_customers()])
     started = time.monotonic()
     wait_for_bills(settings, names)
     log.info("all %d bills written in %.1fs", len(names), time.monotonic() - started)
 
-    command = [
-        str(Path(sys.executable).parent / "aws"),
-        "s3",
-        "ls",
-        f"s3://{settings.bills_bucket}/",
-    ]
-    if settings.s3_endpoint_url:
-        command[1:1] = ["--endpoint-url", settings.s3_endpoint_url]
+    command = aws_s3_ls(settings)
     print("$ aws " + " ".join(command[1:]))
     listing = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    print(
-        "".join(line + "\n" for line in listing.splitlines() if str(run["runId"]) in line), end=""
-    )
-    print(f"{len(names)} bills for run {run['runId']} (bills of earlier runs left out)")
+    print("".join(line + "\n" for line in listing.splitlines() if run_id in line), end="")
+    print(f"{len(names)} bills for run {run_id} (bills of earlier runs left out)")
     return 0
 
 

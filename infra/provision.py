@@ -97,12 +97,16 @@ def provision_buckets(settings: Settings) -> None:
                 raise
 
 
+def provision(settings: Settings) -> None:
+    provision_topics(settings)
+    provision_buckets(settings)
+
+
 def main() -> int:
     settings = Settings.from_env()
     configure_logging(settings.log_level, role="provision")
     try:
-        provision_topics(settings)
-        provision_buckets(settings)
+        provision(settings)
     except BillingError as exc:
         log.error("%s", exc)
         return 1

@@ -31,7 +31,7 @@ from confluent_kafka.admin import AdminClient
 
 from functions.errors import BillingError, ConfigurationError
 from infra import broker
-from infra.provision import provision_buckets, provision_topics
+from infra.provision import provision
 from runtime.config import Settings
 from runtime.logs import configure_logging
 from runtime.triggers import TRIGGERS
@@ -110,7 +110,21 @@ def _s3_address(settings: Settings) -> tuple[str, int]:
     return parts.hostname or "127.0.0.1", parts.port or 80
 
 
-COMPONENTS = (
+def _http_function(target: str, port: int, probe_path: str) -> Component:
+    """A functions-framework target, started the way the README tells a user to."""
+    return Component(
+        target,
+        lambda s: [
+            str(BIN / "functions-framework"),
+            *("--target", target, "--host", "127.0.0.1", "--port", str(port)),
+        ],
+        lambda s: _http_answers(f"http://127.0.0.1:{port}{probe_path}"),
+        lambda s: ("127.0.0.1", port),
+    )
+
+
+# What the functions need; topics and buckets are provisioned once both are ready.
+INFRA = (
     Component(
         "kafka",
         lambda s: broker.prepare(state_dir() / "kafka", _host_port(s.kafka_bootstrap_servers)[1]),
@@ -124,36 +138,14 @@ COMPONENTS = (
         lambda s: _http_answers(s.s3_endpoint_url or ""),
         _s3_address,
     ),
-    Component(
-        "coordinator",
-        lambda s: [
-            str(BIN / "functions-framework"),
-            "--target",
-            "coordinator",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(COORDINATOR_PORT),
-        ],
-        lambda s: _http_answers(f"http://127.0.0.1:{COORDINATOR_PORT}/"),
-        lambda s: ("127.0.0.1", COORDINATOR_PORT),
-    ),
-    Component(
-        "crm",
-        lambda s: [
-            str(BIN / "functions-framework"),
-            "--target",
-            "crm",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(CRM_PORT),
-        ],
-        lambda s: _http_answers(f"http://127.0.0.1:{CRM_PORT}/?customerId=1"),
-        lambda s: ("127.0.0.1", CRM_PORT),
-    ),
+)
+FUNCTIONS = (
+    _http_function("coordinator", COORDINATOR_PORT, "/"),
+    # Asking for a customer makes the CRM seed its store before `up` reports it ready.
+    _http_function("crm", CRM_PORT, "/?customerId=1"),
     Component("runtime", lambda s: [sys.executable, "-m", "runtime", "all"], _groups_ready),
 )
+COMPONENTS = INFRA + FUNCTIONS
 
 
 def _pid_file(name: str) -> Path:
@@ -234,19 +226,23 @@ def stop(name: str, grace_s: float = 30.0) -> None:
 
 
 def up(settings: Settings, only: set[str] | None = None) -> None:
-    for component in COMPONENTS:
-        if only is not None and component.name not in only:
-            continue
+    def chosen(components: tuple[Component, ...]) -> list[Component]:
+        return [c for c in components if only is None or c.name in only]
+
+    for component in chosen(INFRA):
         start(component, settings)
-        if component.name == "s3":
-            provision_topics(settings)
-            provision_buckets(settings)
-    log.info(
-        "up: coordinator http://127.0.0.1:%d  crm http://127.0.0.1:%d  logs %s",
-        COORDINATOR_PORT,
-        CRM_PORT,
-        state_dir() / "logs",
-    )
+    if all(component.ready(settings) for component in INFRA):
+        provision(settings)
+    else:
+        log.info("topics and buckets not provisioned: Kafka and S3 are not both running")
+    for component in chosen(FUNCTIONS):
+        start(component, settings)
+    urls = {"coordinator": COORDINATOR_PORT, "crm": CRM_PORT}
+    running = [
+        f"{c.name} http://127.0.0.1:{urls[c.name]}" if c.name in urls else c.name
+        for c in chosen(COMPONENTS)
+    ]
+    log.info("up: %s; logs in %s", ", ".join(running), state_dir() / "logs")
 
 
 def down() -> None:

@@ -7,13 +7,14 @@ or starts them, and stops what it started. If they cannot start, the tests fail.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from infra import stack
 from runtime.config import Settings
-from tests.support import isolated
+from tests.support import Processes, TopicReader, isolated
 
 # The local S3 servers take any credentials; the aws CLI and boto3 want some.
 for _name, _value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}.items():
@@ -25,8 +26,8 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 def infra() -> Iterator[Settings]:
     base = Settings.from_env()
     started = []
-    for component in stack.COMPONENTS:
-        if component.name in {"kafka", "s3"} and not component.ready(base):
+    for component in stack.INFRA:
+        if not component.ready(base):
             stack.start(component, base)
             started.append(component.name)
     yield base
@@ -38,3 +39,24 @@ def infra() -> Iterator[Settings]:
 def settings(infra: Settings) -> Settings:
     """Topics, buckets and consumer groups of this test's own, on the real services."""
     return isolated(infra)
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[Processes]:
+    started = Processes(tmp_path)
+    yield started
+    started.stop_all()
+
+
+@pytest.fixture
+def reader() -> Iterator[Callable[[Settings, str], TopicReader]]:
+    """Opens topic readers that are closed after the test."""
+    readers: list[TopicReader] = []
+
+    def open_reader(settings: Settings, topic: str) -> TopicReader:
+        readers.append(TopicReader(settings, topic))
+        return readers[-1]
+
+    yield open_reader
+    for topic_reader in readers:
+        topic_reader.close()

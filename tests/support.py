@@ -18,8 +18,10 @@ from typing import Any, TypeVar
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
-from infra.provision import provision_buckets, provision_topics
+from functions.storage.s3 import Bucket
+from infra.provision import provision
 from runtime.config import Settings
+from runtime.services import s3_client
 
 REPO = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
@@ -40,8 +42,7 @@ def isolated(base: Settings) -> Settings:
         consumer_group_prefix=f"{tag}-",
         storage_retry_s=5.0,
     )
-    provision_topics(settings)
-    provision_buckets(settings)
+    provision(settings)
     return settings
 
 
@@ -104,6 +105,11 @@ class TopicReader:
         self._consumer.close()
 
 
+def bill(settings: Settings, name: str) -> bytes | None:
+    """A bill's bytes as they are in S3, or None."""
+    return Bucket(s3_client(settings), settings.bills_bucket).get_bytes(name)
+
+
 def group_members(settings: Settings, group: str) -> list[Any]:
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
     future = admin.describe_consumer_groups([group], request_timeout=10)[group]
@@ -122,15 +128,12 @@ class Process:
 
     def __init__(self, command: Sequence[str], settings: Settings, log: Path) -> None:
         self.log = log
+        self.killed = False
         env = {**os.environ, **settings.to_env(), "PYTHONUNBUFFERED": "1"}
         with log.open("wb") as out:
             self.popen = subprocess.Popen(
                 list(command), cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
             )
-
-    @classmethod
-    def runtime(cls, function: str, settings: Settings, log: Path) -> Process:
-        return cls([sys.executable, "-m", "runtime", function], settings, log)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -139,6 +142,7 @@ class Process:
         wait_for(f"{text!r} in {self.log.name}", lambda: text in self.output() or None, timeout_s)
 
     def terminate(self, timeout_s: float = 30) -> int:
+        """SIGTERM, as an orchestrator stops it; the exit code."""
         if self.popen.poll() is None:
             self.popen.send_signal(signal.SIGTERM)
         try:
@@ -146,3 +150,34 @@ class Process:
         except subprocess.TimeoutExpired:
             self.popen.kill()
             raise AssertionError(f"{self.log.name} ignored SIGTERM for {timeout_s}s") from None
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash: nothing gets committed."""
+        self.killed = True
+        self.popen.kill()
+        self.popen.wait()
+
+
+class Processes:
+    """The processes of one test. Teardown stops those still running with SIGTERM and
+    requires every one not killed on purpose to have exited with 0."""
+
+    def __init__(self, logs: Path) -> None:
+        self._logs = logs
+        self._started: list[Process] = []
+
+    def start(self, command: Sequence[str], settings: Settings, name: str) -> Process:
+        process = Process(command, settings, self._logs / f"{name}.log")
+        self._started.append(process)
+        return process
+
+    def runtime(self, function: str, settings: Settings, name: str | None = None) -> Process:
+        return self.start([sys.executable, "-m", "runtime", function], settings, name or function)
+
+    def stop_all(self) -> None:
+        failures = [
+            f"{process.log.name} exited with {code}:\n{process.output()[-3000:]}"
+            for process in self._started
+            if (code := process.terminate()) != 0 and not process.killed
+        ]
+        assert not failures, "\n".join(failures)

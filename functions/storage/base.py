@@ -83,6 +83,10 @@ class CustomerStore(abc.ABC):
     def all(self) -> list[Customer]: ...
 
     @abc.abstractmethod
+    def numeric_ids(self) -> list[int]:
+        """The ids that are whole numbers, without reading the customers themselves."""
+
+    @abc.abstractmethod
     def add(self, customer: Customer) -> bool:
         """Store a customer unless its id is taken; False if it was."""
 

@@ -142,6 +142,14 @@ class S3CustomerStore(CustomerStore):
                 customers.append(Customer.from_wire(stored))
         return customers
 
+    def numeric_ids(self) -> list[int]:
+        # A numeric id is a safe key, so it stands in the object's name as it is.
+        stems = (
+            key.removeprefix(self.PREFIX).removesuffix(".json")
+            for key in self.bucket.keys(self.PREFIX)
+        )
+        return [int(stem) for stem in stems if stem.isdigit()]
+
     def add(self, customer: Customer) -> bool:
         key = self._key(customer.customer_id)
         return self.bucket.put_json(key, customer.to_wire(), only_if_absent=True)
