@@ -4,8 +4,10 @@ PY := $(VENV)/bin/python
 export AWS_ACCESS_KEY_ID ?= test
 export AWS_SECRET_ACCESS_KEY ?= test
 export AWS_DEFAULT_REGION ?= us-east-1
+# `make up BROKERS=3`: a three-node Kafka cluster, topics replicated twice.
+export BROKERS ?= 1
 
-.PHONY: install up down status demo test unit integration e2e lint typecheck check bench logs clean
+.PHONY: install up down status demo test fast slow unit integration e2e lint typecheck check bench logs clean
 
 install:
 	@bash infra/install.sh
@@ -24,6 +26,12 @@ demo: up               ## a billing run for every seed customer, then the bills 
 
 test: install          ## every tier; starts the broker and S3 server if they are not running
 	@$(PY) -m pytest
+
+fast: install          ## every tier but the slow fault tests
+	@$(PY) -m pytest -m "not slow"
+
+slow: install          ## only the slow fault tests: crashes, outages, lost brokers
+	@$(PY) -m pytest -m slow
 
 unit: install
 	@$(PY) -m pytest tests/unit

@@ -3,6 +3,13 @@
 The targets live in runtime/http.py, which binds each HTTP function to its clients.
 """
 
-from runtime.http import coordinator, crm
+import functions_framework
+from werkzeug.exceptions import HTTPException
+
+from runtime.http import coordinator, crm, framework_error
+
+# functions-framework loads this file inside its app: refusals made before a target
+# runs (a path its router cannot take, say) answer in JSON too.
+functions_framework.errorhandler(HTTPException)(framework_error)
 
 __all__ = ["coordinator", "crm"]

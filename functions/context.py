@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from functions.storage import BillStore, CustomerStore, JobStore
+from functions.storage import Asked, BillStore, CustomerStore, JobStore
 
 
 def utc_now() -> datetime:
@@ -19,8 +19,31 @@ def iso_millis(moment: datetime) -> str:
 
 
 @dataclass(frozen=True)
+class AnswerPolicy:
+    """How long a question may wait for its answer before it is asked again, and how often.
+
+    The n-th question waits ``timeout_s * backoff ** (n - 1)``; after ``max_attempts``
+    questions without an answer the job fails.
+    """
+
+    timeout_s: float = 30.0
+    backoff: float = 2.0
+    max_attempts: int = 5
+
+    def wait_after(self, attempts: int) -> timedelta:
+        return timedelta(seconds=self.timeout_s * self.backoff ** max(0, attempts - 1))
+
+    def due(self, asked: Asked, now: datetime) -> bool:
+        return asked.asked_at + self.wait_after(asked.attempts) <= now
+
+    def total_wait(self) -> timedelta:
+        return sum((self.wait_after(n) for n in range(1, self.max_attempts + 1)), timedelta())
+
+
+@dataclass(frozen=True)
 class FunctionContext:
     jobs: JobStore
     bills: BillStore
     customers: CustomerStore
     clock: Callable[[], datetime] = field(default=utc_now)
+    answers: AnswerPolicy = field(default_factory=AnswerPolicy)

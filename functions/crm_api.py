@@ -17,7 +17,7 @@ from importlib import resources
 from typing import Any
 
 from functions.errors import InvalidRequest, NotFound
-from functions.messages import Customer
+from functions.messages import CUSTOMER_ID_RULE, Customer, is_customer_id
 from functions.storage import CustomerStore
 from functions.web import HttpRequest, HttpResponse
 
@@ -97,12 +97,18 @@ def _update(customer_id: str, body: Mapping[str, Any], customers: CustomerStore)
     return HttpResponse(200, updated.to_wire())
 
 
+def _customer_id(text: str) -> str:
+    if not is_customer_id(text):
+        raise InvalidRequest(f"{text!r} is not a customer id ({CUSTOMER_ID_RULE})")
+    return text
+
+
 def crm_api(request: HttpRequest, customers: CustomerStore) -> HttpResponse:
     path = request.path.rstrip("/") or "/"
     if request.method == "GET" and path == "/":
-        customer_id = request.query.get("customerId")
-        if customer_id is None:
+        if "customerId" not in request.query:
             return HttpResponse(200, [c.to_wire() for c in sorted(customers.all(), key=_by_id)])
+        customer_id = _customer_id(request.query["customerId"])
         customer = customers.get(customer_id)
         if customer is None:
             raise NotFound(f"there is no customer {customer_id!r}")
@@ -110,7 +116,8 @@ def crm_api(request: HttpRequest, customers: CustomerStore) -> HttpResponse:
     if request.method == "POST" and path == "/customers":
         return _create(request.json_object(), customers)
     if request.method == "POST" and path.startswith("/customers/") and path.count("/") == 2:
-        return _update(path.removeprefix("/customers/"), request.json_object(), customers)
+        customer_id = _customer_id(path.removeprefix("/customers/"))
+        return _update(customer_id, request.json_object(), customers)
     raise NotFound(
         f"no route for {request.method} {request.path}; use GET /?customerId=N, GET /,"
         " POST /customers or POST /customers/<id>"

@@ -6,7 +6,7 @@ import logging
 
 from functions.context import FunctionContext, iso_millis
 from functions.messages import BILL_GENERATION, Outgoing, Question, Stream, WorkflowMessage
-from functions.storage import Job, JobStatus
+from functions.storage import Asked, Job, JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -18,11 +18,12 @@ def engine_start(workflow: WorkflowMessage, context: FunctionContext) -> list[Ou
         return []
 
     customer_id = workflow.customer_identifier
+    now = context.clock()
     pending = Job(
         workflow_id=workflow.workflow_id,
         customer_id=customer_id,
         status=JobStatus.PENDING,
-        created_at=iso_millis(context.clock()),
+        created_at=iso_millis(now),
     )
     job = context.jobs.create(pending)
     if job.status is not JobStatus.PENDING:
@@ -39,6 +40,8 @@ def engine_start(workflow: WorkflowMessage, context: FunctionContext) -> list[Ou
 
     # A redelivered workflow whose job is still pending is asked again: the first
     # question may never have reached Kafka. engine-complete ignores the second answer.
+    # The waiting question is recorded after the job, so no record ever lacks its job.
+    context.jobs.ask(Asked(workflow.workflow_id, attempts=1, asked_at=now))
     log.info(
         "workflow %s: job pending, asking the CRM about customer %s", workflow_id, job.customer_id
     )

@@ -1,8 +1,9 @@
 """The wire format shared with the lab's Node.js services, as typed messages.
 
-Every message is a JSON object with no key and no headers. Field names, their
-order and their types follow the lab's services, so any one of them can be
-swapped for ours (see ``../shared/seed/README.md``).
+Every message value is a JSON object whose field names, order and types follow the
+lab's services, so any one of them can be swapped for ours (see
+``../shared/seed/README.md``). Ours add a key, the workflow id, so every message about
+one workflow lands on one partition; the lab's services ignore keys.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ BILL_GENERATION = "bill-generation"
 CUSTOMER_QUESTION = "customer"
 
 _SAFE_KEY = re.compile(r"[A-Za-z0-9._-]{1,120}")
+# What a customer id may be: it becomes part of S3 keys and bill names as it is.
+CUSTOMER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+CUSTOMER_ID_RULE = "1 to 64 letters, digits, '-' or '_', starting with a letter or digit"
 
 
 class Stream(enum.Enum):
@@ -34,6 +38,9 @@ class Stream(enum.Enum):
 
 class WireMessage(Protocol):
     def to_wire(self) -> dict[str, Any]: ...
+
+    @property
+    def partition_key(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,20 @@ def decode_object(raw: bytes | None) -> Mapping[str, Any]:
     if not isinstance(value, dict):
         raise MalformedMessage(f"expected a JSON object, got {type(value).__name__}")
     return value
+
+
+def is_customer_id(text: str) -> bool:
+    return CUSTOMER_ID.fullmatch(text) is not None
+
+
+def customer_id_field(obj: Mapping[str, Any], name: str, kind: str) -> str:
+    """A customer id from a message; one that could not name a customer is malformed."""
+    text = _text(obj, name, kind)
+    if not is_customer_id(text):
+        raise MalformedMessage(
+            f"{kind} field {name!r} is {text!r}, which is not a customer id ({CUSTOMER_ID_RULE})"
+        )
+    return text
 
 
 def safe_key(text: str) -> str:
@@ -155,7 +176,11 @@ class WorkflowMessage:
 
     @property
     def customer_identifier(self) -> str:
-        return _text(self.payload, "customerIdentifier", "bill-generation payload")
+        return customer_id_field(self.payload, "customerIdentifier", "bill-generation payload")
+
+    @property
+    def partition_key(self) -> str:
+        return self.workflow_id.text
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -195,7 +220,11 @@ class Question:
 
     @property
     def customer_identifier(self) -> str:
-        return _text(self.payload, "customerIdentifier", "customer question payload")
+        return customer_id_field(self.payload, "customerIdentifier", "customer question payload")
+
+    @property
+    def partition_key(self) -> str:
+        return self.qa_identifier.text
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -267,6 +296,10 @@ class Answer:
             error = obj.get("error")
             return cls(qa_identifier, None, error if isinstance(error, str) else "no answer given")
         return cls(qa_identifier, Customer.from_wire(_object(obj, "answer", cls.kind)))
+
+    @property
+    def partition_key(self) -> str:
+        return self.qa_identifier.text
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {"qaIdentifier": self.qa_identifier.wire}

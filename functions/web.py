@@ -9,21 +9,41 @@ from typing import Any
 
 from functions.errors import InvalidRequest
 
+MAX_BODY_BYTES = 1 << 20
+
 
 @dataclass(frozen=True)
 class HttpRequest:
+    """``headers`` have lower-case names; ``body`` holds at most ``MAX_BODY_BYTES + 1`` bytes."""
+
     method: str
     path: str = "/"
     query: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     def json(self) -> Any:
+        if len(self.body) > MAX_BODY_BYTES:
+            raise InvalidRequest(
+                f"the request body is over {MAX_BODY_BYTES} bytes; send less per request",
+                status=413,
+            )
+        content_type = self.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json" and not content_type.endswith("+json"):
+            shown = repr(content_type) if content_type else "missing"
+            raise InvalidRequest(
+                f"the Content-Type is {shown}; send the body as JSON with"
+                " `Content-Type: application/json`",
+                status=415,
+            )
         if not self.body.strip():
             raise InvalidRequest("the request has no body; send a JSON document")
         try:
             return json.loads(self.body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InvalidRequest(f"the request body is not valid JSON: {exc}") from exc
+        except RecursionError:
+            raise InvalidRequest("the request body nests too deeply to be read") from None
 
     def json_object(self) -> Mapping[str, Any]:
         value = self.json()
@@ -38,3 +58,4 @@ class HttpRequest:
 class HttpResponse:
     status: int
     body: Any
+    headers: Mapping[str, str] = field(default_factory=dict)

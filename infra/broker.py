@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from functions.errors import ConfigurationError
@@ -70,14 +71,39 @@ def new_cluster_id() -> str:
             return cluster_id
 
 
-def server_properties(data_dir: Path, port: int) -> str:
+@dataclass(frozen=True)
+class Node:
+    """One broker of a local cluster; each node is broker and controller at once."""
+
+    node_id: int
+    port: int
+    controller_port: int
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+def cluster_nodes(first_port: int, count: int) -> list[Node]:
+    """``count`` nodes on ports counting up from ``first_port``, two per node."""
+    return [Node(n + 1, first_port + 2 * n, first_port + 2 * n + 1) for n in range(count)]
+
+
+def bootstrap_servers(nodes: list[Node]) -> str:
+    return ",".join(node.address for node in nodes)
+
+
+def server_properties(data_dir: Path, node: Node, nodes: list[Node]) -> str:
+    voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in nodes)
+    # Internal topics get a copy on up to three nodes; one node may be down at any time.
+    internal_replication = min(3, len(nodes))
     return "\n".join(
         [
             "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.voters=1@127.0.0.1:{port + 1}",
-            f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{port + 1}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+            f"node.id={node.node_id}",
+            f"controller.quorum.voters={voters}",
+            f"listeners=PLAINTEXT://{node.address},CONTROLLER://127.0.0.1:{node.controller_port}",
+            f"advertised.listeners=PLAINTEXT://{node.address}",
             "controller.listener.names=CONTROLLER",
             "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             "inter.broker.listener.name=PLAINTEXT",
@@ -85,36 +111,39 @@ def server_properties(data_dir: Path, port: int) -> str:
             # Topics are provisioned on purpose (infra/provision.py), never by a typo.
             "auto.create.topics.enable=false",
             "num.partitions=4",
-            "offsets.topic.replication.factor=1",
-            "transaction.state.log.replication.factor=1",
+            f"offsets.topic.replication.factor={internal_replication}",
+            f"transaction.state.log.replication.factor={internal_replication}",
             "transaction.state.log.min.isr=1",
-            "share.coordinator.state.topic.replication.factor=1",
+            f"share.coordinator.state.topic.replication.factor={internal_replication}",
             "group.initial.rebalance.delay.ms=0",
             "",
         ]
     )
 
 
-def prepare(data_dir: Path, port: int) -> list[str]:
-    """Write the config, format the storage once, and return the broker's command line."""
+def _cluster_id(cluster_dir: Path) -> str:
+    """One id for every node of a cluster, made by whichever node is prepared first."""
+    path = cluster_dir / "cluster-id"
+    if not path.exists():
+        cluster_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(new_cluster_id())
+    return path.read_text().strip()
+
+
+def prepare(cluster_dir: Path, node: Node, nodes: list[Node]) -> list[str]:
+    """Write a node's config, format its storage once, and return its command line."""
     libs = resolve_jars()
     classpath = f"{libs}/*"
+    data_dir = cluster_dir / f"node-{node.node_id}"
     data_dir.mkdir(parents=True, exist_ok=True)
     properties = data_dir / "server.properties"
-    properties.write_text(server_properties(data_dir, port))
+    properties.write_text(server_properties(data_dir, node, nodes))
     if not (data_dir / "data" / "meta.properties").exists():
-        cluster_id = new_cluster_id()
         subprocess.run(
             [
                 "java",
-                "-cp",
-                classpath,
-                "kafka.tools.StorageTool",
-                "format",
-                "-t",
-                cluster_id,
-                "-c",
-                str(properties),
+                *("-cp", classpath, "kafka.tools.StorageTool", "format"),
+                *("-t", _cluster_id(cluster_dir), "-c", str(properties)),
             ],
             check=True,
             stdout=subprocess.DEVNULL,

@@ -74,7 +74,9 @@ def main() -> int:
 
     command = aws_s3_ls(settings)
     print("$ aws " + " ".join(command[1:]))
-    listing = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    # A local S3 server takes any credentials; the aws CLI wants some all the same.
+    env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", **os.environ}
+    listing = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
     print("".join(line + "\n" for line in listing.splitlines() if run_id in line), end="")
     print(f"{len(names)} bills for run {run_id} (bills of earlier runs left out)")
     return 0

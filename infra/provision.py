@@ -29,7 +29,8 @@ def provision_topics(settings: Settings, timeout_s: float = 60.0) -> None:
         raise ConfigurationError(
             f"Kafka at {settings.kafka_bootstrap_servers} did not answer: {exc}; is it running?"
         ) from exc
-    replication = min(2, len(metadata.brokers))
+    # One broker can hold one copy; a cluster holds as many as configured.
+    replication = min(settings.topic_replication, len(metadata.brokers))
     missing = [name for name in settings.all_topics if name not in metadata.topics]
     for name in settings.all_topics:
         if name in metadata.topics:

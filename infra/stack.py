@@ -1,7 +1,8 @@
 """Bring the whole local system up or down, each process in the background.
 
     python -m infra.stack up       # broker, S3, provisioning, coordinator, CRM, runtime
-    python -m infra.stack up --only kafka,s3
+    python -m infra.stack up --only kafka-1,s3
+    BROKERS=3 python -m infra.stack up   # a three-node Kafka cluster instead of one broker
     python -m infra.stack down     # stop everything `up` started
     python -m infra.stack status
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -42,6 +44,7 @@ REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 COORDINATOR_PORT = int(os.environ.get("COORDINATOR_PORT", "3007"))
 CRM_PORT = int(os.environ.get("CRM_PORT", "3008"))
+BROKERS = int(os.environ.get("BROKERS", "1"))
 
 
 def state_dir() -> Path:
@@ -59,7 +62,7 @@ def _port_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def _http_answers(url: str) -> bool:
+def http_answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2):
             return True
@@ -118,24 +121,42 @@ def _http_function(target: str, port: int, probe_path: str) -> Component:
             str(BIN / "functions-framework"),
             *("--target", target, "--host", "127.0.0.1", "--port", str(port)),
         ],
-        lambda s: _http_answers(f"http://127.0.0.1:{port}{probe_path}"),
+        lambda s: http_answers(f"http://127.0.0.1:{port}{probe_path}"),
         lambda s: ("127.0.0.1", port),
+    )
+
+
+def _nodes(settings: Settings) -> list[broker.Node]:
+    first = settings.kafka_bootstrap_servers.split(",")[0]
+    return broker.cluster_nodes(_host_port(first)[1], BROKERS)
+
+
+def _kafka_node(index: int) -> Component:
+    def command(settings: Settings) -> list[str]:
+        nodes = _nodes(settings)
+        cluster_dir = state_dir() / "kafka" / f"{len(nodes)}-node"
+        return broker.prepare(cluster_dir, nodes[index], nodes)
+
+    def ready(settings: Settings) -> bool:
+        address = _nodes(settings)[index].address
+        return _kafka_ready(dataclasses.replace(settings, kafka_bootstrap_servers=address))
+
+    return Component(
+        f"kafka-{index + 1}",
+        command,
+        ready,
+        lambda s: _host_port(_nodes(s)[index].address),
+        timeout_s=120,
     )
 
 
 # What the functions need; topics and buckets are provisioned once both are ready.
 INFRA = (
-    Component(
-        "kafka",
-        lambda s: broker.prepare(state_dir() / "kafka", _host_port(s.kafka_bootstrap_servers)[1]),
-        _kafka_ready,
-        lambda s: _host_port(s.kafka_bootstrap_servers),
-        timeout_s=120,
-    ),
+    *(_kafka_node(index) for index in range(BROKERS)),
     Component(
         "s3",
         lambda s: [str(BIN / "moto_server"), "-H", _s3_address(s)[0], "-p", str(_s3_address(s)[1])],
-        lambda s: _http_answers(s.s3_endpoint_url or ""),
+        lambda s: http_answers(s.s3_endpoint_url or ""),
         _s3_address,
     ),
 )
@@ -167,32 +188,38 @@ def _tail(path: Path, lines: int = 25) -> str:
     return "(no log)"
 
 
-def start(component: Component, settings: Settings) -> None:
-    process: subprocess.Popen[bytes] | None = None
+def launch(component: Component, settings: Settings) -> subprocess.Popen[bytes] | None:
+    """Start ``component`` in the background unless it runs; its process, if started now."""
     if (pid := running_pid(component.name)) is not None:
         log.info("%s is already running (pid %d)", component.name, pid)
-    else:
-        if component.port and _port_open(*component.port(settings)):
-            host, port = component.port(settings)
-            raise ConfigurationError(
-                f"{host}:{port} is taken by a process `make up` did not start; stop it or"
-                f" point {component.name} elsewhere"
-            )
-        log_path = state_dir() / "logs" / f"{component.name}.log"
-        for folder in (log_path.parent, _pid_file(component.name).parent):
-            folder.mkdir(parents=True, exist_ok=True)
-        command = component.command(settings)
-        with log_path.open("ab") as log_file:
-            process = subprocess.Popen(
-                command,
-                cwd=REPO,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        _pid_file(component.name).write_text(str(process.pid))
-        log.info("%s started (pid %d), log %s", component.name, process.pid, log_path)
+        return None
+    if component.port and _port_open(*component.port(settings)):
+        host, port = component.port(settings)
+        raise ConfigurationError(
+            f"{host}:{port} is taken by a process `make up` did not start; stop it or"
+            f" point {component.name} elsewhere"
+        )
+    log_path = state_dir() / "logs" / f"{component.name}.log"
+    for folder in (log_path.parent, _pid_file(component.name).parent):
+        folder.mkdir(parents=True, exist_ok=True)
+    command = component.command(settings)
+    with log_path.open("ab") as log_file:
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    _pid_file(component.name).write_text(str(process.pid))
+    log.info("%s started (pid %d), log %s", component.name, process.pid, log_path)
+    return process
+
+
+def await_ready(
+    component: Component, settings: Settings, process: subprocess.Popen[bytes] | None
+) -> None:
     deadline = time.monotonic() + component.timeout_s
     while not component.ready(settings):
         exited = process.poll() is not None if process else running_pid(component.name) is None
@@ -205,32 +232,48 @@ def start(component: Component, settings: Settings) -> None:
     log.info("%s is ready", component.name)
 
 
-def stop(name: str, grace_s: float = 30.0) -> None:
-    pid = running_pid(name)
-    if pid is None:
-        _pid_file(name).unlink(missing_ok=True)
-        return
-    log.info("stopping %s (pid %d)", name, pid)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    while running_pid(name) is not None and time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-        time.sleep(0.2)
-    if running_pid(name) is not None:
-        log.warning("%s did not stop in %.0fs; killing it", name, grace_s)
+def start(component: Component, settings: Settings) -> None:
+    await_ready(component, settings, launch(component, settings))
+
+
+def start_together(components: list[Component], settings: Settings) -> None:
+    """Launch all, then wait for each: the nodes of a cluster need each other to be ready."""
+    launched = [(component, launch(component, settings)) for component in components]
+    for component, process in launched:
+        await_ready(component, settings, process)
+
+
+def stop(*names: str, grace_s: float = 30.0) -> None:
+    """SIGTERM to each, together, then SIGKILL to what still runs after ``grace_s``.
+
+    The nodes of a cluster stop together: a node left alone has lost its quorum and
+    could not finish a controlled shutdown.
+    """
+    pids = {name: pid for name in names if (pid := running_pid(name)) is not None}
+    for name, pid in pids.items():
+        log.info("stopping %s (pid %d)", name, pid)
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-    _pid_file(name).unlink(missing_ok=True)
+            os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while any(running_pid(name) for name in pids) and time.monotonic() < deadline:
+        for pid in pids.values():
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.2)
+    for name, pid in pids.items():
+        if running_pid(name) is not None:
+            log.warning("%s did not stop in %.0fs; killing it", name, grace_s)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+    for name in names:
+        _pid_file(name).unlink(missing_ok=True)
 
 
 def up(settings: Settings, only: set[str] | None = None) -> None:
     def chosen(components: tuple[Component, ...]) -> list[Component]:
         return [c for c in components if only is None or c.name in only]
 
-    for component in chosen(INFRA):
-        start(component, settings)
+    start_together(chosen(INFRA), settings)
     if all(component.ready(settings) for component in INFRA):
         provision(settings)
     else:
@@ -245,18 +288,29 @@ def up(settings: Settings, only: set[str] | None = None) -> None:
     log.info("up: %s; logs in %s", ", ".join(running), state_dir() / "logs")
 
 
+def _known_names() -> list[str]:
+    """Every component, and the brokers of a bigger cluster than BROKERS names now."""
+    names = [component.name for component in COMPONENTS]
+    started = [path.stem for path in (state_dir() / "pids").glob("*.pid")]
+    brokers = sorted({name for name in names + started if name.startswith("kafka-")})
+    return brokers + [name for name in names if name not in brokers]
+
+
 def down() -> None:
-    for component in reversed(COMPONENTS):
-        stop(component.name)
+    names = _known_names()
+    functions_first = [name for name in reversed(names) if not name.startswith("kafka-")]
+    for name in functions_first:
+        stop(name)
+    stop(*[name for name in names if name.startswith("kafka-")])
     log.info("down: every process stopped")
 
 
 def status() -> int:
     stopped = 0
-    for component in COMPONENTS:
-        pid = running_pid(component.name)
+    for name in _known_names():
+        pid = running_pid(name)
         stopped += pid is None
-        print(f"{component.name:12} {'running, pid ' + str(pid) if pid else 'stopped'}")
+        print(f"{name:12} {'running, pid ' + str(pid) if pid else 'stopped'}")
     return 0 if stopped == 0 else 3
 
 
@@ -272,6 +326,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.only and not args.only <= set(names):
         parser.error(f"--only takes {','.join(names)}")
+    if BROKERS > 1 and "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
+        # Every process `up` starts learns of every node, so any one of them may fail.
+        nodes = _nodes(Settings())
+        os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers(nodes)
     settings = Settings.from_env()
     configure_logging(settings.log_level, role="stack")
     try:

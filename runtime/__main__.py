@@ -1,8 +1,9 @@
 """The runtime's command line.
 
-python -m runtime engine-start     # one function, in its own consumer group
-python -m runtime all              # every function, one process each
-python -m runtime list             # the trigger table
+python -m runtime engine-start       # one Kafka-triggered function, in its own group
+python -m runtime retry-unanswered   # one timer-triggered function
+python -m runtime all                # every function, one process each
+python -m runtime list               # the trigger tables
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 from functions.errors import BillingError
 from runtime.config import Settings
 from runtime.logs import configure_logging
-from runtime.triggers import BY_FUNCTION, TRIGGERS
+from runtime.triggers import BY_FUNCTION, FUNCTIONS, TIMER_BY_FUNCTION, TIMERS, TRIGGERS
 
 log = logging.getLogger("runtime")
 
@@ -27,6 +28,9 @@ def _describe(settings: Settings) -> str:
             f"{trigger.function:16} on {settings.topic(trigger.source):16}"
             f" group {settings.consumer_group_prefix + trigger.consumer_group:24} -> {outputs}"
         )
+    for timer in TIMERS:
+        outputs = ", ".join(settings.topic(s) for s in timer.outputs) or "-"
+        lines.append(f"{timer.function:16} every {settings.retry_interval_s:g}s -> {outputs}")
     return "\n".join(lines)
 
 
@@ -34,8 +38,15 @@ def run_function(function: str, settings: Settings) -> int:
     from runtime.services import Services
     from runtime.worker import build_application
 
-    trigger = BY_FUNCTION[function]
     services = Services(settings)
+    if function in TIMER_BY_FUNCTION:
+        from runtime.timers import run_timer
+
+        log.info("%s: every %gs", function, settings.retry_interval_s)
+        run_timer(TIMER_BY_FUNCTION[function], settings, services.context)
+        log.info("%s: stopped", function)
+        return 0
+    trigger = BY_FUNCTION[function]
     if function == "crm-answer":
         services.seeded_customers()
     app = build_application(trigger, settings, services.context)
@@ -56,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m runtime", description="Run the Kafka-triggered billing functions."
     )
-    parser.add_argument("function", choices=[*BY_FUNCTION, "all", "list"])
+    parser.add_argument("function", choices=[*FUNCTIONS, "all", "list"])
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()

@@ -13,6 +13,8 @@ from functions.messages import Stream
 
 LOCAL_S3 = "http://127.0.0.1:4566"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+PROCESSING_GUARANTEES = ("at-least-once", "exactly-once")
+DEAD_LETTER_SUFFIX = ".dlq"
 
 # Settings field -> environment variable. Every variable the project reads is here.
 ENVIRONMENT = {
@@ -25,12 +27,18 @@ ENVIRONMENT = {
     "workflow_topic": "WORKFLOW_TOPIC",
     "questions_topic": "QUESTIONS_TOPIC",
     "answers_topic": "ANSWERS_TOPIC",
-    "dead_letter_topic": "DEAD_LETTER_TOPIC",
     "topic_partitions": "TOPIC_PARTITIONS",
+    "topic_replication": "TOPIC_REPLICATION",
     "consumer_group_prefix": "CONSUMER_GROUP_PREFIX",
     "publish_timeout_s": "PUBLISH_TIMEOUT_S",
     "storage_retry_s": "STORAGE_RETRY_S",
     "commit_interval_s": "COMMIT_INTERVAL_S",
+    "processing_guarantee": "PROCESSING_GUARANTEE",
+    "session_timeout_s": "KAFKA_SESSION_TIMEOUT_S",
+    "answer_timeout_s": "ANSWER_TIMEOUT_S",
+    "answer_backoff": "ANSWER_BACKOFF",
+    "answer_attempts": "ANSWER_ATTEMPTS",
+    "retry_interval_s": "RETRY_INTERVAL_S",
     "log_level": "LOG_LEVEL",
     "quix_state_dir": "QUIX_STATE_DIR",
 }
@@ -53,12 +61,21 @@ class Settings:
     workflow_topic: str = "workflow-queue"
     questions_topic: str = "questions-topic"
     answers_topic: str = "answers-topic"
-    dead_letter_topic: str = "billing-dead-letters"
     topic_partitions: int = 4
+    topic_replication: int = 2
     consumer_group_prefix: str = ""
     publish_timeout_s: float = 10.0
     storage_retry_s: float = 60.0
     commit_interval_s: float = 1.0
+    # at-least-once is the default: S3 writes sit outside any Kafka transaction, so
+    # exactly-once adds a transaction per checkpoint without making a bill more certain.
+    processing_guarantee: str = "at-least-once"
+    # How soon a crashed worker's partitions go to another; Kafka's own default is 45 s.
+    session_timeout_s: float = 10.0
+    answer_timeout_s: float = 30.0
+    answer_backoff: float = 2.0
+    answer_attempts: int = 5
+    retry_interval_s: float = 5.0
     log_level: str = "INFO"
     quix_state_dir: str = os.path.join(tempfile.gettempdir(), "billing-quix-state")
 
@@ -80,6 +97,11 @@ class Settings:
         settings = cls(**values)  # type: ignore[arg-type]
         if settings.log_level.upper() not in LOG_LEVELS:
             raise ConfigurationError(f"LOG_LEVEL={settings.log_level!r}; use one of {LOG_LEVELS}")
+        if settings.processing_guarantee not in PROCESSING_GUARANTEES:
+            raise ConfigurationError(
+                f"PROCESSING_GUARANTEE={settings.processing_guarantee!r};"
+                f" use one of {PROCESSING_GUARANTEES}"
+            )
         return dataclasses.replace(settings, log_level=settings.log_level.upper())
 
     def to_env(self) -> dict[str, str]:
@@ -96,14 +118,15 @@ class Settings:
             Stream.ANSWERS: self.answers_topic,
         }[stream]
 
+    @staticmethod
+    def dead_letter_topic(source_topic: str) -> str:
+        """Where records of ``source_topic`` that cannot be processed are parked."""
+        return source_topic + DEAD_LETTER_SUFFIX
+
     @property
     def all_topics(self) -> tuple[str, ...]:
-        return (
-            self.workflow_topic,
-            self.questions_topic,
-            self.answers_topic,
-            self.dead_letter_topic,
-        )
+        sources = (self.workflow_topic, self.questions_topic, self.answers_topic)
+        return sources + tuple(self.dead_letter_topic(topic) for topic in sources)
 
     @property
     def all_buckets(self) -> tuple[str, ...]:

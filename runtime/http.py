@@ -12,11 +12,12 @@ import threading
 from collections.abc import Callable
 
 import flask
+from werkzeug.exceptions import HTTPException
 
 from functions.coordinator import coordinator as start_billing_run
 from functions.crm_api import crm_api
 from functions.errors import BillingError, InvalidRequest, PublishFailed, StorageUnavailable
-from functions.web import HttpRequest, HttpResponse
+from functions.web import MAX_BODY_BYTES, HttpRequest, HttpResponse
 from runtime.config import Settings
 from runtime.logs import configure_logging
 from runtime.services import Services
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[HttpRequest, Services], HttpResponse]
 FlaskResponse = tuple[str, int, dict[str, str]]
+_JSON = {"Content-Type": "application/json"}
 
 _services: Services | None = None
 _services_lock = threading.Lock()
@@ -38,8 +40,12 @@ def services() -> Services:
         return _services
 
 
-def _json(status: int, body: object) -> FlaskResponse:
-    return json.dumps(body, ensure_ascii=False), status, {"Content-Type": "application/json"}
+def _json(status: int, body: object, headers: dict[str, str] | None = None) -> FlaskResponse:
+    return json.dumps(body, ensure_ascii=False), status, {**_JSON, **(headers or {})}
+
+
+def framework_error(exc: HTTPException) -> FlaskResponse:
+    return _json(exc.code or 500, {"error": f"{exc.name}: {exc.description}"})
 
 
 def http_target(role: str, handler: Handler) -> Callable[[flask.Request], FlaskResponse]:
@@ -48,7 +54,9 @@ def http_target(role: str, handler: Handler) -> Callable[[flask.Request], FlaskR
             method=request.method,
             path=request.path,
             query={key: request.args[key] for key in request.args},
-            body=request.get_data(cache=False),
+            # One byte over the limit is enough to refuse the body without reading it all.
+            body=request.stream.read(MAX_BODY_BYTES + 1),
+            headers={name.lower(): value for name, value in request.headers.items()},
         )
         try:
             response = handler(typed, services())
@@ -63,7 +71,7 @@ def http_target(role: str, handler: Handler) -> Callable[[flask.Request], FlaskR
         except Exception:
             log.exception("%s %s failed", request.method, request.path)
             return _json(500, {"error": f"internal error in {role}; see its log"})
-        return _json(response.status, response.body)
+        return _json(response.status, response.body, dict(response.headers))
 
     target.__name__ = role
     return target
@@ -73,6 +81,7 @@ def http_target(role: str, handler: Handler) -> Callable[[flask.Request], FlaskR
 configure_logging(Settings.from_env().log_level, role="http")
 
 coordinator = http_target(
-    "coordinator", lambda request, svc: start_billing_run(request, svc.publisher.publish)
+    "coordinator",
+    lambda request, svc: start_billing_run(request, svc.publisher.publish, svc.runs),
 )
 crm = http_target("crm", lambda request, svc: crm_api(request, svc.seeded_customers()))

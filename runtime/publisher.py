@@ -1,14 +1,19 @@
-"""Publishing from HTTP functions: produce, then wait until Kafka acknowledges every message."""
+"""Publishing from outside a stream (HTTP functions, timers): all of a batch, or none of it.
+
+Each ``publish`` is one Kafka transaction. Readers see a batch's messages only once the
+broker has committed all of them; if anything fails, the transaction is aborted (or, if
+the broker cannot even be told, times out) and no reader ever sees a part of it.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Sequence
-from typing import Any
 
-from quixstreams.kafka import Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 
 from functions.errors import PublishFailed
 from functions.messages import Outgoing, encode
@@ -17,60 +22,96 @@ from runtime.config import Settings
 log = logging.getLogger(__name__)
 
 
-class _Acknowledgements:
-    """Counts delivery reports for one request; reports arrive on whichever thread polls."""
-
-    def __init__(self, expected: int) -> None:
-        self._outstanding = expected
-        self._lock = threading.Lock()
-        self.done = threading.Event()
-        self.errors: list[str] = []
-        if expected == 0:
-            self.done.set()
-
-    def on_delivery(self, error: Any, _message: Any) -> None:
-        with self._lock:
-            if error is not None:
-                self.errors.append(str(error))
-            self._outstanding -= 1
-            if self._outstanding == 0:
-                self.done.set()
-
-
 class KafkaPublisher:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, role: str = "publisher") -> None:
         self._settings = settings
-        timeout_ms = int(settings.publish_timeout_s * 1000)
-        self._producer = Producer(
-            broker_address=settings.kafka_bootstrap_servers,
-            extra_config={
-                "enable.idempotence": True,
-                "linger.ms": 5,
-                # Fail a message within the request's patience instead of librdkafka's 5 min.
-                "message.timeout.ms": timeout_ms,
-                "request.timeout.ms": min(timeout_ms, 30_000),
-            },
-        )
+        self._role = role
+        self._lock = threading.Lock()
+        self._producer: Producer | None = None
+
+    def _config(self) -> dict[str, object]:
+        timeout_ms = int(self._settings.publish_timeout_s * 1000)
+        return {
+            "bootstrap.servers": self._settings.kafka_bootstrap_servers,
+            # Unique per process: two coordinators must never fence each other.
+            "transactional.id": (
+                f"{self._settings.consumer_group_prefix}{self._role}-{uuid.uuid4().hex}"
+            ),
+            # A crashed publisher's open transaction holds readers back until it expires.
+            "transaction.timeout.ms": max(2 * timeout_ms, 10_000),
+            "message.timeout.ms": timeout_ms,
+            "request.timeout.ms": min(timeout_ms, 30_000),
+            # The Java client's partitioner, so a key lands where the lab's services put it.
+            "partitioner": "murmur2_random",
+            "linger.ms": 5,
+            "log_level": 3,
+        }
+
+    def _ready(self) -> Producer:
+        if self._producer is None:
+            producer = Producer(self._config())
+            producer.init_transactions(self._settings.publish_timeout_s)
+            self._producer = producer
+        return self._producer
 
     def publish(self, messages: Sequence[Outgoing]) -> None:
-        acks = _Acknowledgements(len(messages))
+        if not messages:
+            return
+        with self._lock:
+            try:
+                self._publish_in_transaction(messages)
+            except (KafkaException, BufferError) as exc:
+                self._recover(exc)
+                raise PublishFailed(
+                    f"Kafka at {self._settings.kafka_bootstrap_servers} did not take the"
+                    f" {len(messages)} message(s), so none was published: {_describe(exc)}."
+                    " Check that the broker is up and the topics exist"
+                    " (`python -m infra.provision`), then retry the request."
+                ) from exc
+
+    def _publish_in_transaction(self, messages: Sequence[Outgoing]) -> None:
+        producer = self._ready()
+        producer.begin_transaction()
+        deadline = time.monotonic() + self._settings.publish_timeout_s
         for outgoing in messages:
-            self._producer.produce(
-                topic=self._settings.topic(outgoing.stream),
-                value=encode(outgoing.message),
-                on_delivery=acks.on_delivery,
-            )
-        deadline = time.monotonic() + self._settings.publish_timeout_s + 1
-        while not acks.done.is_set() and time.monotonic() < deadline:
-            self._producer.poll(0.05)
-        if acks.errors or not acks.done.is_set():
-            failed = len(acks.errors) if acks.done.is_set() else "some"
-            first = acks.errors[0] if acks.errors else "no acknowledgement in time"
-            raise PublishFailed(
-                f"Kafka at {self._settings.kafka_bootstrap_servers} did not acknowledge {failed}"
-                f" of {len(messages)} message(s): {first}. Check that the broker is up and the"
-                " topics exist (`python -m infra.provision`), then retry the request."
-            )
+            topic = self._settings.topic(outgoing.stream)
+            value = encode(outgoing.message)
+            key = outgoing.message.partition_key.encode()
+            while True:
+                try:
+                    producer.produce(topic, value, key)
+                    break
+                except BufferError:
+                    if time.monotonic() > deadline:
+                        raise
+                    producer.poll(0.05)  # the local queue is full; let it drain
+        producer.commit_transaction(self._settings.publish_timeout_s)
+
+    def _recover(self, exc: Exception) -> None:
+        """Abort what can be aborted; a producer in doubt is dropped and built anew."""
+        producer = self._producer
+        error = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
+        if producer is None:
+            return
+        try:
+            producer.abort_transaction(self._settings.publish_timeout_s)
+            if isinstance(error, KafkaError) and error.fatal():
+                self._producer = None
+        except KafkaException as abort_failure:
+            # Unreachable broker: the transaction expires there, unseen by any reader.
+            log.warning("could not abort the transaction (%s); starting afresh", abort_failure)
+            self._producer = None
 
     def close(self) -> None:
-        self._producer.flush(self._settings.publish_timeout_s)
+        with self._lock:
+            if self._producer is not None:
+                self._producer.flush(self._settings.publish_timeout_s)
+                self._producer = None
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError):
+        return str(exc.args[0].str())
+    if isinstance(exc, BufferError):
+        return "the local send queue stayed full"
+    return str(exc)

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, cast
 import boto3
 from botocore.config import Config
 
-from functions.context import FunctionContext
+from functions.context import AnswerPolicy, FunctionContext
 from functions.crm_api import seed_customers
-from functions.storage import CustomerStore
-from functions.storage.s3 import Bucket, S3BillStore, S3CustomerStore, S3JobStore
+from functions.storage import CustomerStore, RunStore
+from functions.storage.s3 import Bucket, S3BillStore, S3CustomerStore, S3JobStore, S3RunStore
 from runtime.config import Settings
 
 if TYPE_CHECKING:
@@ -57,17 +57,27 @@ class Services:
 
     @cached_property
     def context(self) -> FunctionContext:
+        settings = self.settings
         return FunctionContext(
-            jobs=S3JobStore(Bucket(self.s3, self.settings.jobs_bucket)),
-            bills=S3BillStore(Bucket(self.s3, self.settings.bills_bucket)),
-            customers=S3CustomerStore(Bucket(self.s3, self.settings.customers_bucket)),
+            jobs=S3JobStore(Bucket(self.s3, settings.jobs_bucket)),
+            bills=S3BillStore(Bucket(self.s3, settings.bills_bucket)),
+            customers=S3CustomerStore(Bucket(self.s3, settings.customers_bucket)),
+            answers=AnswerPolicy(
+                timeout_s=settings.answer_timeout_s,
+                backoff=settings.answer_backoff,
+                max_attempts=settings.answer_attempts,
+            ),
         )
+
+    @cached_property
+    def runs(self) -> RunStore:
+        return S3RunStore(Bucket(self.s3, self.settings.jobs_bucket))
 
     @cached_property
     def publisher(self) -> KafkaPublisher:
         from runtime.publisher import KafkaPublisher
 
-        return KafkaPublisher(self.settings)
+        return KafkaPublisher(self.settings, role="coordinator")
 
     def seeded_customers(self) -> CustomerStore:
         """The CRM's store, seeded from the lab's customer file on first use."""

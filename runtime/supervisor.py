@@ -1,4 +1,4 @@
-"""``all``: every Kafka-triggered function in its own process, restarted if it dies."""
+"""``all``: every Kafka- and timer-triggered function in its own process, restarted if it dies."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import time
 from types import FrameType
 
-from runtime.triggers import TRIGGERS
+from runtime.triggers import FUNCTIONS
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def supervise() -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
 
-    processes = {trigger.function: _start(trigger.function) for trigger in TRIGGERS}
+    processes = {function: _start(function) for function in FUNCTIONS}
     while not stopping:
         time.sleep(0.2)
         for function, process in list(processes.items()):

@@ -1,7 +1,8 @@
-"""Which topic triggers which function: the one table to read to see the event wiring.
+"""What triggers which function: the tables to read to see the event wiring.
 
-Each function consumes in its own consumer group, so it scales on its own and two
-copies of one function share the partitions of its topic.
+``TRIGGERS``: each Kafka-triggered function consumes in its own consumer group, so it
+scales on its own and two copies of one function share the partitions of its topic.
+``TIMERS``: functions the runtime calls every few seconds.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from functions.crm_answer import crm_answer
 from functions.engine_complete import engine_complete
 from functions.engine_start import engine_start
 from functions.messages import Answer, Outgoing, Question, Stream, WorkflowMessage
+from functions.retry_unanswered import Tick, retry_unanswered
 
 M = TypeVar("M")
 M_co = TypeVar("M_co", covariant=True)
@@ -62,3 +64,18 @@ TRIGGERS: tuple[Trigger[Any], ...] = (
 )
 
 BY_FUNCTION: Mapping[str, Trigger[Any]] = {trigger.function: trigger for trigger in TRIGGERS}
+
+
+@dataclass(frozen=True)
+class Timer:
+    function: str
+    handler: Callable[[Tick, FunctionContext], list[Outgoing]]
+    outputs: tuple[Stream, ...]
+
+
+TIMERS: tuple[Timer, ...] = (
+    Timer(function="retry-unanswered", handler=retry_unanswered, outputs=(Stream.QUESTIONS,)),
+)
+
+TIMER_BY_FUNCTION: Mapping[str, Timer] = {timer.function: timer for timer in TIMERS}
+FUNCTIONS: tuple[str, ...] = (*BY_FUNCTION, *TIMER_BY_FUNCTION)

@@ -2,13 +2,15 @@
 
 Per record: decode and type the message, call the function, produce what it returns.
 quix-streams commits a record's offset only at a checkpoint, after the producer has
-flushed, and the function's S3 writes are done before it returns, so an offset is
-never committed before the work it stands for is durable.
+flushed (or, under exactly-once, in the same transaction), and the function's S3
+writes are done before it returns, so an offset is never committed before the work it
+stands for is durable.
 
 A record that cannot be processed (malformed, or one that makes the function fail)
-goes to the dead-letter topic with headers saying why, and the stream keeps going.
-S3 being unreachable is not the record's fault: it is retried, then the worker stops
-without committing, so the record is processed again on restart.
+goes to ``<source topic>.dlq`` with its original key and bytes and headers saying
+where it came from and why, and the stream keeps going. S3 being unreachable is not
+the record's fault: it is retried with backoff, then the worker stops without
+committing, so the record is processed again on restart.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from quixstreams import Application, message_context
 from quixstreams.models.serializers import Serializer
@@ -31,14 +33,32 @@ from runtime.triggers import Trigger
 log = logging.getLogger(__name__)
 
 Headers = list[tuple[str, bytes]]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Record:
+    """A consumed record, and where it came from."""
+
+    value: bytes | None
+    topic: str
+    partition: int = 0
+    offset: int = 0
+    key: bytes | None = None
+    headers: Sequence[tuple[str, bytes]] = ()
+
+    @property
+    def origin(self) -> str:
+        return f"{self.topic}[{self.partition}]@{self.offset}"
 
 
 @dataclass(frozen=True)
 class Produced:
-    """A record on its way out: the topic, the encoded value, its headers."""
+    """A record on its way out: the topic, its key, the encoded value, its headers."""
 
     topic: str
     value: bytes
+    key: bytes | None = None
     headers: Headers = field(default_factory=list)
 
 
@@ -63,66 +83,96 @@ class Invoker:
         self._sleep = sleep
         self._allowed = {settings.topic(stream) for stream in trigger.outputs}
 
-    def __call__(
-        self, raw: bytes | None, origin: str, headers: Sequence[Any] = ()
-    ) -> list[Produced]:
+    def __call__(self, record: Record) -> list[Produced]:
         try:
-            message = self.trigger.message.from_wire(decode_object(raw))
+            message = self.trigger.message.from_wire(decode_object(record.value))
             outgoing = self._call_retrying_storage(message)
-            return [self._produced(item) for item in outgoing]
+            return [produced(item, self.settings, self._allowed) for item in outgoing]
         except MalformedMessage as exc:
             log.warning(
-                "%s: dead-lettering malformed record %s: %s", self.trigger.function, origin, exc
+                "%s: dead-lettering malformed record %s: %s",
+                self.trigger.function,
+                record.origin,
+                exc,
             )
-            return [self._dead_letter(raw, origin, headers, exc)]
+            return [self._dead_letter(record, exc)]
         except StorageUnavailable:
             raise
         except Exception as exc:
             # A record that breaks the function is parked, not allowed to stop the stream.
-            log.exception("%s: dead-lettering record %s that failed", self.trigger.function, origin)
-            return [self._dead_letter(raw, origin, headers, exc)]
+            log.exception(
+                "%s: dead-lettering record %s that failed", self.trigger.function, record.origin
+            )
+            return [self._dead_letter(record, exc)]
 
     def _call_retrying_storage(self, message: Any) -> list[Outgoing]:
-        deadline = time.monotonic() + self.settings.storage_retry_s
-        delay = 0.5
-        while True:
-            try:
-                return self.trigger.handler(message, self.context)
-            except StorageUnavailable as exc:
-                if time.monotonic() + delay > deadline:
-                    log.error(
-                        "%s: storage still unavailable, stopping: %s", self.trigger.function, exc
-                    )
-                    raise
-                log.warning("%s: %s; retrying in %.1fs", self.trigger.function, exc, delay)
-                self._sleep(delay)
-                delay = min(delay * 2, 10.0)
+        return retrying_storage(
+            self.trigger.function,
+            lambda: self.trigger.handler(message, self.context),
+            self.settings.storage_retry_s,
+            self._sleep,
+        )
 
-    def _produced(self, outgoing: Outgoing) -> Produced:
-        topic = self.settings.topic(outgoing.stream)
-        if topic not in self._allowed:
-            raise BillingError(
-                f"{self.trigger.function} returned a message for {topic!r}, which is not among"
-                f" its declared outputs {sorted(self._allowed)}; fix runtime/triggers.py"
-            )
-        return Produced(topic, encode(outgoing.message))
-
-    def _dead_letter(
-        self, raw: bytes | None, origin: str, headers: Sequence[Any], exc: Exception
-    ) -> Produced:
+    def _dead_letter(self, record: Record, exc: Exception) -> Produced:
         reason = f"{type(exc).__name__}: {exc}"
-        dead_letter_headers: Headers = [
-            *((name, value) for name, value in headers or ()),
-            ("dead-letter-function", self.trigger.function.encode()),
-            ("dead-letter-origin", origin.encode()),
-            ("dead-letter-reason", reason.encode()[:2000]),
+        headers: Headers = [
+            *((name, value) for name, value in record.headers or ()),
+            ("dlq-source-topic", record.topic.encode()),
+            ("dlq-source-partition", str(record.partition).encode()),
+            ("dlq-source-offset", str(record.offset).encode()),
+            ("dlq-function", self.trigger.function.encode()),
+            ("dlq-error", reason.encode()[:2000]),
         ]
-        return Produced(self.settings.dead_letter_topic, raw or b"", dead_letter_headers)
+        return Produced(
+            self.settings.dead_letter_topic(record.topic), record.value or b"", record.key, headers
+        )
+
+
+def produced(outgoing: Outgoing, settings: Settings, allowed: set[str]) -> Produced:
+    topic = settings.topic(outgoing.stream)
+    if topic not in allowed:
+        raise BillingError(
+            f"a function returned a message for {topic!r}, which is not among its declared"
+            f" outputs {sorted(allowed)}; fix runtime/triggers.py"
+        )
+    return Produced(topic, encode(outgoing.message), outgoing.message.partition_key.encode())
+
+
+def retrying_storage(
+    function: str, call: Callable[[], T], retry_s: float, sleep: Callable[[float], None]
+) -> T:
+    """``call()``, retried with backoff while S3 is unavailable, for up to ``retry_s``."""
+    deadline = time.monotonic() + retry_s
+    delay = 0.5
+    while True:
+        try:
+            return call()
+        except StorageUnavailable as exc:
+            if time.monotonic() + delay > deadline:
+                log.error("%s: storage still unavailable, stopping: %s", function, exc)
+                raise
+            log.warning("%s: %s; retrying in %.1fs", function, exc, delay)
+            sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
+def kafka_client_config(settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]:
+    """librdkafka settings for a worker's (consumer, producer)."""
+    session_ms = int(settings.session_timeout_s * 1000)
+    consumer = {
+        "session.timeout.ms": session_ms,
+        "heartbeat.interval.ms": max(500, session_ms // 4),
+    }
+    # An open transaction of a crashed worker holds back readers until it times out;
+    # it must outlast the S3 retries a healthy worker may spend inside one.
+    producer = {"transaction.timeout.ms": int((settings.storage_retry_s + 15) * 1000)}
+    return consumer, producer
 
 
 def build_application(
     trigger: Trigger[Any], settings: Settings, context: FunctionContext
 ) -> Application:
+    consumer_config, producer_config = kafka_client_config(settings)
     app = Application(
         broker_address=settings.kafka_bootstrap_servers,
         consumer_group=settings.consumer_group_prefix + trigger.consumer_group,
@@ -131,25 +181,32 @@ def build_application(
         auto_create_topics=False,
         use_changelog_topics=False,
         commit_interval=settings.commit_interval_s,
+        processing_guarantee=settings.processing_guarantee,  # type: ignore[arg-type]
+        consumer_extra_config=consumer_config,
+        producer_extra_config=producer_config,
         loglevel=None,
         # Stateless functions keep nothing here, but quix-streams wants a folder.
         state_dir=settings.quix_state_dir,
     )
-    source = app.topic(
-        settings.topic(trigger.source), key_deserializer="bytes", value_deserializer="bytes"
-    )
+    source_topic = settings.topic(trigger.source)
+    source = app.topic(source_topic, key_deserializer="bytes", value_deserializer="bytes")
+    destinations = [settings.topic(s) for s in trigger.outputs]
+    destinations.append(settings.dead_letter_topic(source_topic))
     targets = {
         name: app.topic(name, key_serializer="bytes", value_serializer=_ProducedValue())
-        for name in [settings.topic(s) for s in trigger.outputs] + [settings.dead_letter_topic]
+        for name in destinations
     }
     invoke = Invoker(trigger, settings, context)
 
-    def process(value: bytes | None, _key: Any, _timestamp: int, headers: Any) -> list[Produced]:
+    def process(value: bytes | None, key: Any, _timestamp: int, headers: Any) -> list[Produced]:
         where = message_context()
-        return invoke(value, f"{where.topic}[{where.partition}]@{where.offset}", headers or ())
+        record = Record(value, where.topic, where.partition, where.offset, key, headers or ())
+        return invoke(record)
 
     dataframe = app.dataframe(source)
     dataframe = dataframe.apply(process, expand=True, metadata=True)
     dataframe = dataframe.set_headers(lambda produced, *_: produced.headers)
-    dataframe.to_topic(lambda produced, *_: targets[produced.topic])
+    dataframe.to_topic(
+        lambda produced, *_: targets[produced.topic], key=lambda produced: produced.key
+    )
     return app

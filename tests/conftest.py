@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from infra import stack
+from infra.provision import provision
 from runtime.config import Settings
-from tests.support import Processes, TopicReader, isolated
+from tests.support import Cluster, Processes, TopicReader, isolated
 
 # The local S3 servers take any credentials; the aws CLI and boto3 want some.
 for _name, _value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}.items():
@@ -25,14 +27,11 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Settings]:
     base = Settings.from_env()
-    started = []
-    for component in stack.INFRA:
-        if not component.ready(base):
-            stack.start(component, base)
-            started.append(component.name)
+    missing = [component for component in stack.INFRA if not component.ready(base)]
+    stack.start_together(missing, base)
+    started = [component.name for component in missing]
     yield base
-    for name in reversed(started):
-        stack.stop(name)
+    stack.stop(*started)
 
 
 @pytest.fixture
@@ -60,3 +59,18 @@ def reader() -> Iterator[Callable[[Settings, str], TopicReader]]:
     yield open_reader
     for topic_reader in readers:
         topic_reader.close()
+
+
+@pytest.fixture
+def own_cluster(
+    settings: Settings, processes: Processes, tmp_path: Path
+) -> Iterator[Callable[[int], tuple[Cluster, Settings]]]:
+    """A Kafka cluster of the test's own; its settings have topics provisioned on it."""
+
+    def start(size: int) -> tuple[Cluster, Settings]:
+        cluster = Cluster(processes, tmp_path / "cluster", size)
+        on_cluster = replace(settings, kafka_bootstrap_servers=cluster.bootstrap)
+        provision(on_cluster)
+        return cluster, on_cluster
+
+    yield start

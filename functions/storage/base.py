@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from functions.messages import Customer, WorkflowId
@@ -19,7 +20,11 @@ class JobStatus(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Job:
-    """A bill-generation workflow between its question and its answer."""
+    """A bill-generation workflow: pending from its question until it is billed or failed.
+
+    ``version`` is the stored object's version when the job was read; an update is
+    written only if the job has not changed since, so two writers never undo each other.
+    """
 
     workflow_id: WorkflowId
     customer_id: str
@@ -27,9 +32,10 @@ class Job:
     created_at: str
     bill_name: str | None = None
     failure: str | None = None
+    version: str | None = field(default=None, compare=False, repr=False)
 
     def completed(self, bill_name: str) -> Job:
-        return replace(self, status=JobStatus.COMPLETED, bill_name=bill_name)
+        return replace(self, status=JobStatus.COMPLETED, bill_name=bill_name, failure=None)
 
     def failed(self, reason: str) -> Job:
         return replace(self, status=JobStatus.FAILED, failure=reason)
@@ -56,6 +62,15 @@ class Job:
         )
 
 
+@dataclass(frozen=True)
+class Asked:
+    """A question that waits for its answer: how often it was asked, and when last."""
+
+    workflow_id: WorkflowId
+    attempts: int
+    asked_at: datetime
+
+
 class JobStore(abc.ABC):
     @abc.abstractmethod
     def create(self, job: Job) -> Job:
@@ -65,8 +80,67 @@ class JobStore(abc.ABC):
     def get(self, workflow_id: WorkflowId) -> Job | None: ...
 
     @abc.abstractmethod
-    def save(self, job: Job) -> None:
-        """Overwrite the stored job with the same workflow id."""
+    def update(self, job: Job) -> bool:
+        """Write ``job`` if the stored one is still at ``job.version``; False if it changed."""
+
+    @abc.abstractmethod
+    def ask(self, asked: Asked) -> None:
+        """Record that a question waits for its answer (replacing an earlier record)."""
+
+    @abc.abstractmethod
+    def answered(self, workflow_id: WorkflowId) -> None:
+        """Forget the waiting question of a job that is billed or failed."""
+
+    @abc.abstractmethod
+    def unanswered(self, asked_before: datetime) -> Iterator[Asked]:
+        """The questions still waiting that were last asked before ``asked_before``."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """A billing run as the coordinator planned it; its workflows are ``<run id>-<n>``."""
+
+    run_id: str
+    create_time: str
+    customer_ids: tuple[str, ...]
+    published: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "runId": self.run_id,
+            "createTime": self.create_time,
+            "customerIdentifiers": list(self.customer_ids),
+            "published": self.published,
+        }
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> Run:
+        return cls(
+            run_id=obj["runId"],
+            create_time=obj["createTime"],
+            customer_ids=tuple(obj["customerIdentifiers"]),
+            published=bool(obj.get("published")),
+        )
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    """Which run an ``Idempotency-Key`` started, and a digest of the request that did."""
+
+    run_id: str
+    request_digest: str
+
+
+class RunStore(abc.ABC):
+    @abc.abstractmethod
+    def claim(self, idempotency_key: str, record: IdempotencyRecord) -> IdempotencyRecord:
+        """Bind the key to ``record`` unless it is bound; return the record it is bound to."""
+
+    @abc.abstractmethod
+    def get(self, run_id: str) -> Run | None: ...
+
+    @abc.abstractmethod
+    def save(self, run: Run) -> None: ...
 
 
 class BillStore(abc.ABC):

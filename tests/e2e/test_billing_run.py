@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import functools
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import requests
@@ -14,30 +12,14 @@ from functions.bills import bill_name
 from functions.messages import WorkflowId
 from infra.demo import aws_s3_ls
 from runtime.config import Settings
-from tests.support import Processes, free_port, wait_for
+from tests.support import Processes, start_http_function, wait_for
 
-BIN = Path(sys.executable).parent
+TARGETS = ("coordinator", "crm")
 
 
 @pytest.fixture
 def http_functions(settings: Settings, processes: Processes) -> dict[str, str]:
-    urls = {}
-    for target in ("coordinator", "crm"):
-        port = free_port()
-        command = [str(BIN / "functions-framework"), "--target", target, "--port", str(port)]
-        processes.start(command, settings, target)
-        urls[target] = f"http://127.0.0.1:{port}/"
-    for url in urls.values():
-        wait_for(f"{url} to answer", functools.partial(_answers, url), timeout_s=30)
-    return urls
-
-
-def _answers(url: str) -> bool:
-    try:
-        requests.get(url, timeout=2)
-        return True
-    except requests.ConnectionError:
-        return False
+    return {target: start_http_function(processes, settings, target) for target in TARGETS}
 
 
 def _listing_with(settings: Settings, names: list[str]) -> str | None:
@@ -80,10 +62,17 @@ def test_a_billing_run_puts_every_bill_in_s3_even_across_a_runtime_restart(
 
 
 def test_bad_requests_get_a_4xx_naming_the_problem(http_functions: dict[str, str]) -> None:
+    # The lab text's own curl example, misspelling and all.
     response = requests.post(
-        http_functions["coordinator"], data='{"customerIdentifers":["2","4","5"]}', timeout=10
+        http_functions["coordinator"],
+        data='{"customerIdentifers":["2","4","5"]}',
+        headers={"Content-Type": "application/json"},
+        timeout=10,
     )
     assert response.status_code == 400
-    assert "customerIdentifiers" in response.json()["error"]
+    assert 'did you mean "customerIdentifiers"' in response.json()["error"]
+    as_form = requests.post(http_functions["coordinator"], data={"customerIdentifiers": "1"})
+    assert as_form.status_code == 415
+    assert "application/json" in as_form.json()["error"]
     not_found = requests.get(http_functions["crm"], params={"customerId": "404"}, timeout=10)
     assert not_found.status_code == 404

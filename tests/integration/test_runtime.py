@@ -39,37 +39,45 @@ def test_engine_start_asks_the_lab_question_and_keeps_the_job_in_s3(
         b'{"questionCategory":"customer","qaIdentifier":1616523703935.42,'
         b'"payload":{"customerIdentifier":"1"}}'
     )
-    assert record.key() is None
+    assert record.key() == b"1616523703935.42"
     job = Services(settings).context.jobs.get(WorkflowId(1616523703935.42))
     assert job is not None
     assert job.status is JobStatus.PENDING
 
 
-def test_malformed_records_go_to_the_dead_letter_topic_and_the_stream_goes_on(
+def test_good_and_bad_records_interleaved_each_go_their_way(
     settings: Settings, processes: Processes, reader: Reader
 ) -> None:
     questions = reader(settings, settings.questions_topic)
-    dead_letters = reader(settings, settings.dead_letter_topic)
+    dead_letters = reader(settings, settings.dead_letter_topic(settings.workflow_topic))
     worker = processes.runtime("engine-start", settings)
-    produce(
-        settings,
-        settings.workflow_topic,
-        [
-            b"{this is not json",
-            {"workflow-type": "bill-generation"},
-            workflow("after-the-bad-ones"),
-        ],
-    )
-    assert [q["qaIdentifier"] for q in questions.values(1)] == ["after-the-bad-ones"]
-    dead = dead_letters.read(2)
-    assert sorted(d.value() for d in dead) == sorted(
-        [b"{this is not json", b'{"workflow-type": "bill-generation"}']
-    )
+    bad: list[bytes] = [
+        b"{this is not json",
+        b'{"workflow-type": "bill-generation"}',
+        b'{"workflow-type": "bill-generation", "workflow-id": "x", "payload": {}}',
+        json.dumps(workflow("escape", "../etc")).encode(),
+        b"[1, 2]",
+    ]
+    records: list[bytes | dict[str, object]] = []
+    for n in range(30):
+        records.append(workflow(f"good-{n}"))
+        if n % 6 == 0:
+            records.append(bad[n // 6])
+    produce(settings, settings.workflow_topic, records)
+
+    asked = {q["qaIdentifier"] for q in questions.values(30)}
+    assert asked == {f"good-{n}" for n in range(30)}
+    dead = dead_letters.read(5)
+    assert sorted(d.value() for d in dead) == sorted(bad)
     for record in dead:
         headers = dict(record.headers())
-        assert headers["dead-letter-function"] == b"engine-start"
-        assert headers["dead-letter-origin"].startswith(settings.workflow_topic.encode())
-        assert headers["dead-letter-reason"].startswith(b"MalformedMessage")
+        assert headers["dlq-function"] == b"engine-start"
+        assert headers["dlq-source-topic"] == settings.workflow_topic.encode()
+        assert int(headers["dlq-source-partition"]) in range(settings.topic_partitions)
+        assert int(headers["dlq-source-offset"]) >= 0
+        assert headers["dlq-error"].startswith(b"MalformedMessage")
+    assert questions.quiet_for(2) == 0
+    assert dead_letters.quiet_for(0) == 0
     assert worker.popen.poll() is None, "the worker must keep running"
 
 
@@ -97,7 +105,7 @@ def test_all_functions_bill_every_customer_once_despite_duplicate_answers(
     }
     answer = {"qaIdentifier": "wf-1", "answer": someone_else}
     produce(settings, settings.answers_topic, [answer, answer])
-    runtime.wait_for_output("answer wf-1: job already completed; duplicate answer skipped")
+    runtime.wait_for_output("answer wf-1: job already billed; duplicate answer skipped")
     assert bill(settings, names[0]) == first
     assert first is not None
     assert b"Bill for John Doe" in first
@@ -162,6 +170,6 @@ def test_a_crash_before_the_commit_redelivers_without_a_second_bill(
 
     second = processes.runtime("engine-complete", settings, "second")
     for n in range(3):
-        second.wait_for_output(f"answer crash-{n}: job already completed")
+        second.wait_for_output(f"answer crash-{n}: job already billed")
     assert [bill(settings, name) for name in names] == written
     assert second.terminate() == 0, second.output()

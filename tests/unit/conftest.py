@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
 import boto3
 import pytest
 from moto import mock_aws
 
+import runtime.http
 from functions.context import FunctionContext
+from functions.errors import PublishFailed
+from functions.messages import Outgoing
 from functions.storage.s3 import Bucket, S3BillStore, S3CustomerStore, S3JobStore
 from runtime.config import Settings
+from runtime.services import Services
 
 NOW = datetime(2021, 3, 23, 18, 21, 47, tzinfo=UTC)
 
@@ -48,3 +52,25 @@ def context(s3: object, unit_settings: Settings) -> FunctionContext:
         customers=S3CustomerStore(Bucket(s3, unit_settings.customers_bucket)),  # type: ignore[arg-type]
         clock=lambda: NOW,
     )
+
+
+class RecordingPublisher:
+    def __init__(self, fail: bool = False) -> None:
+        self.published: list[Outgoing] = []
+        self.fail = fail
+
+    def publish(self, messages: Sequence[Outgoing]) -> None:
+        if self.fail:
+            raise PublishFailed("Kafka at 127.0.0.1:9092 did not acknowledge 1 of 1 message(s)")
+        self.published.extend(messages)
+
+
+@pytest.fixture
+def services(
+    s3: object, unit_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Services]:
+    services = Services(unit_settings)
+    services.s3 = s3  # type: ignore[assignment]
+    services.publisher = RecordingPublisher()  # type: ignore[assignment]
+    monkeypatch.setattr(runtime.http, "_services", services)
+    yield services

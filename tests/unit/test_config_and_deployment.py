@@ -3,12 +3,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from functions.errors import ConfigurationError
-from infra.broker import kafka_version, new_cluster_id
+from infra.broker import cluster_nodes, kafka_version, new_cluster_id, server_properties
 from runtime.config import Settings
 from runtime.triggers import TRIGGERS
 from tests.support import REPO
@@ -41,11 +42,54 @@ def test_settings_survive_a_trip_through_the_environment() -> None:
         ({"TOPIC_PARTITIONS": "four"}, "TOPIC_PARTITIONS='four' is not a int"),
         ({"PUBLISH_TIMEOUT_S": "0"}, "greater than zero"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL='LOUD'"),
+        ({"PROCESSING_GUARANTEE": "at-most-once"}, "use one of .'at-least-once', 'exactly-once'"),
+        ({"ANSWER_ATTEMPTS": "-1"}, "ANSWER_ATTEMPTS='-1' must be greater than zero"),
     ],
 )
 def test_bad_settings_name_the_variable(env: dict[str, str], complaint: str) -> None:
     with pytest.raises(ConfigurationError, match=complaint):
         Settings.from_env(env)
+
+
+def test_at_least_once_is_the_default_and_exactly_once_an_option() -> None:
+    assert Settings().processing_guarantee == "at-least-once"
+    chosen = Settings.from_env({"PROCESSING_GUARANTEE": "exactly-once"})
+    assert chosen.processing_guarantee == "exactly-once"
+
+
+def test_each_source_topic_has_its_dead_letter_topic() -> None:
+    settings = Settings()
+    assert settings.dead_letter_topic("workflow-queue") == "workflow-queue.dlq"
+    assert set(settings.all_topics) == {
+        "workflow-queue",
+        "questions-topic",
+        "answers-topic",
+        "workflow-queue.dlq",
+        "questions-topic.dlq",
+        "answers-topic.dlq",
+    }
+
+
+def test_the_runtime_lists_its_kafka_and_timer_triggers() -> None:
+    listing = subprocess.run(
+        [sys.executable, "-m", "runtime", "list"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "engine-start     on workflow-queue" in listing
+    assert "retry-unanswered every 5s -> questions-topic" in listing
+
+
+def test_a_cluster_of_three_replicates_internal_topics_and_knows_every_voter(
+    tmp_path: Path,
+) -> None:
+    nodes = cluster_nodes(19092, 3)
+    assert [n.port for n in nodes] == [19092, 19094, 19096]
+    properties = server_properties(tmp_path, nodes[1], nodes)
+    assert "node.id=2" in properties
+    assert "controller.quorum.voters=1@127.0.0.1:19093,2@127.0.0.1:19095,3@127.0.0.1:19097" in (
+        properties
+    )
+    assert "offsets.topic.replication.factor=3" in properties
+    assert "offsets.topic.replication.factor=1" in server_properties(tmp_path, nodes[0], nodes[:1])
 
 
 def test_every_function_has_its_own_consumer_group() -> None:

@@ -3,40 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
 from functions_framework import create_app
 
-import runtime.http
-from functions.errors import PublishFailed
-from functions.messages import Outgoing, Stream, WorkflowMessage, encode
-from runtime.config import Settings
+from functions.messages import Stream, WorkflowMessage, encode
+from functions.web import MAX_BODY_BYTES
 from runtime.services import Services
 from tests.support import REPO
-
-
-class RecordingPublisher:
-    def __init__(self, fail: bool = False) -> None:
-        self.published: list[Outgoing] = []
-        self.fail = fail
-
-    def publish(self, messages: Sequence[Outgoing]) -> None:
-        if self.fail:
-            raise PublishFailed("Kafka at 127.0.0.1:9092 did not acknowledge 1 of 1 message(s)")
-        self.published.extend(messages)
-
-
-@pytest.fixture
-def services(
-    s3: object, unit_settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Services]:
-    services = Services(unit_settings)
-    services.s3 = s3  # type: ignore[assignment]
-    services.publisher = RecordingPublisher()  # type: ignore[assignment]
-    monkeypatch.setattr(runtime.http, "_services", services)
-    yield services
+from tests.unit.conftest import RecordingPublisher
 
 
 def client(target: str) -> Any:
@@ -59,11 +35,15 @@ def test_coordinator_publishes_one_lab_workflow_per_customer(services: Services)
 
 def test_two_runs_never_share_a_workflow_id(services: Services) -> None:
     app = client("coordinator")
+    customers = [str(n) for n in range(50)]
     for _ in range(3):
-        app.post("/", json={"customerIdentifiers": ["1"] * 50})
+        assert app.post("/", json={"customerIdentifiers": customers}).status_code == 202
     published = services.publisher.published  # type: ignore[attr-defined]
     ids = [o.message.workflow_id.wire for o in published if isinstance(o.message, WorkflowMessage)]
     assert len(ids) == len(set(ids)) == 150
+
+
+LIMIT = MAX_BODY_BYTES
 
 
 @pytest.mark.parametrize(
@@ -71,14 +51,29 @@ def test_two_runs_never_share_a_workflow_id(services: Services) -> None:
     [
         (b"", 400, "no body"),
         (b"{not json", 400, "not valid JSON"),
+        (b"\xff\xfe", 400, "not valid JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, 400, "nests too deeply"),
         (b'["1"]', 400, "JSON object"),
         (b'{"customerIdentifers": ["1"]}', 400, 'did you mean "customerIdentifiers"'),
         (b'{"customers": ["1"]}', 400, 'no "customerIdentifiers" field'),
         (b'{"customerIdentifiers": []}', 400, "non-empty array"),
         (b'{"customerIdentifiers": "1"}', 400, "non-empty array"),
-        (b'{"customerIdentifiers": ["1", null]}', 400, "[1] must be a non-empty string"),
-        (b'{"customerIdentifiers": ["1", " "]}', 400, "[1] must be a non-empty string"),
-        (json.dumps({"customerIdentifiers": ["1"] * 10_001}).encode(), 413, "at most 10000"),
+        (b'{"customerIdentifiers": ["1", null]}', 400, "[1] must be a string, got null"),
+        (b'{"customerIdentifiers": [2]}', 400, '[0] must be a string, got 2 (write it as "2")'),
+        (b'{"customerIdentifiers": ["1", " "]}', 400, "[1] is ' ', which is not a customer id"),
+        (b'{"customerIdentifiers": ["../x"]}', 400, "not a customer id"),
+        (b'{"customerIdentifiers": ["/"]}', 400, "not a customer id"),
+        (b'{"customerIdentifiers": ["a/b"]}', 400, "not a customer id"),
+        (b'{"customerIdentifiers": ["1\\u0000"]}', 400, "not a customer id"),
+        (b'{"customerIdentifiers": ["1\\n"]}', 400, "not a customer id"),
+        (b'{"customerIdentifiers": ["%s"]}' % (b"9" * 65), 400, "not a customer id"),
+        (b'{"customerIdentifiers": ["1", "2", "1"]}', 400, "[2] repeats customer '1'"),
+        (
+            json.dumps({"customerIdentifiers": [str(n) for n in range(10_001)]}).encode(),
+            413,
+            "at most 10000",
+        ),
+        (b'{"customerIdentifiers": ["1"]}' + b" " * LIMIT, 413, f"over {LIMIT} bytes"),
     ],
 )
 def test_coordinator_refuses_bad_bodies_naming_the_problem(
@@ -90,12 +85,26 @@ def test_coordinator_refuses_bad_bodies_naming_the_problem(
     assert services.publisher.published == []  # type: ignore[attr-defined]
 
 
-def test_coordinator_accepts_numeric_ids_and_bodies_without_content_type(
-    services: Services,
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_coordinator_wants_a_json_content_type(
+    services: Services, content_type: str | None
 ) -> None:
-    response = client("coordinator").post("/", data=b'{"customerIdentifiers": [2, "4"]}')
+    response = client("coordinator").post(
+        "/", data=b'{"customerIdentifiers": ["1"]}', content_type=content_type
+    )
+    assert response.status_code == 415
+    assert "Content-Type: application/json" in response.get_json()["error"]
+    assert services.publisher.published == []  # type: ignore[attr-defined]
+
+
+def test_coordinator_takes_json_with_a_charset(services: Services) -> None:
+    response = client("coordinator").post(
+        "/",
+        data=b'{"customerIdentifiers": ["C-7", "2"]}',
+        content_type="application/json; charset=utf-8",
+    )
     assert response.status_code == 202
-    assert [w["customerIdentifier"] for w in response.get_json()["workflows"]] == ["2", "4"]
+    assert [w["customerIdentifier"] for w in response.get_json()["workflows"]] == ["C-7", "2"]
 
 
 def test_coordinator_answers_405_to_get(services: Services) -> None:
@@ -109,6 +118,63 @@ def test_coordinator_answers_503_when_kafka_does_not_acknowledge(services: Servi
     response = client("coordinator").post("/", json={"customerIdentifiers": ["1"]})
     assert response.status_code == 503
     assert "did not acknowledge" in response.get_json()["error"]
+
+
+def test_an_idempotency_key_returns_the_first_run_instead_of_a_second(
+    services: Services,
+) -> None:
+    app = client("coordinator")
+    body = {"customerIdentifiers": ["1", "2"]}
+    first = app.post("/", json=body, headers={"Idempotency-Key": "k-1"})
+    again = app.post("/", json=body, headers={"Idempotency-Key": "k-1"})
+    assert first.status_code == again.status_code == 202
+    assert again.get_json() == first.get_json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert len(services.publisher.published) == 2  # type: ignore[attr-defined]
+
+    other = app.post("/", json=body, headers={"Idempotency-Key": "k-2"})
+    assert other.get_json()["runId"] != first.get_json()["runId"]
+    assert len(services.publisher.published) == 4  # type: ignore[attr-defined]
+
+
+def test_a_key_reused_for_other_customers_is_refused(services: Services) -> None:
+    app = client("coordinator")
+    app.post("/", json={"customerIdentifiers": ["1"]}, headers={"Idempotency-Key": "k"})
+    response = app.post("/", json={"customerIdentifiers": ["2"]}, headers={"Idempotency-Key": "k"})
+    assert response.status_code == 422
+    assert "use a new key" in response.get_json()["error"]
+    assert len(services.publisher.published) == 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "caf\u00e9"])
+def test_an_unusable_idempotency_key_is_refused(services: Services, key: str) -> None:
+    response = client("coordinator").post(
+        "/", json={"customerIdentifiers": ["1"]}, headers={"Idempotency-Key": key}
+    )
+    assert response.status_code == 400
+    assert "Idempotency-Key must be" in response.get_json()["error"]
+
+
+def test_a_run_that_kafka_refused_is_published_by_the_retry_with_its_key(
+    services: Services,
+) -> None:
+    app = client("coordinator")
+    body = {"customerIdentifiers": ["1", "2"]}
+    services.publisher = RecordingPublisher(fail=True)  # type: ignore[assignment]
+    refused = app.post("/", json=body, headers={"Idempotency-Key": "retry-me"})
+    assert refused.status_code == 503
+    services.publisher = RecordingPublisher()  # type: ignore[assignment]
+    retried = app.post("/", json=body, headers={"Idempotency-Key": "retry-me"})
+    assert retried.status_code == 202
+    assert "Idempotent-Replayed" not in retried.headers
+    published = services.publisher.published  # type: ignore[attr-defined]
+    assert [o.message.workflow_id.wire for o in published] == [
+        w["workflowId"] for w in retried.get_json()["workflows"]
+    ]
+    replayed = app.post("/", json=body, headers={"Idempotency-Key": "retry-me"})
+    assert replayed.get_json() == retried.get_json()
+    assert len(services.publisher.published) == 2  # type: ignore[attr-defined]
 
 
 def test_crm_serves_the_seeded_customers(services: Services) -> None:
@@ -162,6 +228,22 @@ def test_crm_refuses_bad_bodies(
     response = client("crm").post(path, json=body)
     assert response.status_code == 400
     assert complaint in response.get_json()["error"]
+
+
+@pytest.mark.parametrize("customer_id", ["../x", "a b", "1%00", "%2F"])
+def test_crm_refuses_what_cannot_be_a_customer_id(services: Services, customer_id: str) -> None:
+    crm = client("crm")
+    for response in (
+        crm.get(f"/?customerId={customer_id}"),
+        crm.post(f"/customers/{customer_id}", json={"city": "X"}),
+    ):
+        assert response.status_code in (400, 404)
+        assert "error" in response.get_json()
+
+
+def test_crm_wants_json_for_its_posts(services: Services) -> None:
+    response = client("crm").post("/customers/1", data=b'{"city": "X"}', content_type="text/plain")
+    assert response.status_code == 415
 
 
 def test_crm_names_its_routes_on_a_wrong_one(services: Services) -> None:

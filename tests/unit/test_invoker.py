@@ -13,7 +13,7 @@ from functions.errors import StorageUnavailable
 from functions.messages import Answer, Outgoing, Stream, WorkflowId
 from runtime.config import Settings
 from runtime.triggers import BY_FUNCTION, Trigger
-from runtime.worker import Invoker
+from runtime.worker import Invoker, Record
 
 WORKFLOW = json.dumps(
     {
@@ -25,6 +25,10 @@ WORKFLOW = json.dumps(
 ).encode()
 
 
+def record(value: bytes | None, partition: int = 0, offset: int = 1, **extra: Any) -> Record:
+    return Record(value, "workflow-queue", partition, offset, **extra)
+
+
 def invoker(trigger: Trigger[Any], context: FunctionContext, settings: Settings) -> Invoker:
     return Invoker(trigger, settings, context, sleep=lambda _seconds: None)
 
@@ -32,8 +36,9 @@ def invoker(trigger: Trigger[Any], context: FunctionContext, settings: Settings)
 def test_a_workflow_becomes_a_question_on_the_questions_topic(
     context: FunctionContext, unit_settings: Settings
 ) -> None:
-    produced = invoker(BY_FUNCTION["engine-start"], context, unit_settings)(WORKFLOW, "wq[0]@3")
+    produced = invoker(BY_FUNCTION["engine-start"], context, unit_settings)(record(WORKFLOW))
     assert [p.topic for p in produced] == ["questions-topic"]
+    assert produced[0].key == b"7"
     assert json.loads(produced[0].value) == {
         "questionCategory": "customer",
         "qaIdentifier": 7,
@@ -45,19 +50,20 @@ def test_a_workflow_becomes_a_question_on_the_questions_topic(
 def test_malformed_records_are_dead_lettered_with_the_reason(
     raw: bytes | None, context: FunctionContext, unit_settings: Settings
 ) -> None:
-    origin_headers = [("trace", b"abc")]
-    produced = invoker(BY_FUNCTION["engine-start"], context, unit_settings)(
-        raw, "wq[2]@9", origin_headers
-    )
+    origin = record(raw, partition=2, offset=9, key=b"k", headers=[("trace", b"abc")])
+    produced = invoker(BY_FUNCTION["engine-start"], context, unit_settings)(origin)
     assert len(produced) == 1
     dead = produced[0]
-    assert dead.topic == unit_settings.dead_letter_topic
+    assert dead.topic == "workflow-queue.dlq"
     assert dead.value == (raw or b"")
+    assert dead.key == b"k"
     headers = dict(dead.headers)
     assert headers["trace"] == b"abc"
-    assert headers["dead-letter-function"] == b"engine-start"
-    assert headers["dead-letter-origin"] == b"wq[2]@9"
-    assert headers["dead-letter-reason"].startswith(b"MalformedMessage")
+    assert headers["dlq-function"] == b"engine-start"
+    assert headers["dlq-source-topic"] == b"workflow-queue"
+    assert headers["dlq-source-partition"] == b"2"
+    assert headers["dlq-source-offset"] == b"9"
+    assert headers["dlq-error"].startswith(b"MalformedMessage")
 
 
 def test_a_record_that_breaks_the_function_is_dead_lettered_not_fatal(
@@ -67,9 +73,9 @@ def test_a_record_that_breaks_the_function_is_dead_lettered_not_fatal(
         raise KeyError("surprise")
 
     trigger = replace(BY_FUNCTION["engine-start"], handler=broken)
-    produced = invoker(trigger, context, unit_settings)(WORKFLOW, "wq[0]@1")
-    assert [p.topic for p in produced] == [unit_settings.dead_letter_topic]
-    assert b"KeyError" in dict(produced[0].headers)["dead-letter-reason"]
+    produced = invoker(trigger, context, unit_settings)(record(WORKFLOW))
+    assert [p.topic for p in produced] == ["workflow-queue.dlq"]
+    assert b"KeyError" in dict(produced[0].headers)["dlq-error"]
 
 
 def test_output_to_an_undeclared_stream_is_refused(
@@ -79,9 +85,9 @@ def test_output_to_an_undeclared_stream_is_refused(
         return [Outgoing(Stream.ANSWERS, Answer(WorkflowId(1), None, "x"))]
 
     trigger = replace(BY_FUNCTION["engine-start"], handler=strays)
-    produced = invoker(trigger, context, unit_settings)(WORKFLOW, "wq[0]@1")
-    assert produced[0].topic == unit_settings.dead_letter_topic
-    assert b"declared outputs" in dict(produced[0].headers)["dead-letter-reason"]
+    produced = invoker(trigger, context, unit_settings)(record(WORKFLOW))
+    assert produced[0].topic == "workflow-queue.dlq"
+    assert b"declared outputs" in dict(produced[0].headers)["dlq-error"]
 
 
 def test_storage_outages_are_retried_then_raised_so_nothing_is_committed(
@@ -96,7 +102,7 @@ def test_storage_outages_are_retried_then_raised_so_nothing_is_committed(
         return []
 
     trigger = replace(BY_FUNCTION["engine-start"], handler=flaky)
-    assert invoker(trigger, context, unit_settings)(WORKFLOW, "wq[0]@1") == []
+    assert invoker(trigger, context, unit_settings)(record(WORKFLOW)) == []
     assert len(calls) == 3
 
     def down(_message: object, _context: FunctionContext) -> list[Outgoing]:
@@ -104,4 +110,4 @@ def test_storage_outages_are_retried_then_raised_so_nothing_is_committed(
 
     impatient = replace(unit_settings, storage_retry_s=0.01)
     with pytest.raises(StorageUnavailable):
-        invoker(replace(trigger, handler=down), context, impatient)(WORKFLOW, "wq[0]@1")
+        invoker(replace(trigger, handler=down), context, impatient)(record(WORKFLOW))

@@ -1,0 +1,208 @@
+"""Faults the runtime must survive, each ending in an exact count of bills, failed jobs
+and dead letters: unknown customers, a CRM that is late or never answers, both
+processing guarantees, two copies of every function, a restarted broker, an S3 outage
+and a broker lost from a three-node cluster."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from functions.bills import bill_name
+from functions.messages import WorkflowId
+from runtime.config import Settings
+from runtime.services import Services
+from tests.integration.test_runtime import workflow
+from tests.support import (
+    Cluster,
+    FlakyProxy,
+    Processes,
+    bill_names,
+    job_outcomes,
+    produce,
+    seed_customers,
+    topic_records,
+    wait_for,
+)
+
+
+def closed(settings: Settings, count: int) -> Callable[[], dict[str, list[str]] | None]:
+    """A probe: the job outcomes once ``count`` jobs are billed or failed."""
+
+    def probe() -> dict[str, list[str]] | None:
+        outcomes = job_outcomes(settings)
+        done = len(outcomes["completed"]) + len(outcomes["failed"])
+        return outcomes if done >= count and not outcomes["pending"] else None
+
+    return probe
+
+
+def dead_letters(settings: Settings) -> int:
+    sources = (settings.workflow_topic, settings.questions_topic, settings.answers_topic)
+    return sum(len(topic_records(settings, settings.dead_letter_topic(t), 1)) for t in sources)
+
+
+def expected_bills(workflows: dict[str, str]) -> list[str]:
+    return sorted(bill_name(customer, WorkflowId(wid)) for wid, customer in workflows.items())
+
+
+def test_an_unknown_customer_fails_its_job_with_the_reason_and_gets_no_bill(
+    settings: Settings, processes: Processes
+) -> None:
+    processes.runtime("all", settings)
+    produce(settings, settings.workflow_topic, [workflow("known", "1"), workflow("unknown", "999")])
+    outcomes = wait_for("both jobs closed", closed(settings, 2))
+    assert outcomes == {
+        "pending": [],
+        "completed": ["known"],
+        "failed": ["unknown"],
+        "asked": [],
+    }
+    assert bill_names(settings) == [bill_name("1", WorkflowId("known"))]
+    job = Services(settings).context.jobs.get(WorkflowId("unknown"))
+    assert job is not None
+    assert job.failure == "customer '999' is not known to the CRM"
+    assert dead_letters(settings) == 0
+
+
+@pytest.mark.parametrize("guarantee", ["at-least-once", "exactly-once"])
+def test_each_processing_guarantee_bills_every_customer_exactly_once(
+    settings: Settings, processes: Processes, guarantee: str
+) -> None:
+    settings = replace(settings, processing_guarantee=guarantee)
+    runtime = processes.runtime("all", settings)
+    runs = {f"{guarantee}-{n}": str(1 + n % 8) for n in range(40)}
+    records = [workflow(wid, customer) for wid, customer in runs.items()]
+    produce(settings, settings.workflow_topic, records + records[:10])  # ten redelivered
+    outcomes = wait_for("40 jobs closed", closed(settings, 40))
+    assert sorted(outcomes["completed"]) == sorted(runs)
+    assert outcomes["failed"] == outcomes["asked"] == []
+    assert sorted(bill_names(settings)) == expected_bills(runs)
+    assert dead_letters(settings) == 0
+    assert f'processing_guarantee="{guarantee}"' in runtime.output()
+
+
+@pytest.mark.slow
+def test_a_crm_that_starts_late_still_gets_every_job_billed(
+    settings: Settings, processes: Processes
+) -> None:
+    patient = replace(
+        settings, answer_timeout_s=2, answer_backoff=1.5, answer_attempts=10, retry_interval_s=0.5
+    )
+    for function in ("engine-start", "engine-complete", "retry-unanswered"):
+        processes.runtime(function, patient)
+    runs = {f"late-{n}": str(1 + n % 8) for n in range(20)}
+    produce(settings, settings.workflow_topic, [workflow(w, c) for w, c in runs.items()])
+    wait_for("questions asked again", lambda: _asked_again(settings), timeout_s=30)
+    time.sleep(20)  # the CRM stays away for a while; the questions wait on the topic
+    assert job_outcomes(settings)["completed"] == []
+
+    processes.runtime("crm-answer", patient)
+    outcomes = wait_for("20 jobs closed", closed(settings, 20), timeout_s=120)
+    assert sorted(outcomes["completed"]) == sorted(runs)
+    assert outcomes["failed"] == outcomes["asked"] == []
+    assert sorted(bill_names(settings)) == expected_bills(runs)
+    assert dead_letters(settings) == 0
+
+
+def _asked_again(settings: Settings) -> bool:
+    jobs = Services(settings).context.jobs
+    in_an_hour = datetime.now(UTC) + timedelta(hours=1)
+    return any(asked.attempts > 1 for asked in jobs.unanswered(in_an_hour))
+
+
+def test_a_crm_that_never_answers_leaves_every_job_failed_with_its_reason(
+    settings: Settings, processes: Processes
+) -> None:
+    impatient = replace(
+        settings, answer_timeout_s=1, answer_backoff=1, answer_attempts=3, retry_interval_s=0.3
+    )
+    for function in ("engine-start", "engine-complete", "retry-unanswered"):
+        processes.runtime(function, impatient)
+    runs = [f"never-{n}" for n in range(10)]
+    produce(settings, settings.workflow_topic, [workflow(w) for w in runs])
+    outcomes = wait_for("10 jobs failed", closed(settings, 10), timeout_s=60)
+    assert sorted(outcomes["failed"]) == sorted(runs)
+    assert outcomes["completed"] == outcomes["asked"] == []
+    assert bill_names(settings) == []
+    job = Services(settings).context.jobs.get(WorkflowId("never-0"))
+    assert job is not None
+    assert job.failure is not None
+    assert job.failure.startswith("no answer from the CRM to 3 question(s) about customer 1")
+    asked = topic_records(settings, settings.questions_topic)
+    assert len(asked) == 30, "each job is asked three times"
+
+
+@pytest.mark.slow
+def test_two_copies_of_every_function_bill_every_customer_exactly_once(
+    settings: Settings, processes: Processes
+) -> None:
+    customers = seed_customers(settings, 300)
+    for copy in (1, 2):
+        processes.runtime("all", settings, f"copy-{copy}")
+    runs = {f"twice-{n}": customer for n, customer in enumerate(customers)}
+    produce(settings, settings.workflow_topic, [workflow(w, c) for w, c in runs.items()])
+    outcomes = wait_for("300 jobs closed", closed(settings, 300), timeout_s=240)
+    assert sorted(outcomes["completed"]) == sorted(runs)
+    assert outcomes["failed"] == outcomes["asked"] == []
+    assert sorted(bill_names(settings)) == expected_bills(runs)
+    assert dead_letters(settings) == 0
+
+
+def bill_300_through(
+    settings: Settings,
+    processes: Processes,
+    fault: Callable[[], None],
+    functions_settings: Settings | None = None,
+) -> None:
+    """A run of 300 customers with ``fault`` once a fifth of the bills exist; then every
+    job must be billed exactly once, none failed, nothing left waiting or dead-lettered."""
+    customers = seed_customers(settings, 300)
+    processes.runtime("all", functions_settings or settings)
+    runs = {f"wf-{n}": customer for n, customer in enumerate(customers)}
+    produce(settings, settings.workflow_topic, [workflow(w, c) for w, c in runs.items()])
+    wait_for("a fifth of the bills", lambda: len(bill_names(settings)) >= 60, timeout_s=240)
+    fault()
+    outcomes = wait_for("300 jobs closed", closed(settings, 300), timeout_s=300)
+    assert sorted(outcomes["completed"]) == sorted(runs)
+    assert outcomes["failed"] == outcomes["asked"] == []
+    assert sorted(bill_names(settings)) == expected_bills(runs)
+    assert dead_letters(settings) == 0
+
+
+@pytest.mark.slow
+def test_a_broker_restarted_mid_run_loses_and_doubles_nothing(
+    own_cluster: Callable[[int], tuple[Cluster, Settings]], processes: Processes
+) -> None:
+    cluster, settings = own_cluster(1)
+    bill_300_through(settings, processes, lambda: cluster.restart(1))
+
+
+@pytest.mark.slow
+def test_three_brokers_lose_one_mid_run_and_nothing_is_lost(
+    own_cluster: Callable[[int], tuple[Cluster, Settings]], processes: Processes
+) -> None:
+    cluster, settings = own_cluster(3)
+    bill_300_through(settings, processes, lambda: cluster.kill(2))
+
+
+@pytest.mark.slow
+def test_s3_unreachable_for_ten_seconds_mid_run_loses_and_doubles_nothing(
+    settings: Settings, processes: Processes
+) -> None:
+    proxy = FlakyProxy(settings.s3_endpoint_url or "")
+    through_proxy = replace(settings, s3_endpoint_url=proxy.url, storage_retry_s=60)
+
+    def outage() -> None:
+        proxy.cut()
+        time.sleep(10)
+        proxy.restore()
+
+    try:
+        bill_300_through(settings, processes, outage, functions_settings=through_proxy)
+    finally:
+        proxy.close()
