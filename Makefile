@@ -50,8 +50,10 @@ typecheck: install
 
 check: lint typecheck test
 
-bench: up              ## throughput and latency of a billing run on the local stack
-	@$(PY) -m bench.billing_run
+N ?= 10000
+bench: up              ## a billing run of N customers (default 10000), then a one-customer run 20 times
+	@$(PY) -m bench.billing_run --customers $(N)
+	@$(PY) -m bench.billing_run --latency
 
 logs:
 	@tail -n 20 .state/logs/*.log

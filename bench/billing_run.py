@@ -1,48 +1,190 @@
-"""Billing-run throughput and latency on the running local stack (``make bench``).
+"""Billing-run throughput, latency and cost on the running local stack (``make bench``).
 
-Prints, for runs of several sizes: how long the coordinator took to answer (all workflow
-messages acknowledged by Kafka) and how long until every bill was in S3.
+    python -m bench.billing_run --customers 10000    # one run: figures, ceilings, a JSON line
+    python -m bench.billing_run --latency            # a one-customer run, 20 times
+
+The stack is the one `make up` starts: the broker, the S3 server and every function in a
+process of its own. Latency runs from the POST to the moment engine-complete saw the bill
+exist (the bill's ``billed-at`` metadata, stamped as it is written).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
-from infra.demo import COORDINATOR, start_run, wait_for_bills
+from bench import ceilings, probes
+from functions.messages import Customer
+from functions.storage.s3 import Bucket
+from infra.demo import COORDINATOR, start_run
+from infra.stack import CRM_PORT, http_answers
 from runtime.config import Settings
+from runtime.services import Services, s3_client
+from runtime.triggers import FUNCTIONS
 
-SEED_CUSTOMERS = [str(n) for n in range(1, 9)]
+
+def metrics_urls(settings: Settings) -> list[str]:
+    ports = [settings.metrics_port + n for n in range(len(FUNCTIONS))]
+    http = [COORDINATOR + "metrics", f"http://127.0.0.1:{CRM_PORT}/metrics"]
+    return [f"http://127.0.0.1:{port}/metrics" for port in ports] + http
 
 
-def measure(settings: Settings, url: str, size: int) -> tuple[float, float]:
-    customers = [SEED_CUSTOMERS[n % len(SEED_CUSTOMERS)] for n in range(size)]
-    started = time.perf_counter()
-    _run_id, names = start_run(customers, url)
-    accepted_s = time.perf_counter() - started
-    wait_for_bills(settings, names, timeout_s=600, poll_s=0.05 if size < 100 else 0.5)
-    return accepted_s, time.perf_counter() - started
+def seed(settings: Settings, count: int) -> list[str]:
+    customers = [
+        Customer(f"bench-{n:05d}", f"First{n}", f"Last{n}", "Utrecht", str(10_000 + n), "1")
+        for n in range(count)
+    ]
+    store = Services(settings).context.customers
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(store.add, customers))
+    return [customer.customer_id for customer in customers]
+
+
+def wait_until_billed(
+    settings: Settings, names: set[str], answered_before: float, timeout_s: float
+) -> float:
+    """Seconds until every bill exists. engine-complete's counter of answers says when to
+    look; listing 10,000 bills every second would load the S3 server under test."""
+    bucket = Bucket(s3_client(settings), settings.bills_bucket)
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        answered = probes.answers_processed(probes.counters(metrics_urls(settings)))
+        if answered - answered_before >= len(names):
+            missing = names - set(bucket.names("customer-bill-bench-"))
+            if not missing:
+                return time.monotonic() - started
+            answered_before += len(missing)  # duplicates were counted; wait for the rest
+        time.sleep(0.2)
+    raise SystemExit(f"not every bill exists after {timeout_s:.0f}s")
+
+
+def billed_after_ms(settings: Settings, names: set[str], posted: datetime) -> list[float]:
+    bills = Services(settings).context.bills
+
+    def latency(name: str) -> float:
+        billed_at = bills.billed_at(name)
+        assert billed_at is not None, f"{name} does not exist"
+        return (datetime.fromisoformat(billed_at) - posted).total_seconds() * 1000
+
+    with ThreadPoolExecutor(16) as pool:
+        return sorted(pool.map(latency, names))
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    return sorted_values[min(len(sorted_values) - 1, int(fraction * len(sorted_values)))]
+
+
+def billing_run(settings: Settings, count: int) -> dict[str, float]:
+    customers = seed(settings, count)
+    before = probes.counters(metrics_urls(settings))
+    posted = datetime.now().astimezone()
+    started = time.monotonic()
+    run_id, names = start_run(customers)
+    accepted_s = time.monotonic() - started
+    answered_before = probes.answers_processed(before)
+    elapsed = accepted_s + wait_until_billed(
+        settings, names, answered_before, timeout_s=60 + count / 5
+    )
+    delta = probes.increase(before, probes.counters(metrics_urls(settings)))
+
+    latencies = billed_after_ms(settings, names, posted)
+    print(f"run {run_id}: {count} customers, 202 after {accepted_s * 1000:.0f} ms,")
+    print(f"  every bill after {elapsed:.1f} s: {count / elapsed:.1f} bills/s")
+    print(
+        f"  POST to bill: p50 {percentile(latencies, 0.5):.0f} ms,"
+        f" p95 {percentile(latencies, 0.95):.0f} ms, p99 {percentile(latencies, 0.99):.0f} ms"
+    )
+    s3_per_bill = probes.s3_requests(delta) / count
+    messages_per_bill = probes.messages_taken(delta) / count
+    operations = {
+        key.split('"')[1]: value / count
+        for key, value in delta.items()
+        if key.startswith("billing_s3_requests_total")
+    }
+    shown = ", ".join(f"{op} {n:.2f}" for op, n in sorted(operations.items()))
+    print(f"  per bill: {s3_per_bill:.2f} S3 requests ({shown})")
+    print(f"            {messages_per_bill:.2f} Kafka messages")
+    print("  peak memory (VmHWM):")
+    for process in probes.stack_processes():
+        print(f"    {process.name:28} {probes.peak_memory_mib(process.pid):7.0f} MiB")
+    return {
+        "bills_per_s": count / elapsed,
+        "seconds": elapsed,
+        "p50_ms": percentile(latencies, 0.5),
+        "p95_ms": percentile(latencies, 0.95),
+        "p99_ms": percentile(latencies, 0.99),
+        "s3_requests_per_bill": s3_per_bill,
+        "kafka_messages_per_bill": messages_per_bill,
+    }
+
+
+def measure_ceiling(settings: Settings, figures: dict[str, float]) -> float:
+    """The bills/s the servers allow: their raw rates over what one bill costs of each."""
+    s3_requests = ceilings.s3_requests_per_second(settings)
+    s3_bills = s3_requests / figures["s3_requests_per_bill"]
+    kafka_messages = ceilings.kafka_messages_per_second(settings)
+    kafka_bills = kafka_messages / figures["kafka_messages_per_bill"]
+    print("ceilings, on the same servers:")
+    print(
+        f"  S3: {s3_requests:.0f} requests/s / {figures['s3_requests_per_bill']:.2f}"
+        f" per bill = {s3_bills:.1f} bills/s"
+    )
+    print(
+        f"  Kafka: {kafka_messages:.0f} messages/s produced to consumed = {kafka_bills:.0f} bills/s"
+    )
+    return min(s3_bills, kafka_bills)
+
+
+def one_customer_latency(settings: Settings, repeat: int) -> None:
+    seed(settings, 1)
+    bills = Bucket(s3_client(settings), settings.bills_bucket)
+    timings = []
+    for _ in range(repeat):
+        started = time.monotonic()
+        _run_id, names = start_run(["bench-00000"])
+        (name,) = names
+        while bills.get_bytes(name) is None:
+            time.sleep(0.005)
+        timings.append((time.monotonic() - started) * 1000)
+    timings.sort()
+    print(
+        f"one-customer run, {repeat} times: POST to bill p50 {statistics.median(timings):.0f} ms,"
+        f" p99 {percentile(timings, 0.99):.0f} ms (min {timings[0]:.0f}, max {timings[-1]:.0f})"
+    )
+    print(
+        json.dumps(
+            {
+                "n": 1,
+                "runs": repeat,
+                "p50_ms": statistics.median(timings),
+                "p99_ms": percentile(timings, 0.99),
+            }
+        )
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--url", default=COORDINATOR)
-    parser.add_argument("--sizes", default="1,8,100,1000")
-    parser.add_argument("--repeat", type=int, default=5, help="runs per size below 100")
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--latency", action="store_true", help="time a one-customer run")
+    parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
     settings = Settings.from_env()
-    header = ("customers", "runs", "202 after (p50)", "all bills after (p50)", "bills/s")
-    print(f"{header[0]:>9} {header[1]:>4} {header[2]:>16} {header[3]:>22} {header[4]:>8}")
-    for size in (int(s) for s in args.sizes.split(",")):
-        repeat = args.repeat if size < 100 else 1
-        results = [measure(settings, args.url, size) for _ in range(repeat)]
-        accepted = statistics.median(r[0] for r in results)
-        done = statistics.median(r[1] for r in results)
-        print(
-            f"{size:>9} {repeat:>4} {accepted * 1000:>14.0f}ms"
-            f" {done * 1000:>20.0f}ms {size / done:>8.0f}"
-        )
+    if not http_answers(COORDINATOR + "metrics"):
+        raise SystemExit(f"no coordinator at {COORDINATOR}; start the stack with `make up`")
+    if args.latency:
+        one_customer_latency(settings, args.repeat)
+        return
+    figures = billing_run(settings, args.customers)
+    ceiling = measure_ceiling(settings, figures)
+    ratio = figures["bills_per_s"] / ceiling
+    print(f"achieved / ceiling: {figures['bills_per_s']:.1f} / {ceiling:.1f} = {ratio:.2f}")
+    summary = {"n": args.customers, **figures, "ceiling_bills_per_s": ceiling, "ratio": ratio}
+    print(json.dumps({key: round(value, 3) for key, value in summary.items()}))
 
 
 if __name__ == "__main__":

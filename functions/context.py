@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from functions.storage import Asked, BillStore, CustomerStore, JobStore
+from functions.storage import BillStore, CustomerStore, Job, JobStore
 
 
 def utc_now() -> datetime:
@@ -33,8 +33,8 @@ class AnswerPolicy:
     def wait_after(self, attempts: int) -> timedelta:
         return timedelta(seconds=self.timeout_s * self.backoff ** max(0, attempts - 1))
 
-    def due(self, asked: Asked, now: datetime) -> bool:
-        return asked.asked_at + self.wait_after(asked.attempts) <= now
+    def due(self, job: Job, now: datetime) -> bool:
+        return job.last_asked + self.wait_after(job.attempts) <= now
 
     def total_wait(self) -> timedelta:
         return sum((self.wait_after(n) for n in range(1, self.max_attempts + 1)), timedelta())

@@ -35,9 +35,11 @@ def _describe(settings: Settings) -> str:
 
 
 def run_function(function: str, settings: Settings) -> int:
+    from runtime.metrics import serve
     from runtime.services import Services
     from runtime.worker import build_application
 
+    serve(settings.metrics_host, settings.metrics_port)
     services = Services(settings)
     if function in TIMER_BY_FUNCTION:
         from runtime.timers import run_timer
@@ -78,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.function == "all":
             from runtime.supervisor import supervise
 
-            return supervise()
+            return supervise(settings.metrics_port)
         return run_function(args.function, settings)
     except BillingError as exc:
         log.error("%s", exc)

@@ -40,6 +40,8 @@ ENVIRONMENT = {
     "answer_attempts": "ANSWER_ATTEMPTS",
     "retry_interval_s": "RETRY_INTERVAL_S",
     "log_level": "LOG_LEVEL",
+    "metrics_host": "METRICS_HOST",
+    "metrics_port": "METRICS_PORT",
     "quix_state_dir": "QUIX_STATE_DIR",
 }
 
@@ -77,6 +79,9 @@ class Settings:
     answer_attempts: int = 5
     retry_interval_s: float = 5.0
     log_level: str = "INFO"
+    metrics_host: str = "127.0.0.1"
+    # The first Kafka-triggered function's port; `runtime all` counts up from it. 0: off.
+    metrics_port: int = 9400
     quix_state_dir: str = os.path.join(tempfile.gettempdir(), "billing-quix-state")
 
     @classmethod
@@ -89,7 +94,8 @@ class Settings:
                 continue
             raw = env[name]
             if spec.type in ("int", "float"):
-                values[spec.name] = _positive(name, raw, int if spec.type == "int" else float)
+                kind = int if spec.type == "int" else float
+                values[spec.name] = _number(name, raw, kind, zero_allowed=name == "METRICS_PORT")
             elif spec.name == "s3_endpoint_url":
                 values[spec.name] = raw or None  # empty: real AWS S3
             else:
@@ -133,11 +139,14 @@ class Settings:
         return (self.bills_bucket, self.jobs_bucket, self.customers_bucket)
 
 
-def _positive(name: str, raw: str, kind: type[int] | type[float]) -> int | float:
+def _number(
+    name: str, raw: str, kind: type[int] | type[float], zero_allowed: bool = False
+) -> int | float:
     try:
         value = kind(raw)
     except ValueError:
         raise ConfigurationError(f"{name}={raw!r} is not a {kind.__name__}") from None
-    if value <= 0:
-        raise ConfigurationError(f"{name}={raw!r} must be greater than zero")
+    if value < 0 or (value == 0 and not zero_allowed):
+        least = "zero or more" if zero_allowed else "greater than zero"
+        raise ConfigurationError(f"{name}={raw!r} must be {least}")
     return value

@@ -20,6 +20,7 @@ from functions.errors import BillingError, InvalidRequest, PublishFailed, Storag
 from functions.web import MAX_BODY_BYTES, HttpRequest, HttpResponse
 from runtime.config import Settings
 from runtime.logs import configure_logging
+from runtime.metrics import EXPOSITION_TYPE, exposition
 from runtime.services import Services
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ def framework_error(exc: HTTPException) -> FlaskResponse:
 
 def http_target(role: str, handler: Handler) -> Callable[[flask.Request], FlaskResponse]:
     def target(request: flask.Request) -> FlaskResponse:
+        if request.method == "GET" and request.path == "/metrics":
+            return exposition().decode(), 200, {"Content-Type": EXPOSITION_TYPE}
         typed = HttpRequest(
             method=request.method,
             path=request.path,

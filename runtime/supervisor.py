@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -17,13 +18,14 @@ RESTART_DELAY_S = 2.0
 STOP_GRACE_S = 30.0
 
 
-def _start(function: str) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen([sys.executable, "-m", "runtime", function])
+def _start(function: str, metrics_port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "METRICS_PORT": str(metrics_port)}
+    process = subprocess.Popen([sys.executable, "-m", "runtime", function], env=env)
     log.info("started %s (pid %d)", function, process.pid)
     return process
 
 
-def supervise() -> int:
+def supervise(first_metrics_port: int) -> int:
     stopping = False
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -34,7 +36,12 @@ def supervise() -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
 
-    processes = {function: _start(function) for function in FUNCTIONS}
+    # Each function its own metrics port, counting up from the first (0 keeps them all off).
+    ports = {
+        function: first_metrics_port + index if first_metrics_port else 0
+        for index, function in enumerate(FUNCTIONS)
+    }
+    processes = {function: _start(function, ports[function]) for function in FUNCTIONS}
     while not stopping:
         time.sleep(0.2)
         for function, process in list(processes.items()):
@@ -44,7 +51,7 @@ def supervise() -> int:
                     "%s exited with code %s; restarting in %.0fs", function, code, RESTART_DELAY_S
                 )
                 time.sleep(RESTART_DELAY_S)
-                processes[function] = _start(function)
+                processes[function] = _start(function, ports[function])
 
     for process in processes.values():
         if process.poll() is None:

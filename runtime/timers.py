@@ -15,6 +15,7 @@ from types import FrameType
 from functions.context import FunctionContext
 from functions.errors import BillingError
 from functions.retry_unanswered import Tick
+from runtime.backlog import Backlog
 from runtime.config import Settings
 from runtime.publisher import KafkaPublisher
 from runtime.triggers import Timer
@@ -32,10 +33,11 @@ def run_timer(timer: Timer, settings: Settings, context: FunctionContext) -> Non
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     publisher = KafkaPublisher(settings, role=timer.function)
+    backlog = Backlog(settings)
     allowed = set(timer.outputs)
     while not stop.wait(settings.retry_interval_s):
         try:
-            outgoing = timer.handler(Tick(context.clock()), context)
+            outgoing = timer.handler(Tick(context.clock(), backlog.moving()), context)
             stray = [o for o in outgoing if o.stream not in allowed]
             if stray:
                 raise BillingError(
@@ -49,3 +51,4 @@ def run_timer(timer: Timer, settings: Settings, context: FunctionContext) -> Non
                 "%s: %s; trying again in %.0fs", timer.function, exc, settings.retry_interval_s
             )
     publisher.close()
+    backlog.close()

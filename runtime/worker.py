@@ -28,6 +28,7 @@ from functions.context import FunctionContext
 from functions.errors import BillingError, MalformedMessage, StorageUnavailable
 from functions.messages import Outgoing, decode_object, encode
 from runtime.config import Settings
+from runtime.metrics import HANDLER_SECONDS, MESSAGES
 from runtime.triggers import Trigger
 
 log = logging.getLogger(__name__)
@@ -84,25 +85,23 @@ class Invoker:
         self._allowed = {settings.topic(stream) for stream in trigger.outputs}
 
     def __call__(self, record: Record) -> list[Produced]:
+        function = self.trigger.function
         try:
             message = self.trigger.message.from_wire(decode_object(record.value))
-            outgoing = self._call_retrying_storage(message)
-            return [produced(item, self.settings, self._allowed) for item in outgoing]
+            with HANDLER_SECONDS.labels(function).time():
+                outgoing = self._call_retrying_storage(message)
+            result = [produced(item, self.settings, self._allowed) for item in outgoing]
+            MESSAGES.labels(function, "processed").inc()
+            return result
         except MalformedMessage as exc:
-            log.warning(
-                "%s: dead-lettering malformed record %s: %s",
-                self.trigger.function,
-                record.origin,
-                exc,
-            )
+            log.warning("%s: dead-lettering malformed record %s: %s", function, record.origin, exc)
             return [self._dead_letter(record, exc)]
         except StorageUnavailable:
             raise
         except Exception as exc:
             # A record that breaks the function is parked, not allowed to stop the stream.
-            log.exception(
-                "%s: dead-lettering record %s that failed", self.trigger.function, record.origin
-            )
+            log.exception("%s: dead-lettering record %s that failed", function, record.origin)
+            MESSAGES.labels(function, "failed").inc()
             return [self._dead_letter(record, exc)]
 
     def _call_retrying_storage(self, message: Any) -> list[Outgoing]:
@@ -114,6 +113,7 @@ class Invoker:
         )
 
     def _dead_letter(self, record: Record, exc: Exception) -> Produced:
+        MESSAGES.labels(self.trigger.function, "dead_lettered").inc()
         reason = f"{type(exc).__name__}: {exc}"
         headers: Headers = [
             *((name, value) for name, value in record.headers or ()),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import abc
-import enum
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -12,88 +11,98 @@ from typing import Any
 from functions.messages import Customer, WorkflowId
 
 
-class JobStatus(enum.StrEnum):
-    PENDING = "pending"
-    COMPLETED = "completed"
-    FAILED = "failed"
-
-
 @dataclass(frozen=True)
 class Job:
-    """A bill-generation workflow: pending from its question until it is billed or failed.
+    """A bill-generation workflow waiting for the CRM's answer to its question.
 
-    ``version`` is the stored object's version when the job was read; an update is
-    written only if the job has not changed since, so two writers never undo each other.
+    A job exists only while it waits: its bill is its completion, and a failure is kept
+    as a record of its own. ``version`` is the stored object's version when the job was
+    read; a change is written only if the job is still as it was read.
     """
 
     workflow_id: WorkflowId
     customer_id: str
-    status: JobStatus
     created_at: str
-    bill_name: str | None = None
-    failure: str | None = None
+    asked_at: str
+    attempts: int = 1
     version: str | None = field(default=None, compare=False, repr=False)
 
-    def completed(self, bill_name: str) -> Job:
-        return replace(self, status=JobStatus.COMPLETED, bill_name=bill_name, failure=None)
+    @property
+    def last_asked(self) -> datetime:
+        return datetime.fromisoformat(self.asked_at)
 
-    def failed(self, reason: str) -> Job:
-        return replace(self, status=JobStatus.FAILED, failure=reason)
+    def asked_again(self, at: str) -> Job:
+        return replace(self, attempts=self.attempts + 1, asked_at=at)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "workflowId": self.workflow_id.wire,
             "customerId": self.customer_id,
-            "status": self.status.value,
             "createdAt": self.created_at,
-            "billName": self.bill_name,
-            "failure": self.failure,
+            "askedAt": self.asked_at,
+            "attempts": self.attempts,
         }
 
     @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> Job:
+    def from_json(cls, obj: Mapping[str, Any], version: str | None = None) -> Job:
         return cls(
             workflow_id=WorkflowId(obj["workflowId"]),
             customer_id=obj["customerId"],
-            status=JobStatus(obj["status"]),
             created_at=obj["createdAt"],
-            bill_name=obj.get("billName"),
-            failure=obj.get("failure"),
+            asked_at=obj["askedAt"],
+            attempts=int(obj["attempts"]),
+            version=version,
         )
 
 
 @dataclass(frozen=True)
-class Asked:
-    """A question that waits for its answer: how often it was asked, and when last."""
+class Failure:
+    """Why a job ended without a bill."""
 
     workflow_id: WorkflowId
-    attempts: int
-    asked_at: datetime
+    customer_id: str
+    reason: str
+    failed_at: str
 
 
 class JobStore(abc.ABC):
     @abc.abstractmethod
     def create(self, job: Job) -> Job:
-        """Store ``job`` unless one with its workflow id exists; return the stored job."""
+        """Store ``job`` unless one with its workflow id waits; return the waiting job."""
 
     @abc.abstractmethod
-    def get(self, workflow_id: WorkflowId) -> Job | None: ...
+    def get(self, workflow_id: WorkflowId) -> Job | None:
+        """The waiting job, or None once it is billed or failed (or was never ours)."""
 
     @abc.abstractmethod
-    def update(self, job: Job) -> bool:
-        """Write ``job`` if the stored one is still at ``job.version``; False if it changed."""
+    def ask_again(self, job: Job) -> bool:
+        """Write ``job`` if the stored one is still at ``job.version``; False if it changed
+        or no longer waits."""
 
     @abc.abstractmethod
-    def ask(self, asked: Asked) -> None:
-        """Record that a question waits for its answer (replacing an earlier record)."""
+    def close(self, workflow_id: WorkflowId) -> None:
+        """The job is billed: it no longer waits."""
 
     @abc.abstractmethod
-    def answered(self, workflow_id: WorkflowId) -> None:
-        """Forget the waiting question of a job that is billed or failed."""
+    def fail(self, job: Job, reason: str, at: str) -> None:
+        """Record why the job ended without a bill; it no longer waits."""
 
     @abc.abstractmethod
-    def unanswered(self, asked_before: datetime) -> Iterator[Asked]:
-        """The questions still waiting that were last asked before ``asked_before``."""
+    def failure(self, workflow_id: WorkflowId) -> Failure | None: ...
+
+    @abc.abstractmethod
+    def waiting(self, asked_before: datetime) -> Iterator[Job]:
+        """The jobs still waiting whose question was last asked before ``asked_before``."""
+
+
+class BillStore(abc.ABC):
+    @abc.abstractmethod
+    def create(self, name: str, text: str, workflow_id: WorkflowId, billed_at: str) -> bool:
+        """Write a new bill; False, and nothing written, if ``name`` already exists."""
+
+    @abc.abstractmethod
+    def billed_at(self, name: str) -> str | None:
+        """When the bill was written, or None if there is no such bill."""
 
 
 @dataclass(frozen=True)
@@ -141,12 +150,6 @@ class RunStore(abc.ABC):
 
     @abc.abstractmethod
     def save(self, run: Run) -> None: ...
-
-
-class BillStore(abc.ABC):
-    @abc.abstractmethod
-    def create(self, name: str, text: str) -> bool:
-        """Write a new bill; False, and nothing written, if ``name`` already exists."""
 
 
 class CustomerStore(abc.ABC):

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.errors import StorageUnavailable
 from functions.messages import Customer, WorkflowId, safe_key
 from functions.storage.base import (
-    Asked,
     BillStore,
     CustomerStore,
+    Failure,
     IdempotencyRecord,
     Job,
     JobStore,
@@ -31,6 +31,8 @@ from functions.storage.base import (
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+T = TypeVar("T")
 
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 _ALREADY_THERE = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
@@ -53,18 +55,31 @@ class Bucket:
             "Check that the S3 server is running (`make up`) and S3_ENDPOINT_URL points at it."
         )
 
-    def get_versioned(self, key: str) -> tuple[bytes, str] | None:
-        """The object's bytes and its ETag, or None if there is no such object."""
+    def _read(self, key: str, read: Callable[[], T]) -> T | None:
+        """``read()``, or None if there is no such object."""
         try:
-            response = self.client.get_object(Bucket=self.name, Key=key)
-            body: bytes = response["Body"].read()
-            return body, response["ETag"]
+            return read()
         except ClientError as exc:
             if exc.response["Error"]["Code"] in _MISSING:
                 return None
             raise self._unavailable("read", key, exc) from exc
         except BotoCoreError as exc:
             raise self._unavailable("read", key, exc) from exc
+
+    def get_versioned(self, key: str) -> tuple[bytes, str] | None:
+        """The object's bytes and its ETag, or None if there is no such object."""
+
+        def read() -> tuple[bytes, str]:
+            response = self.client.get_object(Bucket=self.name, Key=key)
+            return response["Body"].read(), response["ETag"]
+
+        return self._read(key, read)
+
+    def metadata(self, key: str) -> Mapping[str, str] | None:
+        """The object's user metadata, or None if there is no such object."""
+        return self._read(
+            key, lambda: self.client.head_object(Bucket=self.name, Key=key)["Metadata"]
+        )
 
     def get_bytes(self, key: str) -> bytes | None:
         found = self.get_versioned(key)
@@ -78,9 +93,10 @@ class Bucket:
         *,
         only_if_absent: bool = False,
         only_if_version: str | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> str | None:
         """Write the object; its new ETag, or None if a condition did not hold."""
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = {"Metadata": dict(metadata)} if metadata else {}
         if only_if_absent:
             extra["IfNoneMatch"] = "*"
         if only_if_version is not None:
@@ -92,7 +108,8 @@ class Bucket:
             return response["ETag"]
         except ClientError as exc:
             code = exc.response["Error"]["Code"]
-            if extra and (code in _ALREADY_THERE or (only_if_version and code in _MISSING)):
+            conditional = only_if_absent or only_if_version is not None
+            if conditional and (code in _ALREADY_THERE or (only_if_version and code in _MISSING)):
                 return None
             raise self._unavailable("write", key, exc) from exc
         except BotoCoreError as exc:
@@ -137,72 +154,82 @@ class Bucket:
         except (ClientError, BotoCoreError) as exc:
             raise self._unavailable("list", prefix + "*", exc) from exc
 
-    def keys(self, prefix: str = "") -> Iterator[str]:
+    def names(self, prefix: str = "") -> Iterator[str]:
         return (key for key, _ in self.listing(prefix))
 
 
 class S3JobStore(JobStore):
-    """``jobs/<workflow>.json`` holds a job; ``asked/<workflow>.json`` exists while its
-    question waits for an answer, so finding unanswered questions costs a listing of
-    the few in flight, not of every job ever run."""
+    """``pending/<workflow>.json`` while a job waits for its answer, ``failed/<workflow>.json``
+    once it failed; a billed job leaves nothing here. Finding the jobs that wait lists
+    only those in flight, never every job ever run."""
 
-    PREFIX = "jobs/"
-    ASKED = "asked/"
+    PENDING = "pending/"
+    FAILED = "failed/"
 
     def __init__(self, bucket: Bucket) -> None:
         self.bucket = bucket
 
-    def _key(self, workflow_id: WorkflowId) -> str:
-        return f"{self.PREFIX}{workflow_id.key}.json"
+    def _pending(self, workflow_id: WorkflowId) -> str:
+        return f"{self.PENDING}{workflow_id.key}.json"
 
-    def _asked_key(self, workflow_id: WorkflowId) -> str:
-        return f"{self.ASKED}{workflow_id.key}.json"
+    def _failed(self, workflow_id: WorkflowId) -> str:
+        return f"{self.FAILED}{workflow_id.key}.json"
 
     def create(self, job: Job) -> Job:
-        version = self.bucket.put_json(
-            self._key(job.workflow_id), job.to_json(), only_if_absent=True
-        )
+        key = self._pending(job.workflow_id)
+        version = self.bucket.put_json(key, job.to_json(), only_if_absent=True)
         if version is not None:
             return replace(job, version=version)
-        stored = self.get(job.workflow_id)
-        return stored if stored is not None else job
+        waiting = self.get(job.workflow_id)
+        return waiting if waiting is not None else self.create(job)
 
     def get(self, workflow_id: WorkflowId) -> Job | None:
-        found = self.bucket.get_versioned(self._key(workflow_id))
+        found = self.bucket.get_versioned(self._pending(workflow_id))
         if found is None:
             return None
         body, version = found
-        return replace(Job.from_json(json.loads(body)), version=version)
+        return Job.from_json(json.loads(body), version)
 
-    def update(self, job: Job) -> bool:
+    def ask_again(self, job: Job) -> bool:
         if job.version is None:
-            raise ValueError("update needs a job read from the store (it has no version)")
-        key = self._key(job.workflow_id)
+            raise ValueError("ask_again needs a job read from the store (it has no version)")
+        key = self._pending(job.workflow_id)
         return self.bucket.put_json(key, job.to_json(), only_if_version=job.version) is not None
 
-    def ask(self, asked: Asked) -> None:
+    def close(self, workflow_id: WorkflowId) -> None:
+        self.bucket.delete(self._pending(workflow_id))
+
+    def fail(self, job: Job, reason: str, at: str) -> None:
         record = {
-            "workflowId": asked.workflow_id.wire,
-            "attempts": asked.attempts,
-            "askedAt": asked.asked_at.isoformat(),
+            "workflowId": job.workflow_id.wire,
+            "customerId": job.customer_id,
+            "createdAt": job.created_at,
+            "failure": reason,
+            "failedAt": at,
         }
-        self.bucket.put_json(self._asked_key(asked.workflow_id), record)
+        # The first failure's reason stays; the job waits no more either way.
+        self.bucket.put_json(self._failed(job.workflow_id), record, only_if_absent=True)
+        self.close(job.workflow_id)
 
-    def answered(self, workflow_id: WorkflowId) -> None:
-        self.bucket.delete(self._asked_key(workflow_id))
+    def failure(self, workflow_id: WorkflowId) -> Failure | None:
+        record = self.bucket.get_json(self._failed(workflow_id))
+        if record is None:
+            return None
+        return Failure(
+            WorkflowId(record["workflowId"]),
+            record["customerId"],
+            record["failure"],
+            record["failedAt"],
+        )
 
-    def unanswered(self, asked_before: datetime) -> Iterator[Asked]:
-        for key, modified in self.bucket.listing(self.ASKED):
+    def waiting(self, asked_before: datetime) -> Iterator[Job]:
+        for key, modified in self.bucket.listing(self.PENDING):
+            # An object is written when its question is asked, so newer ones are not due.
             if modified >= asked_before:
                 continue
-            record = self.bucket.get_json(key)
-            if record is None:  # answered since the listing
-                continue
-            yield Asked(
-                WorkflowId(record["workflowId"]),
-                int(record["attempts"]),
-                datetime.fromisoformat(record["askedAt"]),
-            )
+            found = self.bucket.get_versioned(key)
+            if found is not None:  # None: billed since the listing
+                yield Job.from_json(json.loads(found[0]), found[1])
 
 
 class S3RunStore(RunStore):
@@ -234,14 +261,25 @@ class S3RunStore(RunStore):
 
 
 class S3BillStore(BillStore):
+    """One object per bill, named as the lab names it; metadata say whose and when."""
+
     def __init__(self, bucket: Bucket) -> None:
         self.bucket = bucket
 
-    def create(self, name: str, text: str) -> bool:
+    def create(self, name: str, text: str, workflow_id: WorkflowId, billed_at: str) -> bool:
+        metadata = {"workflow-id": workflow_id.key, "billed-at": billed_at}
         created = self.bucket.put_bytes(
-            name, text.encode(), "text/plain; charset=utf-8", only_if_absent=True
+            name,
+            text.encode(),
+            "text/plain; charset=utf-8",
+            only_if_absent=True,
+            metadata=metadata,
         )
         return created is not None
+
+    def billed_at(self, name: str) -> str | None:
+        metadata = self.bucket.metadata(name)
+        return None if metadata is None else metadata.get("billed-at")
 
 
 class S3CustomerStore(CustomerStore):
@@ -259,7 +297,7 @@ class S3CustomerStore(CustomerStore):
 
     def all(self) -> list[Customer]:
         customers = []
-        for key in self.bucket.keys(self.PREFIX):
+        for key in self.bucket.names(self.PREFIX):
             stored = self.bucket.get_json(key)
             if stored is not None:
                 customers.append(Customer.from_wire(stored))
@@ -269,7 +307,7 @@ class S3CustomerStore(CustomerStore):
         # A numeric id is a safe key, so it stands in the object's name as it is.
         stems = (
             key.removeprefix(self.PREFIX).removesuffix(".json")
-            for key in self.bucket.keys(self.PREFIX)
+            for key in self.bucket.names(self.PREFIX)
         )
         return [int(stem) for stem in stems if stem.isdigit()]
 

@@ -15,6 +15,7 @@ from functions.errors import PublishFailed
 from functions.messages import Outgoing
 from functions.storage.s3 import Bucket, S3BillStore, S3CustomerStore, S3JobStore
 from runtime.config import Settings
+from runtime.metrics import count_s3_requests
 from runtime.services import Services
 
 NOW = datetime(2021, 3, 23, 18, 21, 47, tzinfo=UTC)
@@ -39,6 +40,7 @@ def unit_settings() -> Settings:
 def s3(unit_settings: Settings) -> Iterator[object]:
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
+        count_s3_requests(client)
         for bucket in unit_settings.all_buckets:
             client.create_bucket(Bucket=bucket)
         yield client

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -116,12 +117,14 @@ def test_docker_compose_file_is_valid_and_runs_the_same_kafka() -> None:
         cwd=REPO,
     )
     assert result.returncode == 0, result.stderr
-    import json
 
     services = json.loads(result.stdout)["services"]
     assert services["kafka"]["image"] == f"apache/kafka:{kafka_version()}"
     assert services["localstack"]["image"].startswith("localstack/localstack:4.")
     assert {"coordinator", "crm", "runtime", "provision"} <= set(services)
+    runtime = services["runtime"]["environment"]
+    assert runtime["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:19092"
+    assert runtime["METRICS_HOST"] == "0.0.0.0"
 
 
 def test_cluster_ids_never_look_like_options_to_the_storage_tool() -> None:

@@ -20,7 +20,6 @@ from functions.messages import (
     WorkflowId,
     WorkflowMessage,
 )
-from functions.storage import JobStatus
 from tests.unit.conftest import NOW
 
 JOHN = Customer("1", "John", "Doe", "Eindhoven", "8179", "2")
@@ -53,16 +52,24 @@ def test_engine_start_saves_a_pending_job_and_asks_about_the_customer(
     ]
     job = context.jobs.get(WorkflowId(1616523703935.42))
     assert job is not None
-    assert (job.status, job.customer_id) == (JobStatus.PENDING, "1")
+    assert (job.customer_id, job.attempts, job.asked_at) == ("1", 1, "2021-03-23T18:21:47.000Z")
 
 
-def test_redelivered_workflow_asks_again_while_pending_but_never_after_completion(
-    context: FunctionContext,
+def test_a_redelivered_workflow_is_asked_again_but_never_billed_twice(
+    s3: object, context: FunctionContext
 ) -> None:
     engine_start(workflow(), context)
     assert len(engine_start(workflow(), context)) == 1
-    engine_complete(Answer(WorkflowId(1616523703935.42), JOHN), context)
-    assert engine_start(workflow(), context) == []
+    wid = WorkflowId(1616523703935.42)
+    engine_complete(Answer(wid, JOHN), context)
+    name = bill_name("1", wid)
+    first = read_bill(s3, context, name)
+    # Redelivered after its bill: asked again, and the second answer changes nothing.
+    assert len(engine_start(workflow(), context)) == 1
+    later = replace(context, clock=lambda: NOW + timedelta(hours=1))
+    engine_complete(Answer(wid, replace(JOHN, city="Elsewhere")), later)
+    assert read_bill(s3, context, name) == first
+    assert context.jobs.get(wid) is None
 
 
 def test_other_workflow_types_are_skipped(context: FunctionContext) -> None:
@@ -101,9 +108,9 @@ def test_engine_complete_writes_the_bill_and_completes_the_job(
     assert engine_complete(Answer(WorkflowId("run-a-1"), JOHN), context) == []
     name = bill_name("1", WorkflowId("run-a-1"))
     assert read_bill(s3, context, name).startswith("Bill for John Doe\n")
-    job = context.jobs.get(WorkflowId("run-a-1"))
-    assert job is not None
-    assert (job.status, job.bill_name) == (JobStatus.COMPLETED, name)
+    assert context.bills.billed_at(name) == "2021-03-23T18:21:47.000Z"
+    assert context.jobs.get(WorkflowId("run-a-1")) is None, "a billed job waits no more"
+    assert context.jobs.failure(WorkflowId("run-a-1")) is None
 
 
 def test_duplicate_answer_never_rewrites_the_bill(s3: object, context: FunctionContext) -> None:
@@ -121,12 +128,10 @@ def test_bill_written_before_a_crash_is_kept_when_the_answer_comes_again(
 ) -> None:
     engine_start(workflow("run-a-1"), context)
     name = bill_name("1", WorkflowId("run-a-1"))
-    context.bills.create(name, "written before the crash")
+    context.bills.create(name, "written before the crash", WorkflowId("run-a-1"), "then")
     engine_complete(Answer(WorkflowId("run-a-1"), JOHN), context)
     assert read_bill(s3, context, name) == "written before the crash"
-    job = context.jobs.get(WorkflowId("run-a-1"))
-    assert job is not None
-    assert job.status is JobStatus.COMPLETED
+    assert context.jobs.get(WorkflowId("run-a-1")) is None
 
 
 def test_answer_for_an_unknown_job_is_skipped(context: FunctionContext) -> None:
@@ -137,10 +142,10 @@ def test_answer_for_an_unknown_job_is_skipped(context: FunctionContext) -> None:
 def test_answer_without_customer_fails_the_job_with_the_reason(context: FunctionContext) -> None:
     engine_start(workflow("run-a-1", customer="99"), context)
     engine_complete(Answer(WorkflowId("run-a-1"), None, "customer '99' is not known"), context)
-    job = context.jobs.get(WorkflowId("run-a-1"))
-    assert job is not None
-    assert job.status is JobStatus.FAILED
-    assert job.failure == "customer '99' is not known"
+    assert context.jobs.get(WorkflowId("run-a-1")) is None
+    failure = context.jobs.failure(WorkflowId("run-a-1"))
+    assert failure is not None
+    assert (failure.customer_id, failure.reason) == ("99", "customer '99' is not known")
 
 
 def test_seed_gives_the_row_without_an_id_number_eight() -> None:

@@ -246,6 +246,14 @@ def test_crm_wants_json_for_its_posts(services: Services) -> None:
     assert response.status_code == 415
 
 
+def test_both_http_functions_serve_their_metrics(services: Services) -> None:
+    client("crm").get("/?customerId=1")
+    for target in ("coordinator", "crm"):
+        response = client(target).get("/metrics")
+        assert response.status_code == 200
+        assert 'billing_s3_requests_total{operation="GetObject"}' in response.get_data(as_text=True)
+
+
 def test_crm_names_its_routes_on_a_wrong_one(services: Services) -> None:
     response = client("crm").delete("/customers/1")
     assert response.status_code == 404

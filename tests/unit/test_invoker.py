@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from functions.context import FunctionContext
 from functions.errors import StorageUnavailable
@@ -111,3 +112,22 @@ def test_storage_outages_are_retried_then_raised_so_nothing_is_committed(
     impatient = replace(unit_settings, storage_retry_s=0.01)
     with pytest.raises(StorageUnavailable):
         invoker(replace(trigger, handler=down), context, impatient)(record(WORKFLOW))
+
+
+def test_outcomes_are_counted_per_function(
+    context: FunctionContext, unit_settings: Settings
+) -> None:
+    def count(outcome: str) -> float:
+        value = REGISTRY.get_sample_value(
+            "billing_messages_total", {"function": "engine-start", "outcome": outcome}
+        )
+        return value or 0.0
+
+    before = {outcome: count(outcome) for outcome in ("processed", "dead_lettered")}
+    run = invoker(BY_FUNCTION["engine-start"], context, unit_settings)
+    run(record(WORKFLOW))
+    run(record(b"{oops"))
+    assert count("processed") == before["processed"] + 1
+    assert count("dead_lettered") == before["dead_lettered"] + 1
+    s3_puts = REGISTRY.get_sample_value("billing_s3_requests_total", {"operation": "PutObject"})
+    assert s3_puts is not None and s3_puts >= 2

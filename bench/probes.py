@@ -1,0 +1,82 @@
+"""What the benchmark reads off the running stack: its processes' peak memory and the
+counters the functions keep (messages, S3 requests)."""
+
+from __future__ import annotations
+
+import re
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra import stack
+
+_SAMPLE = re.compile(r"^(billing_\w+_total)\{([^}]*)\} ([0-9.e+]+)$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Process:
+    name: str
+    pid: int
+
+
+def stack_processes() -> list[Process]:
+    """Every process `make up` started, and the function processes under the runtime."""
+    found = []
+    for name in ["kafka-1", "s3", "coordinator", "crm", "runtime"]:
+        pid = stack.running_pid(name)
+        if pid is None:
+            continue
+        found.append(Process(name, pid))
+        for child in _children(pid):
+            found.append(Process(f"{name}/{_function_of(child)}", child))
+    return found
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def _function_of(pid: int) -> str:
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    return argv[-2].decode() if len(argv) >= 2 else str(pid)
+
+
+def peak_memory_mib(pid: int) -> float:
+    """The most memory the process ever had resident (VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def counters(urls: list[str]) -> dict[str, float]:
+    """The billing_* counters of every metrics endpoint, summed, by name and labels."""
+    total: dict[str, float] = {}
+    for url in urls:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                text = response.read().decode()
+        except OSError:
+            continue
+        for name, labels, value in _SAMPLE.findall(text):
+            key = f"{name}{{{labels}}}"
+            total[key] = total.get(key, 0.0) + float(value)
+    return total
+
+
+def increase(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {key: value - before.get(key, 0.0) for key, value in after.items()}
+
+
+def s3_requests(sample: dict[str, float]) -> float:
+    return sum(v for k, v in sample.items() if k.startswith("billing_s3_requests_total"))
+
+
+def messages_taken(sample: dict[str, float]) -> float:
+    return sum(v for k, v in sample.items() if k.startswith("billing_messages_total"))
+
+
+def answers_processed(sample: dict[str, float]) -> float:
+    key = 'billing_messages_total{function="engine-complete",outcome="processed"}'
+    return sample.get(key, 0.0)

@@ -1,0 +1,77 @@
+"""Whether the functions that answer a question are still working through a backlog.
+
+A question waiting in line behind thousands of others is not lost, so the timer that
+asks unanswered questions again holds off while the CRM's and engine-complete's
+consumer groups lag behind their topics *and* move forward. A group that lags without
+moving (stopped, or never started) does not hold anything off: its questions are late.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from functions.messages import Stream
+from runtime.config import Settings
+from runtime.triggers import TRIGGERS
+
+log = logging.getLogger(__name__)
+
+Positions = dict[tuple[str, int], int]
+
+
+class Backlog:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        config = {"bootstrap.servers": settings.kafka_bootstrap_servers, "log_level": 3}
+        self._admin = AdminClient(config)
+        # Only to read watermarks; it never subscribes nor commits.
+        self._consumer = Consumer({**config, "group.id": "billing-backlog-probe"})
+        self._watched = [
+            (
+                settings.consumer_group_prefix + trigger.consumer_group,
+                settings.topic(trigger.source),
+            )
+            for trigger in TRIGGERS
+            if trigger.source in (Stream.QUESTIONS, Stream.ANSWERS)
+        ]
+        self._last: Positions = {}
+
+    def moving(self) -> bool:
+        """True if a watched group lags behind its topic and moved since the last call."""
+        try:
+            return self._moving()
+        except KafkaException as exc:
+            log.warning("could not tell whether answers are in line (%s); assuming not", exc)
+            return False
+
+    def _moving(self) -> bool:
+        moving = False
+        for group, topic in self._watched:
+            committed = self._committed(group, topic)
+            lag = 0
+            advanced = False
+            for partition, position in committed.items():
+                low, high = self._consumer.get_watermark_offsets(
+                    TopicPartition(topic, partition), timeout=5
+                )
+                lag += high - max(position, low)
+                advanced |= self._last.get((group, partition), position) != position
+                self._last[(group, partition)] = position
+            moving |= lag > 0 and advanced
+        return moving
+
+    def _committed(self, group: str, topic: str) -> dict[int, int]:
+        partitions = self._consumer.list_topics(topic, timeout=5).topics[topic].partitions
+        request = [TopicPartition(topic, p) for p in partitions]
+        futures = self._admin.list_consumer_group_offsets(
+            [ConsumerGroupTopicPartitions(group, request)], request_timeout=5
+        )
+        result = futures[group].result()
+        # A partition the group never committed (-1001) counts from the topic's start.
+        return {tp.partition: max(tp.offset, -1) for tp in result.topic_partitions}
+
+    def close(self) -> None:
+        self._consumer.close()
