@@ -16,7 +16,8 @@ import pytest
 from infra import stack
 from infra.provision import provision
 from runtime.config import Settings
-from tests.support import Cluster, Processes, TopicReader, isolated
+from tests.faults import Cluster
+from tests.support import Processes, TopicReader, isolated
 
 # The local S3 servers take any credentials; the aws CLI and boto3 want some.
 for _name, _value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}.items():

@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import random
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
 from functions.messages import Customer
 from functions.storage.s3 import Bucket
-from infra import broker
 from infra.provision import provision
 from infra.stack import http_answers
 from runtime.config import Settings
@@ -215,138 +210,6 @@ class Processes:
         assert not failures, "\n".join(failures)
 
 
-class Cluster:
-    """A Kafka cluster of this test's own, on free ports, so it may be restarted or broken."""
-
-    def __init__(self, processes: Processes, data: Path, size: int) -> None:
-        self._processes = processes
-        self._data = data
-        first = free_port_block(2 * size)
-        self.nodes = broker.cluster_nodes(first, size)
-        self.bootstrap = broker.bootstrap_servers(self.nodes)
-        self.running: dict[int, Process] = {}
-        self._starts: dict[int, int] = {}
-        for node in self.nodes:
-            self.start(node.node_id)
-        wait_for("every node to serve", self._all_serving, timeout_s=120)
-
-    def start(self, node_id: int) -> None:
-        node = self.nodes[node_id - 1]
-        command = broker.prepare(self._data, node, self.nodes)
-        self._starts[node_id] = self._starts.get(node_id, 0) + 1
-        name = f"kafka-{node_id}-start-{self._starts[node_id]}"
-        # The JVM answers SIGTERM by shutting down cleanly, then exits with 143.
-        self.running[node_id] = self._processes.start(command, Settings(), name, (0, 143))
-        self.running[node_id].may_hang = True
-
-    def kill(self, node_id: int) -> None:
-        self.running[node_id].kill()
-
-    def restart(self, node_id: int) -> None:
-        """Stops a node as an operator does (SIGTERM) and starts it again."""
-        self.running[node_id].terminate(timeout_s=60)
-        self.start(node_id)
-        address = self.nodes[node_id - 1].address
-        wait_for(f"node {node_id} to serve", lambda: _serves(address), timeout_s=120)
-
-    def serving(self) -> bool:
-        return self._all_serving()
-
-    def _all_serving(self) -> bool:
-        admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 0})
-        try:
-            return len(admin.list_topics(timeout=2).brokers) == len(self.nodes)
-        except Exception:
-            return False
-
-
-def _serves(address: str) -> bool:
-    admin = AdminClient({"bootstrap.servers": address, "log_level": 0})
-    try:
-        admin.list_topics(timeout=2)
-        return True
-    except Exception:
-        return False
-
-
-def free_port_block(count: int) -> int:
-    """The first of ``count`` free ports in a row, below the range the kernel hands out
-    for outgoing connections, so no connection between brokers can take one meanwhile."""
-    for _ in range(100):
-        first = random.randrange(20_000, 32_000 - count)
-        with contextlib.ExitStack() as held:
-            try:
-                for port in range(first, first + count):
-                    sock = held.enter_context(socket.socket())
-                    sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return first
-    raise AssertionError(f"no {count} free ports in a row")
-
-
-class FlakyProxy:
-    """A TCP proxy in front of the S3 server that can be switched off, as a network fails."""
-
-    def __init__(self, target: str) -> None:
-        parts = urlsplit(target)
-        self._target = (parts.hostname or "127.0.0.1", parts.port or 80)
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
-        self.up = True
-        self._connections: list[socket.socket] = []
-        self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._server.accept()
-            except OSError:
-                return
-            if not self.up:
-                client.close()
-                continue
-            try:
-                upstream = socket.create_connection(self._target, timeout=5)
-            except OSError:
-                client.close()
-                continue
-            with self._lock:
-                self._connections += [client, upstream]
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while chunk := source.recv(65536):
-                sink.sendall(chunk)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, sink):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-
-    def cut(self) -> None:
-        """Refuse new connections and break the open ones."""
-        self.up = False
-        with self._lock:
-            for sock in self._connections:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-                sock.close()
-            self._connections.clear()
-
-    def restore(self) -> None:
-        self.up = True
-
-    def close(self) -> None:
-        self.cut()
-        self._server.close()
-
-
 def seed_customers(settings: Settings, count: int) -> list[str]:
     """``count`` synthetic customers in the CRM's store; their ids."""
     customers = [
@@ -391,14 +254,15 @@ def topic_records(settings: Settings, topic: str, quiet_s: float = 3.0) -> list[
 
 def start_http_function(
     processes: Processes, settings: Settings, target: str, name: str | None = None
-) -> str:
-    """A functions-framework target started as the README says; its URL once it answers."""
+) -> tuple[str, Process]:
+    """A functions-framework target started as the README says: its URL once it answers,
+    and its process."""
     port = free_port()
     functions_framework = str(Path(sys.executable).parent / "functions-framework")
     command = [functions_framework, "--target", target, "--port", str(port)]
-    processes.start(command, settings, name or target)
+    process = processes.start(command, settings, name or target)
     url = f"http://127.0.0.1:{port}/"
     # Asked for one customer, not all of them, the CRM answers at once whatever it holds.
     probe = url + "?customerId=1" if target == "crm" else url
     wait_for(f"{target} at {url} to answer", lambda: http_answers(probe), timeout_s=30)
-    return url
+    return url, process

@@ -19,7 +19,7 @@ TARGETS = ("coordinator", "crm")
 
 @pytest.fixture
 def http_functions(settings: Settings, processes: Processes) -> dict[str, str]:
-    return {target: start_http_function(processes, settings, target) for target in TARGETS}
+    return {target: start_http_function(processes, settings, target)[0] for target in TARGETS}
 
 
 def _listing_with(settings: Settings, names: list[str]) -> str | None:

@@ -18,8 +18,8 @@ import requests
 from functions.bills import bill_name
 from functions.messages import WorkflowId
 from runtime.config import Settings
+from tests.faults import Cluster
 from tests.support import (
-    Cluster,
     Process,
     Processes,
     bill_names,
@@ -50,7 +50,7 @@ def test_with_the_broker_down_the_coordinator_answers_503_and_publishes_nothing(
 ) -> None:
     cluster, settings = own_cluster(1)
     settings = replace(settings, publish_timeout_s=3)
-    coordinator = start_http_function(processes, settings, "coordinator")
+    coordinator, _ = start_http_function(processes, settings, "coordinator")
     assert post_run(coordinator, ["1"]).status_code == 202  # the producer is connected
 
     cluster.kill(1)
@@ -85,9 +85,9 @@ class Crasher:
     def start(self, function: str) -> None:
         name = f"{function}-{self.kills.get(function, 0) + 1}"
         if function in ("coordinator", "crm"):
-            url = start_http_function(self.processes, self.settings, function, name)
+            url, process = start_http_function(self.processes, self.settings, function, name)
             self.urls[function] = url
-            self.running[function] = self.processes._started[-1]
+            self.running[function] = process
         else:
             command = [sys.executable, "-m", "runtime", function]
             self.running[function] = self.processes.start(command, self.settings, name)

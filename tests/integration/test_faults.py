@@ -16,10 +16,9 @@ from functions.bills import bill_name
 from functions.messages import WorkflowId
 from runtime.config import Settings
 from runtime.services import Services
+from tests.faults import Cluster, FlakyProxy
 from tests.integration.test_runtime import workflow
 from tests.support import (
-    Cluster,
-    FlakyProxy,
     Processes,
     bill_names,
     job_outcomes,
