@@ -22,7 +22,7 @@ class Process:
 def stack_processes() -> list[Process]:
     """Every process `make up` started, and the function processes under the runtime."""
     found = []
-    for name in ["kafka-1", "s3", "coordinator", "crm", "runtime"]:
+    for name in stack.known_names():
         pid = stack.running_pid(name)
         if pid is None:
             continue

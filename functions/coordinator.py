@@ -148,7 +148,7 @@ def coordinator(
     stored = runs.get(claimed.run_id)
     if stored is not None and stored.published:
         log.info("billing run %s: repeated request, answered with the first", stored.run_id)
-        return _accepted(stored, replayed=True)
+        return _accepted(_plan(stored), replayed=True)
     if stored is None:
         stored = Run(claimed.run_id, iso_millis(clock()), tuple(customer_ids))
         runs.save(stored)
@@ -164,15 +164,18 @@ def _check_idempotency_key(key: str) -> None:
 
 
 def _publish(run: Run, publish: Publish, runs: RunStore) -> HttpResponse:
-    planned = plan_billing_run(run.customer_ids, run.create_time, run.run_id)
+    planned = _plan(run)
     publish([Outgoing(Stream.WORKFLOWS, workflow) for workflow in planned.workflows])
     runs.save(replace(run, published=True))
     count = len(planned.workflows)
     log.info("billing run %s: %d workflow(s) acknowledged by Kafka", run.run_id, count)
-    return _accepted(run, replayed=False)
+    return _accepted(planned, replayed=False)
 
 
-def _accepted(run: Run, replayed: bool) -> HttpResponse:
-    summary = plan_billing_run(run.customer_ids, run.create_time, run.run_id).summary()
+def _plan(run: Run) -> BillingRun:
+    return plan_billing_run(run.customer_ids, run.create_time, run.run_id)
+
+
+def _accepted(planned: BillingRun, replayed: bool) -> HttpResponse:
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
-    return HttpResponse(202, summary, headers)
+    return HttpResponse(202, planned.summary(), headers)

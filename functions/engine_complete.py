@@ -32,7 +32,7 @@ def engine_complete(answer: Answer, context: FunctionContext) -> list[Outgoing]:
 
     name = bill_name(job.customer_id, job.workflow_id)
     text = render_bill(answer.customer, job.workflow_id, now)
-    if context.bills.create(name, text, job.workflow_id, iso_millis(context.clock())):
+    if context.bills.create(name, text, job.workflow_id, iso_millis(now)):
         log.info("answer %s: bill %s written", qa_id, name)
     else:
         # A crash or a concurrent copy wrote it first; the first bill stays as it is.

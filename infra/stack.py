@@ -288,7 +288,7 @@ def up(settings: Settings, only: set[str] | None = None) -> None:
     log.info("up: %s; logs in %s", ", ".join(running), state_dir() / "logs")
 
 
-def _known_names() -> list[str]:
+def known_names() -> list[str]:
     """Every component, and the brokers of a bigger cluster than BROKERS names now."""
     names = [component.name for component in COMPONENTS]
     started = [path.stem for path in (state_dir() / "pids").glob("*.pid")]
@@ -297,7 +297,7 @@ def _known_names() -> list[str]:
 
 
 def down() -> None:
-    names = _known_names()
+    names = known_names()
     functions_first = [name for name in reversed(names) if not name.startswith("kafka-")]
     for name in functions_first:
         stop(name)
@@ -307,7 +307,7 @@ def down() -> None:
 
 def status() -> int:
     stopped = 0
-    for name in _known_names():
+    for name in known_names():
         pid = running_pid(name)
         stopped += pid is None
         print(f"{name:12} {'running, pid ' + str(pid) if pid else 'stopped'}")
