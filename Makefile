@@ -7,7 +7,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # `make up BROKERS=3`: a three-node Kafka cluster, topics replicated twice.
 export BROKERS ?= 1
 
-.PHONY: install up down status demo test fast slow unit integration e2e lint typecheck check bench logs clean
+.PHONY: install up down status demo run test fast slow unit integration e2e lint typecheck check bench logs clean
 
 install:
 	@bash infra/install.sh
@@ -55,8 +55,11 @@ bench: up              ## a billing run of N customers (default 10000), then a o
 	@$(PY) -m bench.billing_run --customers $(N)
 	@$(PY) -m bench.billing_run --latency
 
-logs:
+logs:                  ## the last lines of every process's log
 	@tail -n 20 .state/logs/*.log
+
+run:                   ## a billing run of every customer, followed to the end (`make up` first)
+	@$(VENV)/bin/billing run --all-customers --wait
 
 clean: down
 	rm -rf .state

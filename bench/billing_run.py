@@ -21,7 +21,7 @@ from bench import ceilings, probes
 from functions.messages import Customer
 from functions.storage.s3 import Bucket
 from infra.demo import COORDINATOR, start_run
-from infra.stack import CRM_PORT, http_answers
+from infra.stack import CRM_PORT, client_settings, http_answers
 from runtime.config import Settings
 from runtime.services import Services, s3_client
 from runtime.triggers import FUNCTIONS
@@ -45,7 +45,7 @@ def seed(settings: Settings, count: int) -> list[str]:
 
 
 def wait_until_billed(
-    settings: Settings, names: set[str], answered_before: float, timeout_s: float
+    settings: Settings, run_id: str, names: set[str], answered_before: float, timeout_s: float
 ) -> float:
     """Seconds until every bill exists. engine-complete's counter of answers says when to
     look; listing 10,000 bills every second would load the S3 server under test."""
@@ -54,7 +54,7 @@ def wait_until_billed(
     while time.monotonic() - started < timeout_s:
         answered = probes.answers_processed(probes.counters(metrics_urls(settings)))
         if answered - answered_before >= len(names):
-            missing = names - set(bucket.names("customer-bill-bench-"))
+            missing = names - set(bucket.names(run_id + "/"))
             if not missing:
                 return time.monotonic() - started
             answered_before += len(missing)  # duplicates were counted; wait for the rest
@@ -83,11 +83,11 @@ def billing_run(settings: Settings, count: int) -> dict[str, float]:
     before = probes.counters(metrics_urls(settings))
     posted = datetime.now().astimezone()
     started = time.monotonic()
-    run_id, names = start_run(customers)
+    run_id, names = start_run(customers, token=settings.auth_token)
     accepted_s = time.monotonic() - started
     answered_before = probes.answers_processed(before)
     elapsed = accepted_s + wait_until_billed(
-        settings, names, answered_before, timeout_s=60 + count / 5
+        settings, run_id, names, answered_before, timeout_s=60 + count / 5
     )
     delta = probes.increase(before, probes.counters(metrics_urls(settings)))
 
@@ -145,7 +145,7 @@ def one_customer_latency(settings: Settings, repeat: int) -> None:
     timings = []
     for _ in range(repeat):
         started = time.monotonic()
-        _run_id, names = start_run(["bench-00000"])
+        _run_id, names = start_run(["bench-00000"], token=settings.auth_token)
         (name,) = names
         while bills.get_bytes(name) is None:
             time.sleep(0.005)
@@ -173,7 +173,7 @@ def main() -> None:
     parser.add_argument("--latency", action="store_true", help="time a one-customer run")
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
-    settings = Settings.from_env()
+    settings = client_settings()
     if not http_answers(COORDINATOR + "metrics"):
         raise SystemExit(f"no coordinator at {COORDINATOR}; start the stack with `make up`")
     if args.latency:

@@ -10,9 +10,15 @@ from functions.messages import Customer, WorkflowId, safe_key
 AMOUNT_EUR = 199  # the lab's engine bills every customer a fixed amount
 
 
+def bill_folder(workflow_id: WorkflowId) -> str:
+    """The run's id, or ``wf-<workflow>`` for a workflow that belongs to no run of ours."""
+    return workflow_id.run_id or f"wf-{workflow_id.key}"
+
+
 def bill_name(customer_id: str, workflow_id: WorkflowId) -> str:
-    """``customer-bill-<customerId>-wf-<workflowId>.txt``: one object per workflow."""
-    return f"customer-bill-{safe_key(customer_id)}-wf-{workflow_id.key}.txt"
+    """``<run id>/customer-bill-<customerId>.txt``: a run's bills share its prefix, and a
+    run bills each customer once."""
+    return f"{bill_folder(workflow_id)}/customer-bill-{safe_key(customer_id)}.txt"
 
 
 def render_bill(customer: Customer, workflow_id: WorkflowId, generated_at: datetime) -> str:

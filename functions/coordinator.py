@@ -1,8 +1,10 @@
-"""coordinator: an HTTP function that starts a billing run.
+"""coordinator: an HTTP function that starts billing runs and tells how far they are.
 
-``POST {"customerIdentifiers": ["1", "3"]}`` puts one ``bill-generation`` workflow
-message per customer on ``workflow-queue`` and answers ``202`` once Kafka has
-acknowledged every one of them; if it cannot, it answers 503 and none is delivered.
+``POST / {"customerIdentifiers": ["1", "3"]}`` puts one ``bill-generation`` workflow
+message per customer on ``workflow-queue`` and answers ``202`` with the run id once
+Kafka has acknowledged every one of them; if it cannot, it answers 503 and none is
+delivered. ``GET /runs/<run id>[?state=failed]`` counts the run's pending, billed and
+failed workflows and says, per customer, where its bill lies or why it failed.
 
 With an ``Idempotency-Key`` header, a repeated request returns the run the first one
 started (publishing it again if the first never finished) instead of starting another.
@@ -13,24 +15,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from functions.context import iso_millis, utc_now
-from functions.errors import InvalidRequest
-from functions.messages import (
-    BILL_GENERATION,
-    CUSTOMER_ID_RULE,
-    Outgoing,
-    Stream,
-    WorkflowId,
-    WorkflowMessage,
-    is_customer_id,
-)
-from functions.storage import IdempotencyRecord, Run, RunStore
+from functions.errors import InvalidRequest, MethodNotAllowed, NotFound
+from functions.log_context import about_run
+from functions.messages import CUSTOMER_ID_RULE, Outgoing, Stream, is_customer_id
+from functions.runs import STATES, BillingRun, is_run_id, new_run_id, plan, run_status
+from functions.storage import BillStore, IdempotencyRecord, JobStore, Run, RunStore
 from functions.web import HttpRequest, HttpResponse
 
 log = logging.getLogger(__name__)
@@ -38,28 +33,11 @@ log = logging.getLogger(__name__)
 FIELD = "customerIdentifiers"
 MAX_CUSTOMERS_PER_RUN = 10_000
 USAGE = 'POST a JSON body like {"customerIdentifiers": ["1", "3"]}'
+ROUTES = "POST / starts a run, GET /runs/<run id> shows how far it is"
 IDEMPOTENCY_HEADER = "idempotency-key"
 MAX_IDEMPOTENCY_KEY = 255
 
 Publish = Callable[[Sequence[Outgoing]], None]
-
-
-@dataclass(frozen=True)
-class BillingRun:
-    run_id: str
-    workflows: tuple[WorkflowMessage, ...]
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "runId": self.run_id,
-            "workflows": [
-                {
-                    "customerIdentifier": workflow.customer_identifier,
-                    "workflowId": workflow.workflow_id.wire,
-                }
-                for workflow in self.workflows
-            ],
-        }
 
 
 def parse_customer_identifiers(body: Any) -> list[str]:
@@ -101,44 +79,61 @@ def parse_customer_identifiers(body: Any) -> list[str]:
     return customer_ids
 
 
-def plan_billing_run(customer_ids: Sequence[str], create_time: str, run_id: str) -> BillingRun:
-    """One workflow per customer; ids are ``<run id>-<n>``, unique without any clock."""
-    workflows = tuple(
-        WorkflowMessage(
-            workflow_type=BILL_GENERATION,
-            workflow_id=WorkflowId(f"{run_id}-{number}"),
-            create_time=create_time,
-            payload={"customerIdentifier": customer_id},
-        )
-        for number, customer_id in enumerate(customer_ids, start=1)
-    )
-    return BillingRun(run_id, workflows)
+@dataclass(frozen=True)
+class Coordination:
+    """What the coordinator touches: Kafka to publish runs, S3 to record and follow them."""
+
+    publish: Publish
+    runs: RunStore
+    jobs: JobStore
+    bills: BillStore
+    clock: Callable[[], datetime] = utc_now
+    make_run_id: Callable[[], str] = new_run_id
 
 
-def new_run_id() -> str:
-    """``run-20261127T200347-1f2e3d4c``: sorts by time, and unique without coordination."""
-    return f"run-{utc_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-
-
-def coordinator(
-    request: HttpRequest,
-    publish: Publish,
-    runs: RunStore,
-    clock: Callable[[], datetime] = utc_now,
-    make_run_id: Callable[[], str] = new_run_id,
-) -> HttpResponse:
+def coordinator(request: HttpRequest, stores: Coordination) -> HttpResponse:
+    path = request.path.rstrip("/") or "/"
+    if path.startswith("/runs/") and path.count("/") == 2:
+        if request.method != "GET":
+            raise MethodNotAllowed(request.method, path, ("GET",))
+        return _status(path.removeprefix("/runs/"), request, stores)
+    if path != "/":
+        raise NotFound(f"no route for {request.method} {request.path}; {ROUTES}")
     if request.method != "POST":
-        raise InvalidRequest(f"{request.method} is not supported; {USAGE}", status=405)
+        raise MethodNotAllowed(request.method, path, ("POST",), f"; {USAGE}")
+    request.query_only()
+    return _start(request, stores)
+
+
+def _status(run_id: str, request: HttpRequest, stores: Coordination) -> HttpResponse:
+    if not is_run_id(run_id):
+        raise InvalidRequest(f"{run_id!r} is not a run id (like run-20261127T200347-1f2e3d4c)")
+    request.query_only("state", "customers")
+    state = request.query.get("state")
+    if state is not None and state not in STATES:
+        raise InvalidRequest(f"state={state!r}; use one of {', '.join(STATES)}")
+    customers = request.query.get("customers", "true")
+    if customers not in ("true", "false"):
+        raise InvalidRequest(f"customers={customers!r}; use true or false")
+    run = stores.runs.get(run_id)
+    if run is None:
+        raise NotFound(f"there is no run {run_id!r}")
+    status = run_status(run, stores.jobs, stores.bills, state, customers == "true")
+    return HttpResponse(200, status)
+
+
+def _start(request: HttpRequest, stores: Coordination) -> HttpResponse:
+    runs = stores.runs
     customer_ids = parse_customer_identifiers(request.json())
     idempotency_key = request.headers.get(IDEMPOTENCY_HEADER)
     if idempotency_key is None:
-        run = Run(make_run_id(), iso_millis(clock()), tuple(customer_ids))
+        run = Run(stores.make_run_id(), iso_millis(stores.clock()), tuple(customer_ids))
         runs.save(run)
-        return _publish(run, publish, runs)
+        return _publish(run, stores)
 
     _check_idempotency_key(idempotency_key)
     digest = hashlib.sha256(json.dumps(customer_ids).encode()).hexdigest()
-    claimed = runs.claim(idempotency_key, IdempotencyRecord(make_run_id(), digest))
+    claimed = runs.claim(idempotency_key, IdempotencyRecord(stores.make_run_id(), digest))
     if claimed.request_digest != digest:
         raise InvalidRequest(
             f"Idempotency-Key {idempotency_key!r} started run {claimed.run_id} for other"
@@ -148,11 +143,11 @@ def coordinator(
     stored = runs.get(claimed.run_id)
     if stored is not None and stored.published:
         log.info("billing run %s: repeated request, answered with the first", stored.run_id)
-        return _accepted(_plan(stored), replayed=True)
+        return _accepted(plan(stored), replayed=True)
     if stored is None:
-        stored = Run(claimed.run_id, iso_millis(clock()), tuple(customer_ids))
+        stored = Run(claimed.run_id, iso_millis(stores.clock()), tuple(customer_ids))
         runs.save(stored)
-    return _publish(stored, publish, runs)
+    return _publish(stored, stores)
 
 
 def _check_idempotency_key(key: str) -> None:
@@ -163,17 +158,14 @@ def _check_idempotency_key(key: str) -> None:
         )
 
 
-def _publish(run: Run, publish: Publish, runs: RunStore) -> HttpResponse:
-    planned = _plan(run)
-    publish([Outgoing(Stream.WORKFLOWS, workflow) for workflow in planned.workflows])
-    runs.save(replace(run, published=True))
-    count = len(planned.workflows)
-    log.info("billing run %s: %d workflow(s) acknowledged by Kafka", run.run_id, count)
+def _publish(run: Run, stores: Coordination) -> HttpResponse:
+    planned = plan(run)
+    with about_run(run.run_id):
+        stores.publish([Outgoing(Stream.WORKFLOWS, workflow) for workflow in planned.workflows])
+        stores.runs.save(replace(run, published=True))
+        count = len(planned.workflows)
+        log.info("billing run %s: %d workflow(s) acknowledged by Kafka", run.run_id, count)
     return _accepted(planned, replayed=False)
-
-
-def _plan(run: Run) -> BillingRun:
-    return plan_billing_run(run.customer_ids, run.create_time, run.run_id)
 
 
 def _accepted(planned: BillingRun, replayed: bool) -> HttpResponse:

@@ -16,7 +16,7 @@ from dataclasses import replace
 from importlib import resources
 from typing import Any
 
-from functions.errors import InvalidRequest, NotFound
+from functions.errors import InvalidRequest, MethodNotAllowed, NotFound
 from functions.messages import CUSTOMER_ID_RULE, Customer, is_customer_id
 from functions.storage import CustomerStore
 from functions.web import HttpRequest, HttpResponse
@@ -103,9 +103,14 @@ def _customer_id(text: str) -> str:
     return text
 
 
+ROUTES = "use GET /?customerId=N, GET /, POST /customers or POST /customers/<id>"
+
+
 def crm_api(request: HttpRequest, customers: CustomerStore) -> HttpResponse:
     path = request.path.rstrip("/") or "/"
-    if request.method == "GET" and path == "/":
+    if path == "/":
+        _only(request, path, "GET")
+        request.query_only("customerId")
         if "customerId" not in request.query:
             return HttpResponse(200, [c.to_wire() for c in sorted(customers.all(), key=_by_id)])
         customer_id = _customer_id(request.query["customerId"])
@@ -113,12 +118,18 @@ def crm_api(request: HttpRequest, customers: CustomerStore) -> HttpResponse:
         if customer is None:
             raise NotFound(f"there is no customer {customer_id!r}")
         return HttpResponse(200, customer.to_wire())
-    if request.method == "POST" and path == "/customers":
+    if path == "/customers":
+        _only(request, path, "POST")
         return _create(request.json_object(), customers)
-    if request.method == "POST" and path.startswith("/customers/") and path.count("/") == 2:
+    if path.startswith("/customers/") and path.count("/") == 2:
+        _only(request, path, "POST")
         customer_id = _customer_id(path.removeprefix("/customers/"))
         return _update(customer_id, request.json_object(), customers)
-    raise NotFound(
-        f"no route for {request.method} {request.path}; use GET /?customerId=N, GET /,"
-        " POST /customers or POST /customers/<id>"
-    )
+    raise NotFound(f"no route for {request.method} {request.path}; {ROUTES}")
+
+
+def _only(request: HttpRequest, path: str, method: str) -> None:
+    if request.method != method:
+        raise MethodNotAllowed(request.method, path, (method,), f"; {ROUTES}")
+    if method == "POST":
+        request.query_only()

@@ -16,9 +16,23 @@ class MalformedMessage(BillingError):
 class InvalidRequest(BillingError):
     """An HTTP request body or query that the caller must correct (answered with a 4xx)."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
+    def __init__(
+        self, message: str, status: int = 400, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.headers = headers or {}
+
+
+class MethodNotAllowed(InvalidRequest):
+    """The path exists, but not for this method (answered with 405 and ``Allow``)."""
+
+    def __init__(self, method: str, path: str, allowed: tuple[str, ...], hint: str = "") -> None:
+        super().__init__(
+            f"{method} {path} is not supported; use {' or '.join(allowed)}{hint}",
+            status=405,
+            headers={"Allow": ", ".join(allowed)},
+        )
 
 
 class NotFound(InvalidRequest):

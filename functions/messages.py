@@ -26,6 +26,9 @@ _SAFE_KEY = re.compile(r"[A-Za-z0-9._-]{1,120}")
 # What a customer id may be: it becomes part of S3 keys and bill names as it is.
 CUSTOMER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 CUSTOMER_ID_RULE = "1 to 64 letters, digits, '-' or '_', starting with a letter or digit"
+# Our coordinator's run ids; a run's workflows are ``<run id>-<n>``.
+RUN_ID = re.compile(r"run-\d{8}T\d{6}-[0-9a-f]{8}")
+_WORKFLOW_OF_RUN = re.compile(rf"({RUN_ID.pattern})-[1-9]\d*")
 
 
 class Stream(enum.Enum):
@@ -38,6 +41,9 @@ class Stream(enum.Enum):
 
 class WireMessage(Protocol):
     def to_wire(self) -> dict[str, Any]: ...
+
+    @property
+    def workflow_id(self) -> WorkflowId: ...
 
     @property
     def partition_key(self) -> str: ...
@@ -119,6 +125,13 @@ class WorkflowId:
     def key(self) -> str:
         """The id as it appears in S3 keys. A number and its text name the same workflow."""
         return safe_key(self.text)
+
+    @property
+    def run_id(self) -> str | None:
+        """The billing run this workflow is part of; None for one no run of ours started
+        (the lab's coordinator's, say)."""
+        found = _WORKFLOW_OF_RUN.fullmatch(self.text)
+        return found.group(1) if found else None
 
 
 def _field(obj: Mapping[str, Any], name: str, kind: str) -> Any:
@@ -223,6 +236,11 @@ class Question:
         return customer_id_field(self.payload, "customerIdentifier", "customer question payload")
 
     @property
+    def workflow_id(self) -> WorkflowId:
+        """The lab correlates a question and its answer by the asking workflow's id."""
+        return self.qa_identifier
+
+    @property
     def partition_key(self) -> str:
         return self.qa_identifier.text
 
@@ -300,6 +318,10 @@ class Answer:
     @property
     def partition_key(self) -> str:
         return self.qa_identifier.text
+
+    @property
+    def workflow_id(self) -> WorkflowId:
+        return self.qa_identifier
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {"qaIdentifier": self.qa_identifier.wire}

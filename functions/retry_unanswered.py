@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from functions.context import FunctionContext, iso_millis
+from functions.log_context import about_workflow
 from functions.messages import Outgoing, Question, Stream
 from functions.storage import Job
 
@@ -40,7 +41,12 @@ def retry_unanswered(tick: Tick, context: FunctionContext) -> list[Outgoing]:
         for job in context.jobs.waiting(tick.now - policy.wait_after(1))
         if policy.due(job, tick.now)
     ]
-    questions = [q for job in overdue if (q := _retry(job, tick.now, context)) is not None]
+    questions = []
+    for job in overdue:
+        with about_workflow(job.workflow_id):
+            question = _retry(job, tick.now, context)
+        if question is not None:
+            questions.append(question)
     if overdue:
         log.info("%d overdue question(s), %d asked again", len(overdue), len(questions))
     return questions

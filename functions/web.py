@@ -45,6 +45,16 @@ class HttpRequest:
         except RecursionError:
             raise InvalidRequest("the request body nests too deeply to be read") from None
 
+    def query_only(self, *allowed: str) -> None:
+        """Refuse query parameters the route does not know: a typo must not go unnoticed."""
+        unknown = sorted(set(self.query) - set(allowed))
+        if unknown:
+            known = f"it takes {', '.join(allowed)}" if allowed else "it takes none"
+            raise InvalidRequest(
+                f"unknown query parameter(s) {', '.join(map(repr, unknown))} for"
+                f" {self.method} {self.path}; {known}"
+            )
+
     def json_object(self) -> Mapping[str, Any]:
         value = self.json()
         if not isinstance(value, dict):

@@ -22,7 +22,7 @@ log = logging.getLogger("infra.provision")
 
 
 def provision_topics(settings: Settings, timeout_s: float = 60.0) -> None:
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    admin = AdminClient(settings.kafka_connection())
     try:
         metadata = admin.list_topics(timeout=timeout_s)
     except KafkaException as exc:
@@ -105,7 +105,7 @@ def provision(settings: Settings) -> None:
 
 def main() -> int:
     settings = Settings.from_env()
-    configure_logging(settings.log_level, role="provision")
+    configure_logging(settings, role="provision", for_people=True)
     try:
         provision(settings)
     except BillingError as exc:

@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -51,6 +52,33 @@ def state_dir() -> Path:
     return Path(os.environ.get("STATE_DIR") or REPO / ".state")
 
 
+def token_file() -> Path:
+    """The bearer token `up` made for the HTTP functions, unless BILLING_TOKEN was given."""
+    return state_dir() / "billing-token"
+
+
+def _ensure_token() -> None:
+    """Auth is on in the local stack too: a random token, kept where local clients look."""
+    if os.environ.get("BILLING_TOKEN") or os.environ.get("BILLING_TOKEN_FILE"):
+        return
+    path = token_file()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32) + "\n")
+    os.environ["BILLING_TOKEN_FILE"] = str(path)
+
+
+def client_settings(env: dict[str, str] | None = None) -> Settings:
+    """A client's settings (the CLI's, the benchmark's): with the token `up` made, if the
+    environment names none."""
+    env = dict(os.environ if env is None else env)
+    given = env.get("BILLING_TOKEN") or env.get("BILLING_TOKEN_FILE")
+    if not given and token_file().exists():
+        env["BILLING_TOKEN_FILE"] = str(token_file())
+    return Settings.from_env(env)
+
+
 def _host_port(address: str) -> tuple[str, int]:
     host, _, port = address.rpartition(":")
     return host or "127.0.0.1", int(port)
@@ -62,9 +90,11 @@ def _port_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def http_answers(url: str) -> bool:
+def http_answers(url: str, token: str | None = None) -> bool:
+    """Whether anything answers at ``url``, even with an error."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        with urllib.request.urlopen(url, timeout=2):
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=2):
             return True
     except urllib.error.HTTPError:
         return True
@@ -74,7 +104,7 @@ def http_answers(url: str) -> bool:
 
 def _admin(settings: Settings) -> AdminClient:
     # log_level 0 keeps librdkafka quiet about refused connections while a broker starts.
-    return AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers, "log_level": 0})
+    return AdminClient({**settings.kafka_connection(), "log_level": 0})
 
 
 def _kafka_ready(settings: Settings) -> bool:
@@ -121,7 +151,7 @@ def _http_function(target: str, port: int, probe_path: str) -> Component:
             str(BIN / "functions-framework"),
             *("--target", target, "--host", "127.0.0.1", "--port", str(port)),
         ],
-        lambda s: http_answers(f"http://127.0.0.1:{port}{probe_path}"),
+        lambda s: http_answers(f"http://127.0.0.1:{port}{probe_path}", s.auth_token),
         lambda s: ("127.0.0.1", port),
     )
 
@@ -330,8 +360,10 @@ def main(argv: list[str] | None = None) -> int:
         # Every process `up` starts learns of every node, so any one of them may fail.
         nodes = _nodes(Settings())
         os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers(nodes)
+    if args.action == "up":
+        _ensure_token()
     settings = Settings.from_env()
-    configure_logging(settings.log_level, role="stack")
+    configure_logging(settings, role="stack", for_people=True)
     try:
         if args.action == "up":
             up(settings, args.only)

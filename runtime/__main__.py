@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
-        configure_logging(settings.log_level, role=args.function)
+        configure_logging(settings, role=args.function)
         if args.function == "list":
             print(_describe(settings))
             return 0

@@ -25,7 +25,7 @@ Positions = dict[tuple[str, int], int]
 class Backlog:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        config = {"bootstrap.servers": settings.kafka_bootstrap_servers, "log_level": 3}
+        config = {**settings.kafka_connection(), "log_level": 3}
         self._admin = AdminClient(config)
         # Only to read watermarks; it never subscribes nor commits.
         self._consumer = Consumer({**config, "group.id": "billing-backlog-probe"})

@@ -2,19 +2,29 @@
 
 One target per process (``functions-framework --target coordinator``). The process
 builds its configuration, clients and stores once, on the first request.
+
+Every target also answers ``GET /openapi.json`` (its OpenAPI 3 description) and
+``GET /metrics`` (Prometheus); neither tells anything about customers, so neither
+asks for a token. With ``BILLING_TOKEN`` set, everything else wants
+``Authorization: Bearer <token>`` and answers 401 without it.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
+import os
+import sys
 import threading
 from collections.abc import Callable
 
 import flask
 from werkzeug.exceptions import HTTPException
 
-from functions.coordinator import coordinator as start_billing_run
+from functions import openapi
+from functions.coordinator import Coordination
+from functions.coordinator import coordinator as coordinate
 from functions.crm_api import crm_api
 from functions.errors import BillingError, InvalidRequest, PublishFailed, StorageUnavailable
 from functions.web import MAX_BODY_BYTES, HttpRequest, HttpResponse
@@ -49,10 +59,33 @@ def framework_error(exc: HTTPException) -> FlaskResponse:
     return _json(exc.code or 500, {"error": f"{exc.name}: {exc.description}"})
 
 
+def _unauthorized(request: flask.Request, token: str) -> FlaskResponse | None:
+    """A 401 unless the request bears ``token``; the token is never logged nor echoed."""
+    scheme, _, offered = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and hmac.compare_digest(offered.strip().encode(), token.encode()):
+        return None
+    problem = "invalid_token" if scheme.lower() == "bearer" else "invalid_request"
+    detail = "was not accepted" if problem == "invalid_token" else "is missing"
+    return _json(
+        401,
+        {"error": f"the bearer token {detail}; send `Authorization: Bearer <BILLING_TOKEN>`"},
+        {"WWW-Authenticate": f'Bearer realm="billing", error="{problem}"'},
+    )
+
+
 def http_target(role: str, handler: Handler) -> Callable[[flask.Request], FlaskResponse]:
+    description = json.dumps(openapi.description(role))
+
     def target(request: flask.Request) -> FlaskResponse:
-        if request.method == "GET" and request.path == "/metrics":
-            return exposition().decode(), 200, {"Content-Type": EXPOSITION_TYPE}
+        if request.path in ("/metrics", "/openapi.json"):
+            if request.method != "GET":
+                return _json(405, {"error": f"{request.path} answers GET"}, {"Allow": "GET"})
+            if request.path == "/metrics":
+                return exposition().decode(), 200, {"Content-Type": EXPOSITION_TYPE}
+            return description, 200, _JSON
+        token = services().settings.auth_token
+        if token is not None and (refusal := _unauthorized(request, token)) is not None:
+            return refusal
         typed = HttpRequest(
             method=request.method,
             path=request.path,
@@ -64,7 +97,7 @@ def http_target(role: str, handler: Handler) -> Callable[[flask.Request], FlaskR
         try:
             response = handler(typed, services())
         except InvalidRequest as exc:
-            return _json(exc.status, {"error": str(exc)})
+            return _json(exc.status, {"error": str(exc)}, exc.headers)
         except (PublishFailed, StorageUnavailable) as exc:
             log.error("%s %s: %s", request.method, request.path, exc)
             return _json(503, {"error": str(exc)})
@@ -80,11 +113,21 @@ def http_target(role: str, handler: Handler) -> Callable[[flask.Request], FlaskR
     return target
 
 
+def _target_name() -> str:
+    """The ``--target`` this process serves, to name it in its log lines."""
+    if "--target" in sys.argv[:-1]:
+        return sys.argv[sys.argv.index("--target") + 1]
+    return os.environ.get("FUNCTION_TARGET", "http")
+
+
 # Logging is set up on import, so the process logs from its first line on.
-configure_logging(Settings.from_env().log_level, role="http")
+configure_logging(Settings.from_env(), role=_target_name())
 
 coordinator = http_target(
     "coordinator",
-    lambda request, svc: start_billing_run(request, svc.publisher.publish, svc.runs),
+    lambda request, svc: coordinate(
+        request,
+        Coordination(svc.publisher.publish, svc.runs, svc.context.jobs, svc.context.bills),
+    ),
 )
 crm = http_target("crm", lambda request, svc: crm_api(request, svc.seeded_customers()))

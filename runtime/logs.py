@@ -1,18 +1,84 @@
-"""One log format for every process: time, level, process role, logger, message."""
+"""One log format for every process: a JSON object per line (or text, for people).
+
+Each line has the time, level, process role, logger and message; a line about a
+workflow adds ``workflowId`` and ``runId`` (see ``functions/log_context.py``). Secret
+values from the configuration are blanked in every line, whatever logged them.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from functions import log_context
+from functions.context import iso_millis
+from runtime.config import Settings
+
+BLANKED = "***"
 
 
-def configure_logging(level: str, role: str) -> None:
+class _Redacting(logging.Formatter):
+    def __init__(self, secrets: Sequence[str], fmt: str | None = None) -> None:
+        super().__init__(fmt)
+        self._secrets = [secret for secret in secrets if secret]
+
+    def redact(self, line: str) -> str:
+        for secret in self._secrets:
+            line = line.replace(secret, BLANKED)
+        return line
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.redact(super().format(record))
+
+
+class JsonFormatter(_Redacting):
+    def __init__(self, role: str, secrets: Sequence[str] = ()) -> None:
+        super().__init__(secrets)
+        self._role = role
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "time": iso_millis(datetime.fromtimestamp(record.created, UTC)),
+            "level": record.levelname,
+            "process": self._role,
+            "logger": record.name,
+            "message": record.getMessage(),
+            **log_context.current(),
+        }
+        if record.exc_info:
+            line["error"] = self.formatException(record.exc_info)
+        return self.redact(json.dumps(line, ensure_ascii=False, default=str))
+
+
+class TextFormatter(_Redacting):
+    def __init__(self, role: str, secrets: Sequence[str] = ()) -> None:
+        super().__init__(secrets, f"%(asctime)s %(levelname)-7s [{role}] %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        about = " ".join(f"{k}={v}" for k, v in log_context.current().items() if v)
+        line = super().format(record)
+        return f"{line} [{about}]" if about else line
+
+
+def _secrets(settings: Settings) -> list[str]:
+    """Ours, and AWS's from the environment (boto3 reads those itself); a local server's
+    dummy "test" is no secret, and blanking it would garble every line."""
+    aws = (os.environ.get(name, "") for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"))
+    return [*settings.secrets(), *(value for value in aws if len(value) >= 16)]
+
+
+def configure_logging(settings: Settings, role: str, for_people: bool = False) -> None:
+    """``for_people``: text whatever LOG_FORMAT says (the dev tools a person watches)."""
+    text = for_people or settings.log_format == "text"
+    formatter = (TextFormatter if text else JsonFormatter)(role, _secrets(settings))
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter(f"%(asctime)s %(levelname)-7s [{role}] %(name)s: %(message)s")
-    )
+    handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    root.setLevel(settings.log_level)
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

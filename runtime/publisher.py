@@ -17,6 +17,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 
 from functions.errors import PublishFailed
 from functions.messages import Outgoing, encode
+from runtime import cloudevents
 from runtime.config import Settings
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ class KafkaPublisher:
     def _config(self) -> dict[str, object]:
         timeout_ms = int(self._settings.publish_timeout_s * 1000)
         return {
-            "bootstrap.servers": self._settings.kafka_bootstrap_servers,
+            **self._settings.kafka_connection(),
             # Unique per process: two coordinators must never fence each other.
             "transactional.id": (
                 f"{self._settings.consumer_group_prefix}{self._role}-{uuid.uuid4().hex}"
@@ -77,9 +78,10 @@ class KafkaPublisher:
             topic = self._settings.topic(outgoing.stream)
             value = encode(outgoing.message)
             key = outgoing.message.partition_key.encode()
+            headers = cloudevents.for_message(outgoing.message, self._role)
             while True:
                 try:
-                    producer.produce(topic, value, key)
+                    producer.produce(topic, value, key, headers=headers)
                     break
                 except BufferError:
                     if time.monotonic() > deadline:

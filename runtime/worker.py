@@ -22,11 +22,14 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from quixstreams import Application, message_context
+from quixstreams.kafka.configuration import ConnectionConfig
 from quixstreams.models.serializers import Serializer
 
 from functions.context import FunctionContext
 from functions.errors import BillingError, MalformedMessage, StorageUnavailable
+from functions.log_context import about_workflow
 from functions.messages import Outgoing, decode_object, encode
+from runtime import cloudevents
 from runtime.config import Settings
 from runtime.metrics import HANDLER_SECONDS, MESSAGES
 from runtime.triggers import Trigger
@@ -85,17 +88,23 @@ class Invoker:
         self._allowed = {settings.topic(stream) for stream in trigger.outputs}
 
     def __call__(self, record: Record) -> list[Produced]:
-        function = self.trigger.function
         try:
             message = self.trigger.message.from_wire(decode_object(record.value))
+        except MalformedMessage as exc:
+            return self._malformed(record, exc)
+        with about_workflow(message.workflow_id):
+            return self._invoke(message, record)
+
+    def _invoke(self, message: Any, record: Record) -> list[Produced]:
+        function = self.trigger.function
+        try:
             with HANDLER_SECONDS.labels(function).time():
                 outgoing = self._call_retrying_storage(message)
-            result = [produced(item, self.settings, self._allowed) for item in outgoing]
+            result = [produced(item, self.settings, self._allowed, function) for item in outgoing]
             MESSAGES.labels(function, "processed").inc()
             return result
         except MalformedMessage as exc:
-            log.warning("%s: dead-lettering malformed record %s: %s", function, record.origin, exc)
-            return [self._dead_letter(record, exc)]
+            return self._malformed(record, exc)
         except StorageUnavailable:
             raise
         except Exception as exc:
@@ -103,6 +112,11 @@ class Invoker:
             log.exception("%s: dead-lettering record %s that failed", function, record.origin)
             MESSAGES.labels(function, "failed").inc()
             return [self._dead_letter(record, exc)]
+
+    def _malformed(self, record: Record, exc: MalformedMessage) -> list[Produced]:
+        function = self.trigger.function
+        log.warning("%s: dead-lettering malformed record %s: %s", function, record.origin, exc)
+        return [self._dead_letter(record, exc)]
 
     def _call_retrying_storage(self, message: Any) -> list[Outgoing]:
         return retrying_storage(
@@ -116,7 +130,7 @@ class Invoker:
         MESSAGES.labels(self.trigger.function, "dead_lettered").inc()
         reason = f"{type(exc).__name__}: {exc}"
         headers: Headers = [
-            *((name, value) for name, value in record.headers or ()),
+            *cloudevents.for_dead_letter(record.headers, self.trigger.function),
             ("dlq-source-topic", record.topic.encode()),
             ("dlq-source-partition", str(record.partition).encode()),
             ("dlq-source-offset", str(record.offset).encode()),
@@ -128,14 +142,20 @@ class Invoker:
         )
 
 
-def produced(outgoing: Outgoing, settings: Settings, allowed: set[str]) -> Produced:
+def produced(outgoing: Outgoing, settings: Settings, allowed: set[str], function: str) -> Produced:
     topic = settings.topic(outgoing.stream)
     if topic not in allowed:
         raise BillingError(
             f"a function returned a message for {topic!r}, which is not among its declared"
             f" outputs {sorted(allowed)}; fix runtime/triggers.py"
         )
-    return Produced(topic, encode(outgoing.message), outgoing.message.partition_key.encode())
+    message = outgoing.message
+    return Produced(
+        topic,
+        encode(message),
+        message.partition_key.encode(),
+        cloudevents.for_message(message, function),
+    )
 
 
 def retrying_storage(
@@ -174,7 +194,7 @@ def build_application(
 ) -> Application:
     consumer_config, producer_config = kafka_client_config(settings)
     app = Application(
-        broker_address=settings.kafka_bootstrap_servers,
+        broker_address=ConnectionConfig.from_librdkafka_dict(settings.kafka_connection()),
         consumer_group=settings.consumer_group_prefix + trigger.consumer_group,
         # A new group starts from the oldest record: work queued while no worker ran is done.
         auto_offset_reset="earliest",

@@ -145,8 +145,26 @@ class Process:
                 list(command), cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
             )
 
-    def output(self) -> str:
+    def raw_output(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        """The process's JSON log lines, parsed; lines of other writers are left out."""
+        return [line for line in map(_json_line, self.raw_output().splitlines()) if line]
+
+    def output(self) -> str:
+        """The output as a person reads it: a JSON log line becomes its level, logger,
+        message and traceback; other lines stay as they are."""
+        readable = []
+        for raw in self.raw_output().splitlines():
+            line = _json_line(raw)
+            if line is None:
+                readable.append(raw)
+                continue
+            readable.append(f"{line['level']} {line['logger']}: {line['message']}")
+            if "error" in line:
+                readable.append(str(line["error"]))
+        return "\n".join(readable) + "\n"
 
     def wait_for_output(self, text: str, timeout_s: float = 60) -> None:
         wait_for(f"{text!r} in {self.log.name}", lambda: text in self.output() or None, timeout_s)
@@ -171,6 +189,16 @@ class Process:
         self.popen.wait()
 
 
+def _json_line(raw: str) -> dict[str, Any] | None:
+    if not raw.startswith("{"):
+        return None
+    try:
+        line = json.loads(raw)
+    except ValueError:
+        return None
+    return line if isinstance(line, dict) and "message" in line else None
+
+
 class Processes:
     """The processes of one test. Teardown stops those still running with SIGTERM and
     requires every one not killed on purpose to have exited with 0."""
@@ -189,6 +217,10 @@ class Processes:
         process = Process(command, settings, self._logs / f"{name}.log", clean_exits)
         self._started.append(process)
         return process
+
+    @property
+    def started(self) -> list[Process]:
+        return list(self._started)
 
     def runtime(self, function: str, settings: Settings, name: str | None = None) -> Process:
         return self.start([sys.executable, "-m", "runtime", function], settings, name or function)
@@ -232,11 +264,9 @@ def job_outcomes(settings: Settings) -> dict[str, list[str]]:
     def stems(prefix: str) -> list[str]:
         return [key.removeprefix(prefix).removesuffix(".json") for key in jobs.names(prefix)]
 
-    # customer-bill-<customer>-wf-<workflow>.txt; the tests' customer ids hold no "-wf-".
-    billed = [
-        name.split("-wf-", 1)[1].removesuffix(".txt")
-        for name in Bucket(client, settings.bills_bucket).names()
-    ]
+    bills = Bucket(client, settings.bills_bucket)
+    # Each bill says in its metadata which workflow wrote it.
+    billed = [(bills.metadata(name) or {}).get("workflow-id", "?") for name in bills.names()]
     return {"pending": stems("pending/"), "completed": billed, "failed": stems("failed/")}
 
 

@@ -13,6 +13,7 @@ from functions.storage.base import (
     JobStore,
     Run,
     RunStore,
+    StoredBill,
 )
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "JobStore",
     "Run",
     "RunStore",
+    "StoredBill",
 ]

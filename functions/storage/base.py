@@ -94,6 +94,21 @@ class JobStore(abc.ABC):
     def waiting(self, asked_before: datetime) -> Iterator[Job]:
         """The jobs still waiting whose question was last asked before ``asked_before``."""
 
+    @abc.abstractmethod
+    def waiting_keys(self, workflow_prefix: str) -> set[str]:
+        """The keys (``WorkflowId.key``) of the waiting jobs whose key has the prefix."""
+
+    @abc.abstractmethod
+    def failed_keys(self, workflow_prefix: str) -> set[str]:
+        """The keys of the failed jobs whose key has the prefix."""
+
+
+@dataclass(frozen=True)
+class StoredBill:
+    name: str
+    size: int
+    modified: datetime
+
 
 class BillStore(abc.ABC):
     @abc.abstractmethod
@@ -103,6 +118,17 @@ class BillStore(abc.ABC):
     @abc.abstractmethod
     def billed_at(self, name: str) -> str | None:
         """When the bill was written, or None if there is no such bill."""
+
+    @abc.abstractmethod
+    def text(self, name: str) -> str | None:
+        """The bill's text, or None if there is no such bill."""
+
+    @abc.abstractmethod
+    def listing(self, prefix: str = "") -> Iterator[StoredBill]:
+        """The bills whose names start with ``prefix``, in name order."""
+
+    def names(self, prefix: str = "") -> Iterator[str]:
+        return (bill.name for bill in self.listing(prefix))
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from functions.storage.base import (
     JobStore,
     Run,
     RunStore,
+    StoredBill,
 )
 
 if TYPE_CHECKING:
@@ -142,20 +143,24 @@ class Bucket:
             only_if_version=only_if_version,
         )
 
-    def listing(self, prefix: str = "") -> Iterator[tuple[str, datetime]]:
-        """Each object's key and last-modified time, in key order."""
+    def objects(self, prefix: str = "") -> Iterator[tuple[str, datetime, int]]:
+        """Each object's key, last-modified time and size, in key order."""
         try:
             pages = self.client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.name, Prefix=prefix
             )
             for page in pages:
                 for item in page.get("Contents", []):
-                    yield item["Key"], item["LastModified"]
+                    yield item["Key"], item["LastModified"], item["Size"]
         except (ClientError, BotoCoreError) as exc:
             raise self._unavailable("list", prefix + "*", exc) from exc
 
+    def listing(self, prefix: str = "") -> Iterator[tuple[str, datetime]]:
+        """Each object's key and last-modified time, in key order."""
+        return ((key, modified) for key, modified, _ in self.objects(prefix))
+
     def names(self, prefix: str = "") -> Iterator[str]:
-        return (key for key, _ in self.listing(prefix))
+        return (key for key, _, _ in self.objects(prefix))
 
 
 class S3JobStore(JobStore):
@@ -231,6 +236,16 @@ class S3JobStore(JobStore):
             if found is not None:  # None: billed since the listing
                 yield Job.from_json(json.loads(found[0]), found[1])
 
+    def _keys(self, folder: str, workflow_prefix: str) -> set[str]:
+        names = self.bucket.names(folder + workflow_prefix)
+        return {name.removeprefix(folder).removesuffix(".json") for name in names}
+
+    def waiting_keys(self, workflow_prefix: str) -> set[str]:
+        return self._keys(self.PENDING, workflow_prefix)
+
+    def failed_keys(self, workflow_prefix: str) -> set[str]:
+        return self._keys(self.FAILED, workflow_prefix)
+
 
 class S3RunStore(RunStore):
     """``runs/<run id>.json`` and ``idempotency/<digest of the key>.json``."""
@@ -280,6 +295,14 @@ class S3BillStore(BillStore):
     def billed_at(self, name: str) -> str | None:
         metadata = self.bucket.metadata(name)
         return None if metadata is None else metadata.get("billed-at")
+
+    def text(self, name: str) -> str | None:
+        body = self.bucket.get_bytes(name)
+        return None if body is None else body.decode("utf-8", errors="replace")
+
+    def listing(self, prefix: str = "") -> Iterator[StoredBill]:
+        for name, modified, size in self.bucket.objects(prefix):
+            yield StoredBill(name, size, modified)
 
 
 class S3CustomerStore(CustomerStore):

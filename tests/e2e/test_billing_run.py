@@ -24,7 +24,8 @@ def http_functions(settings: Settings, processes: Processes) -> dict[str, str]:
 
 def _listing_with(settings: Settings, names: list[str]) -> str | None:
     """The `aws s3 ls` output once it lists every one of ``names``."""
-    listing = subprocess.run(aws_s3_ls(settings), capture_output=True, text=True, check=True).stdout
+    command = aws_s3_ls(settings, recursive=True)
+    listing = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     return listing if all(name in listing for name in names) else None
 
 

@@ -109,13 +109,21 @@ def _compose() -> list[str]:
     return [str(plugin)] if plugin.exists() else ["docker-compose"]
 
 
-def test_docker_compose_file_is_valid_and_runs_the_same_kafka() -> None:
-    result = subprocess.run(
+def _compose_config(token: str | None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "BILLING_TOKEN"}
+    if token is not None:
+        env["BILLING_TOKEN"] = token
+    return subprocess.run(
         [*_compose(), "-f", str(REPO / "docker-compose.yml"), "config", "--format", "json"],
         capture_output=True,
         text=True,
         cwd=REPO,
+        env=env,
     )
+
+
+def test_docker_compose_file_is_valid_and_runs_the_same_kafka() -> None:
+    result = _compose_config("compose-token")
     assert result.returncode == 0, result.stderr
 
     services = json.loads(result.stdout)["services"]
@@ -125,6 +133,14 @@ def test_docker_compose_file_is_valid_and_runs_the_same_kafka() -> None:
     runtime = services["runtime"]["environment"]
     assert runtime["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:19092"
     assert runtime["METRICS_HOST"] == "0.0.0.0"
+    for function in ("coordinator", "crm"):
+        assert services[function]["environment"]["BILLING_TOKEN"] == "compose-token"
+
+
+def test_docker_compose_will_not_start_the_http_functions_without_a_token() -> None:
+    result = _compose_config(None)
+    assert result.returncode != 0
+    assert "set BILLING_TOKEN to a secret of your own" in result.stderr
 
 
 def test_cluster_ids_never_look_like_options_to_the_storage_tool() -> None:

@@ -107,12 +107,6 @@ def test_coordinator_takes_json_with_a_charset(services: Services) -> None:
     assert [w["customerIdentifier"] for w in response.get_json()["workflows"]] == ["C-7", "2"]
 
 
-def test_coordinator_answers_405_to_get(services: Services) -> None:
-    response = client("coordinator").get("/")
-    assert response.status_code == 405
-    assert "POST" in response.get_json()["error"]
-
-
 def test_coordinator_answers_503_when_kafka_does_not_acknowledge(services: Services) -> None:
     services.publisher = RecordingPublisher(fail=True)  # type: ignore[assignment]
     response = client("coordinator").post("/", json={"customerIdentifiers": ["1"]})
@@ -255,6 +249,25 @@ def test_both_http_functions_serve_their_metrics(services: Services) -> None:
 
 
 def test_crm_names_its_routes_on_a_wrong_one(services: Services) -> None:
-    response = client("crm").delete("/customers/1")
+    response = client("crm").get("/accounts/1")
     assert response.status_code == 404
     assert "GET /?customerId=N" in response.get_json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("target", "method", "path", "allowed"),
+    [
+        ("crm", "DELETE", "/customers/1", "POST"),
+        ("crm", "PUT", "/", "GET"),
+        ("coordinator", "GET", "/", "POST"),
+        ("coordinator", "POST", "/runs/run-20261128T001500-0a1b2c3d", "GET"),
+        ("coordinator", "POST", "/openapi.json", "GET"),
+    ],
+)
+def test_a_known_path_with_a_wrong_method_is_405_with_allow(
+    services: Services, target: str, method: str, path: str, allowed: str
+) -> None:
+    response = client(target).open(path, method=method)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == allowed
+    assert allowed in response.get_json()["error"]

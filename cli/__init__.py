@@ -1,0 +1,1 @@
+"""``billing``: start billing runs, follow them, and read their bills, from a terminal."""

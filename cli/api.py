@@ -1,0 +1,108 @@
+"""What the CLI talks to: the coordinator and the CRM over HTTP, the bills in S3.
+
+Each failure becomes a ``CliError`` with one line saying what is wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from functools import cached_property
+from typing import Any
+
+from functions.errors import BillingError, StorageUnavailable
+from functions.storage import StoredBill
+from functions.storage.s3 import Bucket, S3BillStore
+from runtime.config import Settings
+from runtime.services import s3_client
+
+START_STACK = "is the stack up? `make up` starts it, `make status` tells"
+
+
+class CliError(BillingError):
+    """Said in one line, and the command exits with 2."""
+
+
+class Api:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def _call(
+        self, service: str, base: str, path: str, body: Any = None, timeout_s: float = 120
+    ) -> Any:
+        headers = {"Accept": "application/json"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if self.settings.auth_token:
+            headers["Authorization"] = f"Bearer {self.settings.auth_token}"
+        request = urllib.request.Request(base.rstrip("/") + path, data=data, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as exc:
+            reason = f"{_reason(exc)}{_hint(exc.code)}"
+            raise CliError(f"the {service} answered {exc.code}: {reason}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            cause = getattr(exc, "reason", exc)
+            raise CliError(
+                f"cannot reach the {service} at {base} ({cause}); {START_STACK}"
+            ) from None
+
+    def start_run(self, customer_ids: list[str]) -> dict[str, Any]:
+        body = {"customerIdentifiers": customer_ids}
+        answer: dict[str, Any] = self._call("coordinator", self.settings.coordinator_url, "/", body)
+        return answer
+
+    def run_status(
+        self, run_id: str, state: str | None = None, customers: bool = True
+    ) -> dict[str, Any]:
+        query = {"state": state} if state else {}
+        if not customers:
+            query["customers"] = "false"
+        path = f"/runs/{urllib.parse.quote(run_id, safe='')}"
+        if query:
+            path += "?" + urllib.parse.urlencode(query)
+        answer: dict[str, Any] = self._call("coordinator", self.settings.coordinator_url, path)
+        return answer
+
+    def customers(self) -> list[dict[str, str]]:
+        answer: list[dict[str, str]] = self._call("CRM", self.settings.crm_url, "/")
+        return answer
+
+    @cached_property
+    def _bills(self) -> S3BillStore:
+        return S3BillStore(Bucket(s3_client(self.settings), self.settings.bills_bucket))
+
+    def bills(self, prefix: str = "") -> Iterator[StoredBill]:
+        try:
+            yield from self._bills.listing(prefix)
+        except StorageUnavailable as exc:
+            raise CliError(_storage(exc)) from None
+
+    def bill_text(self, name: str) -> str | None:
+        try:
+            return self._bills.text(name)
+        except StorageUnavailable as exc:
+            raise CliError(_storage(exc)) from None
+
+
+def _reason(exc: urllib.error.HTTPError) -> str:
+    try:
+        return str(json.load(exc)["error"])
+    except (ValueError, KeyError, TypeError):
+        return exc.reason or "no reason given"
+
+
+def _hint(status: int) -> str:
+    if status == 401:
+        return " (set BILLING_TOKEN to the token the stack was started with)"
+    return ""
+
+
+def _storage(exc: StorageUnavailable) -> str:
+    return f"S3 is unavailable: {str(exc).splitlines()[0]}"

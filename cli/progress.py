@@ -1,0 +1,99 @@
+"""Following runs until every bill exists or has failed: a progress bar, then a summary."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+Status = dict[str, Any]
+BAR_WIDTH = 30
+STALL_S = 60.0
+
+
+@dataclass
+class Totals:
+    billed: int = 0
+    failed: int = 0
+    pending: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.billed + self.failed + self.pending
+
+    @classmethod
+    def of(cls, statuses: Sequence[Status]) -> Totals:
+        return cls(
+            billed=sum(s["counts"]["billed"] for s in statuses),
+            failed=sum(s["counts"]["failed"] for s in statuses),
+            pending=sum(s["counts"]["pending"] for s in statuses),
+        )
+
+
+def bar(totals: Totals, elapsed_s: float) -> str:
+    done = totals.billed + totals.failed
+    share = done / totals.total if totals.total else 1.0
+    filled = int(share * BAR_WIDTH)
+    rate = totals.billed / elapsed_s if elapsed_s > 0 else 0.0
+    return (
+        f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {share:4.0%}  "
+        f"{totals.billed}/{totals.total} billed, {totals.failed} failed, "
+        f"{totals.pending} pending  {rate:.1f} bills/s"
+    )
+
+
+def follow(
+    run_ids: Sequence[str],
+    status_of: Callable[[str], Status],
+    out: TextIO = sys.stderr,
+    poll_s: float = 1.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[Status]:
+    """Poll every run until none has anything pending; the last status of each."""
+    started = last_change = clock()
+    interactive = out.isatty()
+    last_line_at = -1e9
+    previous: Totals | None = None
+    warned = False
+    while True:
+        statuses = [status_of(run_id) for run_id in run_ids]
+        totals = Totals.of(statuses)
+        now = clock()
+        finished = all(status["done"] for status in statuses)
+        if totals != previous:
+            previous, last_change = totals, now
+        line = bar(totals, now - started)
+        if interactive:
+            out.write("\r" + line + ("\n" if finished else ""))
+            out.flush()
+        elif finished or now - last_line_at >= 10:
+            out.write(line + "\n")
+            last_line_at = now
+        if finished:
+            return statuses
+        if not warned and now - last_change >= STALL_S:
+            out.write(
+                f"\nno progress for {STALL_S:.0f}s: is the runtime running?"
+                " (`make status`; `make logs` shows its log)\n"
+            )
+            warned = True
+        sleep(poll_s)
+
+
+def summary(statuses: Sequence[Status], elapsed_s: float, bills_bucket: str) -> str:
+    totals = Totals.of(statuses)
+    lines = [
+        f"{len(statuses)} run(s) done in {elapsed_s:.1f}s: {totals.billed} billed,"
+        f" {totals.failed} failed"
+    ]
+    for status in statuses:
+        lines.append(f"  {status['runId']}: bills in s3://{bills_bucket}/{status['runId']}/")
+        for customer in status["customers"]:
+            if customer["state"] == "failed":
+                lines.append(
+                    f"    customer {customer['customerIdentifier']} failed: {customer['reason']}"
+                )
+    return "\n".join(lines)

@@ -1,0 +1,307 @@
+"""The OpenAPI 3.1 descriptions of the HTTP functions, served at ``GET /openapi.json``.
+
+Built from the same constants the functions validate with, so the description and
+the checks cannot drift apart; ``tests/unit/test_openapi.py`` runs schemathesis
+against both functions to hold the implementation to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.coordinator import FIELD, MAX_CUSTOMERS_PER_RUN, MAX_IDEMPOTENCY_KEY
+from functions.crm_api import EDITABLE
+from functions.messages import CUSTOMER_ID, RUN_ID, Customer
+from functions.runs import STATES
+
+Schema = dict[str, Any]
+
+CUSTOMER_ID_SCHEMA: Schema = {"type": "string", "pattern": f"^{CUSTOMER_ID.pattern}$"}
+RUN_ID_SCHEMA: Schema = {"type": "string", "pattern": f"^{RUN_ID.pattern}$"}
+# The lab sends every field as a string; numbers are taken too, and kept as text.
+FIELD_VALUE: Schema = {"oneOf": [{"type": "string", "pattern": r"\S"}, {"type": "number"}]}
+WORKFLOW_ID: Schema = {"type": ["string", "number"]}
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: Schema, description: str) -> Schema:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> Schema:
+    return _json(_ref("Error"), description)
+
+
+def _json_body(schema: str) -> Schema:
+    return {"required": True, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+COMMON_SCHEMAS: dict[str, Schema] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {"type": "string", "description": "what was wrong, what to do"}},
+    },
+}
+UNAUTHORIZED = {
+    "description": "no valid bearer token (only when the function runs with BILLING_TOKEN)",
+    "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+    "content": {"application/json": {"schema": _ref("Error")}},
+}
+BODY_REFUSALS = {
+    "401": UNAUTHORIZED,
+    "413": _error("the body is over 1 MiB"),
+    "415": _error("the body is not JSON"),
+}
+SELF_DESCRIPTION = {
+    "/openapi.json": {
+        "get": {
+            "summary": "This description",
+            "security": [],
+            "responses": {"200": _json({"type": "object"}, "the OpenAPI document")},
+        }
+    },
+    "/metrics": {
+        "get": {
+            "summary": "Prometheus metrics",
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "the text exposition format",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            },
+        }
+    },
+}
+
+
+def _document(title: str, description: str, paths: Schema, schemas: Schema) -> Schema:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": "1", "description": description},
+        "security": [{"bearer": []}],
+        "paths": {**paths, **SELF_DESCRIPTION},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {**COMMON_SCHEMAS, **schemas},
+        },
+    }
+
+
+def coordinator() -> Schema:
+    run_request = {
+        "type": "object",
+        "required": [FIELD],
+        "properties": {
+            FIELD: {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_CUSTOMERS_PER_RUN,
+                "uniqueItems": True,
+                "items": CUSTOMER_ID_SCHEMA,
+            }
+        },
+    }
+    accepted = {
+        "type": "object",
+        "required": ["runId", "workflows"],
+        "properties": {
+            "runId": RUN_ID_SCHEMA,
+            "workflows": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["customerIdentifier", "workflowId"],
+                    "properties": {
+                        "customerIdentifier": CUSTOMER_ID_SCHEMA,
+                        "workflowId": {"type": "string"},
+                    },
+                },
+            },
+        },
+    }
+    status = {
+        "type": "object",
+        "required": ["runId", "createTime", "published", "total", "counts", "done", "customers"],
+        "properties": {
+            "runId": RUN_ID_SCHEMA,
+            "createTime": {"type": "string"},
+            "published": {"type": "boolean"},
+            "total": {"type": "integer"},
+            "counts": {
+                "type": "object",
+                "required": list(STATES),
+                "properties": {state: {"type": "integer"} for state in STATES},
+            },
+            "done": {"type": "boolean", "description": "nothing pending any more"},
+            "customers": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["customerIdentifier", "workflowId", "state"],
+                    "properties": {
+                        "customerIdentifier": CUSTOMER_ID_SCHEMA,
+                        "workflowId": WORKFLOW_ID,
+                        "state": {"enum": list(STATES)},
+                        "bill": {"type": "string", "description": "the bill's S3 key"},
+                        "reason": {"type": "string", "description": "why it failed"},
+                        "asked": {"type": "boolean", "description": "the CRM was asked"},
+                    },
+                },
+            },
+        },
+    }
+    paths = {
+        "/": {
+            "post": {
+                "summary": "Start a billing run: one bill-generation workflow per customer",
+                "parameters": [
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "description": "a repeated request with the key returns the first run",
+                        "schema": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": MAX_IDEMPOTENCY_KEY,
+                            "pattern": "^[\\x20-\\x7e]+$",
+                        },
+                    }
+                ],
+                "requestBody": _json_body("RunRequest"),
+                "responses": {
+                    "202": {
+                        **_json(_ref("RunAccepted"), "every workflow is on workflow-queue"),
+                        "headers": {"Idempotent-Replayed": {"schema": {"enum": ["true"]}}},
+                    },
+                    "400": _error("the body is not a run request"),
+                    "401": UNAUTHORIZED,
+                    "413": _error("the body is over 1 MiB or names too many customers"),
+                    "415": _error("the body is not JSON"),
+                    "422": _error("the Idempotency-Key started a run for other customers"),
+                    "503": _error("Kafka or S3 is unavailable; nothing was published"),
+                },
+            }
+        },
+        "/runs/{runId}": {
+            "get": {
+                "summary": "How far a run is: counts, and each customer's bill or failure",
+                "parameters": [
+                    {"name": "runId", "in": "path", "required": True, "schema": RUN_ID_SCHEMA},
+                    {
+                        "name": "state",
+                        "in": "query",
+                        "required": False,
+                        "description": "list only the customers in this state",
+                        "schema": {"enum": list(STATES)},
+                    },
+                    {
+                        "name": "customers",
+                        "in": "query",
+                        "required": False,
+                        "description": "false: the counts only, without a read per failure",
+                        "schema": {"enum": ["true", "false"]},
+                    },
+                ],
+                "responses": {
+                    "200": _json(_ref("RunStatus"), "the run's progress"),
+                    "400": _error("not a run id, or an unknown state"),
+                    "401": UNAUTHORIZED,
+                    "404": _error("there is no such run"),
+                    "503": _error("S3 is unavailable"),
+                },
+            }
+        },
+    }
+    schemas = {"RunRequest": run_request, "RunAccepted": accepted, "RunStatus": status}
+    return _document(
+        "Billing run coordinator",
+        "Starts billing runs on Kafka and follows them in S3.",
+        paths,
+        schemas,
+    )
+
+
+def crm() -> Schema:
+    customer = {
+        "type": "object",
+        "required": list(Customer.WIRE_FIELDS),
+        "properties": {name: {"type": "string"} for name in Customer.WIRE_FIELDS},
+    }
+    changes = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"customerId": {}, **{name: FIELD_VALUE for name in EDITABLE}},
+    }
+    new_customer = {**changes, "required": list(EDITABLE)}
+    customer_path_id = {
+        "name": "customerId",
+        "in": "path",
+        "required": True,
+        "schema": CUSTOMER_ID_SCHEMA,
+    }
+    paths = {
+        "/": {
+            "get": {
+                "summary": "One customer (with customerId), or every customer",
+                "parameters": [
+                    {
+                        "name": "customerId",
+                        "in": "query",
+                        "required": False,
+                        "schema": CUSTOMER_ID_SCHEMA,
+                    }
+                ],
+                "responses": {
+                    "200": _json(
+                        {"oneOf": [_ref("Customer"), {"type": "array", "items": _ref("Customer")}]},
+                        "the customer, or all of them",
+                    ),
+                    "400": _error("not a customer id"),
+                    "401": UNAUTHORIZED,
+                    "404": _error("there is no such customer"),
+                    "503": _error("S3 is unavailable"),
+                },
+            }
+        },
+        "/customers": {
+            "post": {
+                "summary": "Create a customer; its id is the highest numeric id plus one",
+                "requestBody": _json_body("NewCustomer"),
+                "responses": {
+                    "201": _json(_ref("Customer"), "the customer created"),
+                    "400": _error("a field is missing or not a non-empty string"),
+                    **BODY_REFUSALS,
+                    "503": _error("S3 is unavailable, or too many creations at once"),
+                },
+            }
+        },
+        "/customers/{customerId}": {
+            "post": {
+                "summary": "Change the given fields of a customer",
+                "parameters": [customer_path_id],
+                "requestBody": _json_body("CustomerChanges"),
+                "responses": {
+                    "200": _json(_ref("Customer"), "the customer as changed"),
+                    "400": _error("not a customer id, or a field that cannot be set"),
+                    "404": _error("there is no such customer"),
+                    **BODY_REFUSALS,
+                    "503": _error("S3 is unavailable"),
+                },
+            }
+        },
+    }
+    schemas = {"Customer": customer, "NewCustomer": new_customer, "CustomerChanges": changes}
+    return _document("CRM", "The CRM's customers, as the lab's CRM offers them.", paths, schemas)
+
+
+DESCRIPTIONS = {"coordinator": coordinator, "crm": crm}
+
+
+def description(function: str) -> Schema:
+    return DESCRIPTIONS[function]()

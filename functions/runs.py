@@ -1,0 +1,116 @@
+"""Billing runs: their ids, their workflows, and how far each run has got.
+
+A run's workflows are ``<run id>-<n>``, so the run of any workflow can be read off its
+id, and everything a run leaves in S3 shares a prefix: its bills lie under
+``<run id>/``, its waiting jobs under ``pending/<run id>-``, its failures under
+``failed/<run id>-``. A run's status therefore costs three listings (one request per
+1,000 objects) and one read per failure, whatever else the buckets hold.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from functions.bills import bill_name
+from functions.context import utc_now
+from functions.messages import BILL_GENERATION, RUN_ID, WorkflowId, WorkflowMessage
+from functions.storage import BillStore, JobStore, Run
+
+STATES = ("pending", "billed", "failed")
+
+
+def new_run_id() -> str:
+    """``run-20261127T200347-1f2e3d4c``: sorts by time, and unique without coordination."""
+    return f"run-{utc_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+
+
+def is_run_id(text: str) -> bool:
+    return RUN_ID.fullmatch(text) is not None
+
+
+@dataclass(frozen=True)
+class BillingRun:
+    run_id: str
+    workflows: tuple[WorkflowMessage, ...]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "runId": self.run_id,
+            "workflows": [
+                {
+                    "customerIdentifier": workflow.customer_identifier,
+                    "workflowId": workflow.workflow_id.wire,
+                }
+                for workflow in self.workflows
+            ],
+        }
+
+
+def plan_billing_run(customer_ids: Sequence[str], create_time: str, run_id: str) -> BillingRun:
+    """One workflow per customer; ids are ``<run id>-<n>``, unique without any clock."""
+    workflows = tuple(
+        WorkflowMessage(
+            workflow_type=BILL_GENERATION,
+            workflow_id=WorkflowId(f"{run_id}-{number}"),
+            create_time=create_time,
+            payload={"customerIdentifier": customer_id},
+        )
+        for number, customer_id in enumerate(customer_ids, start=1)
+    )
+    return BillingRun(run_id, workflows)
+
+
+def plan(run: Run) -> BillingRun:
+    return plan_billing_run(run.customer_ids, run.create_time, run.run_id)
+
+
+def run_status(
+    run: Run,
+    jobs: JobStore,
+    bills: BillStore,
+    state: str | None = None,
+    with_customers: bool = True,
+) -> dict[str, Any]:
+    """Counts of the run's workflows by state, and each customer's (only those in
+    ``state``, if given; none without ``with_customers``). A bill counts even if the job
+    also failed: the bill exists."""
+    billed = set(bills.names(f"{run.run_id}/"))
+    prefix = f"{run.run_id}-"
+    waiting = jobs.waiting_keys(prefix)
+    failed_keys = jobs.failed_keys(prefix)
+    counts = dict.fromkeys(STATES, 0)
+    customers = []
+    for workflow in plan(run).workflows:
+        customer_id = workflow.customer_identifier
+        entry: dict[str, Any] = {
+            "customerIdentifier": customer_id,
+            "workflowId": workflow.workflow_id.wire,
+        }
+        name = bill_name(customer_id, workflow.workflow_id)
+        key = workflow.workflow_id.key
+        if name in billed:
+            entry.update(state="billed", bill=name)
+        elif key in failed_keys:
+            entry["state"] = "failed"
+        else:
+            entry.update(state="pending", asked=key in waiting)
+        counts[entry["state"]] += 1
+        if with_customers and state in (None, entry["state"]):
+            customers.append(entry)
+    for entry in customers:
+        if entry["state"] == "failed":
+            # Read only for the failures shown and not billed after all: one GET each.
+            failure = jobs.failure(WorkflowId(entry["workflowId"]))
+            entry["reason"] = failure.reason if failure else "the failure record vanished"
+    return {
+        "runId": run.run_id,
+        "createTime": run.create_time,
+        "published": run.published,
+        "total": len(run.customer_ids),
+        "counts": counts,
+        "done": counts["pending"] == 0 and run.published,
+        "customers": customers,
+    }

@@ -1,0 +1,169 @@
+"""Bearer-token auth on the HTTP functions, and logs: JSON, about a workflow, no secrets."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from functions.context import FunctionContext
+from functions.log_context import about_run, about_workflow
+from functions.messages import WorkflowId
+from runtime.config import Settings
+from runtime.logs import JsonFormatter, TextFormatter, configure_logging
+from runtime.services import Services
+from runtime.triggers import BY_FUNCTION
+from runtime.worker import Invoker, Record
+from tests.unit.test_http_functions import client
+
+TOKEN = "s3cr3t-t0ken-for-tests-only"
+RUN = "run-20261128T001500-0a1b2c3d"
+
+
+@pytest.fixture
+def guarded(services: Services) -> Services:
+    services.settings = replace(services.settings, auth_token=TOKEN)
+    return services
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """Everything logged meanwhile, through the JSON formatter with the token as secret."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter("test", [TOKEN]))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    level = root.level
+    root.setLevel(logging.DEBUG)
+    yield stream
+    root.removeHandler(handler)
+    root.setLevel(level)
+
+
+@pytest.mark.parametrize(
+    ("authorization", "problem"),
+    [
+        (None, "invalid_request"),
+        (f"Basic {TOKEN}", "invalid_request"),
+        ("Bearer wrong-token", "invalid_token"),
+        (f"Bearer {TOKEN}x", "invalid_token"),
+        ("Bearer ", "invalid_token"),
+    ],
+)
+@pytest.mark.parametrize("target", ["coordinator", "crm"])
+def test_without_the_token_both_functions_answer_401(
+    guarded: Services, target: str, authorization: str | None, problem: str
+) -> None:
+    headers = {"Authorization": authorization} if authorization else {}
+    response = client(target).post("/", json={"customerIdentifiers": ["1"]}, headers=headers)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == f'Bearer realm="billing", error="{problem}"'
+    assert "BILLING_TOKEN" in response.get_json()["error"]
+    assert TOKEN not in response.get_data(as_text=True)
+    assert guarded.publisher.published == []  # type: ignore[attr-defined]
+
+
+def test_with_the_token_both_functions_serve(guarded: Services) -> None:
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    run = client("coordinator").post("/", json={"customerIdentifiers": ["1"]}, headers=bearer)
+    assert run.status_code == 202
+    assert client("crm").get("/?customerId=1", headers=bearer).status_code == 200
+    assert (
+        client("crm")
+        .get("/?customerId=1", headers={"authorization": f"bearer {TOKEN}"})
+        .status_code
+        == 200
+    )
+
+
+def test_the_description_and_the_metrics_need_no_token(guarded: Services) -> None:
+    for target in ("coordinator", "crm"):
+        assert client(target).get("/openapi.json").get_json()["openapi"].startswith("3.")
+        assert client(target).get("/metrics").status_code == 200
+
+
+def test_without_a_token_configured_auth_is_off(services: Services) -> None:
+    assert services.settings.auth_token is None
+    assert client("crm").get("/?customerId=1").status_code == 200
+
+
+def test_no_token_reaches_a_log_line(guarded: Services, log_lines: io.StringIO) -> None:
+    app = client("coordinator")
+    app.post("/", json={"customerIdentifiers": ["1"]}, headers={"Authorization": f"Bearer {TOKEN}"})
+    app.post("/", json={"customerIdentifiers": ["1"]}, headers={"Authorization": "Bearer guess"})
+    logging.getLogger("careless").error("a library logs its config: token=%s", TOKEN)
+    text = log_lines.getvalue()
+    assert "billing run" in text  # the requests were logged at all
+    assert TOKEN not in text
+    assert "guess" not in text
+    assert "token=***" in text
+
+
+def test_settings_never_show_their_secrets() -> None:
+    settings = Settings(auth_token=TOKEN, kafka_sasl_password="kafka-secret")
+    assert TOKEN not in repr(settings)
+    assert "kafka-secret" not in repr(settings)
+    assert settings.secrets() == ["kafka-secret", TOKEN]
+
+
+def _json_lines(stream: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_each_log_line_about_a_workflow_names_it_and_its_run(
+    context: FunctionContext, unit_settings: Settings, log_lines: io.StringIO
+) -> None:
+    workflow = {
+        "workflow-type": "bill-generation",
+        "workflow-id": f"{RUN}-7",
+        "create-time": "",
+        "payload": {"customerIdentifier": "1"},
+    }
+    invoke = Invoker(BY_FUNCTION["engine-start"], unit_settings, context, sleep=lambda _: None)
+    invoke(Record(json.dumps(workflow).encode(), "workflow-queue"))
+    lines = [line for line in _json_lines(log_lines) if str(line["logger"]).startswith("functions")]
+    assert lines, "engine-start logged nothing"
+    for line in lines:
+        assert (line["workflowId"], line["runId"]) == (f"{RUN}-7", RUN)
+        assert {"time", "level", "process", "logger", "message"} <= set(line)
+    logging.getLogger("elsewhere").info("not about a workflow")
+    assert "workflowId" not in _json_lines(log_lines)[-1]
+
+
+def test_a_workflow_of_no_run_is_logged_without_one(log_lines: io.StringIO) -> None:
+    with about_workflow(WorkflowId(1616523703935.42)):
+        logging.getLogger("x").info("lab workflow")
+    with about_run(RUN):
+        logging.getLogger("x").info("a run")
+    lab, run = _json_lines(log_lines)
+    assert (lab["workflowId"], lab["runId"]) == ("1616523703935.42", None)
+    assert run["runId"] == RUN and "workflowId" not in run
+
+
+def test_text_logs_for_people_carry_the_same_context_and_blank_secrets() -> None:
+    formatter = TextFormatter("stack", [TOKEN])
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "token %s", (TOKEN,), None)
+    with about_workflow(WorkflowId(f"{RUN}-1")):
+        line = formatter.format(record)
+    assert line.endswith(f"token *** [workflowId={RUN}-1 runId={RUN}]")
+
+
+def test_aws_secrets_from_the_environment_are_blanked_too(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    aws_secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", aws_secret)
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    try:
+        configure_logging(Settings(auth_token=TOKEN), role="test")
+        logging.getLogger("botocore.careless").warning("signing with %s and %s", aws_secret, TOKEN)
+    finally:
+        root.handlers[:] = saved
+    line = json.loads(capsys.readouterr().err.splitlines()[-1])
+    assert line["message"] == "signing with *** and ***"

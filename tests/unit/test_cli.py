@@ -1,0 +1,137 @@
+"""The `billing` CLI without a stack: progress, summaries, bills in S3, one-line errors."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+
+from cli.__main__ import main
+from cli.progress import follow, summary
+from functions.messages import WorkflowId
+from functions.storage.s3 import Bucket, S3BillStore
+from runtime.config import Settings
+from tests.support import free_port
+
+RUN = "run-20261128T001500-0a1b2c3d"
+
+
+def status(billed: int, failed: int, pending: int, run_id: str = RUN) -> dict[str, Any]:
+    failures = [
+        {"customerIdentifier": str(n), "state": "failed", "reason": f"reason {n}"}
+        for n in range(failed)
+    ]
+    return {
+        "runId": run_id,
+        "counts": {"billed": billed, "failed": failed, "pending": pending},
+        "done": pending == 0,
+        "customers": failures,
+    }
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_following_a_run_shows_progress_until_nothing_is_pending() -> None:
+    answers = iter([status(0, 0, 4), status(2, 0, 2), status(3, 1, 0)])
+    out, clock = io.StringIO(), Clock()
+    final = follow([RUN], lambda _: next(answers), out, poll_s=10, clock=clock, sleep=clock.sleep)
+    assert final == [status(3, 1, 0)]
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("[" + "." * 30 + "]   0%  0/4 billed, 0 failed, 4 pending")
+    assert lines[-1].startswith("[" + "#" * 30 + "] 100%  3/4 billed, 1 failed, 0 pending")
+    assert "0.1 bills/s" in lines[-1]
+
+
+def test_a_run_that_stops_moving_says_where_to_look() -> None:
+    answers = iter([status(1, 0, 3)] * 8 + [status(4, 0, 0)])
+    out, clock = io.StringIO(), Clock()
+    follow([RUN], lambda _: next(answers), out, poll_s=10, clock=clock, sleep=clock.sleep)
+    assert out.getvalue().count("no progress for 60s: is the runtime running?") == 1
+
+
+def test_several_runs_are_followed_as_one() -> None:
+    runs = {
+        "a": iter([status(1, 0, 1, "a"), status(2, 0, 0, "a")]),
+        "b": iter([status(5, 0, 0, "b")] * 2),
+    }
+    out, clock = io.StringIO(), Clock()
+    follow(["a", "b"], lambda run: next(runs[run]), out, clock=clock, sleep=clock.sleep)
+    assert "7/7 billed" in out.getvalue().splitlines()[-1]
+
+
+def test_the_summary_names_each_failure_and_where_the_bills_lie() -> None:
+    text = summary([status(3, 1, 0)], 12.34, "bills")
+    assert text.splitlines() == [
+        "1 run(s) done in 12.3s: 3 billed, 1 failed",
+        f"  {RUN}: bills in s3://bills/{RUN}/",
+        "    customer 0 failed: reason 0",
+    ]
+
+
+def test_a_stack_that_is_down_is_one_line_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("COORDINATOR_URL", closed)
+    monkeypatch.setenv("CRM_URL", closed)
+    for command in (["run", "1", "2"], ["runs", "show", RUN], ["customers", "ls"]):
+        assert main(command) == 2
+        error = capsys.readouterr().err
+        assert error.count("\n") == 1
+        assert error.startswith("billing: cannot reach the ")
+        assert closed in error and "`make up`" in error
+    monkeypatch.setenv("S3_ENDPOINT_URL", closed)
+    assert main(["bills", "ls"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("billing: S3 is unavailable: could not list s3://bills/*")
+    assert error.count("\n") == 1 and "`make up`" in error
+
+
+def test_naming_customers_and_all_customers_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run"]) == 2
+    assert main(["run", "1", "--all-customers"]) == 2
+    assert capsys.readouterr().err.count("--all-customers") == 2
+
+
+@pytest.fixture
+def bills(s3: object, unit_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> S3BillStore:
+    monkeypatch.setenv("S3_ENDPOINT_URL", "")  # moto's mock stands in for AWS itself
+    return S3BillStore(Bucket(s3, unit_settings.bills_bucket))  # type: ignore[arg-type]
+
+
+def test_bills_are_listed_and_shown_by_key_or_by_customer(
+    bills: S3BillStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    older, newer = "run-20261127T100000-00000000", "run-20261128T100000-00000000"
+    for run_id, text in ((older, "old bill of 1"), (newer, "new bill of 1")):
+        bills.create(f"{run_id}/customer-bill-1.txt", text, WorkflowId(f"{run_id}-1"), "t")
+    bills.create(f"{newer}/customer-bill-2.txt", "bill of 2", WorkflowId(f"{newer}-2"), "t")
+
+    assert main(["bills", "ls", "--customer", "1"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split()[-1] for line in listed] == [
+        f"{older}/customer-bill-1.txt",
+        f"{newer}/customer-bill-1.txt",
+    ]
+    assert main(["bills", "ls", "--run", newer]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+
+    assert main(["bills", "show", "2"]) == 0
+    assert capsys.readouterr().out == f"# {newer}/customer-bill-2.txt\nbill of 2\n"
+    assert main(["bills", "show", f"{older}/customer-bill-1.txt"]) == 0
+    assert "old bill of 1" in capsys.readouterr().out
+
+    assert main(["bills", "show", "9"]) == 2
+    assert "no bill for customer 9 yet" in capsys.readouterr().err
+    assert main(["bills", "show", f"{older}/customer-bill-9.txt"]) == 2
+    assert "there is no bill" in capsys.readouterr().err

@@ -1,0 +1,62 @@
+"""Each HTTP function keeps to the OpenAPI description it serves at /openapi.json.
+
+schemathesis reads the served description, makes requests from it (valid ones and
+invalid ones), sends them to the function through functions-framework's own app, and
+checks every answer against the description: status codes, headers, bodies, 401
+without the token, 405 with ``Allow`` for methods a path does not take, never a 5xx.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+import schemathesis
+from functions_framework import create_app
+from hypothesis import HealthCheck, settings
+
+from runtime.services import Services
+from tests.support import REPO
+
+TOKEN = "openapi-test-token"
+# The apps find their stores when called, so the `guarded` fixture's (moto) are used.
+APPS = {
+    target: create_app(target=target, source=str(REPO / "main.py"))  # type: ignore[no-untyped-call]
+    for target in ("coordinator", "crm")
+}
+CONFIG = schemathesis.Config.from_dict(
+    {
+        "auth": {"openapi": {"bearer": {"bearer": TOKEN}}},
+        # The coverage phase builds its boundary cases (10,001 customers...) while pytest
+        # collects, for a minute; generated and fuzzed cases run in the test itself.
+        "phases": {"coverage": {"enabled": False}},
+        "checks": {
+            # Too many customers in a run is 413 (Content Too Large), as documented.
+            "negative_data_rejection": {"expected-statuses": [400, 401, 404, 405, 413, 415]},
+            # An Idempotency-Key used again for other customers is 422, as documented.
+            "positive_data_acceptance": {"expected-statuses": ["2xx", 401, 404, 422]},
+        },
+    }
+)
+coordinator = schemathesis.openapi.from_wsgi("/openapi.json", APPS["coordinator"], config=CONFIG)
+crm = schemathesis.openapi.from_wsgi("/openapi.json", APPS["crm"], config=CONFIG)
+EXAMPLES = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+@pytest.fixture
+def guarded(services: Services) -> Services:
+    services.settings = replace(services.settings, auth_token=TOKEN)
+    return services
+
+
+@coordinator.parametrize()
+@EXAMPLES
+def test_the_coordinator_keeps_to_its_description(case: Any, guarded: Services) -> None:
+    case.call_and_validate()
+
+
+@crm.parametrize()
+@EXAMPLES
+def test_the_crm_keeps_to_its_description(case: Any, guarded: Services) -> None:
+    case.call_and_validate()

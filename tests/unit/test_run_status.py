@@ -1,0 +1,144 @@
+"""GET /runs/<id>: counts and each customer's state, read from S3 at a cost that grows
+with the run, not with everything else the buckets hold."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from prometheus_client import REGISTRY
+
+from functions.bills import bill_name
+from functions.context import FunctionContext
+from functions.messages import WorkflowId
+from functions.storage import Job
+from runtime.services import Services
+from tests.unit.conftest import RecordingPublisher
+from tests.unit.test_http_functions import client
+
+
+def start(customers: list[str]) -> dict[str, Any]:
+    response = client("coordinator").post("/", json={"customerIdentifiers": customers})
+    assert response.status_code == 202, response.get_json()
+    body: dict[str, Any] = response.get_json()
+    return body
+
+
+def wait(context: FunctionContext, workflow_id: str, customer: str) -> Job:
+    at = "2021-03-23T18:21:47.000Z"
+    return context.jobs.create(Job(WorkflowId(workflow_id), customer, at, at))
+
+
+def bill(context: FunctionContext, workflow_id: str, customer: str) -> None:
+    wid = WorkflowId(workflow_id)
+    assert context.bills.create(bill_name(customer, wid), "a bill", wid, "2021-03-23T18:21:48Z")
+
+
+def status(run_id: str, query: str = "") -> dict[str, Any]:
+    response = client("coordinator").get(f"/runs/{run_id}{query}")
+    assert response.status_code == 200, response.get_json()
+    body: dict[str, Any] = response.get_json()
+    return body
+
+
+def test_a_run_tells_each_customers_state_bill_and_failure(services: Services) -> None:
+    context = services.context
+    run = start(["1", "2", "3", "4"])
+    ids = {w["customerIdentifier"]: w["workflowId"] for w in run["workflows"]}
+    bill(context, ids["1"], "1")
+    context.jobs.fail(wait(context, ids["2"], "2"), "customer '2' is not known to the CRM", "t")
+    wait(context, ids["3"], "3")
+
+    body = status(run["runId"])
+    assert body["counts"] == {"pending": 2, "billed": 1, "failed": 1}
+    assert (body["total"], body["done"], body["published"]) == (4, False, True)
+    by_customer = {c["customerIdentifier"]: c for c in body["customers"]}
+    assert by_customer["1"]["state"] == "billed"
+    assert by_customer["1"]["bill"] == f"{run['runId']}/customer-bill-1.txt"
+    assert by_customer["2"] == {
+        "customerIdentifier": "2",
+        "workflowId": ids["2"],
+        "state": "failed",
+        "reason": "customer '2' is not known to the CRM",
+    }
+    assert (by_customer["3"]["state"], by_customer["3"]["asked"]) == ("pending", True)
+    assert (by_customer["4"]["state"], by_customer["4"]["asked"]) == ("pending", False)
+
+    assert [
+        c["customerIdentifier"] for c in status(run["runId"], "?state=failed")["customers"]
+    ] == ["2"]
+    counts_only = status(run["runId"], "?customers=false")
+    assert (counts_only["counts"]["failed"], counts_only["customers"]) == (1, [])
+    bill(context, ids["3"], "3")
+    bill(context, ids["4"], "4")
+    context.jobs.close(WorkflowId(ids["3"]))
+    done = status(run["runId"], "?state=pending")
+    assert (done["counts"]["pending"], done["done"], done["customers"]) == (0, True, [])
+
+
+def test_a_run_never_published_is_not_done(services: Services) -> None:
+    services.publisher = RecordingPublisher(fail=True)  # type: ignore[assignment]
+    response = client("coordinator").post(
+        "/", json={"customerIdentifiers": ["1"]}, headers={"Idempotency-Key": "k-1"}
+    )
+    assert response.status_code == 503
+    (run_id,) = [
+        name.removeprefix("runs/").removesuffix(".json")
+        for name in services.runs.bucket.names("runs/")  # type: ignore[attr-defined]
+    ]
+    body = status(run_id)
+    assert (body["published"], body["done"], body["counts"]["pending"]) == (False, False, 1)
+
+
+@pytest.mark.parametrize(
+    ("path", "code", "complaint"),
+    [
+        ("/runs/run-20261128T001500-0a1b2c3d", 404, "there is no run"),
+        ("/runs/not-a-run", 400, "is not a run id"),
+        ("/runs/run-20261128T001500-0a1b2c3d?state=lost", 400, "use one of pending"),
+        ("/runs/run-20261128T001500-0a1b2c3d?customers=no", 400, "use true or false"),
+        ("/runs/run-20261128T001500-0a1b2c3d?stat=failed", 400, "unknown query parameter"),
+        ("/runs", 404, "GET /runs/<run id>"),
+    ],
+)
+def test_asking_for_a_run_that_cannot_be_is_a_4xx(
+    services: Services, path: str, code: int, complaint: str
+) -> None:
+    response = client("coordinator").get(path)
+    assert response.status_code == code
+    assert complaint in response.get_json()["error"]
+
+
+def _s3_requests() -> float:
+    total = 0.0
+    for metric in REGISTRY.collect():
+        for sample in metric.samples:
+            if sample.name == "billing_s3_requests_total":
+                total += sample.value
+    return total
+
+
+def test_a_runs_status_costs_listings_and_a_read_per_failure_not_a_read_per_customer(
+    services: Services,
+) -> None:
+    context = services.context
+    other = start([f"o{n}" for n in range(300)])
+    for workflow in other["workflows"]:  # another run's bills must cost nothing
+        bill(context, workflow["workflowId"], workflow["customerIdentifier"])
+    customers = [f"c{n}" for n in range(1500)]
+    run = start(customers)
+    workflows = run["workflows"]
+    for workflow in workflows[:1200]:
+        bill(context, workflow["workflowId"], workflow["customerIdentifier"])
+    for workflow in workflows[1200:1205]:
+        job = wait(context, workflow["workflowId"], workflow["customerIdentifier"])
+        context.jobs.fail(job, "unknown", "t")
+    for workflow in workflows[1205:1300]:
+        wait(context, workflow["workflowId"], workflow["customerIdentifier"])
+
+    before = _s3_requests()
+    body = status(run["runId"])
+    spent = _s3_requests() - before
+    assert body["counts"] == {"billed": 1200, "failed": 5, "pending": 295}
+    # the run; two pages of bills, one of waiting jobs, one of failures; five failures.
+    assert spent == 1 + 2 + 1 + 1 + 5
