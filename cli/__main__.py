@@ -30,8 +30,10 @@ from infra.stack import client_settings
 
 
 def run(api: Api, args: argparse.Namespace) -> int:
-    if args.all_customers == bool(args.customers):
-        raise CliError("name customers (`billing run 1 2 3`) or give --all-customers, not both")
+    if args.all_customers and args.customers:
+        raise CliError("give customer ids or --all-customers, not both")
+    if not args.all_customers and not args.customers:
+        raise CliError("name the customers to bill (`billing run 1 2 3`) or give --all-customers")
     customer_ids = args.customers or [c["customerId"] for c in api.customers()]
     if not customer_ids:
         raise CliError("the CRM knows no customers; add one with POST /customers")

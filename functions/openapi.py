@@ -59,6 +59,7 @@ BODY_REFUSALS = {
 SELF_DESCRIPTION = {
     "/openapi.json": {
         "get": {
+            "operationId": "getOpenApi",
             "summary": "This description",
             "security": [],
             "responses": {"200": _json({"type": "object"}, "the OpenAPI document")},
@@ -66,6 +67,7 @@ SELF_DESCRIPTION = {
     },
     "/metrics": {
         "get": {
+            "operationId": "getMetrics",
             "summary": "Prometheus metrics",
             "security": [],
             "responses": {
@@ -158,6 +160,7 @@ def coordinator() -> Schema:
     paths = {
         "/": {
             "post": {
+                "operationId": "startRun",
                 "summary": "Start a billing run: one bill-generation workflow per customer",
                 "parameters": [
                     {
@@ -190,6 +193,7 @@ def coordinator() -> Schema:
         },
         "/runs/{runId}": {
             "get": {
+                "operationId": "getRun",
                 "summary": "How far a run is: counts, and each customer's bill or failure",
                 "parameters": [
                     {"name": "runId", "in": "path", "required": True, "schema": RUN_ID_SCHEMA},
@@ -248,6 +252,7 @@ def crm() -> Schema:
     paths = {
         "/": {
             "get": {
+                "operationId": "getCustomers",
                 "summary": "One customer (with customerId), or every customer",
                 "parameters": [
                     {
@@ -271,6 +276,7 @@ def crm() -> Schema:
         },
         "/customers": {
             "post": {
+                "operationId": "createCustomer",
                 "summary": "Create a customer; its id is the highest numeric id plus one",
                 "requestBody": _json_body("NewCustomer"),
                 "responses": {
@@ -283,6 +289,7 @@ def crm() -> Schema:
         },
         "/customers/{customerId}": {
             "post": {
+                "operationId": "updateCustomer",
                 "summary": "Change the given fields of a customer",
                 "parameters": [customer_path_id],
                 "requestBody": _json_body("CustomerChanges"),

@@ -248,6 +248,17 @@ def test_both_http_functions_serve_their_metrics(services: Services) -> None:
         assert 'billing_s3_requests_total{operation="GetObject"}' in response.get_data(as_text=True)
 
 
+def test_an_unknown_query_parameter_is_refused_not_ignored(services: Services) -> None:
+    # A typo must not silently turn "one customer" into "every customer".
+    response = client("crm").get("/?customerid=1")
+    assert response.status_code == 400
+    assert "unknown query parameter(s) 'customerid'" in response.get_json()["error"]
+    assert "it takes customerId" in response.get_json()["error"]
+    response = client("coordinator").post("/?dry=1", json={"customerIdentifiers": ["1"]})
+    assert response.status_code == 400
+    assert services.publisher.published == []  # type: ignore[attr-defined]
+
+
 def test_crm_names_its_routes_on_a_wrong_one(services: Services) -> None:
     response = client("crm").get("/accounts/1")
     assert response.status_code == 404
