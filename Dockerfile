@@ -6,6 +6,7 @@ COPY pyproject.toml README.md main.py ./
 COPY functions functions
 COPY runtime runtime
 COPY infra infra
+COPY cli cli
 RUN pip install .
 # functions-framework finds its targets in ./main.py.
 CMD ["python", "-m", "runtime", "list"]

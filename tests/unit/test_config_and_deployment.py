@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,13 @@ def test_cluster_ids_never_look_like_options_to_the_storage_tool() -> None:
     ids = {new_cluster_id() for _ in range(2000)}
     assert len(ids) == 2000
     assert all(len(cluster_id) == 22 and not cluster_id.startswith("-") for cluster_id in ids)
+
+
+def test_the_image_holds_every_package_the_project_installs() -> None:
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    packages = [
+        p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    ]
+    dockerfile = (REPO / "Dockerfile").read_text().splitlines()
+    for package in packages:
+        assert f"COPY {package} {package}" in dockerfile, f"the Dockerfile leaves out {package}/"
