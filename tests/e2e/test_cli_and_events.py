@@ -56,7 +56,9 @@ def test_a_new_user_follows_a_run_from_the_cli_to_the_bill_text(
     assert summary[0].startswith("1 run(s) done in ") and summary[0].endswith("8 billed, 0 failed")
     assert "8/8 billed, 0 failed, 0 pending" in started.stderr
 
-    shown = billing(stack, "runs", "show", run_id)
+    # The run's state is in S3: another coordinator knows it as well as the first.
+    other, _ = start_http_function(processes, stack, "coordinator", "coordinator-2")
+    shown = billing(replace(stack, coordinator_url=other), "runs", "show", run_id)
     assert shown.returncode == 0, shown.stderr
     rows = shown.stdout.splitlines()[2:]
     assert len(rows) == 8
