@@ -18,10 +18,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from bench import ceilings, probes
+from cli.api import Api
 from functions.messages import Customer
+from functions.runs import bill_names
 from functions.storage.s3 import Bucket
-from infra.demo import COORDINATOR, start_run
-from infra.stack import CRM_PORT, client_settings, http_answers
+from infra.stack import client_settings, http_answers
 from runtime.config import Settings
 from runtime.services import Services, s3_client
 from runtime.triggers import FUNCTIONS
@@ -29,8 +30,14 @@ from runtime.triggers import FUNCTIONS
 
 def metrics_urls(settings: Settings) -> list[str]:
     ports = [settings.metrics_port + n for n in range(len(FUNCTIONS))]
-    http = [COORDINATOR + "metrics", f"http://127.0.0.1:{CRM_PORT}/metrics"]
+    http = [f"{url.rstrip('/')}/metrics" for url in (settings.coordinator_url, settings.crm_url)]
     return [f"http://127.0.0.1:{port}/metrics" for port in ports] + http
+
+
+def start_run(settings: Settings, customer_ids: list[str]) -> tuple[str, set[str]]:
+    """POST a run as the CLI does; its id and the names its bills will have."""
+    accepted = Api(settings).start_run(customer_ids)
+    return accepted["runId"], set(bill_names(accepted))
 
 
 def seed(settings: Settings, count: int) -> list[str]:
@@ -83,7 +90,7 @@ def billing_run(settings: Settings, count: int) -> dict[str, float]:
     before = probes.counters(metrics_urls(settings))
     posted = datetime.now().astimezone()
     started = time.monotonic()
-    run_id, names = start_run(customers, token=settings.auth_token)
+    run_id, names = start_run(settings, customers)
     accepted_s = time.monotonic() - started
     answered_before = probes.answers_processed(before)
     elapsed = accepted_s + wait_until_billed(
@@ -145,7 +152,7 @@ def one_customer_latency(settings: Settings, repeat: int) -> None:
     timings = []
     for _ in range(repeat):
         started = time.monotonic()
-        _run_id, names = start_run(["bench-00000"], token=settings.auth_token)
+        _run_id, names = start_run(settings, ["bench-00000"])
         (name,) = names
         while bills.get_bytes(name) is None:
             time.sleep(0.005)
@@ -174,8 +181,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
     settings = client_settings()
-    if not http_answers(COORDINATOR + "metrics"):
-        raise SystemExit(f"no coordinator at {COORDINATOR}; start the stack with `make up`")
+    if not http_answers(settings.coordinator_url):
+        raise SystemExit(
+            f"no coordinator at {settings.coordinator_url}; start the stack with `make up`"
+        )
     if args.latency:
         one_customer_latency(settings, args.repeat)
         return

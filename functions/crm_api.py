@@ -109,8 +109,7 @@ ROUTES = "use GET /?customerId=N, GET /, POST /customers or POST /customers/<id>
 def crm_api(request: HttpRequest, customers: CustomerStore) -> HttpResponse:
     path = request.path.rstrip("/") or "/"
     if path == "/":
-        _only(request, path, "GET")
-        request.query_only("customerId")
+        _route(request, path, "GET", "customerId")
         if "customerId" not in request.query:
             return HttpResponse(200, [c.to_wire() for c in sorted(customers.all(), key=_by_id)])
         customer_id = _customer_id(request.query["customerId"])
@@ -119,17 +118,17 @@ def crm_api(request: HttpRequest, customers: CustomerStore) -> HttpResponse:
             raise NotFound(f"there is no customer {customer_id!r}")
         return HttpResponse(200, customer.to_wire())
     if path == "/customers":
-        _only(request, path, "POST")
+        _route(request, path, "POST")
         return _create(request.json_object(), customers)
     if path.startswith("/customers/") and path.count("/") == 2:
-        _only(request, path, "POST")
+        _route(request, path, "POST")
         customer_id = _customer_id(path.removeprefix("/customers/"))
         return _update(customer_id, request.json_object(), customers)
     raise NotFound(f"no route for {request.method} {request.path}; {ROUTES}")
 
 
-def _only(request: HttpRequest, path: str, method: str) -> None:
+def _route(request: HttpRequest, path: str, method: str, *query: str) -> None:
+    """Refuse a method the path does not take, or query parameters it does not know."""
     if request.method != method:
         raise MethodNotAllowed(request.method, path, (method,), f"; {ROUTES}")
-    if method == "POST":
-        request.query_only()
+    request.query_only(*query)

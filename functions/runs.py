@@ -10,7 +10,7 @@ id, and everything a run leaves in S3 shares a prefix: its bills lie under
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,22 +49,27 @@ class BillingRun:
         }
 
 
-def plan_billing_run(customer_ids: Sequence[str], create_time: str, run_id: str) -> BillingRun:
+def plan(run: Run) -> BillingRun:
     """One workflow per customer; ids are ``<run id>-<n>``, unique without any clock."""
     workflows = tuple(
         WorkflowMessage(
             workflow_type=BILL_GENERATION,
-            workflow_id=WorkflowId(f"{run_id}-{number}"),
-            create_time=create_time,
+            workflow_id=WorkflowId(f"{run.run_id}-{number}"),
+            create_time=run.create_time,
             payload={"customerIdentifier": customer_id},
         )
-        for number, customer_id in enumerate(customer_ids, start=1)
+        for number, customer_id in enumerate(run.customer_ids, start=1)
     )
-    return BillingRun(run_id, workflows)
+    return BillingRun(run.run_id, workflows)
 
 
-def plan(run: Run) -> BillingRun:
-    return plan_billing_run(run.customer_ids, run.create_time, run.run_id)
+def bill_names(accepted: Mapping[str, Any]) -> list[str]:
+    """The names the bills of a run will have, read off the coordinator's 202 (the
+    ``BillingRun.summary()`` a client received)."""
+    return [
+        bill_name(w["customerIdentifier"], WorkflowId(w["workflowId"]))
+        for w in accepted["workflows"]
+    ]
 
 
 def run_status(
@@ -83,6 +88,7 @@ def run_status(
     failed_keys = jobs.failed_keys(prefix)
     counts = dict.fromkeys(STATES, 0)
     customers = []
+    shown_failures = []
     for workflow in plan(run).workflows:
         customer_id = workflow.customer_identifier
         entry: dict[str, Any] = {
@@ -100,11 +106,12 @@ def run_status(
         counts[entry["state"]] += 1
         if with_customers and state in (None, entry["state"]):
             customers.append(entry)
-    for entry in customers:
-        if entry["state"] == "failed":
-            # Read only for the failures shown and not billed after all: one GET each.
-            failure = jobs.failure(WorkflowId(entry["workflowId"]))
-            entry["reason"] = failure.reason if failure else "the failure record vanished"
+            if entry["state"] == "failed":
+                shown_failures.append((entry, workflow.workflow_id))
+    # Read only for the failures shown and not billed after all: one GET each.
+    for entry, workflow_id in shown_failures:
+        failure = jobs.failure(workflow_id)
+        entry["reason"] = failure.reason if failure else "the failure record vanished"
     return {
         "runId": run.run_id,
         "createTime": run.create_time,

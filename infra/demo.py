@@ -6,42 +6,16 @@ python -m infra.demo        (make demo brings the stack up first)
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
-from functions.bills import bill_name
-from functions.messages import WorkflowId
 from runtime.config import Settings
 
 BIN = Path(sys.executable).parent
-COORDINATOR = f"http://127.0.0.1:{os.environ.get('COORDINATOR_PORT', '3007')}/"
 # A local S3 server takes any credentials; the aws CLI wants some all the same.
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", **os.environ}
-
-
-def start_run(
-    customer_ids: list[str], url: str = COORDINATOR, token: str | None = None
-) -> tuple[str, set[str]]:
-    """POST a billing run; its run id and the names its bills will have."""
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(
-        url,
-        data=json.dumps({"customerIdentifiers": customer_ids}).encode(),
-        headers=headers,
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=120) as response:
-        body = json.load(response)
-    names = {
-        bill_name(w["customerIdentifier"], WorkflowId(w["workflowId"])) for w in body["workflows"]
-    }
-    return body["runId"], names
 
 
 def aws_s3_ls(settings: Settings, path: str = "", recursive: bool = False) -> list[str]:

@@ -70,12 +70,15 @@ def _ensure_token() -> None:
 
 
 def client_settings(env: dict[str, str] | None = None) -> Settings:
-    """A client's settings (the CLI's, the benchmark's): with the token `up` made, if the
-    environment names none."""
+    """A client's settings (the CLI's, the benchmark's): with the token `up` made and the
+    ports it used, where the environment names none."""
     env = dict(os.environ if env is None else env)
     given = env.get("BILLING_TOKEN") or env.get("BILLING_TOKEN_FILE")
     if not given and token_file().exists():
         env["BILLING_TOKEN_FILE"] = str(token_file())
+    # The HTTP functions are where `up` starts them (COORDINATOR_PORT, CRM_PORT).
+    env.setdefault("COORDINATOR_URL", f"http://127.0.0.1:{COORDINATOR_PORT}")
+    env.setdefault("CRM_URL", f"http://127.0.0.1:{CRM_PORT}")
     return Settings.from_env(env)
 
 

@@ -39,6 +39,18 @@ Handler = Callable[[HttpRequest, Services], HttpResponse]
 FlaskResponse = tuple[str, int, dict[str, str]]
 _JSON = {"Content-Type": "application/json"}
 
+
+def _target_name() -> str:
+    """The ``--target`` this process serves, to name it in its log lines."""
+    if "--target" in sys.argv[:-1]:
+        return sys.argv[sys.argv.index("--target") + 1]
+    return os.environ.get("FUNCTION_TARGET", "http")
+
+
+# The process's one configuration, read on import, so it logs from its first line on.
+SETTINGS = Settings.from_env()
+configure_logging(SETTINGS, role=_target_name())
+
 _services: Services | None = None
 _services_lock = threading.Lock()
 
@@ -47,7 +59,7 @@ def services() -> Services:
     global _services
     with _services_lock:
         if _services is None:
-            _services = Services(Settings.from_env())
+            _services = Services(SETTINGS)
         return _services
 
 
@@ -112,16 +124,6 @@ def http_target(role: str, handler: Handler) -> Callable[[flask.Request], FlaskR
     target.__name__ = role
     return target
 
-
-def _target_name() -> str:
-    """The ``--target`` this process serves, to name it in its log lines."""
-    if "--target" in sys.argv[:-1]:
-        return sys.argv[sys.argv.index("--target") + 1]
-    return os.environ.get("FUNCTION_TARGET", "http")
-
-
-# Logging is set up on import, so the process logs from its first line on.
-configure_logging(Settings.from_env(), role=_target_name())
 
 coordinator = http_target(
     "coordinator",

@@ -36,7 +36,6 @@ from runtime.triggers import Trigger
 
 log = logging.getLogger(__name__)
 
-Headers = list[tuple[str, bytes]]
 T = TypeVar("T")
 
 
@@ -63,7 +62,7 @@ class Produced:
     topic: str
     value: bytes
     key: bytes | None = None
-    headers: Headers = field(default_factory=list)
+    headers: cloudevents.Headers = field(default_factory=list)
 
 
 class _ProducedValue(Serializer):
@@ -129,7 +128,7 @@ class Invoker:
     def _dead_letter(self, record: Record, exc: Exception) -> Produced:
         MESSAGES.labels(self.trigger.function, "dead_lettered").inc()
         reason = f"{type(exc).__name__}: {exc}"
-        headers: Headers = [
+        headers: cloudevents.Headers = [
             *cloudevents.for_dead_letter(record.headers, self.trigger.function),
             ("dlq-source-topic", record.topic.encode()),
             ("dlq-source-partition", str(record.partition).encode()),

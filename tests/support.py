@@ -260,14 +260,11 @@ def job_outcomes(settings: Settings) -> dict[str, list[str]]:
     """Workflow keys by outcome: waiting ("pending"), "failed", and billed ("completed")."""
     client = s3_client(settings)
     jobs = Bucket(client, settings.jobs_bucket)
-
-    def stems(prefix: str) -> list[str]:
-        return [key.removeprefix(prefix).removesuffix(".json") for key in jobs.names(prefix)]
-
     bills = Bucket(client, settings.bills_bucket)
     # Each bill says in its metadata which workflow wrote it.
     billed = [(bills.metadata(name) or {}).get("workflow-id", "?") for name in bills.names()]
-    return {"pending": stems("pending/"), "completed": billed, "failed": stems("failed/")}
+    pending, failed = list(jobs.stems("pending/")), list(jobs.stems("failed/"))
+    return {"pending": pending, "completed": billed, "failed": failed}
 
 
 def topic_records(settings: Settings, topic: str, quiet_s: float = 3.0) -> list[Any]:

@@ -155,12 +155,14 @@ class Bucket:
         except (ClientError, BotoCoreError) as exc:
             raise self._unavailable("list", prefix + "*", exc) from exc
 
-    def listing(self, prefix: str = "") -> Iterator[tuple[str, datetime]]:
-        """Each object's key and last-modified time, in key order."""
-        return ((key, modified) for key, modified, _ in self.objects(prefix))
-
     def names(self, prefix: str = "") -> Iterator[str]:
         return (key for key, _, _ in self.objects(prefix))
+
+    def stems(self, folder: str, starting: str = "") -> Iterator[str]:
+        """The names of the JSON objects in ``folder`` (those starting with ``starting``),
+        without the folder and the ``.json``."""
+        names = self.names(folder + starting)
+        return (name.removeprefix(folder).removesuffix(".json") for name in names)
 
 
 class S3JobStore(JobStore):
@@ -228,7 +230,7 @@ class S3JobStore(JobStore):
         )
 
     def waiting(self, asked_before: datetime) -> Iterator[Job]:
-        for key, modified in self.bucket.listing(self.PENDING):
+        for key, modified, _size in self.bucket.objects(self.PENDING):
             # An object is written when its question is asked, so newer ones are not due.
             if modified >= asked_before:
                 continue
@@ -236,15 +238,11 @@ class S3JobStore(JobStore):
             if found is not None:  # None: billed since the listing
                 yield Job.from_json(json.loads(found[0]), found[1])
 
-    def _keys(self, folder: str, workflow_prefix: str) -> set[str]:
-        names = self.bucket.names(folder + workflow_prefix)
-        return {name.removeprefix(folder).removesuffix(".json") for name in names}
-
     def waiting_keys(self, workflow_prefix: str) -> set[str]:
-        return self._keys(self.PENDING, workflow_prefix)
+        return set(self.bucket.stems(self.PENDING, workflow_prefix))
 
     def failed_keys(self, workflow_prefix: str) -> set[str]:
-        return self._keys(self.FAILED, workflow_prefix)
+        return set(self.bucket.stems(self.FAILED, workflow_prefix))
 
 
 class S3RunStore(RunStore):
@@ -276,7 +274,7 @@ class S3RunStore(RunStore):
 
 
 class S3BillStore(BillStore):
-    """One object per bill, named as the lab names it; metadata say whose and when."""
+    """One object per bill, under its run's prefix; metadata say whose and when."""
 
     def __init__(self, bucket: Bucket) -> None:
         self.bucket = bucket
@@ -328,11 +326,7 @@ class S3CustomerStore(CustomerStore):
 
     def numeric_ids(self) -> list[int]:
         # A numeric id is a safe key, so it stands in the object's name as it is.
-        stems = (
-            key.removeprefix(self.PREFIX).removesuffix(".json")
-            for key in self.bucket.names(self.PREFIX)
-        )
-        return [int(stem) for stem in stems if stem.isdigit()]
+        return [int(stem) for stem in self.bucket.stems(self.PREFIX) if stem.isdigit()]
 
     def add(self, customer: Customer) -> bool:
         key = self._key(customer.customer_id)

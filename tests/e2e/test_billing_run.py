@@ -8,8 +8,7 @@ import subprocess
 import pytest
 import requests
 
-from functions.bills import bill_name
-from functions.messages import WorkflowId
+from functions.runs import bill_names
 from infra.demo import aws_s3_ls
 from runtime.config import Settings
 from tests.support import Processes, start_http_function, wait_for
@@ -30,8 +29,7 @@ def _listing_with(settings: Settings, names: list[str]) -> str | None:
 
 
 def _bill_names(response: requests.Response) -> list[str]:
-    workflows = response.json()["workflows"]
-    return [bill_name(w["customerIdentifier"], WorkflowId(w["workflowId"])) for w in workflows]
+    return bill_names(response.json())
 
 
 def test_a_billing_run_puts_every_bill_in_s3_even_across_a_runtime_restart(

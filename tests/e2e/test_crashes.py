@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from functions.bills import bill_name
-from functions.messages import WorkflowId
+from functions import runs
 from runtime.config import Settings
 from tests.faults import Cluster
 from tests.support import (
@@ -39,10 +38,7 @@ def post_run(url: str, customers: list[str], key: str | None = None) -> requests
 
 
 def expected_bills(response: requests.Response) -> list[str]:
-    workflows = response.json()["workflows"]
-    return sorted(
-        bill_name(w["customerIdentifier"], WorkflowId(w["workflowId"])) for w in workflows
-    )
+    return sorted(runs.bill_names(response.json()))
 
 
 def test_with_the_broker_down_the_coordinator_answers_503_and_publishes_nothing(

@@ -82,10 +82,7 @@ def test_a_run_never_published_is_not_done(services: Services) -> None:
         "/", json={"customerIdentifiers": ["1"]}, headers={"Idempotency-Key": "k-1"}
     )
     assert response.status_code == 503
-    (run_id,) = [
-        name.removeprefix("runs/").removesuffix(".json")
-        for name in services.runs.bucket.names("runs/")  # type: ignore[attr-defined]
-    ]
+    (run_id,) = services.runs.bucket.stems("runs/")  # type: ignore[attr-defined]
     body = status(run_id)
     assert (body["published"], body["done"], body["counts"]["pending"]) == (False, False, 1)
 
