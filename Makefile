@@ -6,6 +6,8 @@ export AWS_SECRET_ACCESS_KEY ?= test
 export AWS_DEFAULT_REGION ?= us-east-1
 # `make up BROKERS=3`: a three-node Kafka cluster, topics replicated twice.
 export BROKERS ?= 1
+# `make bench S3_LATENCY_MS=25`: every S3 request of the functions waits 25 ms, as on a cloud store.
+export S3_LATENCY_MS ?= 0
 
 .PHONY: install up down status demo run test fast slow unit integration e2e lint typecheck check bench logs clean
 
@@ -51,7 +53,7 @@ typecheck: install
 check: lint typecheck test
 
 N ?= 10000
-bench: up              ## a billing run of N customers (default 10000), then a one-customer run 20 times
+bench: up              ## a billing run of N customers (default 10000), then a one-customer run 20 times; S3_LATENCY_MS=25 for a cloud's latency
 	@$(PY) -m bench.billing_run --customers $(N)
 	@$(PY) -m bench.billing_run --latency
 
@@ -61,5 +63,5 @@ logs:                  ## the last lines of every process's log
 run:                   ## a billing run of every customer, followed to the end (`make up` first)
 	@$(VENV)/bin/billing run --all-customers --wait
 
-clean: down
+clean: down            ## start over: every bill, run, job and customer of the local stack is deleted
 	rm -rf .state

@@ -19,10 +19,12 @@ from datetime import datetime
 
 from bench import ceilings, probes
 from cli.api import Api
+from functions.coordinator import MAX_CUSTOMERS_PER_RUN
 from functions.messages import Customer
 from functions.runs import bill_names
 from functions.storage.s3 import Bucket
-from infra.stack import client_settings, http_answers
+from infra import s3server
+from infra.stack import S3_LATENCY_MS, client_settings, http_answers, running_pid
 from runtime.config import Settings
 from runtime.services import Services, s3_client
 from runtime.triggers import FUNCTIONS
@@ -40,6 +42,33 @@ def start_run(settings: Settings, customer_ids: list[str]) -> tuple[str, set[str
     return accepted["runId"], set(bill_names(accepted))
 
 
+def start_runs(settings: Settings, customer_ids: list[str]) -> dict[str, set[str]]:
+    """As many runs as the coordinator needs for these customers (10,000 to a run),
+    all started before any is waited for: each run's id, and its bills' names."""
+    runs = {}
+    for start in range(0, len(customer_ids), MAX_CUSTOMERS_PER_RUN):
+        run_id, names = start_run(settings, customer_ids[start : start + MAX_CUSTOMERS_PER_RUN])
+        runs[run_id] = names
+    return runs
+
+
+def server_name() -> str:
+    return f"s3proxy {s3server.VERSION}" if running_pid("s3") else "not started by `make up`"
+
+
+def cpu_seconds(names: tuple[str, ...]) -> float:
+    """CPU time used so far by the stack's processes whose names start with ``names``."""
+    return sum(
+        probes.cpu_seconds(process.pid)
+        for process in probes.stack_processes()
+        if process.name.startswith(names)
+    )
+
+
+FUNCTION_PROCESSES = ("coordinator", "crm", "runtime")
+SERVER_PROCESSES = ("kafka", "s3")
+
+
 def seed(settings: Settings, count: int) -> list[str]:
     customers = [
         Customer(f"bench-{n:05d}", f"First{n}", f"Last{n}", "Utrecht", str(10_000 + n), "1")
@@ -52,19 +81,22 @@ def seed(settings: Settings, count: int) -> list[str]:
 
 
 def wait_until_billed(
-    settings: Settings, run_id: str, names: set[str], answered_before: float, timeout_s: float
+    settings: Settings, runs: dict[str, set[str]], answered_before: float, timeout_s: float
 ) -> float:
     """Seconds until every bill exists. engine-complete's counter of answers says when to
     look; listing 10,000 bills every second would load the S3 server under test."""
     bucket = Bucket(s3_client(settings), settings.bills_bucket)
+    expected = sum(len(names) for names in runs.values())
     started = time.monotonic()
     while time.monotonic() - started < timeout_s:
         answered = probes.answers_processed(probes.counters(metrics_urls(settings)))
-        if answered - answered_before >= len(names):
-            missing = names - set(bucket.names(run_id + "/"))
+        if answered - answered_before >= expected:
+            missing = sum(
+                len(names - set(bucket.names(run_id + "/"))) for run_id, names in runs.items()
+            )
             if not missing:
                 return time.monotonic() - started
-            answered_before += len(missing)  # duplicates were counted; wait for the rest
+            answered_before += missing  # duplicates were counted; wait for the rest
         time.sleep(0.2)
     raise SystemExit(f"not every bill exists after {timeout_s:.0f}s")
 
@@ -88,18 +120,27 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 def billing_run(settings: Settings, count: int) -> dict[str, float]:
     customers = seed(settings, count)
     before = probes.counters(metrics_urls(settings))
+    functions_cpu = cpu_seconds(FUNCTION_PROCESSES)
+    servers_cpu = cpu_seconds(SERVER_PROCESSES)
     posted = datetime.now().astimezone()
     started = time.monotonic()
-    run_id, names = start_run(settings, customers)
+    runs = start_runs(settings, customers)
     accepted_s = time.monotonic() - started
     answered_before = probes.answers_processed(before)
     elapsed = accepted_s + wait_until_billed(
-        settings, run_id, names, answered_before, timeout_s=60 + count / 5
+        settings, runs, answered_before, timeout_s=60 + count / 5
     )
     delta = probes.increase(before, probes.counters(metrics_urls(settings)))
+    functions_cpu = (cpu_seconds(FUNCTION_PROCESSES) - functions_cpu) / count
+    servers_cpu = (cpu_seconds(SERVER_PROCESSES) - servers_cpu) / count
 
+    names = set().union(*runs.values())
     latencies = billed_after_ms(settings, names, posted)
-    print(f"run {run_id}: {count} customers, 202 after {accepted_s * 1000:.0f} ms,")
+    print(
+        f"{len(runs)} run(s) of {count} customers on {server_name()},"
+        f" S3 latency {S3_LATENCY_MS:g} ms, {settings.max_in_flight} record(s) in flight;"
+        f" 202 after {accepted_s * 1000:.0f} ms,"
+    )
     print(f"  every bill after {elapsed:.1f} s: {count / elapsed:.1f} bills/s")
     print(
         f"  POST to bill: p50 {percentile(latencies, 0.5):.0f} ms,"
@@ -115,6 +156,10 @@ def billing_run(settings: Settings, count: int) -> dict[str, float]:
     shown = ", ".join(f"{op} {n:.2f}" for op, n in sorted(operations.items()))
     print(f"  per bill: {s3_per_bill:.2f} S3 requests ({shown})")
     print(f"            {messages_per_bill:.2f} Kafka messages")
+    print(
+        f"            {functions_cpu * 1000:.2f} ms CPU in the functions,"
+        f" {servers_cpu * 1000:.2f} ms in Kafka and S3"
+    )
     print("  peak memory (VmHWM):")
     for process in probes.stack_processes():
         print(f"    {process.name:28} {probes.peak_memory_mib(process.pid):7.0f} MiB")
@@ -126,6 +171,8 @@ def billing_run(settings: Settings, count: int) -> dict[str, float]:
         "p99_ms": percentile(latencies, 0.99),
         "s3_requests_per_bill": s3_per_bill,
         "kafka_messages_per_bill": messages_per_bill,
+        "function_cpu_s_per_bill": functions_cpu,
+        "server_cpu_s_per_bill": servers_cpu,
     }
 
 
@@ -166,6 +213,8 @@ def one_customer_latency(settings: Settings, repeat: int) -> None:
         json.dumps(
             {
                 "n": 1,
+                "s3_latency_ms": S3_LATENCY_MS,
+                "s3_server": server_name(),
                 "runs": repeat,
                 "p50_ms": statistics.median(timings),
                 "p99_ms": percentile(timings, 0.99),
@@ -192,8 +241,16 @@ def main() -> None:
     ceiling = measure_ceiling(settings, figures)
     ratio = figures["bills_per_s"] / ceiling
     print(f"achieved / ceiling: {figures['bills_per_s']:.1f} / {ceiling:.1f} = {ratio:.2f}")
-    summary = {"n": args.customers, **figures, "ceiling_bills_per_s": ceiling, "ratio": ratio}
-    print(json.dumps({key: round(value, 3) for key, value in summary.items()}))
+    summary = {
+        "n": args.customers,
+        "s3_latency_ms": S3_LATENCY_MS,
+        "max_in_flight": settings.max_in_flight,
+        **figures,
+        "ceiling_bills_per_s": ceiling,
+        "ratio": ratio,
+    }
+    rounded = {key: round(value, 4) for key, value in summary.items()}
+    print(json.dumps({**rounded, "s3_server": server_name()}))
 
 
 if __name__ == "__main__":

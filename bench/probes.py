@@ -3,6 +3,7 @@ counters the functions keep (messages, S3 requests)."""
 
 from __future__ import annotations
 
+import os
 import re
 import urllib.request
 from dataclasses import dataclass
@@ -48,6 +49,15 @@ def peak_memory_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def counters(urls: list[str]) -> dict[str, float]:

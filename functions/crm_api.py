@@ -79,11 +79,16 @@ def _create(body: Mapping[str, Any], customers: CustomerStore) -> HttpResponse:
     missing = [name for name, attribute in EDITABLE.items() if attribute not in fields]
     if missing:
         raise InvalidRequest(f"a new customer needs {missing}")
-    for _ in range(_CREATE_ATTEMPTS):
-        customer = Customer(customer_id=str(_next_id(customers.numeric_ids())), **fields)
-        if customers.add(customer):
-            log.info("customer %s created", customer.customer_id)
-            return HttpResponse(201, customer.to_wire())
+    # The next id comes from a hint, so a create costs the same whatever the CRM holds;
+    # a stale hint (racing creators) costs a few more tries, a lost one a recount.
+    for recount in (False, True):
+        first = customers.next_free_id(recount)
+        for candidate in range(first, first + _CREATE_ATTEMPTS):
+            customer = Customer(customer_id=str(candidate), **fields)
+            if customers.add(customer):
+                customers.remember_next_id(candidate + 1)
+                log.info("customer %s created", customer.customer_id)
+                return HttpResponse(201, customer.to_wire())
     raise InvalidRequest("too many customers are being created at once; try again", status=503)
 
 

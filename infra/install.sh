@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh machine; safe to run again.
 #   - .venv with the pinned Python packages (the project itself, editable)
-#   - the Kafka broker's jars, resolved from Maven Central by mvn (cached outside git)
+#   - the Kafka broker's jars and the S3 server (S3Proxy), resolved from Maven Central by mvn
 #   - the `docker compose` plugin, only where the machine has none: built from its Go
 #     module, so `docker compose config` can check docker-compose.yml without a Docker engine
 set -euo pipefail
@@ -25,8 +25,9 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-echo "install: Kafka broker jars"
+echo "install: Kafka broker jars and the S3 server (S3Proxy)"
 "$VENV/bin/python" -c 'from infra.broker import resolve_jars; print("install: jars in", resolve_jars())'
+"$VENV/bin/python" -c 'from infra.s3server import resolve_jar; print("install: S3 server", resolve_jar())'
 
 if docker compose version >/dev/null 2>&1 || [ -x "$TOOLS/cli-plugins/docker-compose" ]; then
   exit 0

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 from confluent_kafka.admin import AdminClient
 
 from functions.errors import BillingError, ConfigurationError
-from infra import broker
+from infra import broker, processes, s3server
 from infra.provision import provision
 from runtime.config import Settings
 from runtime.logs import configure_logging
@@ -46,6 +46,9 @@ BIN = Path(sys.executable).parent
 COORDINATOR_PORT = int(os.environ.get("COORDINATOR_PORT", "3007"))
 CRM_PORT = int(os.environ.get("CRM_PORT", "3008"))
 BROKERS = int(os.environ.get("BROKERS", "1"))
+# `make up S3_LATENCY_MS=25`: the functions reach S3 through a proxy that holds each request.
+S3_LATENCY_MS = float(os.environ.get("S3_LATENCY_MS") or "0")
+S3_LATENCY_PORT = int(os.environ.get("S3_LATENCY_PORT", "4567"))
 
 
 def state_dir() -> Path:
@@ -188,12 +191,28 @@ INFRA = (
     *(_kafka_node(index) for index in range(BROKERS)),
     Component(
         "s3",
-        lambda s: [str(BIN / "moto_server"), "-H", _s3_address(s)[0], "-p", str(_s3_address(s)[1])],
+        lambda s: s3server.prepare(state_dir(), *_s3_address(s)),
         lambda s: http_answers(s.s3_endpoint_url or ""),
         _s3_address,
     ),
 )
+S3_LATENCY = Component(
+    "s3-latency",
+    lambda s: [
+        *(sys.executable, "-m", "infra.s3_latency"),
+        *(
+            "--listen",
+            f"127.0.0.1:{S3_LATENCY_PORT}",
+            "--target",
+            ":".join(map(str, _s3_address(s))),
+        ),
+        *("--latency-ms", f"{S3_LATENCY_MS:g}"),
+    ],
+    lambda s: _port_open("127.0.0.1", S3_LATENCY_PORT),
+    lambda s: ("127.0.0.1", S3_LATENCY_PORT),
+)
 FUNCTIONS = (
+    S3_LATENCY,
     _http_function("coordinator", COORDINATOR_PORT, "/"),
     # Asking for a customer makes the CRM seed its store before `up` reports it ready.
     _http_function("crm", CRM_PORT, "/?customerId=1"),
@@ -240,6 +259,7 @@ def launch(component: Component, settings: Settings) -> subprocess.Popen[bytes] 
         process = subprocess.Popen(
             command,
             cwd=REPO,
+            env={**os.environ, **processes.marker_env(state_dir())},
             stdout=log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -302,15 +322,62 @@ def stop(*names: str, grace_s: float = 30.0) -> None:
         _pid_file(name).unlink(missing_ok=True)
 
 
+def _latency_file() -> Path:
+    return state_dir() / "s3-latency-ms"
+
+
+def _use_latency(settings: Settings) -> None:
+    """Restart the functions if they run with another S3 latency than asked for, and
+    point the functions started from now on at the proxy when one is asked for."""
+    running = [c.name for c in FUNCTIONS if running_pid(c.name) is not None]
+    current = 0.0
+    with contextlib.suppress(FileNotFoundError, ValueError):
+        current = float(_latency_file().read_text())
+    if running and current != S3_LATENCY_MS:
+        log.info("restarting the functions with S3_LATENCY_MS=%g", S3_LATENCY_MS)
+        for name in running:
+            stop(name)
+    _latency_file().parent.mkdir(parents=True, exist_ok=True)
+    _latency_file().write_text(f"{S3_LATENCY_MS:g}")
+
+
+def unmanaged() -> list[processes.StackProcess]:
+    """Processes of this stack that no running component accounts for: left behind by a
+    crash of the process that started them (or by an older version of this file)."""
+    found = processes.marked(state_dir())
+    managed = {pid for name in known_names() if (pid := running_pid(name)) is not None}
+    accounted = processes.descendants(managed, found)
+    return [process for process in found if process.pid not in accounted]
+
+
+def _refuse_unmanaged() -> None:
+    strays = unmanaged()
+    if strays:
+        listed = "; ".join(f"pid {p.pid}: {p.command}" for p in strays[:5])
+        raise ConfigurationError(
+            f"{len(strays)} process(es) of this stack run unmanaged ({listed}); a second set"
+            " would share their work. `make down` stops them."
+        )
+
+
 def up(settings: Settings, only: set[str] | None = None) -> None:
+    _refuse_unmanaged()
+
     def chosen(components: tuple[Component, ...]) -> list[Component]:
-        return [c for c in components if only is None or c.name in only]
+        return [
+            c
+            for c in components
+            if (only is None or c.name in only) and (c is not S3_LATENCY or S3_LATENCY_MS > 0)
+        ]
 
     start_together(chosen(INFRA), settings)
     if all(component.ready(settings) for component in INFRA):
         provision(settings)
     else:
         log.info("topics and buckets not provisioned: Kafka and S3 are not both running")
+    _use_latency(settings)
+    if S3_LATENCY_MS > 0:
+        os.environ["S3_ENDPOINT_URL"] = f"http://127.0.0.1:{S3_LATENCY_PORT}"
     for component in chosen(FUNCTIONS):
         start(component, settings)
     urls = {"coordinator": COORDINATOR_PORT, "crm": CRM_PORT}
@@ -335,6 +402,11 @@ def down() -> None:
     for name in functions_first:
         stop(name)
     stop(*[name for name in names if name.startswith("kafka-")])
+    leftovers = processes.marked(state_dir())
+    for process in leftovers:
+        log.warning("stopping pid %d, left running by a crash: %s", process.pid, process.command)
+    for process in processes.stop_all(leftovers):
+        log.warning("pid %d did not stop; killed it", process.pid)
     log.info("down: every process stopped")
 
 
@@ -342,9 +414,14 @@ def status() -> int:
     stopped = 0
     for name in known_names():
         pid = running_pid(name)
+        if pid is None and name == S3_LATENCY.name:
+            continue  # only there when S3_LATENCY_MS asks for it
         stopped += pid is None
         print(f"{name:12} {'running, pid ' + str(pid) if pid else 'stopped'}")
-    return 0 if stopped == 0 else 3
+    strays = unmanaged()
+    for process in strays:
+        print(f"{'unmanaged':12} pid {process.pid}: {process.command} (`make down` stops it)")
+    return 0 if stopped == 0 and not strays else 3
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,10 +35,12 @@ def _describe(settings: Settings) -> str:
 
 
 def run_function(function: str, settings: Settings) -> int:
+    from runtime.batches import BatchWorker
+    from runtime.lifeline import hold_if_supervised
     from runtime.metrics import serve
     from runtime.services import Services
-    from runtime.worker import build_application
 
+    hold_if_supervised()
     serve(settings.metrics_host, settings.metrics_port)
     services = Services(settings)
     if function in TIMER_BY_FUNCTION:
@@ -51,16 +53,18 @@ def run_function(function: str, settings: Settings) -> int:
     trigger = BY_FUNCTION[function]
     if function == "crm-answer":
         services.seeded_customers()
-    app = build_application(trigger, settings, services.context)
+    worker = BatchWorker(trigger, settings, services.context)
     log.info(
-        "%s: consuming %s as group %s%s on %s",
+        "%s: consuming %s as group %s%s on %s, up to %d record(s) in flight, %s",
         function,
         settings.topic(trigger.source),
         settings.consumer_group_prefix,
         trigger.consumer_group,
         settings.kafka_bootstrap_servers,
+        settings.max_in_flight,
+        settings.processing_guarantee,
     )
-    app.run()
+    worker.run()
     log.info("%s: stopped", function)
     return 0
 

@@ -37,6 +37,7 @@ ENVIRONMENT = {
     "publish_timeout_s": "PUBLISH_TIMEOUT_S",
     "storage_retry_s": "STORAGE_RETRY_S",
     "commit_interval_s": "COMMIT_INTERVAL_S",
+    "max_in_flight": "MAX_IN_FLIGHT",
     "processing_guarantee": "PROCESSING_GUARANTEE",
     "session_timeout_s": "KAFKA_SESSION_TIMEOUT_S",
     "answer_timeout_s": "ANSWER_TIMEOUT_S",
@@ -85,6 +86,8 @@ class Settings:
     publish_timeout_s: float = 10.0
     storage_retry_s: float = 60.0
     commit_interval_s: float = 1.0
+    # Records one Kafka-triggered function works on at once (threads waiting on S3).
+    max_in_flight: int = 32
     # at-least-once is the default: S3 writes sit outside any Kafka transaction, so
     # exactly-once adds a transaction per checkpoint without making a bill more certain.
     processing_guarantee: str = "at-least-once"

@@ -40,6 +40,8 @@ def s3_client(settings: Settings) -> S3Client:
         region_name=settings.aws_region,
         config=Config(
             retries={"max_attempts": 3, "mode": "standard"},
+            # One connection for each record in flight, and a few for the HTTP functions.
+            max_pool_connections=max(10, settings.max_in_flight),
             connect_timeout=5,
             read_timeout=30,
             s3={"addressing_style": "path"},

@@ -10,6 +10,7 @@ import sys
 import time
 from types import FrameType
 
+from runtime.lifeline import SUPERVISOR_PID
 from runtime.triggers import FUNCTIONS
 
 log = logging.getLogger(__name__)
@@ -19,7 +20,8 @@ STOP_GRACE_S = 30.0
 
 
 def _start(function: str, metrics_port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "METRICS_PORT": str(metrics_port)}
+    # The child stops when this process dies, however it dies (see runtime/lifeline.py).
+    env = {**os.environ, "METRICS_PORT": str(metrics_port), SUPERVISOR_PID: str(os.getpid())}
     process = subprocess.Popen([sys.executable, "-m", "runtime", function], env=env)
     log.info("started %s (pid %d)", function, process.pid)
     return process

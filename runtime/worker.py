@@ -1,10 +1,7 @@
-"""Runs one Kafka-triggered function on quix-streams.
+"""Calls one Kafka-triggered function for one record (``runtime.batches`` runs many at once).
 
-Per record: decode and type the message, call the function, produce what it returns.
-quix-streams commits a record's offset only at a checkpoint, after the producer has
-flushed (or, under exactly-once, in the same transaction), and the function's S3
-writes are done before it returns, so an offset is never committed before the work it
-stands for is durable.
+Per record: decode and type the message, call the function, say what to produce. The
+function's S3 writes are done before it returns.
 
 A record that cannot be processed (malformed, or one that makes the function fail)
 goes to ``<source topic>.dlq`` with its original key and bytes and headers saying
@@ -20,10 +17,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-
-from quixstreams import Application, message_context
-from quixstreams.kafka.configuration import ConnectionConfig
-from quixstreams.models.serializers import Serializer
 
 from functions.context import FunctionContext
 from functions.errors import BillingError, MalformedMessage, StorageUnavailable
@@ -63,11 +56,6 @@ class Produced:
     value: bytes
     key: bytes | None = None
     headers: cloudevents.Headers = field(default_factory=list)
-
-
-class _ProducedValue(Serializer):
-    def __call__(self, value: Produced, ctx: Any) -> bytes:
-        return value.value
 
 
 class Invoker:
@@ -186,46 +174,3 @@ def kafka_client_config(settings: Settings) -> tuple[dict[str, Any], dict[str, A
     # it must outlast the S3 retries a healthy worker may spend inside one.
     producer = {"transaction.timeout.ms": int((settings.storage_retry_s + 15) * 1000)}
     return consumer, producer
-
-
-def build_application(
-    trigger: Trigger[Any], settings: Settings, context: FunctionContext
-) -> Application:
-    consumer_config, producer_config = kafka_client_config(settings)
-    app = Application(
-        broker_address=ConnectionConfig.from_librdkafka_dict(settings.kafka_connection()),
-        consumer_group=settings.consumer_group_prefix + trigger.consumer_group,
-        # A new group starts from the oldest record: work queued while no worker ran is done.
-        auto_offset_reset="earliest",
-        auto_create_topics=False,
-        use_changelog_topics=False,
-        commit_interval=settings.commit_interval_s,
-        processing_guarantee=settings.processing_guarantee,  # type: ignore[arg-type]
-        consumer_extra_config=consumer_config,
-        producer_extra_config=producer_config,
-        loglevel=None,
-        # Stateless functions keep nothing here, but quix-streams wants a folder.
-        state_dir=settings.quix_state_dir,
-    )
-    source_topic = settings.topic(trigger.source)
-    source = app.topic(source_topic, key_deserializer="bytes", value_deserializer="bytes")
-    destinations = [settings.topic(s) for s in trigger.outputs]
-    destinations.append(settings.dead_letter_topic(source_topic))
-    targets = {
-        name: app.topic(name, key_serializer="bytes", value_serializer=_ProducedValue())
-        for name in destinations
-    }
-    invoke = Invoker(trigger, settings, context)
-
-    def process(value: bytes | None, key: Any, _timestamp: int, headers: Any) -> list[Produced]:
-        where = message_context()
-        record = Record(value, where.topic, where.partition, where.offset, key, headers or ())
-        return invoke(record)
-
-    dataframe = app.dataframe(source)
-    dataframe = dataframe.apply(process, expand=True, metadata=True)
-    dataframe = dataframe.set_headers(lambda produced, *_: produced.headers)
-    dataframe.to_topic(
-        lambda produced, *_: targets[produced.topic], key=lambda produced: produced.key
-    )
-    return app

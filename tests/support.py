@@ -293,3 +293,41 @@ def start_http_function(
     probe = url + "?customerId=1" if target == "crm" else url
     wait_for(f"{target} at {url} to answer", lambda: http_answers(probe), timeout_s=30)
     return url, process
+
+
+def stack_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a whole stack of a test's own (`make up` with its own state
+    folder and ports), beside any other stack on the machine."""
+    from tests.faults import free_port_block
+
+    coordinator, crm = free_port(), free_port()
+    return {
+        **os.environ,
+        "STATE_DIR": str(tmp_path / "state"),
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port_block(2)}",
+        "S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+        "COORDINATOR_PORT": str(coordinator),
+        "CRM_PORT": str(crm),
+        "COORDINATOR_URL": f"http://127.0.0.1:{coordinator}",
+        "CRM_URL": f"http://127.0.0.1:{crm}",
+        "METRICS_PORT": "0",
+        "BROKERS": "1",
+        "S3_LATENCY_MS": "0",
+        "LOG_FORMAT": "text",
+    }
+
+
+def run_module(env: dict[str, str], *command: str, check: bool = True) -> str:
+    """``python -m <command>`` as a user runs it; its output."""
+    done = subprocess.run(
+        [sys.executable, "-m", *command],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if check:
+        assert done.returncode == 0, f"{command} exited with {done.returncode}:\n{done.stderr}"
+    return done.stdout + done.stderr

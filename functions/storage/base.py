@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import abc
+import contextlib
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -16,8 +17,8 @@ class Job:
     """A bill-generation workflow waiting for the CRM's answer to its question.
 
     A job exists only while it waits: its bill is its completion, and a failure is kept
-    as a record of its own. ``version`` is the stored object's version when the job was
-    read; a change is written only if the job is still as it was read.
+    as a record of its own. ``attempts`` is how many questions were asked when the job
+    was read: asking again writes question ``attempts + 1`` unless someone did already.
     """
 
     workflow_id: WorkflowId
@@ -25,7 +26,6 @@ class Job:
     created_at: str
     asked_at: str
     attempts: int = 1
-    version: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def last_asked(self) -> datetime:
@@ -44,14 +44,13 @@ class Job:
         }
 
     @classmethod
-    def from_json(cls, obj: Mapping[str, Any], version: str | None = None) -> Job:
+    def from_json(cls, obj: Mapping[str, Any]) -> Job:
         return cls(
             workflow_id=WorkflowId(obj["workflowId"]),
             customer_id=obj["customerId"],
             created_at=obj["createdAt"],
             asked_at=obj["askedAt"],
             attempts=int(obj["attempts"]),
-            version=version,
         )
 
 
@@ -76,12 +75,17 @@ class JobStore(abc.ABC):
 
     @abc.abstractmethod
     def ask_again(self, job: Job) -> bool:
-        """Write ``job`` if the stored one is still at ``job.version``; False if it changed
-        or no longer waits."""
+        """Record question ``job.attempts`` (read with one fewer); False if another sweep
+        recorded it first or the job no longer waits."""
 
     @abc.abstractmethod
     def close(self, workflow_id: WorkflowId) -> None:
         """The job is billed: it no longer waits."""
+
+    @contextlib.contextmanager
+    def deferred_closes(self) -> Iterator[None]:
+        """Within it, ``close`` may wait to be done, together, when the block ends well."""
+        yield
 
     @abc.abstractmethod
     def fail(self, job: Job, reason: str, at: str) -> None:
@@ -192,6 +196,15 @@ class CustomerStore(abc.ABC):
     @abc.abstractmethod
     def add(self, customer: Customer) -> bool:
         """Store a customer unless its id is taken; False if it was."""
+
+    @abc.abstractmethod
+    def next_free_id(self, recount: bool = False) -> int:
+        """A numeric id that is probably free (the one after the last given out), at a
+        cost that does not grow with the customers; ``recount`` looks at every id."""
+
+    @abc.abstractmethod
+    def remember_next_id(self, customer_id: int) -> None:
+        """The id ``next_free_id`` should offer next."""
 
     @abc.abstractmethod
     def put(self, customer: Customer) -> None:

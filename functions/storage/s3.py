@@ -1,15 +1,19 @@
 """The stores on S3-compatible storage, one object per job, bill and customer.
 
-Creation uses conditional writes (``If-None-Match: *``), so a duplicate message or a
-second engine instance can never overwrite a bill or reset a job; a job changes only
-if it is still as it was read (``If-Match: <ETag>``).
+Every conditional write creates an object that does not exist yet (``If-None-Match: *``),
+so a duplicate message or a second engine instance can never overwrite a bill or reset a
+job, and a question is asked again by one sweep only: asking creates the record of that
+question. Nothing relies on ``If-Match``, which no local S3 server applies atomically
+(see ``infra/s3server.py``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -93,24 +97,19 @@ class Bucket:
         content_type: str,
         *,
         only_if_absent: bool = False,
-        only_if_version: str | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> str | None:
-        """Write the object; its new ETag, or None if a condition did not hold."""
+        """Write the object; its new ETag, or None if ``only_if_absent`` and it exists."""
         extra: dict[str, Any] = {"Metadata": dict(metadata)} if metadata else {}
         if only_if_absent:
             extra["IfNoneMatch"] = "*"
-        if only_if_version is not None:
-            extra["IfMatch"] = only_if_version
         try:
             response = self.client.put_object(
                 Bucket=self.name, Key=key, Body=body, ContentType=content_type, **extra
             )
             return response["ETag"]
         except ClientError as exc:
-            code = exc.response["Error"]["Code"]
-            conditional = only_if_absent or only_if_version is not None
-            if conditional and (code in _ALREADY_THERE or (only_if_version and code in _MISSING)):
+            if only_if_absent and exc.response["Error"]["Code"] in _ALREADY_THERE:
                 return None
             raise self._unavailable("write", key, exc) from exc
         except BotoCoreError as exc:
@@ -122,6 +121,24 @@ class Bucket:
         except (ClientError, BotoCoreError) as exc:
             raise self._unavailable("delete", key, exc) from exc
 
+    def delete_many(self, keys: Sequence[str]) -> None:
+        """Delete the objects, a thousand to a request (S3's limit)."""
+        for start in range(0, len(keys), 1000):
+            chunk = keys[start : start + 1000]
+            try:
+                response = self.client.delete_objects(
+                    Bucket=self.name,
+                    Delete={"Objects": [{"Key": key} for key in chunk], "Quiet": True},
+                )
+            except (ClientError, BotoCoreError) as exc:
+                raise self._unavailable("delete", f"{chunk[0]} and others", exc) from exc
+            if errors := response.get("Errors"):
+                first = errors[0]
+                raise StorageUnavailable(
+                    f"could not delete {len(errors)} object(s) of s3://{self.name}, e.g."
+                    f" {first.get('Key')}: {first.get('Code')} {first.get('Message')}"
+                )
+
     def get_json(self, key: str) -> Mapping[str, Any] | None:
         body = self.get_bytes(key)
         return None if body is None else json.loads(body)
@@ -132,16 +149,9 @@ class Bucket:
         value: Mapping[str, Any],
         *,
         only_if_absent: bool = False,
-        only_if_version: str | None = None,
     ) -> str | None:
         body = json.dumps(value, separators=(",", ":")).encode()
-        return self.put_bytes(
-            key,
-            body,
-            "application/json",
-            only_if_absent=only_if_absent,
-            only_if_version=only_if_version,
-        )
+        return self.put_bytes(key, body, "application/json", only_if_absent=only_if_absent)
 
     def objects(self, prefix: str = "") -> Iterator[tuple[str, datetime, int]]:
         """Each object's key, last-modified time and size, in key order."""
@@ -166,45 +176,74 @@ class Bucket:
 
 
 class S3JobStore(JobStore):
-    """``pending/<workflow>.json`` while a job waits for its answer, ``failed/<workflow>.json``
-    once it failed; a billed job leaves nothing here. Finding the jobs that wait lists
-    only those in flight, never every job ever run."""
+    """``pending/<workflow>.json`` while a job waits for its answer (written once, when the
+    first question is asked), ``asked/<workflow>/<n>.json`` for each question asked again,
+    ``failed/<workflow>.json`` once it failed; a billed job leaves nothing here. Finding
+    the jobs that wait lists only those in flight, never every job ever run."""
 
     PENDING = "pending/"
+    ASKED = "asked/"
     FAILED = "failed/"
 
     def __init__(self, bucket: Bucket) -> None:
         self.bucket = bucket
+        self._lock = threading.Lock()
+        self._deferred: list[str] | None = None
 
     def _pending(self, workflow_id: WorkflowId) -> str:
         return f"{self.PENDING}{workflow_id.key}.json"
+
+    def _asked(self, workflow_id: WorkflowId, attempt: int) -> str:
+        return f"{self.ASKED}{workflow_id.key}/{attempt}.json"
 
     def _failed(self, workflow_id: WorkflowId) -> str:
         return f"{self.FAILED}{workflow_id.key}.json"
 
     def create(self, job: Job) -> Job:
         key = self._pending(job.workflow_id)
-        version = self.bucket.put_json(key, job.to_json(), only_if_absent=True)
-        if version is not None:
-            return replace(job, version=version)
+        if self.bucket.put_json(key, job.to_json(), only_if_absent=True) is not None:
+            return job
         waiting = self.get(job.workflow_id)
         return waiting if waiting is not None else self.create(job)
 
     def get(self, workflow_id: WorkflowId) -> Job | None:
-        found = self.bucket.get_versioned(self._pending(workflow_id))
-        if found is None:
-            return None
-        body, version = found
-        return Job.from_json(json.loads(body), version)
+        """The job as its first question left it (questions asked again are not read)."""
+        stored = self.bucket.get_json(self._pending(workflow_id))
+        return None if stored is None else Job.from_json(stored)
 
     def ask_again(self, job: Job) -> bool:
-        if job.version is None:
-            raise ValueError("ask_again needs a job read from the store (it has no version)")
-        key = self._pending(job.workflow_id)
-        return self.bucket.put_json(key, job.to_json(), only_if_version=job.version) is not None
+        asked = {"attempts": job.attempts, "askedAt": job.asked_at}
+        key = self._asked(job.workflow_id, job.attempts)
+        if self.bucket.put_json(key, asked, only_if_absent=True) is None:
+            return False  # another sweep asked it first
+        if self.bucket.metadata(self._pending(job.workflow_id)) is None:
+            self.bucket.delete(key)  # answered since it was read: it waits no more
+            return False
+        return True
 
     def close(self, workflow_id: WorkflowId) -> None:
-        self.bucket.delete(self._pending(workflow_id))
+        key = self._pending(workflow_id)
+        with self._lock:
+            if self._deferred is not None:
+                self._deferred.append(key)
+                return
+        self.bucket.delete(key)
+
+    @contextlib.contextmanager
+    def deferred_closes(self) -> Iterator[None]:
+        """One request ends every wait closed in the block. Meant for one batch at a time:
+        a runtime that commits offsets only after the block has ended."""
+        with self._lock:
+            self._deferred = []
+        try:
+            yield
+            with self._lock:
+                keys, self._deferred = self._deferred, None
+            if keys:
+                self.bucket.delete_many(keys)
+        finally:
+            with self._lock:
+                self._deferred = None
 
     def fail(self, job: Job, reason: str, at: str) -> None:
         record = {
@@ -216,7 +255,8 @@ class S3JobStore(JobStore):
         }
         # The first failure's reason stays; the job waits no more either way.
         self.bucket.put_json(self._failed(job.workflow_id), record, only_if_absent=True)
-        self.close(job.workflow_id)
+        asked_again = [self._asked(job.workflow_id, n) for n in range(2, job.attempts + 1)]
+        self.bucket.delete_many([self._pending(job.workflow_id), *asked_again])
 
     def failure(self, workflow_id: WorkflowId) -> Failure | None:
         record = self.bucket.get_json(self._failed(workflow_id))
@@ -230,13 +270,31 @@ class S3JobStore(JobStore):
         )
 
     def waiting(self, asked_before: datetime) -> Iterator[Job]:
+        # The questions asked again, newest last: {workflow key: [(attempt, key, time)]}.
+        asked: dict[str, list[tuple[int, str, datetime]]] = {}
+        for key, modified, _size in self.bucket.objects(self.ASKED):
+            workflow_key, _, name = key.removeprefix(self.ASKED).rpartition("/")
+            attempt = name.removesuffix(".json")
+            if attempt.isdigit():
+                asked.setdefault(workflow_key, []).append((int(attempt), key, modified))
         for key, modified, _size in self.bucket.objects(self.PENDING):
+            questions = sorted(asked.pop(key.removeprefix(self.PENDING).removesuffix(".json"), []))
             # An object is written when its question is asked, so newer ones are not due.
-            if modified >= asked_before:
+            if max([modified, *(when for _, _, when in questions)]) >= asked_before:
                 continue
-            found = self.bucket.get_versioned(key)
-            if found is not None:  # None: billed since the listing
-                yield Job.from_json(json.loads(found[0]), found[1])
+            stored = self.bucket.get_json(key)
+            if stored is None:  # billed since the listing
+                continue
+            job = Job.from_json(stored)
+            if questions:
+                last = self.bucket.get_json(questions[-1][1])
+                if last is not None:
+                    job = replace(job, attempts=last["attempts"], asked_at=last["askedAt"])
+            yield job
+        # Questions of jobs that wait no more (billed while being asked again).
+        leftovers = [key for questions in asked.values() for _, key, _ in questions]
+        if leftovers:
+            self.bucket.delete_many(leftovers)
 
     def waiting_keys(self, workflow_prefix: str) -> set[str]:
         return set(self.bucket.stems(self.PENDING, workflow_prefix))
@@ -304,7 +362,10 @@ class S3BillStore(BillStore):
 
 
 class S3CustomerStore(CustomerStore):
+    """``customers/<id>.json``, and ``ids/next-customer-id.json``: where numbering goes on."""
+
     PREFIX = "customers/"
+    NEXT_ID = "ids/next-customer-id.json"
 
     def __init__(self, bucket: Bucket) -> None:
         self.bucket = bucket
@@ -331,6 +392,17 @@ class S3CustomerStore(CustomerStore):
     def add(self, customer: Customer) -> bool:
         key = self._key(customer.customer_id)
         return self.bucket.put_json(key, customer.to_wire(), only_if_absent=True) is not None
+
+    def next_free_id(self, recount: bool = False) -> int:
+        hint = None if recount else self.bucket.get_json(self.NEXT_ID)
+        if hint is not None:
+            return int(hint["nextId"])
+        return max(self.numeric_ids(), default=0) + 1
+
+    def remember_next_id(self, customer_id: int) -> None:
+        # Unconditional: a racing writer may set it lower, which costs a later creator
+        # one more try, never a customer.
+        self.bucket.put_json(self.NEXT_ID, {"nextId": customer_id})
 
     def put(self, customer: Customer) -> None:
         self.bucket.put_json(self._key(customer.customer_id), customer.to_wire())

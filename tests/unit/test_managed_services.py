@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 from quixstreams.kafka.configuration import ConnectionConfig
 
-import runtime.worker
+import runtime.batches
 from functions.errors import ConfigurationError
+from runtime.batches import build_application
 from runtime.config import Settings
 from runtime.publisher import KafkaPublisher
 from runtime.services import s3_client
 from runtime.triggers import BY_FUNCTION
-from runtime.worker import build_application
 
 CONFLUENT_CLOUD = {
     "KAFKA_BOOTSTRAP_SERVERS": "pkc-123.eu-west-1.aws.confluent.cloud:9092",
@@ -52,10 +52,10 @@ def test_the_quix_application_is_built_with_the_managed_connection(
     def application(**arguments: Any) -> None:
         raise _Built(arguments["broker_address"])
 
-    monkeypatch.setattr(runtime.worker, "Application", application)
+    monkeypatch.setattr(runtime.batches, "Application", application)
     settings = Settings.from_env(CONFLUENT_CLOUD)
     with pytest.raises(_Built) as built:
-        build_application(BY_FUNCTION["engine-start"], settings, context)
+        build_application(BY_FUNCTION["engine-start"], settings)
     config = built.value.args[0].as_librdkafka_dict()
     assert config["security.protocol"] == "sasl_ssl"
     assert (config["sasl.username"], config["sasl.password"]) == ("API-KEY", "api-secret")

@@ -1,0 +1,183 @@
+"""Runs one Kafka-triggered function with many records in flight, on quix-streams' clients.
+
+The loop is the one Lambda's Kafka event source mapping runs: take a batch of records
+from quix-streams' consumer, hand every record of it to the function at once (up to
+``MAX_IN_FLIGHT`` concurrently), produce what they return with quix-streams' producer,
+and commit. So a function's throughput is its concurrency over the latency of its S3
+requests, not one over that latency.
+
+What does not change: an offset is committed only after the whole batch it ends is
+done, every record of it having finished its S3 writes and had its outputs acknowledged
+by Kafka; a partition's offset therefore never passes a record that is not done. At
+most every ``COMMIT_INTERVAL_S`` (and always before partitions move to another worker
+and on SIGTERM), the producer is flushed and the offsets are committed, or, under
+exactly-once, the transaction holding the outputs and the offsets is committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from types import FrameType
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, TopicPartition
+from quixstreams import Application
+from quixstreams.kafka.configuration import ConnectionConfig
+
+from functions.context import FunctionContext
+from functions.errors import BillingError, PublishFailed
+from runtime.config import Settings
+from runtime.triggers import Trigger
+from runtime.worker import Invoker, Produced, Record, kafka_client_config
+
+log = logging.getLogger(__name__)
+
+
+def build_application(trigger: Trigger[Any], settings: Settings) -> Application:
+    """quix-streams' application: the factory of the worker's consumer and producer."""
+    consumer_config, producer_config = kafka_client_config(settings)
+    return Application(
+        broker_address=ConnectionConfig.from_librdkafka_dict(settings.kafka_connection()),
+        consumer_group=settings.consumer_group_prefix + trigger.consumer_group,
+        # A new group starts from the oldest record: work queued while no worker ran is done.
+        auto_offset_reset="earliest",
+        auto_create_topics=False,
+        use_changelog_topics=False,
+        processing_guarantee=settings.processing_guarantee,  # type: ignore[arg-type]
+        consumer_extra_config=consumer_config,
+        producer_extra_config={**producer_config, "linger.ms": 2},
+        loglevel=None,
+        # Stateless functions keep nothing here, but quix-streams wants a folder.
+        state_dir=settings.quix_state_dir,
+    )
+
+
+class BatchWorker:
+    """One Kafka-triggered function: consume, invoke concurrently, produce, commit."""
+
+    def __init__(self, trigger: Trigger[Any], settings: Settings, context: FunctionContext):
+        self.trigger = trigger
+        self.settings = settings
+        self.context = context
+        self.invoke = Invoker(trigger, settings, context)
+        self.source = settings.topic(trigger.source)
+        self.exactly_once = settings.processing_guarantee == "exactly-once"
+        app = build_application(trigger, settings)
+        self.consumer = app.get_consumer(auto_commit_enable=False)
+        self.producer = app.get_producer(transactional=self.exactly_once)
+        self.pool = ThreadPoolExecutor(settings.max_in_flight, thread_name_prefix="record")
+        self._uncommitted: dict[tuple[str, int], int] = {}
+        self._in_transaction = False
+        self._last_commit = time.monotonic()
+        self._delivery_errors: list[str] = []
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        signal.signal(signal.SIGTERM, self._request_stop)
+        signal.signal(signal.SIGINT, self._request_stop)
+        self.consumer.subscribe([self.source], on_revoke=self._on_revoke, on_lost=self._on_lost)
+        try:
+            while not self._stop.is_set():
+                batch = self._next_batch()
+                if batch:
+                    self._process(batch)
+                if time.monotonic() - self._last_commit >= self.settings.commit_interval_s:
+                    self._commit()
+            self._commit()  # what is done is committed; what is not is redone elsewhere
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.consumer.close()  # type: ignore[no-untyped-call]
+
+    def _request_stop(self, signum: int, _frame: FrameType | None) -> None:
+        log.info("%s: %s received; stopping", self.trigger.function, signal.Signals(signum).name)
+        self._stop.set()
+
+    def _next_batch(self) -> list[Message]:
+        """What has arrived: wait a little for the first record, then take what is there
+        without waiting, so that one record alone is not held back for company."""
+        first = self.consumer.poll(0.2)
+        if first is None:
+            return []
+        rest = self.consumer.consume(self.settings.max_in_flight * 4 - 1, timeout=0)
+        messages = [first, *rest]
+        for message in messages:
+            error = message.error()
+            if error is not None and error.code() != KafkaError._PARTITION_EOF:
+                raise BillingError(f"consuming {self.source} failed: {error}")
+        return [message for message in messages if message.error() is None]
+
+    def _process(self, batch: Sequence[Message]) -> None:
+        records = [
+            Record(
+                m.value(),
+                m.topic() or "",
+                m.partition() or 0,
+                m.offset() or 0,
+                m.key(),
+                m.headers() or (),
+            )
+            for m in batch
+        ]
+        # Every record at once; a StorageUnavailable stops the worker before any commit.
+        # The waits the batch ends are ended together, in one request, before the commit.
+        with self.context.jobs.deferred_closes():
+            outputs = list(self.pool.map(self.invoke, records))
+        if self.exactly_once and not self._in_transaction:
+            self.producer.begin_transaction()
+            self._in_transaction = True
+        for produced in outputs:
+            for item in produced:
+                self._produce(item)
+        for record in records:
+            self._uncommitted[(record.topic, record.partition)] = record.offset + 1
+
+    def _produce(self, item: Produced) -> None:
+        self.producer.produce(
+            item.topic,
+            item.value,
+            item.key,
+            headers=list(item.headers),
+            on_delivery=self._delivered,
+        )
+
+    def _delivered(self, error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            self._delivery_errors.append(f"{message.topic()}: {error}")
+
+    def _commit(self) -> None:
+        self._last_commit = time.monotonic()
+        if not self._uncommitted:
+            return
+        offsets = [TopicPartition(t, p, offset) for (t, p), offset in self._uncommitted.items()]
+        if self.exactly_once:
+            self.producer.send_offsets_to_transaction(
+                offsets, self.consumer.consumer_group_metadata(), self.settings.publish_timeout_s
+            )
+            self.producer.commit_transaction(self.settings.publish_timeout_s)
+            self._in_transaction = False
+        else:
+            remaining = self.producer.flush(self.settings.publish_timeout_s)
+            if remaining or self._delivery_errors:
+                raise PublishFailed(
+                    f"{self.trigger.function}: Kafka did not acknowledge {remaining} output(s)"
+                    f" {self._delivery_errors[:3]}; stopping without committing"
+                )
+            self.consumer.commit(offsets=offsets, asynchronous=False)
+        self._uncommitted.clear()
+
+    def _on_revoke(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
+        # Called between batches (inside poll): everything taken so far is done.
+        log.info("%s: %d partition(s) revoked; committing", self.trigger.function, len(partitions))
+        self._commit()
+
+    def _on_lost(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
+        # Another worker owns them already; their records will be done again there.
+        lost = {(p.topic, p.partition) for p in partitions}
+        log.warning("%s: %d partition(s) lost", self.trigger.function, len(lost))
+        for key in lost:
+            self._uncommitted.pop(key, None)
