@@ -70,6 +70,10 @@ class Api:
         answer: dict[str, Any] = self._call("coordinator", self.settings.coordinator_url, path)
         return answer
 
+    def create_customer(self, fields: dict[str, str]) -> dict[str, str]:
+        answer: dict[str, str] = self._call("CRM", self.settings.crm_url, "/customers", fields)
+        return answer
+
     def customers(self) -> list[dict[str, str]]:
         answer: list[dict[str, str]] = self._call("CRM", self.settings.crm_url, "/")
         return answer

@@ -179,5 +179,12 @@ class BatchWorker:
         # Another worker owns them already; their records will be done again there.
         lost = {(p.topic, p.partition) for p in partitions}
         log.warning("%s: %d partition(s) lost", self.trigger.function, len(lost))
+        if self._in_transaction:
+            # The open transaction holds outputs of records now someone else's; only a
+            # fresh start from the committed offsets keeps the rest exactly once.
+            raise BillingError(
+                f"{self.trigger.function}: partitions lost inside a transaction; restarting"
+                " from the committed offsets"
+            )
         for key in lost:
             self._uncommitted.pop(key, None)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 from moto import mock_aws
+from prometheus_client import REGISTRY
 
 import runtime.http
 from functions.context import FunctionContext
@@ -54,6 +55,12 @@ def context(s3: object, unit_settings: Settings) -> FunctionContext:
         customers=S3CustomerStore(Bucket(s3, unit_settings.customers_bucket)),  # type: ignore[arg-type]
         clock=lambda: NOW,
     )
+
+
+def s3_requests() -> float:
+    """S3 requests made so far by every client the project built (its Prometheus counter)."""
+    samples = (s for metric in REGISTRY.collect() for s in metric.samples)
+    return sum(s.value for s in samples if s.name == "billing_s3_requests_total")
 
 
 class RecordingPublisher:

@@ -158,3 +158,35 @@ def test_the_image_holds_every_package_the_project_installs() -> None:
     dockerfile = (REPO / "Dockerfile").read_text().splitlines()
     for package in packages:
         assert f"COPY {package} {package}" in dockerfile, f"the Dockerfile leaves out {package}/"
+
+
+def test_the_containers_publish_on_loopback_only_and_restart() -> None:
+    result = _compose_config("compose-token")
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    published = [
+        (name, port) for name, service in services.items() for port in service.get("ports", [])
+    ]
+    assert {name for name, _ in published} == {
+        "kafka",
+        "localstack",
+        "coordinator",
+        "crm",
+        "runtime",
+    }
+    for name, port in published:
+        assert port["host_ip"] == "127.0.0.1", f"{name} publishes {port} beyond this machine"
+    for name in ("kafka", "localstack", "coordinator", "crm", "runtime"):
+        assert services[name]["restart"] == "unless-stopped", f"{name} is not restarted"
+
+
+def test_the_image_runs_as_a_user_of_its_own_and_installs_dependencies_before_the_code() -> None:
+    lines = [line.strip() for line in (REPO / "Dockerfile").read_text().splitlines()]
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
+    assert users and users[-1] not in ("root", "0"), "the image runs as root"
+    first_code = lines.index("COPY functions functions")
+    installs = [n for n, line in enumerate(lines) if "pip install -r" in line]
+    assert installs and installs[0] < first_code, "the dependencies are installed after the code"
+    ignored = (REPO / ".dockerignore").read_text().split()
+    for cache in (".mypy_cache", ".pytest_cache", ".hypothesis", "*.egg-info"):
+        assert cache in ignored, f"{cache} reaches the build context"

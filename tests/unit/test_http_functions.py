@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from functions_framework import create_app
 
-from functions.messages import Stream, WorkflowMessage, encode
+from functions.messages import Customer, Stream, WorkflowMessage, encode
 from functions.web import MAX_BODY_BYTES
 from runtime.services import Services
 from tests.support import REPO
-from tests.unit.conftest import RecordingPublisher
+from tests.unit.conftest import RecordingPublisher, s3_requests
 
 
 def client(target: str) -> Any:
@@ -282,3 +282,35 @@ def test_a_known_path_with_a_wrong_method_is_405_with_allow(
     assert response.status_code == 405
     assert response.headers["Allow"] == allowed
     assert allowed in response.get_json()["error"]
+
+
+ADA = {"firstName": "Ada", "lastName": "L", "city": "Delft"} | {
+    "connectionId": "1",
+    "connectionMandate": "0",
+}
+
+
+def test_creating_a_customer_costs_the_same_whatever_the_crm_holds(services: Services) -> None:
+    crm = client("crm")
+    assert crm.post("/customers", json=ADA).get_json()["customerId"] == "9"  # counts once
+    costs = []
+    for extra in (0, 2500):
+        for n in range(extra):
+            services.context.customers.add(Customer(f"x{n}", "A", "B", "C", "1", "0"))
+        before = s3_requests()
+        assert crm.post("/customers", json=ADA).status_code == 201
+        costs.append(s3_requests() - before)
+    # the hint, the customer, the next hint: with 10 customers as with 2,510
+    assert costs == [3, 3]
+
+
+def test_a_stale_or_lost_hint_still_gives_the_next_free_id(services: Services) -> None:
+    crm = client("crm")
+    customers = services.context.customers
+    assert crm.post("/customers", json=ADA).get_json()["customerId"] == "9"
+    customers.remember_next_id(3)  # a racing creator wrote an older hint
+    assert crm.post("/customers", json=ADA).get_json()["customerId"] == "10"
+    services.s3.delete_object(
+        Bucket=services.settings.customers_bucket, Key="ids/next-customer-id.json"
+    )
+    assert crm.post("/customers", json=ADA).get_json()["customerId"] == "11"

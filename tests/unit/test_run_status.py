@@ -6,14 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from prometheus_client import REGISTRY
 
 from functions.bills import bill_name
 from functions.context import FunctionContext
 from functions.messages import WorkflowId
 from functions.storage import Job
 from runtime.services import Services
-from tests.unit.conftest import RecordingPublisher
+from tests.unit.conftest import RecordingPublisher, s3_requests
 from tests.unit.test_http_functions import client
 
 
@@ -106,15 +105,6 @@ def test_asking_for_a_run_that_cannot_be_is_a_4xx(
     assert complaint in response.get_json()["error"]
 
 
-def _s3_requests() -> float:
-    total = 0.0
-    for metric in REGISTRY.collect():
-        for sample in metric.samples:
-            if sample.name == "billing_s3_requests_total":
-                total += sample.value
-    return total
-
-
 def test_a_runs_status_costs_listings_and_a_read_per_failure_not_a_read_per_customer(
     services: Services,
 ) -> None:
@@ -133,9 +123,9 @@ def test_a_runs_status_costs_listings_and_a_read_per_failure_not_a_read_per_cust
     for workflow in workflows[1205:1300]:
         wait(context, workflow["workflowId"], workflow["customerIdentifier"])
 
-    before = _s3_requests()
+    before = s3_requests()
     body = status(run["runId"])
-    spent = _s3_requests() - before
+    spent = s3_requests() - before
     assert body["counts"] == {"billed": 1200, "failed": 5, "pending": 295}
     # the run; two pages of bills, one of waiting jobs, one of failures; five failures.
     assert spent == 1 + 2 + 1 + 1 + 5
