@@ -169,6 +169,9 @@ def kafka_client_config(settings: Settings) -> tuple[dict[str, Any], dict[str, A
     consumer = {
         "session.timeout.ms": session_ms,
         "heartbeat.interval.ms": max(500, session_ms // 4),
+        # What librdkafka fetches ahead (64 MiB by default) is memory a backlog would fill;
+        # 4 MiB is thousands of our records, many batches.
+        "queued.max.messages.kbytes": 4096,
     }
     # An open transaction of a crashed worker holds back readers until it times out;
     # it must outlast the S3 retries a healthy worker may spend inside one.

@@ -190,17 +190,13 @@ class CustomerStore(abc.ABC):
     def all(self) -> list[Customer]: ...
 
     @abc.abstractmethod
-    def numeric_ids(self) -> list[int]:
-        """The ids that are whole numbers, without reading the customers themselves."""
-
-    @abc.abstractmethod
     def add(self, customer: Customer) -> bool:
         """Store a customer unless its id is taken; False if it was."""
 
     @abc.abstractmethod
     def next_free_id(self, recount: bool = False) -> int:
         """A numeric id that is probably free (the one after the last given out), at a
-        cost that does not grow with the customers; ``recount`` looks at every id."""
+        cost that does not grow with the customers; ``recount`` searches the ids again."""
 
     @abc.abstractmethod
     def remember_next_id(self, customer_id: int) -> None:

@@ -385,19 +385,26 @@ class S3CustomerStore(CustomerStore):
                 customers.append(Customer.from_wire(stored))
         return customers
 
-    def numeric_ids(self) -> list[int]:
-        # A numeric id is a safe key, so it stands in the object's name as it is.
-        return [int(stem) for stem in self.bucket.stems(self.PREFIX) if stem.isdigit()]
-
     def add(self, customer: Customer) -> bool:
         key = self._key(customer.customer_id)
         return self.bucket.put_json(key, customer.to_wire(), only_if_absent=True) is not None
+
+    def _taken(self, customer_id: int) -> bool:
+        return self.bucket.metadata(self._key(str(customer_id))) is not None
 
     def next_free_id(self, recount: bool = False) -> int:
         hint = None if recount else self.bucket.get_json(self.NEXT_ID)
         if hint is not None:
             return int(hint["nextId"])
-        return max(self.numeric_ids(), default=0) + 1
+        # Numbers are handed out in order, so the taken ones run from 1 up: find where that
+        # run ends by doubling, then halving, at 2 log2(N) reads, never by listing N.
+        taken, probe = 0, 1
+        while self._taken(probe):
+            taken, probe = probe, probe * 2
+        while probe - taken > 1:
+            middle = (taken + probe) // 2
+            taken, probe = (middle, probe) if self._taken(middle) else (taken, middle)
+        return probe
 
     def remember_next_id(self, customer_id: int) -> None:
         # Unconditional: a racing writer may set it lower, which costs a later creator
