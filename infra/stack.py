@@ -353,7 +353,7 @@ def unmanaged() -> list[processes.StackProcess]:
 def _refuse_unmanaged() -> None:
     strays = unmanaged()
     if strays:
-        listed = "; ".join(f"pid {p.pid}: {p.command}" for p in strays[:5])
+        listed = "; ".join(f"pid {p.pid}: {p.command}" for p in strays)
         raise ConfigurationError(
             f"{len(strays)} process(es) of this stack run unmanaged ({listed}); a second set"
             " would share their work. `make down` stops them."

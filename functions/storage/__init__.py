@@ -1,7 +1,7 @@
 """Where the functions keep state: waiting and failed jobs, runs, bills and customers.
 
 ``base`` holds the small abstract stores the functions are written against;
-``s3`` implements them on any S3-compatible storage (AWS, LocalStack, moto).
+``s3`` implements them on any S3-compatible storage (AWS, S3Proxy, LocalStack, moto).
 """
 
 from functions.storage.base import (
