@@ -326,7 +326,7 @@ def _latency_file() -> Path:
     return state_dir() / "s3-latency-ms"
 
 
-def _use_latency(settings: Settings) -> None:
+def _use_latency() -> None:
     """Restart the functions if they run with another S3 latency than asked for, and
     point the functions started from now on at the proxy when one is asked for."""
     running = [c.name for c in FUNCTIONS if running_pid(c.name) is not None]
@@ -375,7 +375,7 @@ def up(settings: Settings, only: set[str] | None = None) -> None:
         provision(settings)
     else:
         log.info("topics and buckets not provisioned: Kafka and S3 are not both running")
-    _use_latency(settings)
+    _use_latency()
     if S3_LATENCY_MS > 0:
         os.environ["S3_ENDPOINT_URL"] = f"http://127.0.0.1:{S3_LATENCY_PORT}"
     for component in chosen(FUNCTIONS):

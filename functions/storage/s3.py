@@ -71,15 +71,6 @@ class Bucket:
         except BotoCoreError as exc:
             raise self._unavailable("read", key, exc) from exc
 
-    def get_versioned(self, key: str) -> tuple[bytes, str] | None:
-        """The object's bytes and its ETag, or None if there is no such object."""
-
-        def read() -> tuple[bytes, str]:
-            response = self.client.get_object(Bucket=self.name, Key=key)
-            return response["Body"].read(), response["ETag"]
-
-        return self._read(key, read)
-
     def metadata(self, key: str) -> Mapping[str, str] | None:
         """The object's user metadata, or None if there is no such object."""
         return self._read(
@@ -87,8 +78,10 @@ class Bucket:
         )
 
     def get_bytes(self, key: str) -> bytes | None:
-        found = self.get_versioned(key)
-        return None if found is None else found[0]
+        """The object's bytes, or None if there is no such object."""
+        return self._read(
+            key, lambda: self.client.get_object(Bucket=self.name, Key=key)["Body"].read()
+        )
 
     def put_bytes(
         self,

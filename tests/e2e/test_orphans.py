@@ -33,12 +33,12 @@ def test_the_function_processes_die_with_their_supervisor(
     supervisor = processes.start(
         [sys.executable, "-m", "runtime", "all"], settings, "runtime", clean_exits=(0, -9)
     )
-    started = wait_for(
-        "four function processes",
-        lambda: re.findall(r"started [\w-]+ \(pid (\d+)\)", supervisor.output())[3:] and True,
-    )
-    assert started
-    workers = [int(pid) for pid in re.findall(r"started [\w-]+ \(pid (\d+)\)", supervisor.output())]
+
+    def workers_started() -> list[int]:
+        found = re.findall(r"started [\w-]+ \(pid (\d+)\)", supervisor.output())
+        return [int(pid) for pid in found] if len(found) == 4 else []
+
+    workers = wait_for("four function processes", workers_started)
     for function in ("engine-start", "crm-answer", "engine-complete"):
         supervisor.wait_for_output(f"{function}: consuming")
 
