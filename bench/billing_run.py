@@ -25,8 +25,8 @@ from functions.messages import Customer
 from functions.runs import bill_names
 from functions.storage.s3 import Bucket
 from infra import s3server
-from infra.stack import S3_LATENCY_MS, client_settings, http_answers, running_pid
-from runtime.config import Settings
+from infra.components import http_answers
+from runtime.config import Settings, client_settings
 from runtime.services import Services, s3_client
 from runtime.triggers import FUNCTIONS
 
@@ -53,15 +53,16 @@ def start_runs(settings: Settings, customer_ids: list[str]) -> dict[str, set[str
     return runs
 
 
-def server_name() -> str:
-    return f"s3proxy {s3server.VERSION}" if running_pid("s3") else "not started by `make up`"
+def server_name(settings: Settings) -> str:
+    started = probes.running_pid(settings, "s3") is not None
+    return f"s3proxy {s3server.VERSION}" if started else "not started by `make up`"
 
 
-def cpu_seconds(names: tuple[str, ...]) -> float:
+def cpu_seconds(settings: Settings, names: tuple[str, ...]) -> float:
     """CPU time used so far by the stack's processes whose names start with ``names``."""
     return sum(
         probes.cpu_seconds(process.pid)
-        for process in probes.stack_processes()
+        for process in probes.stack_processes(settings)
         if process.name.startswith(names)
     )
 
@@ -121,8 +122,8 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 def billing_run(settings: Settings, count: int) -> dict[str, float]:
     customers = seed(settings, count)
     before = probes.counters(metrics_urls(settings))
-    functions_cpu = cpu_seconds(FUNCTION_PROCESSES)
-    servers_cpu = cpu_seconds(SERVER_PROCESSES)
+    functions_cpu = cpu_seconds(settings, FUNCTION_PROCESSES)
+    servers_cpu = cpu_seconds(settings, SERVER_PROCESSES)
     posted = datetime.now().astimezone()
     started = time.monotonic()
     runs = start_runs(settings, customers)
@@ -132,8 +133,8 @@ def billing_run(settings: Settings, count: int) -> dict[str, float]:
         settings, runs, answered_before, timeout_s=60 + count / 5
     )
     delta = probes.increase(before, probes.counters(metrics_urls(settings)))
-    functions_cpu = (cpu_seconds(FUNCTION_PROCESSES) - functions_cpu) / count
-    servers_cpu = (cpu_seconds(SERVER_PROCESSES) - servers_cpu) / count
+    functions_cpu = (cpu_seconds(settings, FUNCTION_PROCESSES) - functions_cpu) / count
+    servers_cpu = (cpu_seconds(settings, SERVER_PROCESSES) - servers_cpu) / count
 
     names = set().union(*runs.values())
     # The percentiles of a random 10,000 are as good as of all, and cost less to read.
@@ -141,8 +142,8 @@ def billing_run(settings: Settings, count: int) -> dict[str, float]:
         settings, set(random.sample(sorted(names), min(len(names), 10_000))), posted
     )
     print(
-        f"{len(runs)} run(s) of {count} customers on {server_name()},"
-        f" S3 latency {S3_LATENCY_MS:g} ms, {settings.max_in_flight} record(s) in flight;"
+        f"{len(runs)} run(s) of {count} customers on {server_name(settings)},"
+        f" S3 latency {settings.s3_latency_ms:g} ms, {settings.max_in_flight} record(s) in flight;"
         f" 202 after {accepted_s * 1000:.0f} ms,"
     )
     print(f"  every bill after {elapsed:.1f} s: {count / elapsed:.1f} bills/s")
@@ -165,7 +166,7 @@ def billing_run(settings: Settings, count: int) -> dict[str, float]:
         f" {servers_cpu * 1000:.2f} ms in Kafka and S3"
     )
     print("  peak memory (VmHWM):")
-    for process in probes.stack_processes():
+    for process in probes.stack_processes(settings):
         print(f"    {process.name:28} {probes.peak_memory_mib(process.pid):7.0f} MiB")
     return {
         "bills_per_s": count / elapsed,
@@ -217,8 +218,8 @@ def one_customer_latency(settings: Settings, repeat: int) -> None:
         json.dumps(
             {
                 "n": 1,
-                "s3_latency_ms": S3_LATENCY_MS,
-                "s3_server": server_name(),
+                "s3_latency_ms": settings.s3_latency_ms,
+                "s3_server": server_name(settings),
                 "runs": repeat,
                 "p50_ms": statistics.median(timings),
                 "p99_ms": percentile(timings, 0.99),
@@ -266,14 +267,14 @@ def main() -> None:
     print(f"achieved / ceiling: {figures['bills_per_s']:.1f} / {ceiling:.1f} = {ratio:.2f}")
     summary = {
         "n": args.customers,
-        "s3_latency_ms": S3_LATENCY_MS,
+        "s3_latency_ms": settings.s3_latency_ms,
         "max_in_flight": settings.max_in_flight,
         **figures,
         "ceiling_bills_per_s": ceiling,
         "ratio": ratio,
     }
     rounded = {key: round(value, 4) for key, value in summary.items()}
-    print(json.dumps({**rounded, "s3_server": server_name()}))
+    print(json.dumps({**rounded, "s3_server": server_name(settings)}))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra import stack
+from infra.stack import Stack
+from runtime.config import Settings
 
 _SAMPLE = re.compile(r"^(billing_\w+_total)\{([^}]*)\} ([0-9.e+]+)$", re.MULTILINE)
 
@@ -20,11 +21,16 @@ class Process:
     pid: int
 
 
-def stack_processes() -> list[Process]:
+def running_pid(settings: Settings, name: str) -> int | None:
+    return Stack(settings).background.running_pid(name)
+
+
+def stack_processes(settings: Settings) -> list[Process]:
     """Every process `make up` started, and the function processes under the runtime."""
     found = []
+    stack = Stack(settings)
     for name in stack.known_names():
-        pid = stack.running_pid(name)
+        pid = stack.background.running_pid(name)
         if pid is None:
             continue
         found.append(Process(name, pid))

@@ -26,7 +26,7 @@ from functions.coordinator import MAX_CUSTOMERS_PER_RUN
 from functions.errors import BillingError
 from functions.runs import STATES
 from functions.storage import StoredBill
-from infra.stack import client_settings
+from runtime.config import client_settings
 
 
 def run(api: Api, args: argparse.Namespace) -> int:

@@ -7,7 +7,6 @@ says otherwise); the broker's data lives under the stack's state folder.
 from __future__ import annotations
 
 import base64
-import os
 import re
 import shutil
 import subprocess
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from functions.errors import ConfigurationError
+from runtime.config import Settings
 
 INFRA = Path(__file__).resolve().parent
 POM = INFRA / "kafka" / "pom.xml"
@@ -28,15 +28,14 @@ def kafka_version() -> str:
     return match.group(1)
 
 
-def cache_dir() -> Path:
-    base = os.environ.get("KAFKA_CACHE_DIR") or Path.home() / ".cache" / "kafka-billing"
-    return Path(base) / f"kafka-{kafka_version()}"
+def cache_dir(settings: Settings) -> Path:
+    return Path(settings.kafka_cache_dir) / f"kafka-{kafka_version()}"
 
 
-def resolve_jars() -> Path:
+def resolve_jars(settings: Settings) -> Path:
     """The folder of the broker's jars, downloaded by ``mvn`` on first use."""
-    libs = cache_dir() / "libs"
-    complete = cache_dir() / ".complete"
+    libs = cache_dir(settings) / "libs"
+    complete = cache_dir(settings) / ".complete"
     if complete.exists():
         return libs
     if shutil.which("mvn") is None or shutil.which("java") is None:
@@ -130,9 +129,9 @@ def _cluster_id(cluster_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def prepare(cluster_dir: Path, node: Node, nodes: list[Node]) -> list[str]:
+def prepare(cluster_dir: Path, node: Node, nodes: list[Node], settings: Settings) -> list[str]:
     """Write a node's config, format its storage once, and return its command line."""
-    libs = resolve_jars()
+    libs = resolve_jars(settings)
     classpath = f"{libs}/*"
     data_dir = cluster_dir / f"node-{node.node_id}"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -148,7 +147,7 @@ def prepare(cluster_dir: Path, node: Node, nodes: list[Node]) -> list[str]:
             check=True,
             stdout=subprocess.DEVNULL,
         )
-    heap = os.environ.get("KAFKA_HEAP", "-Xms256m -Xmx1g").split()
+    heap = settings.kafka_heap.split()
     return [
         "java",
         *heap,

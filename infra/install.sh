@@ -26,8 +26,8 @@ if [ ! -f "$stamp" ]; then
 fi
 
 echo "install: Kafka broker jars and the S3 server (S3Proxy)"
-"$VENV/bin/python" -c 'from infra.broker import resolve_jars; print("install: jars in", resolve_jars())'
-"$VENV/bin/python" -c 'from infra.s3server import resolve_jar; print("install: S3 server", resolve_jar())'
+"$VENV/bin/python" -c 'from infra.broker import resolve_jars; from runtime.config import Settings; print("install: jars in", resolve_jars(Settings.from_env()))'
+"$VENV/bin/python" -c 'from infra.s3server import resolve_jar; from runtime.config import Settings; print("install: S3 server", resolve_jar(Settings.from_env()))'
 
 if docker compose version >/dev/null 2>&1 || [ -x "$TOOLS/cli-plugins/docker-compose" ]; then
   exit 0

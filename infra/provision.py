@@ -13,9 +13,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from functions.errors import BillingError, ConfigurationError
+from functions.errors import ConfigurationError
+from infra.tool import run_tool
 from runtime.config import Settings
-from runtime.logs import configure_logging
 from runtime.services import s3_client
 
 log = logging.getLogger("infra.provision")
@@ -104,14 +104,11 @@ def provision(settings: Settings) -> None:
 
 
 def main() -> int:
-    settings = Settings.from_env()
-    configure_logging(settings, role="provision", for_people=True)
-    try:
+    def act(settings: Settings) -> int:
         provision(settings)
-    except BillingError as exc:
-        log.error("%s", exc)
-        return 1
-    return 0
+        return 0
+
+    return run_tool("provision", act)
 
 
 if __name__ == "__main__":

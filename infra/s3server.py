@@ -16,36 +16,35 @@ they make creates an object that does not exist yet.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 from functions.errors import ConfigurationError
-from infra.broker import cache_dir as kafka_cache_dir
+from runtime.config import Settings
 
 VERSION = "4.0.0"
 ARTIFACT = f"org.gaul:s3proxy:{VERSION}:jar:jar-with-dependencies"
 JAR_NAME = f"s3proxy-{VERSION}-jar-with-dependencies.jar"
 
 
-def cache_dir() -> Path:
-    return kafka_cache_dir().parent / f"s3proxy-{VERSION}"
+def cache_dir(settings: Settings) -> Path:
+    return Path(settings.kafka_cache_dir) / f"s3proxy-{VERSION}"
 
 
-def resolve_jar() -> Path:
+def resolve_jar(settings: Settings) -> Path:
     """The server's jar, downloaded by ``mvn`` on first use and cached outside git."""
-    jar = cache_dir() / JAR_NAME
+    jar = cache_dir(settings) / JAR_NAME
     if jar.exists():
         return jar
     if shutil.which("mvn") is None or shutil.which("java") is None:
         raise ConfigurationError("the local S3 server needs `java` (17+) and `mvn` on PATH")
-    cache_dir().mkdir(parents=True, exist_ok=True)
+    cache_dir(settings).mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [
             *("mvn", "-B", "-q", "dependency:copy"),
             f"-Dartifact={ARTIFACT}",
-            f"-DoutputDirectory={cache_dir()}",
+            f"-DoutputDirectory={cache_dir(settings)}",
         ],
         check=True,
     )
@@ -67,19 +66,18 @@ def properties(data_dir: Path, host: str, port: int, access_key: str, secret_key
     )
 
 
-def prepare(state_dir: Path, host: str, port: int) -> list[str]:
+def prepare(state_dir: Path, host: str, port: int, settings: Settings) -> list[str]:
     """Write the server's configuration and return its command line.
 
     The credentials are the ones every client of the stack signs with
     (``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``, ``test``/``test`` by default).
     """
-    jar = resolve_jar()
+    jar = resolve_jar(settings)
     data_dir = state_dir / "s3" / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     config = state_dir / "s3" / "s3proxy.conf"
-    access_key = os.environ.get("AWS_ACCESS_KEY_ID") or "test"
-    secret_key = os.environ.get("AWS_SECRET_ACCESS_KEY") or "test"
+    access_key, secret_key = settings.local_s3_keys()
     config.touch(mode=0o600)
     config.write_text(properties(data_dir, host, port, access_key, secret_key))
-    heap = os.environ.get("S3_SERVER_HEAP", "-Xms64m -Xmx512m").split()
+    heap = settings.s3_server_heap.split()
     return ["java", *heap, "-XX:+UseSerialGC", "-jar", str(jar), "--properties", str(config)]

@@ -40,7 +40,7 @@ def run_function(function: str, settings: Settings) -> int:
     from runtime.metrics import serve
     from runtime.services import Services
 
-    hold_if_supervised()
+    hold_if_supervised(settings.supervisor_pid)
     serve(settings.metrics_host, settings.metrics_port)
     services = Services(settings)
     if function in TIMER_BY_FUNCTION:
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.function == "all":
             from runtime.supervisor import supervise
 
-            return supervise(settings.metrics_port)
+            return supervise(settings)
         return run_function(args.function, settings)
     except BillingError as exc:
         log.error("%s", exc)

@@ -1,65 +1,47 @@
-"""The one configuration object of a process, read from the environment here and only here."""
+"""The one configuration object of a process, and the only reader of its environment.
+
+Every variable the project reads is declared once, beside its field: its name, its type
+(the annotation), its default, the values it allows and whether it is a secret. Whatever
+builds a ``Settings`` (the environment, a test, ``dataclasses.replace``) goes through the
+same checks in ``__post_init__``.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import os
 import tempfile
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from functions.errors import ConfigurationError
 from functions.messages import Stream
 
+REPO = Path(__file__).resolve().parent.parent
 LOCAL_S3 = "http://127.0.0.1:4566"
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-LOG_FORMATS = ("json", "text")
-SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
-SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
-PROCESSING_GUARANTEES = ("at-least-once", "exactly-once")
+# What a local S3 server (S3Proxy, LocalStack, moto) is started with and signed for, unless
+# AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY say otherwise. Real AWS takes the usual chain.
+LOCAL_S3_CREDENTIALS = ("test", "test")
 DEAD_LETTER_SUFFIX = ".dlq"
+TOKEN_FILE_NAME = "billing-token"
 
-# Settings field -> environment variable. Every variable the project reads is here, and
-# BILLING_TOKEN_FILE: a file holding the token, read when BILLING_TOKEN is unset.
-ENVIRONMENT = {
-    "kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",
-    "s3_endpoint_url": "S3_ENDPOINT_URL",
-    "aws_region": "AWS_DEFAULT_REGION",
-    "bills_bucket": "BILLS_BUCKET",
-    "jobs_bucket": "JOBS_BUCKET",
-    "customers_bucket": "CUSTOMERS_BUCKET",
-    "workflow_topic": "WORKFLOW_TOPIC",
-    "questions_topic": "QUESTIONS_TOPIC",
-    "answers_topic": "ANSWERS_TOPIC",
-    "topic_partitions": "TOPIC_PARTITIONS",
-    "topic_replication": "TOPIC_REPLICATION",
-    "consumer_group_prefix": "CONSUMER_GROUP_PREFIX",
-    "publish_timeout_s": "PUBLISH_TIMEOUT_S",
-    "storage_retry_s": "STORAGE_RETRY_S",
-    "commit_interval_s": "COMMIT_INTERVAL_S",
-    "max_in_flight": "MAX_IN_FLIGHT",
-    "processing_guarantee": "PROCESSING_GUARANTEE",
-    "session_timeout_s": "KAFKA_SESSION_TIMEOUT_S",
-    "answer_timeout_s": "ANSWER_TIMEOUT_S",
-    "answer_backoff": "ANSWER_BACKOFF",
-    "answer_attempts": "ANSWER_ATTEMPTS",
-    "retry_interval_s": "RETRY_INTERVAL_S",
-    "log_level": "LOG_LEVEL",
-    "metrics_host": "METRICS_HOST",
-    "metrics_port": "METRICS_PORT",
-    "quix_state_dir": "QUIX_STATE_DIR",
-    "log_format": "LOG_FORMAT",
-    "kafka_security_protocol": "KAFKA_SECURITY_PROTOCOL",
-    "kafka_sasl_mechanism": "KAFKA_SASL_MECHANISM",
-    "kafka_sasl_username": "KAFKA_SASL_USERNAME",
-    "kafka_sasl_password": "KAFKA_SASL_PASSWORD",
-    "kafka_ssl_ca_location": "KAFKA_SSL_CA_LOCATION",
-    "auth_token": "BILLING_TOKEN",
-    "coordinator_url": "COORDINATOR_URL",
-    "crm_url": "CRM_URL",
-}
-# Never logged, never shown in a repr; logs have them replaced should one slip in.
-SECRETS = ("kafka_sasl_password", "auth_token")
+
+def setting(
+    default: Any,
+    env: str,
+    *,
+    choices: tuple[str, ...] = (),
+    secret: bool = False,
+    zero_allowed: bool = False,
+    upper: bool = False,
+) -> Any:
+    """A field read from ``env``. Numbers must be greater than zero unless ``zero_allowed``;
+    ``upper``: the value is upper-cased as it is read (LOG_LEVEL=debug)."""
+    metadata = {"env": env, "choices": choices, "zero_allowed": zero_allowed, "upper": upper}
+    return field(default=default, repr=not secret, metadata={**metadata, "secret": secret})
 
 
 @dataclass(frozen=True)
@@ -71,94 +53,140 @@ class Settings:
     to use AWS S3 (credentials come from the usual AWS chain).
     """
 
-    kafka_bootstrap_servers: str = "127.0.0.1:9092"
-    s3_endpoint_url: str | None = LOCAL_S3
-    aws_region: str = "us-east-1"
-    bills_bucket: str = "bills"
-    jobs_bucket: str = "billing-jobs"
-    customers_bucket: str = "crm-customers"
-    workflow_topic: str = "workflow-queue"
-    questions_topic: str = "questions-topic"
-    answers_topic: str = "answers-topic"
-    topic_partitions: int = 4
-    topic_replication: int = 2
-    consumer_group_prefix: str = ""
-    publish_timeout_s: float = 10.0
-    storage_retry_s: float = 60.0
-    commit_interval_s: float = 1.0
+    kafka_bootstrap_servers: str = setting("127.0.0.1:9092", "KAFKA_BOOTSTRAP_SERVERS")
+    # Empty: AWS S3 itself.
+    s3_endpoint_url: str | None = setting(LOCAL_S3, "S3_ENDPOINT_URL")
+    aws_region: str = setting("us-east-1", "AWS_DEFAULT_REGION")
+    # Unset: boto3's own chain (profile, role), or LOCAL_S3_CREDENTIALS for a local server.
+    aws_access_key_id: str | None = setting(None, "AWS_ACCESS_KEY_ID")
+    aws_secret_access_key: str | None = setting(None, "AWS_SECRET_ACCESS_KEY", secret=True)
+    aws_session_token: str | None = setting(None, "AWS_SESSION_TOKEN", secret=True)
+    bills_bucket: str = setting("bills", "BILLS_BUCKET")
+    jobs_bucket: str = setting("billing-jobs", "JOBS_BUCKET")
+    customers_bucket: str = setting("crm-customers", "CUSTOMERS_BUCKET")
+    workflow_topic: str = setting("workflow-queue", "WORKFLOW_TOPIC")
+    questions_topic: str = setting("questions-topic", "QUESTIONS_TOPIC")
+    answers_topic: str = setting("answers-topic", "ANSWERS_TOPIC")
+    topic_partitions: int = setting(4, "TOPIC_PARTITIONS")
+    topic_replication: int = setting(2, "TOPIC_REPLICATION")
+    consumer_group_prefix: str = setting("", "CONSUMER_GROUP_PREFIX")
+    publish_timeout_s: float = setting(10.0, "PUBLISH_TIMEOUT_S")
+    storage_retry_s: float = setting(60.0, "STORAGE_RETRY_S")
+    commit_interval_s: float = setting(1.0, "COMMIT_INTERVAL_S")
     # Records one Kafka-triggered function works on at once (threads waiting on S3).
-    max_in_flight: int = 32
+    max_in_flight: int = setting(32, "MAX_IN_FLIGHT")
     # at-least-once is the default: S3 writes sit outside any Kafka transaction, so
     # exactly-once adds a transaction per checkpoint without making a bill more certain.
-    processing_guarantee: str = "at-least-once"
+    processing_guarantee: str = setting(
+        "at-least-once", "PROCESSING_GUARANTEE", choices=("at-least-once", "exactly-once")
+    )
     # How soon a crashed worker's partitions go to another; Kafka's own default is 45 s.
-    session_timeout_s: float = 10.0
-    answer_timeout_s: float = 30.0
-    answer_backoff: float = 2.0
-    answer_attempts: int = 5
-    retry_interval_s: float = 5.0
-    log_level: str = "INFO"
-    metrics_host: str = "127.0.0.1"
+    session_timeout_s: float = setting(10.0, "KAFKA_SESSION_TIMEOUT_S")
+    answer_timeout_s: float = setting(30.0, "ANSWER_TIMEOUT_S")
+    answer_backoff: float = setting(2.0, "ANSWER_BACKOFF")
+    answer_attempts: int = setting(5, "ANSWER_ATTEMPTS")
+    retry_interval_s: float = setting(5.0, "RETRY_INTERVAL_S")
+    log_level: str = setting(
+        "INFO", "LOG_LEVEL", choices=("DEBUG", "INFO", "WARNING", "ERROR"), upper=True
+    )
+    log_format: str = setting("json", "LOG_FORMAT", choices=("json", "text"))
+    metrics_host: str = setting("127.0.0.1", "METRICS_HOST")
     # The first Kafka-triggered function's port; `runtime all` counts up from it. 0: off.
-    metrics_port: int = 9400
-    quix_state_dir: str = os.path.join(tempfile.gettempdir(), "billing-quix-state")
-    log_format: str = "json"
+    metrics_port: int = setting(9400, "METRICS_PORT", zero_allowed=True)
+    quix_state_dir: str = setting(
+        os.path.join(tempfile.gettempdir(), "billing-quix-state"), "QUIX_STATE_DIR"
+    )
     # A managed Kafka (Confluent Cloud, MSK, Aiven...): SASL_SSL with a user and password.
-    kafka_security_protocol: str = "PLAINTEXT"
-    kafka_sasl_mechanism: str = "PLAIN"
-    kafka_sasl_username: str | None = None
-    kafka_sasl_password: str | None = field(default=None, repr=False)
+    kafka_security_protocol: str = setting(
+        "PLAINTEXT",
+        "KAFKA_SECURITY_PROTOCOL",
+        choices=("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
+    )
+    kafka_sasl_mechanism: str = setting(
+        "PLAIN", "KAFKA_SASL_MECHANISM", choices=("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+    )
+    kafka_sasl_username: str | None = setting(None, "KAFKA_SASL_USERNAME")
+    kafka_sasl_password: str | None = setting(None, "KAFKA_SASL_PASSWORD", secret=True)
     # The CA bundle to trust; None: the system's.
-    kafka_ssl_ca_location: str | None = None
+    kafka_ssl_ca_location: str | None = setting(None, "KAFKA_SSL_CA_LOCATION")
     # Set: both HTTP functions want `Authorization: Bearer <token>`; unset: no auth.
-    auth_token: str | None = field(default=None, repr=False)
-    # Where the `billing` CLI finds the HTTP functions.
-    coordinator_url: str = "http://127.0.0.1:3007"
-    crm_url: str = "http://127.0.0.1:3008"
+    auth_token: str | None = setting(None, "BILLING_TOKEN", secret=True)
+    # A file holding the token, read when BILLING_TOKEN is unset.
+    auth_token_file: str | None = setting(None, "BILLING_TOKEN_FILE")
+    # The ports `make up` serves the HTTP functions on.
+    coordinator_port: int = setting(3007, "COORDINATOR_PORT")
+    crm_port: int = setting(3008, "CRM_PORT")
+    # Where clients (the `billing` CLI, the benchmark) find the HTTP functions; empty: on
+    # 127.0.0.1 at the ports above.
+    coordinator_url: str = setting("", "COORDINATOR_URL")
+    crm_url: str = setting("", "CRM_URL")
+    # The functions-framework target this process serves (functions-framework sets it).
+    function_target: str = setting("http", "FUNCTION_TARGET")
+    # The runtime's supervisor, which the functions it starts watch (runtime/lifeline.py).
+    supervisor_pid: int | None = setting(None, "BILLING_SUPERVISOR_PID")
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        values: dict[str, object] = {}
-        for spec in dataclasses.fields(cls):
-            name = ENVIRONMENT[spec.name]
-            if name not in env:
-                continue
-            raw = env[name]
-            if spec.type in ("int", "float"):
-                kind = int if spec.type == "int" else float
-                values[spec.name] = _number(name, raw, kind, zero_allowed=name == "METRICS_PORT")
-            elif spec.type == "str | None":
-                values[spec.name] = raw or None  # empty S3_ENDPOINT_URL: real AWS S3
-            else:
-                values[spec.name] = raw
-        if not values.get("auth_token") and env.get("BILLING_TOKEN_FILE"):
-            values["auth_token"] = _read_secret("BILLING_TOKEN_FILE", env["BILLING_TOKEN_FILE"])
-        settings = cls(**values)  # type: ignore[arg-type]
-        if settings.log_level.upper() not in LOG_LEVELS:
-            raise ConfigurationError(f"LOG_LEVEL={settings.log_level!r}; use one of {LOG_LEVELS}")
-        if settings.processing_guarantee not in PROCESSING_GUARANTEES:
-            raise ConfigurationError(
-                f"PROCESSING_GUARANTEE={settings.processing_guarantee!r};"
-                f" use one of {PROCESSING_GUARANTEES}"
-            )
-        settings._check_choices()
-        return dataclasses.replace(settings, log_level=settings.log_level.upper())
+    # The local stack (`make up`, infra/): where it keeps its state and how it runs.
+    state_dir: str = setting(str(REPO / ".state"), "STATE_DIR")
+    brokers: int = setting(1, "BROKERS")
+    kafka_heap: str = setting("-Xms256m -Xmx1g", "KAFKA_HEAP")
+    kafka_cache_dir: str = setting(str(Path.home() / ".cache" / "kafka-billing"), "KAFKA_CACHE_DIR")
+    s3_server_heap: str = setting("-Xms64m -Xmx512m", "S3_SERVER_HEAP")
+    # `make up S3_LATENCY_MS=25`: the functions reach S3 through a proxy holding each request.
+    s3_latency_ms: float = setting(0.0, "S3_LATENCY_MS", zero_allowed=True)
+    s3_latency_port: int = setting(4567, "S3_LATENCY_PORT")
 
-    def _check_choices(self) -> None:
-        for name, value, allowed in (
-            ("LOG_FORMAT", self.log_format, LOG_FORMATS),
-            ("KAFKA_SECURITY_PROTOCOL", self.kafka_security_protocol, SECURITY_PROTOCOLS),
-            ("KAFKA_SASL_MECHANISM", self.kafka_sasl_mechanism, SASL_MECHANISMS),
+    def __post_init__(self) -> None:
+        for spec in dataclasses.fields(self):
+            _check(spec, getattr(self, spec.name))
+        if self.kafka_security_protocol.startswith("SASL") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
         ):
-            if value not in allowed:
-                raise ConfigurationError(f"{name}={value!r}; use one of {allowed}")
-        sasl = self.kafka_security_protocol.startswith("SASL")
-        if sasl and not (self.kafka_sasl_username and self.kafka_sasl_password):
             raise ConfigurationError(
                 f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs"
                 " KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (your cluster's API key and secret)"
             )
+        if self.auth_token is None and self.auth_token_file:
+            object.__setattr__(self, "auth_token", _read_secret(self.auth_token_file))
+        for url, port in (("coordinator_url", self.coordinator_port), ("crm_url", self.crm_port)):
+            if not getattr(self, url):
+                object.__setattr__(self, url, f"http://127.0.0.1:{port}")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        types = typing.get_type_hints(cls)
+        values = {}
+        for spec in dataclasses.fields(cls):
+            raw = env.get(spec.metadata["env"])
+            if raw is None or (raw == "" and types[spec.name] in (int, float)):
+                continue  # S3_LATENCY_MS= means the default, as unset does
+            values[spec.name] = _parse(spec, types[spec.name], raw)
+        return cls(**values)
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that makes another process read these same settings. A value
+        left unset is left out, so that the other process's own chain (AWS's) applies."""
+        env = {}
+        for spec in dataclasses.fields(self):
+            value = getattr(self, spec.name)
+            if value is not None:
+                env[spec.metadata["env"]] = str(value)
+            elif spec.default is not None:
+                env[spec.metadata["env"]] = ""  # S3_ENDPOINT_URL= : AWS S3
+        return env
+
+    def secrets(self) -> list[str]:
+        """The secret values set, so that logs can blank them. A local server's dummy
+        credentials are no secret, and blanking them would garble every line."""
+        values = (getattr(self, spec.name) for spec in dataclasses.fields(self) if not spec.repr)
+        return [value for value in values if value and value not in LOCAL_S3_CREDENTIALS]
+
+    def local_s3_keys(self) -> tuple[str, str]:
+        """The keys a local S3 server is started with and its clients sign with: the
+        environment's AWS keys if it names them, else LOCAL_S3_CREDENTIALS."""
+        if self.aws_access_key_id and self.aws_secret_access_key:
+            return self.aws_access_key_id, self.aws_secret_access_key
+        return LOCAL_S3_CREDENTIALS
 
     def kafka_connection(self) -> dict[str, str]:
         """librdkafka's connection settings, for every client of every process."""
@@ -173,18 +201,6 @@ class Settings:
         if self.kafka_ssl_ca_location:
             connection["ssl.ca.location"] = self.kafka_ssl_ca_location
         return connection
-
-    def secrets(self) -> list[str]:
-        """The secret values set, so that logs can blank them."""
-        values = (getattr(self, name) for name in SECRETS)
-        return [value for value in values if value]
-
-    def to_env(self) -> dict[str, str]:
-        """The environment that makes another process read these same settings."""
-        return {
-            ENVIRONMENT[name]: "" if value is None else str(value)
-            for name, value in dataclasses.asdict(self).items()
-        }
 
     def topic(self, stream: Stream) -> str:
         return {
@@ -207,26 +223,54 @@ class Settings:
     def all_buckets(self) -> tuple[str, ...]:
         return (self.bills_bucket, self.jobs_bucket, self.customers_bucket)
 
+    @property
+    def token_file(self) -> Path:
+        """Where `make up` keeps the bearer token it made for the local stack."""
+        return Path(self.state_dir) / TOKEN_FILE_NAME
 
-def _read_secret(name: str, path: str) -> str:
+
+def client_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """A client's settings (the `billing` CLI's, the benchmark's): the environment's, with
+    the token `make up` made when the environment names none."""
+    settings = Settings.from_env(env)
+    if settings.auth_token is None and settings.token_file.exists():
+        return dataclasses.replace(settings, auth_token_file=str(settings.token_file))
+    return settings
+
+
+def _parse(spec: dataclasses.Field[Any], annotation: Any, raw: str) -> Any:
+    name = spec.metadata["env"]
+    optional = type(None) in typing.get_args(annotation)
+    kind = next((a for a in typing.get_args(annotation) if a is not type(None)), annotation)
+    if optional and not raw:
+        return None
+    if kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError:
+            raise ConfigurationError(f"{name}={raw!r} is not a {kind.__name__}") from None
+    return raw.upper() if spec.metadata["upper"] else raw
+
+
+def _check(spec: dataclasses.Field[Any], value: Any) -> None:
+    name, choices = spec.metadata["env"], spec.metadata["choices"]
+    if choices and value not in choices:
+        raise ConfigurationError(f"{name}={value!r}; use one of {choices}")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        zero_allowed = spec.metadata["zero_allowed"]
+        if value < 0 or (value == 0 and not zero_allowed):
+            least = "zero or more" if zero_allowed else "greater than zero"
+            raise ConfigurationError(f"{name}={value!r} must be {least}")
+
+
+def _read_secret(path: str) -> str:
     try:
         with open(path, encoding="utf-8") as file:
             secret = file.read().strip()
     except OSError as exc:
-        raise ConfigurationError(f"{name}={path!r} cannot be read: {exc.strerror}") from None
+        raise ConfigurationError(
+            f"BILLING_TOKEN_FILE={path!r} cannot be read: {exc.strerror}"
+        ) from None
     if not secret:
-        raise ConfigurationError(f"{name}={path!r} is empty; put the token in it")
+        raise ConfigurationError(f"BILLING_TOKEN_FILE={path!r} is empty; put the token in it")
     return secret
-
-
-def _number(
-    name: str, raw: str, kind: type[int] | type[float], zero_allowed: bool = False
-) -> int | float:
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name}={raw!r} is not a {kind.__name__}") from None
-    if value < 0 or (value == 0 and not zero_allowed):
-        least = "zero or more" if zero_allowed else "greater than zero"
-        raise ConfigurationError(f"{name}={raw!r} must be {least}")
-    return value

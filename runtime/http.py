@@ -14,7 +14,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import os
 import sys
 import threading
 from collections.abc import Callable
@@ -44,7 +43,7 @@ def _target_name() -> str:
     """The ``--target`` this process serves, to name it in its log lines."""
     if "--target" in sys.argv[:-1]:
         return sys.argv[sys.argv.index("--target") + 1]
-    return os.environ.get("FUNCTION_TARGET", "http")
+    return SETTINGS.function_target
 
 
 # The process's one configuration, read on import, so it logs from its first line on.

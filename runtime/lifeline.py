@@ -20,8 +20,6 @@ log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
 WATCH_INTERVAL_S = 0.5
-# Set by the supervisor for its children: the pid they must not outlive.
-SUPERVISOR_PID = "BILLING_SUPERVISOR_PID"
 
 
 def set_parent_death_signal() -> None:
@@ -46,7 +44,7 @@ def hold(supervisor_pid: int) -> None:
     threading.Thread(target=watch, name="lifeline", daemon=True).start()
 
 
-def hold_if_supervised() -> None:
-    supervisor = os.environ.get(SUPERVISOR_PID)
-    if supervisor:
-        hold(int(supervisor))
+def hold_if_supervised(supervisor_pid: int | None) -> None:
+    """``supervisor_pid``: BILLING_SUPERVISOR_PID, which the supervisor sets for its children."""
+    if supervisor_pid is not None:
+        hold(supervisor_pid)

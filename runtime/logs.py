@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -64,17 +63,10 @@ class TextFormatter(_Redacting):
         return f"{line} [{about}]" if about else line
 
 
-def _secrets(settings: Settings) -> list[str]:
-    """Ours, and AWS's from the environment (boto3 reads those itself); a local server's
-    dummy "test" is no secret, and blanking it would garble every line."""
-    aws = (os.environ.get(name, "") for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"))
-    return [*settings.secrets(), *(value for value in aws if len(value) >= 16)]
-
-
 def configure_logging(settings: Settings, role: str, for_people: bool = False) -> None:
     """``for_people``: text whatever LOG_FORMAT says (the dev tools a person watches)."""
     text = for_people or settings.log_format == "text"
-    formatter = (TextFormatter if text else JsonFormatter)(role, _secrets(settings))
+    formatter = (TextFormatter if text else JsonFormatter)(role, settings.secrets())
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
     root = logging.getLogger()

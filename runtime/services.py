@@ -24,14 +24,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Local S3 servers accept any credentials; real AWS takes them from the usual chain.
-_LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
-
 
 def s3_client(settings: Settings) -> S3Client:
     session = boto3.session.Session()
     local_server = settings.s3_endpoint_url is not None
-    local = local_server and session.get_credentials() is None
+    keys = {}
+    if local_server and session.get_credentials() is None:
+        key, secret = settings.local_s3_keys()
+        keys = {"aws_access_key_id": key, "aws_secret_access_key": secret}
     # Loopback needs no payload checksums: both ends spend a fifth of a PUT on them.
     checksums = "when_required" if local_server else "when_supported"
     client = session.client(
@@ -48,7 +48,7 @@ def s3_client(settings: Settings) -> S3Client:
             request_checksum_calculation=checksums,
             response_checksum_validation=checksums,
         ),
-        **(_LOCAL_CREDENTIALS if local else {}),
+        **keys,
     )
     count_s3_requests(client)
     return cast("S3Client", client)

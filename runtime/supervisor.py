@@ -8,9 +8,10 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from types import FrameType
 
-from runtime.lifeline import SUPERVISOR_PID
+from runtime.config import Settings
 from runtime.triggers import FUNCTIONS
 
 log = logging.getLogger(__name__)
@@ -19,15 +20,17 @@ RESTART_DELAY_S = 2.0
 STOP_GRACE_S = 30.0
 
 
-def _start(function: str, metrics_port: int) -> subprocess.Popen[bytes]:
+def _start(function: str, settings: Settings, metrics_port: int) -> subprocess.Popen[bytes]:
     # The child stops when this process dies, however it dies (see runtime/lifeline.py).
-    env = {**os.environ, "METRICS_PORT": str(metrics_port), SUPERVISOR_PID: str(os.getpid())}
+    own = replace(settings, metrics_port=metrics_port, supervisor_pid=os.getpid())
+    env = {**os.environ, **own.to_env()}
     process = subprocess.Popen([sys.executable, "-m", "runtime", function], env=env)
     log.info("started %s (pid %d)", function, process.pid)
     return process
 
 
-def supervise(first_metrics_port: int) -> int:
+def supervise(settings: Settings) -> int:
+    first_metrics_port = settings.metrics_port
     stopping = False
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -43,7 +46,7 @@ def supervise(first_metrics_port: int) -> int:
         function: first_metrics_port + index if first_metrics_port else 0
         for index, function in enumerate(FUNCTIONS)
     }
-    processes = {function: _start(function, ports[function]) for function in FUNCTIONS}
+    processes = {function: _start(function, settings, ports[function]) for function in FUNCTIONS}
     while not stopping:
         time.sleep(0.2)
         for function, process in list(processes.items()):
@@ -53,7 +56,7 @@ def supervise(first_metrics_port: int) -> int:
                     "%s exited with code %s; restarting in %.0fs", function, code, RESTART_DELAY_S
                 )
                 time.sleep(RESTART_DELAY_S)
-                processes[function] = _start(function, ports[function])
+                processes[function] = _start(function, settings, ports[function])
 
     for process in processes.values():
         if process.poll() is None:

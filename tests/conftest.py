@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from infra import stack
+from infra import components
+from infra.processes import Background
 from infra.provision import provision
 from runtime.config import Settings
 from tests.faults import Cluster
@@ -28,11 +29,12 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Settings]:
     base = Settings.from_env()
-    missing = [component for component in stack.INFRA if not component.ready(base)]
-    stack.start_together(missing, base)
+    background = Background(Path(base.state_dir))
+    missing = [component for component in components.infra(base) if not component.ready(base)]
+    background.start_together(missing, base)
     started = [component.name for component in missing]
     yield base
-    stack.stop(*started)
+    background.stop(*started)
 
 
 @pytest.fixture

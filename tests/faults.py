@@ -10,9 +10,8 @@ import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from confluent_kafka.admin import AdminClient
-
 from infra import broker
+from infra.components import kafka_ready
 from runtime.config import Settings
 from tests.support import Process, Processes, wait_for
 
@@ -34,7 +33,7 @@ class Cluster:
 
     def start(self, node_id: int) -> None:
         node = self.nodes[node_id - 1]
-        command = broker.prepare(self._data, node, self.nodes)
+        command = broker.prepare(self._data, node, self.nodes, Settings.from_env())
         self._starts[node_id] = self._starts.get(node_id, 0) + 1
         name = f"kafka-{node_id}-start-{self._starts[node_id]}"
         # The JVM answers SIGTERM by shutting down cleanly, then exits with 143.
@@ -55,20 +54,11 @@ class Cluster:
         return self._all_serving()
 
     def _all_serving(self) -> bool:
-        admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 0})
-        try:
-            return len(admin.list_topics(timeout=2).brokers) == len(self.nodes)
-        except Exception:
-            return False
+        return kafka_ready(Settings(kafka_bootstrap_servers=self.bootstrap), len(self.nodes))
 
 
 def _serves(address: str) -> bool:
-    admin = AdminClient({"bootstrap.servers": address, "log_level": 0})
-    try:
-        admin.list_topics(timeout=2)
-        return True
-    except Exception:
-        return False
+    return kafka_ready(Settings(kafka_bootstrap_servers=address))
 
 
 def free_port_block(count: int) -> int:

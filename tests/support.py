@@ -20,8 +20,8 @@ from confluent_kafka.admin import AdminClient
 
 from functions.messages import Customer
 from functions.storage.s3 import Bucket
+from infra.components import http_answers
 from infra.provision import provision
-from infra.stack import http_answers
 from runtime.config import Settings
 from runtime.services import Services, s3_client
 

@@ -14,7 +14,7 @@ from functions.messages import Customer, WorkflowId
 from functions.storage import Job, Run
 from functions.storage.s3 import Bucket, S3BillStore, S3CustomerStore, S3JobStore, S3RunStore
 from infra import s3server
-from infra.stack import http_answers
+from infra.components import http_answers
 from runtime.config import Settings
 from runtime.services import s3_client
 from tests.support import Processes, free_port, run_module, stack_env, wait_for
@@ -25,7 +25,7 @@ JOHN = Customer("1", "John", "Doe", "Eindhoven", "8179", "1")
 
 
 def _s3_server(processes: Processes, state: Path, port: int, name: str) -> None:
-    command = s3server.prepare(state, "127.0.0.1", port)
+    command = s3server.prepare(state, "127.0.0.1", port, Settings.from_env())
     # A JVM killed by SIGKILL exits with 137; one stopped by SIGTERM with 143.
     processes.start(command, Settings(), name, clean_exits=(0, 143))
     wait_for("the S3 server", lambda: http_answers(f"http://127.0.0.1:{port}"))

@@ -8,7 +8,7 @@ from dataclasses import replace
 from urllib.parse import urlsplit
 
 from functions.storage.s3 import Bucket
-from infra.stack import http_answers
+from infra.components import http_answers
 from runtime.config import Settings
 from runtime.services import s3_client
 from tests.support import Processes, free_port, wait_for

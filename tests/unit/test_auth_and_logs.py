@@ -154,14 +154,14 @@ def test_text_logs_for_people_carry_the_same_context_and_blank_secrets() -> None
 
 
 def test_aws_secrets_from_the_environment_are_blanked_too(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     aws_secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", aws_secret)
+    env = {"AWS_SECRET_ACCESS_KEY": aws_secret, "BILLING_TOKEN": TOKEN}
     root = logging.getLogger()
     saved = root.handlers[:]
     try:
-        configure_logging(Settings(auth_token=TOKEN), role="test")
+        configure_logging(Settings.from_env(env), role="test")
         logging.getLogger("botocore.careless").warning("signing with %s and %s", aws_secret, TOKEN)
     finally:
         root.handlers[:] = saved

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import pytest
 
 from functions.errors import ConfigurationError
 from infra.broker import cluster_nodes, kafka_version, new_cluster_id, server_properties
-from runtime.config import Settings
+from runtime.config import Settings, client_settings
 from runtime.triggers import TRIGGERS
 from tests.support import REPO
 
@@ -45,7 +46,11 @@ def test_settings_survive_a_trip_through_the_environment() -> None:
         ({"PUBLISH_TIMEOUT_S": "0"}, "greater than zero"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL='LOUD'"),
         ({"PROCESSING_GUARANTEE": "at-most-once"}, "use one of .'at-least-once', 'exactly-once'"),
-        ({"ANSWER_ATTEMPTS": "-1"}, "ANSWER_ATTEMPTS='-1' must be greater than zero"),
+        ({"ANSWER_ATTEMPTS": "-1"}, "ANSWER_ATTEMPTS=-1 must be greater than zero"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT='xml'; use one of"),
+        ({"KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "needs KAFKA_SASL_USERNAME"),
+        ({"S3_LATENCY_MS": "-5"}, "S3_LATENCY_MS=-5.0 must be zero or more"),
+        ({"COORDINATOR_PORT": "x"}, "COORDINATOR_PORT='x' is not a int"),
     ],
 )
 def test_bad_settings_name_the_variable(env: dict[str, str], complaint: str) -> None:
@@ -102,7 +107,7 @@ def test_every_function_has_its_own_consumer_group() -> None:
 def _compose() -> list[str]:
     if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
         return ["docker", "compose"]
-    tools = Path(os.environ.get("KAFKA_CACHE_DIR") or Path.home() / ".cache" / "kafka-billing")
+    tools = Path(Settings.from_env().kafka_cache_dir)
     plugin = tools / "tools" / "cli-plugins" / "docker-compose"
     assert plugin.exists() or shutil.which("docker-compose"), (
         "no `docker compose` here; `make install` builds the plugin (it needs Go)"
@@ -190,3 +195,48 @@ def test_the_image_runs_as_a_user_of_its_own_and_installs_dependencies_before_th
     ignored = (REPO / ".dockerignore").read_text().split()
     for cache in (".mypy_cache", ".pytest_cache", ".hypothesis", "*.egg-info"):
         assert cache in ignored, f"{cache} reaches the build context"
+
+
+def test_only_the_settings_read_the_environment() -> None:
+    reads = re.compile(r"os\.environ\.get\(|os\.getenv\(|os\.environ\[[^\]]+\](?!\s*=)")
+    readers = [
+        str(path.relative_to(REPO))
+        for folder in ("functions", "runtime", "infra", "cli", "bench")
+        for path in (REPO / folder).rglob("*.py")
+        if path != REPO / "runtime" / "config.py" and reads.search(path.read_text())
+    ]
+    assert readers == []
+
+
+def test_the_http_urls_follow_the_ports_unless_given() -> None:
+    settings = Settings.from_env({"COORDINATOR_PORT": "4007"})
+    assert settings.coordinator_url == "http://127.0.0.1:4007"
+    assert settings.crm_url == "http://127.0.0.1:3008"
+    given = Settings.from_env({"CRM_URL": "https://crm.example"})
+    assert given.crm_url == "https://crm.example"
+
+
+def test_a_client_finds_the_token_the_stack_made(tmp_path: Path) -> None:
+    (tmp_path / "billing-token").write_text("made-by-make-up\n")
+    assert client_settings({"STATE_DIR": str(tmp_path)}).auth_token == "made-by-make-up"
+    given = {"STATE_DIR": str(tmp_path), "BILLING_TOKEN": "mine"}
+    assert client_settings(given).auth_token == "mine"
+    assert client_settings({"STATE_DIR": str(tmp_path / "none")}).auth_token is None
+
+
+def test_unset_values_stay_out_of_another_process_environment() -> None:
+    env = Settings(s3_endpoint_url=None).to_env()
+    assert env["S3_ENDPOINT_URL"] == ""  # AWS S3, not the local default
+    assert "AWS_ACCESS_KEY_ID" not in env  # the other process's own AWS chain applies
+    assert "BILLING_SUPERVISOR_PID" not in env
+
+
+def test_secrets_stay_out_of_the_repr_and_dummy_keys_are_no_secret() -> None:
+    settings = Settings(
+        auth_token="t0ken-value",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        aws_session_token="session-token-value",
+    )
+    assert "t0ken-value" not in repr(settings)
+    assert sorted(settings.secrets()) == ["session-token-value", "t0ken-value"]
