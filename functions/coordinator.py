@@ -21,19 +21,18 @@ from datetime import datetime
 from typing import Any
 
 from functions.context import iso_millis, utc_now
-from functions.errors import InvalidRequest, MethodNotAllowed, NotFound
+from functions.errors import InvalidRequest, NotFound
 from functions.log_context import about_run
 from functions.messages import CUSTOMER_ID_RULE, Outgoing, Stream, is_customer_id
 from functions.runs import STATES, BillingRun, is_run_id, new_run_id, plan, run_status
 from functions.storage import BillStore, IdempotencyRecord, JobStore, Run, RunStore
-from functions.web import HttpRequest, HttpResponse
+from functions.web import HttpRequest, HttpResponse, Route
 
 log = logging.getLogger(__name__)
 
 FIELD = "customerIdentifiers"
 MAX_CUSTOMERS_PER_RUN = 10_000
 USAGE = 'POST a JSON body like {"customerIdentifiers": ["1", "3"]}'
-ROUTES = "POST / starts a run, GET /runs/<run id> shows how far it is"
 IDEMPOTENCY_HEADER = "idempotency-key"
 MAX_IDEMPOTENCY_KEY = 255
 
@@ -91,24 +90,9 @@ class Coordination:
     make_run_id: Callable[[], str] = new_run_id
 
 
-def coordinator(request: HttpRequest, stores: Coordination) -> HttpResponse:
-    path = request.path.rstrip("/") or "/"
-    if path.startswith("/runs/") and path.count("/") == 2:
-        if request.method != "GET":
-            raise MethodNotAllowed(request.method, path, ("GET",))
-        return _status(path.removeprefix("/runs/"), request, stores)
-    if path != "/":
-        raise NotFound(f"no route for {request.method} {request.path}; {ROUTES}")
-    if request.method != "POST":
-        raise MethodNotAllowed(request.method, path, ("POST",), f"; {USAGE}")
-    request.query_only()
-    return _start(request, stores)
-
-
-def _status(run_id: str, request: HttpRequest, stores: Coordination) -> HttpResponse:
+def show_run(request: HttpRequest, stores: Coordination, run_id: str) -> HttpResponse:
     if not is_run_id(run_id):
         raise InvalidRequest(f"{run_id!r} is not a run id (like run-20261127T200347-1f2e3d4c)")
-    request.query_only("state", "customers")
     state = request.query.get("state")
     if state is not None and state not in STATES:
         raise InvalidRequest(f"state={state!r}; use one of {', '.join(STATES)}")
@@ -122,7 +106,7 @@ def _status(run_id: str, request: HttpRequest, stores: Coordination) -> HttpResp
     return HttpResponse(200, status)
 
 
-def _start(request: HttpRequest, stores: Coordination) -> HttpResponse:
+def start_run(request: HttpRequest, stores: Coordination) -> HttpResponse:
     runs = stores.runs
     customer_ids = parse_customer_identifiers(request.json())
     idempotency_key = request.headers.get(IDEMPOTENCY_HEADER)
@@ -171,3 +155,10 @@ def _publish(run: Run, stores: Coordination) -> HttpResponse:
 def _accepted(planned: BillingRun, replayed: bool) -> HttpResponse:
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
     return HttpResponse(202, planned.summary(), headers)
+
+
+# What the coordinator answers; its OpenAPI document is built from this (functions/openapi.py).
+ROUTES = (
+    Route("POST", "/", "startRun", start_run),
+    Route("GET", "/runs/{runId}", "getRun", show_run),
+)

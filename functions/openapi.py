@@ -7,12 +7,15 @@ against both functions to hold the implementation to it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from functions.coordinator import FIELD, MAX_CUSTOMERS_PER_RUN, MAX_IDEMPOTENCY_KEY
 from functions.crm_api import EDITABLE
 from functions.messages import CUSTOMER_ID, RUN_ID, Customer
 from functions.runs import STATES
+from functions.web import Route
 
 Schema = dict[str, Any]
 
@@ -56,45 +59,35 @@ BODY_REFUSALS = {
     "413": _error("the body is over 1 MiB"),
     "415": _error("the body is not JSON"),
 }
-SELF_DESCRIPTION = {
-    "/openapi.json": {
-        "get": {
-            "operationId": "getOpenApi",
-            "summary": "This description",
-            "security": [],
-            "responses": {"200": _json({"type": "object"}, "the OpenAPI document")},
-        }
+# The operations every HTTP function offers besides its own (runtime/http.py).
+SELF_OPERATIONS: dict[str, Schema] = {
+    "getOpenApi": {
+        "summary": "This description",
+        "security": [],
+        "responses": {"200": _json({"type": "object"}, "the OpenAPI document")},
     },
-    "/metrics": {
-        "get": {
-            "operationId": "getMetrics",
-            "summary": "Prometheus metrics",
-            "security": [],
-            "responses": {
-                "200": {
-                    "description": "the text exposition format",
-                    "content": {"text/plain": {"schema": {"type": "string"}}},
-                }
-            },
-        }
+    "getMetrics": {
+        "summary": "Prometheus metrics",
+        "security": [],
+        "responses": {
+            "200": {
+                "description": "the text exposition format",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
     },
 }
 
 
-def _document(title: str, description: str, paths: Schema, schemas: Schema) -> Schema:
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": title, "version": "1", "description": description},
-        "security": [{"bearer": []}],
-        "paths": {**paths, **SELF_DESCRIPTION},
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {**COMMON_SCHEMAS, **schemas},
-        },
-    }
+@dataclass(frozen=True)
+class Description:
+    title: str
+    summary: str
+    operations: dict[str, Schema]  # by operation id
+    schemas: dict[str, Schema]
 
 
-def coordinator() -> Schema:
+def coordinator() -> Description:
     run_request = {
         "type": "object",
         "required": [FIELD],
@@ -157,81 +150,79 @@ def coordinator() -> Schema:
             },
         },
     }
-    paths = {
-        "/": {
-            "post": {
-                "operationId": "startRun",
-                "summary": "Start a billing run: one bill-generation workflow per customer",
-                "parameters": [
-                    {
-                        "name": "Idempotency-Key",
-                        "in": "header",
-                        "required": False,
-                        "description": "a repeated request with the key returns the first run",
-                        "schema": {
-                            "type": "string",
-                            "minLength": 1,
-                            "maxLength": MAX_IDEMPOTENCY_KEY,
-                            "pattern": "^[\\x20-\\x7e]+$",
-                        },
-                    }
-                ],
-                "requestBody": _json_body("RunRequest"),
-                "responses": {
-                    "202": {
-                        **_json(_ref("RunAccepted"), "every workflow is on workflow-queue"),
-                        "headers": {"Idempotent-Replayed": {"schema": {"enum": ["true"]}}},
+    operations: dict[str, Schema] = {
+        "startRun": {
+            "summary": "Start a billing run: one bill-generation workflow per customer",
+            "parameters": [
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "description": "a repeated request with the key returns the first run",
+                    "schema": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": MAX_IDEMPOTENCY_KEY,
+                        "pattern": "^[\\x20-\\x7e]+$",
                     },
-                    "400": _error("the body is not a run request"),
-                    "401": UNAUTHORIZED,
-                    "413": _error("the body is over 1 MiB or names too many customers"),
-                    "415": _error("the body is not JSON"),
-                    "422": _error("the Idempotency-Key started a run for other customers"),
-                    "503": _error("Kafka or S3 is unavailable; nothing was published"),
+                }
+            ],
+            "requestBody": _json_body("RunRequest"),
+            "responses": {
+                "202": {
+                    **_json(_ref("RunAccepted"), "every workflow is on workflow-queue"),
+                    "headers": {"Idempotent-Replayed": {"schema": {"enum": ["true"]}}},
                 },
-            }
+                "400": _error("the body is not a run request"),
+                "401": UNAUTHORIZED,
+                "413": _error("the body is over 1 MiB or names too many customers"),
+                "415": _error("the body is not JSON"),
+                "422": _error("the Idempotency-Key started a run for other customers"),
+                "503": _error("Kafka or S3 is unavailable; nothing was published"),
+            },
         },
-        "/runs/{runId}": {
-            "get": {
-                "operationId": "getRun",
-                "summary": "How far a run is: counts, and each customer's bill or failure",
-                "parameters": [
-                    {"name": "runId", "in": "path", "required": True, "schema": RUN_ID_SCHEMA},
-                    {
-                        "name": "state",
-                        "in": "query",
-                        "required": False,
-                        "description": "list only the customers in this state",
-                        "schema": {"enum": list(STATES)},
-                    },
-                    {
-                        "name": "customers",
-                        "in": "query",
-                        "required": False,
-                        "description": "false: the counts only, without a read per failure",
-                        "schema": {"enum": ["true", "false"]},
-                    },
-                ],
-                "responses": {
-                    "200": _json(_ref("RunStatus"), "the run's progress"),
-                    "400": _error("not a run id, or an unknown state"),
-                    "401": UNAUTHORIZED,
-                    "404": _error("there is no such run"),
-                    "503": _error("S3 is unavailable"),
+        "getRun": {
+            "summary": "How far a run is: counts, and each customer's bill or failure",
+            "parameters": [
+                {"name": "runId", "in": "path", "required": True, "schema": RUN_ID_SCHEMA},
+                {
+                    "name": "state",
+                    "in": "query",
+                    "required": False,
+                    "description": "list only the customers in this state",
+                    "schema": {"enum": list(STATES)},
                 },
-            }
+                {
+                    "name": "customers",
+                    "in": "query",
+                    "required": False,
+                    "description": "false: the counts only, without a read per failure",
+                    "schema": {"enum": ["true", "false"]},
+                },
+            ],
+            "responses": {
+                "200": _json(_ref("RunStatus"), "the run's progress"),
+                "400": _error("not a run id, or an unknown state"),
+                "401": UNAUTHORIZED,
+                "404": _error("there is no such run"),
+                "503": _error("S3 is unavailable"),
+            },
         },
     }
-    schemas = {"RunRequest": run_request, "RunAccepted": accepted, "RunStatus": status}
-    return _document(
+    schemas: dict[str, Schema] = {
+        "RunRequest": run_request,
+        "RunAccepted": accepted,
+        "RunStatus": status,
+    }
+    return Description(
         "Billing run coordinator",
         "Starts billing runs on Kafka and follows them in S3.",
-        paths,
+        operations,
         schemas,
     )
 
 
-def crm() -> Schema:
+def crm() -> Description:
     customer = {
         "type": "object",
         "required": list(Customer.WIRE_FIELDS),
@@ -249,66 +240,90 @@ def crm() -> Schema:
         "required": True,
         "schema": CUSTOMER_ID_SCHEMA,
     }
-    paths = {
-        "/": {
-            "get": {
-                "operationId": "getCustomers",
-                "summary": "One customer (with customerId), or every customer",
-                "parameters": [
-                    {
-                        "name": "customerId",
-                        "in": "query",
-                        "required": False,
-                        "schema": CUSTOMER_ID_SCHEMA,
-                    }
-                ],
-                "responses": {
-                    "200": _json(
-                        {"oneOf": [_ref("Customer"), {"type": "array", "items": _ref("Customer")}]},
-                        "the customer, or all of them",
-                    ),
-                    "400": _error("not a customer id"),
-                    "401": UNAUTHORIZED,
-                    "404": _error("there is no such customer"),
-                    "503": _error("S3 is unavailable"),
-                },
-            }
+    operations: dict[str, Schema] = {
+        "getCustomers": {
+            "summary": "One customer (with customerId), or every customer",
+            "parameters": [
+                {
+                    "name": "customerId",
+                    "in": "query",
+                    "required": False,
+                    "schema": CUSTOMER_ID_SCHEMA,
+                }
+            ],
+            "responses": {
+                "200": _json(
+                    {"oneOf": [_ref("Customer"), {"type": "array", "items": _ref("Customer")}]},
+                    "the customer, or all of them",
+                ),
+                "400": _error("not a customer id"),
+                "401": UNAUTHORIZED,
+                "404": _error("there is no such customer"),
+                "503": _error("S3 is unavailable"),
+            },
         },
-        "/customers": {
-            "post": {
-                "operationId": "createCustomer",
-                "summary": "Create a customer; its id is the highest numeric id plus one",
-                "requestBody": _json_body("NewCustomer"),
-                "responses": {
-                    "201": _json(_ref("Customer"), "the customer created"),
-                    "400": _error("a field is missing or not a non-empty string"),
-                    **BODY_REFUSALS,
-                    "503": _error("S3 is unavailable, or too many creations at once"),
-                },
-            }
+        "createCustomer": {
+            "summary": "Create a customer; its id is the highest numeric id plus one",
+            "requestBody": _json_body("NewCustomer"),
+            "responses": {
+                "201": _json(_ref("Customer"), "the customer created"),
+                "400": _error("a field is missing or not a non-empty string"),
+                **BODY_REFUSALS,
+                "503": _error("S3 is unavailable, or too many creations at once"),
+            },
         },
-        "/customers/{customerId}": {
-            "post": {
-                "operationId": "updateCustomer",
-                "summary": "Change the given fields of a customer",
-                "parameters": [customer_path_id],
-                "requestBody": _json_body("CustomerChanges"),
-                "responses": {
-                    "200": _json(_ref("Customer"), "the customer as changed"),
-                    "400": _error("not a customer id, or a field that cannot be set"),
-                    "404": _error("there is no such customer"),
-                    **BODY_REFUSALS,
-                    "503": _error("S3 is unavailable"),
-                },
-            }
+        "updateCustomer": {
+            "summary": "Change the given fields of a customer",
+            "parameters": [customer_path_id],
+            "requestBody": _json_body("CustomerChanges"),
+            "responses": {
+                "200": _json(_ref("Customer"), "the customer as changed"),
+                "400": _error("not a customer id, or a field that cannot be set"),
+                "404": _error("there is no such customer"),
+                **BODY_REFUSALS,
+                "503": _error("S3 is unavailable"),
+            },
         },
     }
-    schemas = {"Customer": customer, "NewCustomer": new_customer, "CustomerChanges": changes}
-    return _document("CRM", "The CRM's customers, as the lab's CRM offers them.", paths, schemas)
+    schemas: dict[str, Schema] = {
+        "Customer": customer,
+        "NewCustomer": new_customer,
+        "CustomerChanges": changes,
+    }
+    return Description(
+        "CRM", "The CRM's customers, as the lab's CRM offers them.", operations, schemas
+    )
 
 
-DESCRIPTIONS = {"coordinator": coordinator, "crm": crm}
+DESCRIPTIONS = {"coordinator": coordinator(), "crm": crm()}
 
 
-def description(function: str) -> Schema:
-    return DESCRIPTIONS[function]()
+def document(function: str, routes: Sequence[Route]) -> Schema:
+    """The OpenAPI document of ``function``: its paths are its routes, each with the
+    operation described here under the route's operation id."""
+    described = DESCRIPTIONS[function]
+    paths: Schema = {}
+    for route in routes:
+        operation = (
+            described.operations.get(route.operation_id) or SELF_OPERATIONS[route.operation_id]
+        )
+        paths.setdefault(route.path, {})[route.method.lower()] = {
+            "operationId": route.operation_id,
+            **operation,
+        }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": described.title, "version": "1", "description": described.summary},
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {**COMMON_SCHEMAS, **described.schemas},
+        },
+    }
+
+
+def query_parameters(function: str, operation_id: str) -> tuple[str, ...]:
+    """The query parameters an operation takes; any other is refused."""
+    operation = DESCRIPTIONS[function].operations.get(operation_id) or SELF_OPERATIONS[operation_id]
+    return tuple(p["name"] for p in operation.get("parameters", ()) if p["in"] == "query")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,3 +69,20 @@ class HttpResponse:
     status: int
     body: Any
     headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Route:
+    """One operation of an HTTP function: ``handle(request, context, **path_parameters)``.
+
+    ``path`` is an OpenAPI path template (``/runs/{runId}``); its parameters reach the
+    handler in snake case (``run_id``). The operation's OpenAPI description, kept in
+    ``functions/openapi.py`` under ``operation_id``, names the query parameters it takes.
+    """
+
+    method: str
+    path: str
+    operation_id: str
+    handle: Callable[..., HttpResponse]
+    # Answered without a bearer token: it tells nothing about customers or runs.
+    public: bool = False

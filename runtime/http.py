@@ -16,25 +16,26 @@ import json
 import logging
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import flask
 from werkzeug.exceptions import HTTPException
 
+import functions.coordinator
+import functions.crm_api
 from functions import openapi
 from functions.coordinator import Coordination
-from functions.coordinator import coordinator as coordinate
-from functions.crm_api import crm_api
 from functions.errors import BillingError, InvalidRequest, PublishFailed, StorageUnavailable
-from functions.web import MAX_BODY_BYTES, HttpRequest, HttpResponse
+from functions.web import MAX_BODY_BYTES, HttpRequest, HttpResponse, Route
 from runtime.config import Settings
 from runtime.logs import configure_logging
 from runtime.metrics import EXPOSITION_TYPE, exposition
+from runtime.routing import Router
 from runtime.services import Services
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[HttpRequest, Services], HttpResponse]
 FlaskResponse = tuple[str, int, dict[str, str]]
 _JSON = {"Content-Type": "application/json"}
 
@@ -84,29 +85,60 @@ def _unauthorized(request: flask.Request, token: str) -> FlaskResponse | None:
     )
 
 
-def http_target(role: str, handler: Handler) -> Callable[[flask.Request], FlaskResponse]:
-    description = json.dumps(openapi.description(role))
+def _respond(response: HttpResponse) -> FlaskResponse:
+    headers = dict(response.headers)
+    if isinstance(response.body, str) and "Content-Type" in headers:
+        return response.body, response.status, headers  # text, such as /metrics
+    return _json(response.status, response.body, headers)
+
+
+def http_target(
+    role: str, routes: Sequence[Route], context: Callable[[Services], object]
+) -> Callable[[flask.Request], FlaskResponse]:
+    """The functions-framework target of ``role``: its routes, with ``context(services)``
+    for their handlers, and the two public routes every function has."""
+
+    def describe(_request: HttpRequest, _context: object) -> HttpResponse:
+        return HttpResponse(200, description)
+
+    def metrics(_request: HttpRequest, _context: object) -> HttpResponse:
+        return HttpResponse(200, exposition().decode(), {"Content-Type": EXPOSITION_TYPE})
+
+    router = Router(
+        role,
+        [
+            *routes,
+            Route("GET", "/openapi.json", "getOpenApi", describe, public=True),
+            Route("GET", "/metrics", "getMetrics", metrics, public=True),
+        ],
+    )
+    description = openapi.document(role, router.routes)
 
     def target(request: flask.Request) -> FlaskResponse:
-        if request.path in ("/metrics", "/openapi.json"):
-            if request.method != "GET":
-                return _json(405, {"error": f"{request.path} answers GET"}, {"Allow": "GET"})
-            if request.path == "/metrics":
-                return exposition().decode(), 200, {"Content-Type": EXPOSITION_TYPE}
-            return description, 200, _JSON
-        token = services().settings.auth_token
-        if token is not None and (refusal := _unauthorized(request, token)) is not None:
-            return refusal
-        typed = HttpRequest(
+        head = HttpRequest(
             method=request.method,
             path=request.path,
             query={key: request.args[key] for key in request.args},
-            # One byte over the limit is enough to refuse the body without reading it all.
-            body=request.stream.read(MAX_BODY_BYTES + 1),
             headers={name.lower(): value for name, value in request.headers.items()},
         )
         try:
-            response = handler(typed, services())
+            route, parameters = router.match(head)
+            refusal = None
+        except InvalidRequest as exc:
+            route, parameters, refusal = None, {}, exc
+        token = services().settings.auth_token
+        guarded = not router.is_public(head.path)
+        if guarded and token is not None and (denied := _unauthorized(request, token)):
+            return denied  # before telling whether the path exists
+        if route is None:
+            assert refusal is not None
+            return _json(refusal.status, {"error": str(refusal)}, refusal.headers)
+        # One byte over the limit is enough to refuse the body without reading it all.
+        typed = replace(head, body=request.stream.read(MAX_BODY_BYTES + 1))
+        try:
+            handled = route.handle(
+                typed, None if route.public else context(services()), **parameters
+            )
         except InvalidRequest as exc:
             return _json(exc.status, {"error": str(exc)}, exc.headers)
         except (PublishFailed, StorageUnavailable) as exc:
@@ -118,7 +150,7 @@ def http_target(role: str, handler: Handler) -> Callable[[flask.Request], FlaskR
         except Exception:
             log.exception("%s %s failed", request.method, request.path)
             return _json(500, {"error": f"internal error in {role}; see its log"})
-        return _json(response.status, response.body, dict(response.headers))
+        return _respond(handled)
 
     target.__name__ = role
     return target
@@ -126,9 +158,7 @@ def http_target(role: str, handler: Handler) -> Callable[[flask.Request], FlaskR
 
 coordinator = http_target(
     "coordinator",
-    lambda request, svc: coordinate(
-        request,
-        Coordination(svc.publisher.publish, svc.runs, svc.context.jobs, svc.context.bills),
-    ),
+    functions.coordinator.ROUTES,
+    lambda svc: Coordination(svc.publisher.publish, svc.runs, svc.context.jobs, svc.context.bills),
 )
-crm = http_target("crm", lambda request, svc: crm_api(request, svc.seeded_customers()))
+crm = http_target("crm", functions.crm_api.ROUTES, lambda svc: svc.seeded_customers())

@@ -94,7 +94,7 @@ def test_a_run_never_published_is_not_done(services: Services) -> None:
         ("/runs/run-20261128T001500-0a1b2c3d?state=lost", 400, "use one of pending"),
         ("/runs/run-20261128T001500-0a1b2c3d?customers=no", 400, "use true or false"),
         ("/runs/run-20261128T001500-0a1b2c3d?stat=failed", 400, "unknown query parameter"),
-        ("/runs", 404, "GET /runs/<run id>"),
+        ("/runs", 404, "GET /runs/{runId}"),
     ],
 )
 def test_asking_for_a_run_that_cannot_be_is_a_4xx(

@@ -1,0 +1,63 @@
+"""Dispatch by route table: werkzeug's router matches the path and method, and each
+refusal (404, 405, an unknown query parameter) names what the table offers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from werkzeug.exceptions import MethodNotAllowed as NoSuchMethod
+from werkzeug.exceptions import NotFound as NoSuchPath
+from werkzeug.routing import Map, Rule
+
+from functions import openapi
+from functions.errors import MethodNotAllowed, NotFound
+from functions.web import HttpRequest, HttpResponse, Route
+
+_TEMPLATE_PARAMETER = re.compile(r"\{(\w+)\}")
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _rule(route: Route) -> Rule:
+    path = _TEMPLATE_PARAMETER.sub(lambda m: f"<{_snake(m.group(1))}>", route.path)
+    return Rule(path, endpoint=route, methods=[route.method])
+
+
+class Router:
+    def __init__(self, function: str, routes: Sequence[Route]) -> None:
+        self.function = function
+        self.routes = tuple(routes)
+        self._map = Map([_rule(route) for route in self.routes])
+        self._public_paths = {route.path for route in self.routes if route.public}
+        self._offered = ", ".join(f"{r.method} {r.path}" for r in self.routes if not r.public)
+
+    def is_public(self, path: str) -> bool:
+        """Whether ``path`` is one of the routes anyone may call, whatever the method."""
+        return (path.rstrip("/") or "/") in self._public_paths
+
+    def match(self, request: HttpRequest) -> tuple[Route, Mapping[str, Any]]:
+        # A trailing slash changes nothing: /runs/<id>/ is /runs/<id>.
+        path = request.path.rstrip("/") or "/"
+        try:
+            endpoint, parameters = self._map.bind("function").match(path, method=request.method)
+        except NoSuchPath:
+            raise NotFound(
+                f"no route for {request.method} {request.path}; {self.function} takes"
+                f" {self._offered}"
+            ) from None
+        except NoSuchMethod as exc:
+            allowed = tuple(m for m in exc.valid_methods or () if m != "HEAD")
+            raise MethodNotAllowed(request.method, path, allowed) from None
+        route: Route = endpoint
+        if request.method != route.method:  # werkzeug lets HEAD through to a GET
+            raise MethodNotAllowed(request.method, path, (route.method,))
+        request.query_only(*openapi.query_parameters(self.function, route.operation_id))
+        return route, parameters
+
+    def dispatch(self, request: HttpRequest, context: object) -> HttpResponse:
+        route, parameters = self.match(request)
+        return route.handle(request, context, **parameters)
