@@ -23,7 +23,7 @@ from cli.api import Api
 from functions.coordinator import MAX_CUSTOMERS_PER_RUN
 from functions.messages import Customer
 from functions.runs import bill_names
-from functions.storage.s3 import Bucket
+from functions.storage.bucket import Bucket
 from infra import s3server
 from infra.components import http_answers
 from runtime.config import Settings, client_settings

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from functions.storage.s3 import Bucket
+from functions.storage.bucket import Bucket
 from runtime.config import Settings
 from runtime.services import s3_client
 

@@ -15,7 +15,8 @@ from typing import Any
 
 from functions.errors import BillingError, StorageUnavailable
 from functions.storage import StoredBill
-from functions.storage.s3 import Bucket, S3BillStore
+from functions.storage.bucket import Bucket
+from functions.storage.s3 import S3BillStore
 from runtime.config import Settings
 from runtime.services import s3_client
 

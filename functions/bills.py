@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from email.utils import format_datetime
 
-from functions.messages import Customer, WorkflowId, safe_key
+from functions.identifiers import WorkflowId, safe_key
+from functions.messages import Customer
 
 AMOUNT_EUR = 199  # the lab's engine bills every customer a fixed amount
 

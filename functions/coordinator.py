@@ -22,8 +22,9 @@ from typing import Any
 
 from functions.context import iso_millis, utc_now
 from functions.errors import InvalidRequest, NotFound
+from functions.identifiers import CUSTOMER_ID_RULE, is_customer_id
 from functions.log_context import about_run
-from functions.messages import CUSTOMER_ID_RULE, Outgoing, Stream, is_customer_id
+from functions.messages import Outgoing, Stream
 from functions.runs import STATES, BillingRun, is_run_id, new_run_id, plan, run_status
 from functions.storage import BillStore, IdempotencyRecord, JobStore, Run, RunStore
 from functions.web import HttpRequest, HttpResponse, Route

@@ -17,7 +17,8 @@ from importlib import resources
 from typing import Any
 
 from functions.errors import InvalidRequest, NotFound
-from functions.messages import CUSTOMER_ID_RULE, Customer, is_customer_id
+from functions.identifiers import CUSTOMER_ID_RULE, is_customer_id
+from functions.messages import Customer
 from functions.storage import CustomerStore
 from functions.web import HttpRequest, HttpResponse, Route
 

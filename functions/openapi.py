@@ -13,7 +13,8 @@ from typing import Any
 
 from functions.coordinator import FIELD, MAX_CUSTOMERS_PER_RUN, MAX_IDEMPOTENCY_KEY
 from functions.crm_api import EDITABLE
-from functions.messages import CUSTOMER_ID, RUN_ID, Customer
+from functions.identifiers import CUSTOMER_ID, RUN_ID
+from functions.messages import Customer
 from functions.runs import STATES
 from functions.web import Route
 

@@ -16,7 +16,8 @@ from typing import Any
 
 from functions.bills import bill_name
 from functions.context import utc_now
-from functions.messages import BILL_GENERATION, RUN_ID, WorkflowId, WorkflowMessage
+from functions.identifiers import RUN_ID, WorkflowId
+from functions.messages import BILL_GENERATION, WorkflowMessage
 from functions.storage import BillStore, JobStore, Run
 
 STATES = ("pending", "billed", "failed")

@@ -14,6 +14,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from functions.errors import ConfigurationError
+from functions.storage.bucket import NOT_FOUND
 from infra.tool import run_tool
 from runtime.config import Settings
 from runtime.services import s3_client
@@ -81,7 +82,7 @@ def provision_buckets(settings: Settings) -> None:
             log.info("bucket %s exists", name)
             continue
         except ClientError as exc:
-            if exc.response["Error"]["Code"] not in {"404", "NoSuchBucket", "NotFound"}:
+            if exc.response["Error"]["Code"] not in NOT_FOUND:
                 raise ConfigurationError(f"cannot check bucket {name}: {exc}") from exc
         except BotoCoreError as exc:
             raise ConfigurationError(

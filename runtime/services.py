@@ -13,7 +13,8 @@ from botocore.config import Config
 from functions.context import AnswerPolicy, FunctionContext
 from functions.crm_api import seed_customers
 from functions.storage import CustomerStore, RunStore
-from functions.storage.s3 import Bucket, S3BillStore, S3CustomerStore, S3JobStore, S3RunStore
+from functions.storage.bucket import Bucket
+from functions.storage.s3 import S3BillStore, S3CustomerStore, S3JobStore, S3RunStore
 from runtime.config import Settings
 from runtime.metrics import count_s3_requests
 

@@ -19,7 +19,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
 from functions.messages import Customer
-from functions.storage.s3 import Bucket
+from functions.storage.bucket import Bucket
 from infra.components import http_answers
 from infra.provision import provision
 from runtime.config import Settings

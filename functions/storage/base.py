@@ -1,15 +1,19 @@
-"""The persistence layer the functions see: three small abstract stores."""
+"""The persistence layer the functions see: domain types and small abstract stores.
+
+How each is kept (keys, JSON shapes) is the implementation's business: ``s3.py``,
+``records.py``, ``bucket.py``.
+"""
 
 from __future__ import annotations
 
 import abc
 import contextlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
-from functions.messages import Customer, WorkflowId
+from functions.identifiers import WorkflowId
+from functions.messages import Customer
 
 
 @dataclass(frozen=True)
@@ -33,25 +37,6 @@ class Job:
 
     def asked_again(self, at: str) -> Job:
         return replace(self, attempts=self.attempts + 1, asked_at=at)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "workflowId": self.workflow_id.wire,
-            "customerId": self.customer_id,
-            "createdAt": self.created_at,
-            "askedAt": self.asked_at,
-            "attempts": self.attempts,
-        }
-
-    @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> Job:
-        return cls(
-            workflow_id=WorkflowId(obj["workflowId"]),
-            customer_id=obj["customerId"],
-            created_at=obj["createdAt"],
-            asked_at=obj["askedAt"],
-            attempts=int(obj["attempts"]),
-        )
 
 
 @dataclass(frozen=True)
@@ -143,23 +128,6 @@ class Run:
     create_time: str
     customer_ids: tuple[str, ...]
     published: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "runId": self.run_id,
-            "createTime": self.create_time,
-            "customerIdentifiers": list(self.customer_ids),
-            "published": self.published,
-        }
-
-    @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> Run:
-        return cls(
-            run_id=obj["runId"],
-            create_time=obj["createTime"],
-            customer_ids=tuple(obj["customerIdentifiers"]),
-            published=bool(obj.get("published")),
-        )
 
 
 @dataclass(frozen=True)

@@ -11,17 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from functions.errors import StorageUnavailable
-from functions.messages import Customer, WorkflowId, safe_key
+from functions.identifiers import WorkflowId, safe_key
+from functions.messages import Customer
+from functions.storage import records
 from functions.storage.base import (
     BillStore,
     CustomerStore,
@@ -33,139 +29,7 @@ from functions.storage.base import (
     RunStore,
     StoredBill,
 )
-
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
-
-T = TypeVar("T")
-
-_MISSING = {"NoSuchKey", "404", "NotFound"}
-_ALREADY_THERE = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
-
-
-class Bucket:
-    """One bucket through one boto3 client, with errors turned into ours."""
-
-    def __init__(self, client: S3Client, name: str) -> None:
-        self.client = client
-        self.name = name
-
-    def _unavailable(self, action: str, key: str, exc: Exception) -> StorageUnavailable:
-        if isinstance(exc, ClientError) and exc.response["Error"]["Code"] == "NoSuchBucket":
-            hint = "create it with `python -m infra.provision` (or `make up`)"
-            return StorageUnavailable(f"S3 bucket {self.name!r} does not exist; {hint}")
-        endpoint = self.client.meta.endpoint_url
-        return StorageUnavailable(
-            f"could not {action} s3://{self.name}/{key} at {endpoint}: {exc}. "
-            "Check that the S3 server is running (`make up`) and S3_ENDPOINT_URL points at it."
-        )
-
-    def _read(self, key: str, read: Callable[[], T]) -> T | None:
-        """``read()``, or None if there is no such object."""
-        try:
-            return read()
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in _MISSING:
-                return None
-            raise self._unavailable("read", key, exc) from exc
-        except BotoCoreError as exc:
-            raise self._unavailable("read", key, exc) from exc
-
-    def metadata(self, key: str) -> Mapping[str, str] | None:
-        """The object's user metadata, or None if there is no such object."""
-        return self._read(
-            key, lambda: self.client.head_object(Bucket=self.name, Key=key)["Metadata"]
-        )
-
-    def get_bytes(self, key: str) -> bytes | None:
-        """The object's bytes, or None if there is no such object."""
-        return self._read(
-            key, lambda: self.client.get_object(Bucket=self.name, Key=key)["Body"].read()
-        )
-
-    def put_bytes(
-        self,
-        key: str,
-        body: bytes,
-        content_type: str,
-        *,
-        only_if_absent: bool = False,
-        metadata: Mapping[str, str] | None = None,
-    ) -> str | None:
-        """Write the object; its new ETag, or None if ``only_if_absent`` and it exists."""
-        extra: dict[str, Any] = {"Metadata": dict(metadata)} if metadata else {}
-        if only_if_absent:
-            extra["IfNoneMatch"] = "*"
-        try:
-            response = self.client.put_object(
-                Bucket=self.name, Key=key, Body=body, ContentType=content_type, **extra
-            )
-            return response["ETag"]
-        except ClientError as exc:
-            if only_if_absent and exc.response["Error"]["Code"] in _ALREADY_THERE:
-                return None
-            raise self._unavailable("write", key, exc) from exc
-        except BotoCoreError as exc:
-            raise self._unavailable("write", key, exc) from exc
-
-    def delete(self, key: str) -> None:
-        try:
-            self.client.delete_object(Bucket=self.name, Key=key)
-        except (ClientError, BotoCoreError) as exc:
-            raise self._unavailable("delete", key, exc) from exc
-
-    def delete_many(self, keys: Sequence[str]) -> None:
-        """Delete the objects, a thousand to a request (S3's limit)."""
-        for start in range(0, len(keys), 1000):
-            chunk = keys[start : start + 1000]
-            try:
-                response = self.client.delete_objects(
-                    Bucket=self.name,
-                    Delete={"Objects": [{"Key": key} for key in chunk], "Quiet": True},
-                )
-            except (ClientError, BotoCoreError) as exc:
-                raise self._unavailable("delete", f"{chunk[0]} and others", exc) from exc
-            if errors := response.get("Errors"):
-                first = errors[0]
-                raise StorageUnavailable(
-                    f"could not delete {len(errors)} object(s) of s3://{self.name}, e.g."
-                    f" {first.get('Key')}: {first.get('Code')} {first.get('Message')}"
-                )
-
-    def get_json(self, key: str) -> Mapping[str, Any] | None:
-        body = self.get_bytes(key)
-        return None if body is None else json.loads(body)
-
-    def put_json(
-        self,
-        key: str,
-        value: Mapping[str, Any],
-        *,
-        only_if_absent: bool = False,
-    ) -> str | None:
-        body = json.dumps(value, separators=(",", ":")).encode()
-        return self.put_bytes(key, body, "application/json", only_if_absent=only_if_absent)
-
-    def objects(self, prefix: str = "") -> Iterator[tuple[str, datetime, int]]:
-        """Each object's key, last-modified time and size, in key order."""
-        try:
-            pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.name, Prefix=prefix
-            )
-            for page in pages:
-                for item in page.get("Contents", []):
-                    yield item["Key"], item["LastModified"], item["Size"]
-        except (ClientError, BotoCoreError) as exc:
-            raise self._unavailable("list", prefix + "*", exc) from exc
-
-    def names(self, prefix: str = "") -> Iterator[str]:
-        return (key for key, _, _ in self.objects(prefix))
-
-    def stems(self, folder: str, starting: str = "") -> Iterator[str]:
-        """The names of the JSON objects in ``folder`` (those starting with ``starting``),
-        without the folder and the ``.json``."""
-        names = self.names(folder + starting)
-        return (name.removeprefix(folder).removesuffix(".json") for name in names)
+from functions.storage.bucket import Bucket
 
 
 class S3JobStore(JobStore):
@@ -194,7 +58,7 @@ class S3JobStore(JobStore):
 
     def create(self, job: Job) -> Job:
         key = self._pending(job.workflow_id)
-        if self.bucket.put_json(key, job.to_json(), only_if_absent=True) is not None:
+        if self.bucket.put_json(key, records.job(job), only_if_absent=True) is not None:
             return job
         waiting = self.get(job.workflow_id)
         return waiting if waiting is not None else self.create(job)
@@ -202,10 +66,10 @@ class S3JobStore(JobStore):
     def get(self, workflow_id: WorkflowId) -> Job | None:
         """The job as its first question left it (questions asked again are not read)."""
         stored = self.bucket.get_json(self._pending(workflow_id))
-        return None if stored is None else Job.from_json(stored)
+        return None if stored is None else records.to_job(stored)
 
     def ask_again(self, job: Job) -> bool:
-        asked = {"attempts": job.attempts, "askedAt": job.asked_at}
+        asked = records.question(job)
         key = self._asked(job.workflow_id, job.attempts)
         if self.bucket.put_json(key, asked, only_if_absent=True) is None:
             return False  # another sweep asked it first
@@ -239,13 +103,7 @@ class S3JobStore(JobStore):
                 self._deferred = None
 
     def fail(self, job: Job, reason: str, at: str) -> None:
-        record = {
-            "workflowId": job.workflow_id.wire,
-            "customerId": job.customer_id,
-            "createdAt": job.created_at,
-            "failure": reason,
-            "failedAt": at,
-        }
+        record = records.failure(job, reason, at)
         # The first failure's reason stays; the job waits no more either way.
         self.bucket.put_json(self._failed(job.workflow_id), record, only_if_absent=True)
         asked_again = [self._asked(job.workflow_id, n) for n in range(2, job.attempts + 1)]
@@ -255,12 +113,7 @@ class S3JobStore(JobStore):
         record = self.bucket.get_json(self._failed(workflow_id))
         if record is None:
             return None
-        return Failure(
-            WorkflowId(record["workflowId"]),
-            record["customerId"],
-            record["failure"],
-            record["failedAt"],
-        )
+        return records.to_failure(record)
 
     def waiting(self, asked_before: datetime) -> Iterator[Job]:
         # The questions asked again, newest last: {workflow key: [(attempt, key, time)]}.
@@ -278,11 +131,11 @@ class S3JobStore(JobStore):
             stored = self.bucket.get_json(key)
             if stored is None:  # billed since the listing
                 continue
-            job = Job.from_json(stored)
+            job = records.to_job(stored)
             if questions:
                 last = self.bucket.get_json(questions[-1][1])
                 if last is not None:
-                    job = replace(job, attempts=last["attempts"], asked_at=last["askedAt"])
+                    job = records.asked_again(job, last)
             yield job
         # Questions of jobs that wait no more (billed while being asked again).
         leftovers = [key for questions in asked.values() for _, key, _ in questions]
@@ -308,20 +161,19 @@ class S3RunStore(RunStore):
     def claim(self, idempotency_key: str, record: IdempotencyRecord) -> IdempotencyRecord:
         # Digesting the key keeps any text a client sends out of the object's name.
         key = self.KEYS + hashlib.sha256(idempotency_key.encode()).hexdigest() + ".json"
-        value = {"runId": record.run_id, "requestDigest": record.request_digest}
-        if self.bucket.put_json(key, value, only_if_absent=True) is not None:
+        if self.bucket.put_json(key, records.claim(record), only_if_absent=True) is not None:
             return record
         stored = self.bucket.get_json(key)
         if stored is None:  # vanished between the two calls; claim again
             return self.claim(idempotency_key, record)
-        return IdempotencyRecord(stored["runId"], stored["requestDigest"])
+        return records.to_claim(stored)
 
     def get(self, run_id: str) -> Run | None:
         stored = self.bucket.get_json(f"{self.RUNS}{safe_key(run_id)}.json")
-        return None if stored is None else Run.from_json(stored)
+        return None if stored is None else records.to_run(stored)
 
     def save(self, run: Run) -> None:
-        self.bucket.put_json(f"{self.RUNS}{safe_key(run.run_id)}.json", run.to_json())
+        self.bucket.put_json(f"{self.RUNS}{safe_key(run.run_id)}.json", records.run(run))
 
 
 class S3BillStore(BillStore):

@@ -10,9 +10,11 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from functions.messages import Customer, WorkflowId
+from functions.identifiers import WorkflowId
+from functions.messages import Customer
 from functions.storage import Job, Run
-from functions.storage.s3 import Bucket, S3BillStore, S3CustomerStore, S3JobStore, S3RunStore
+from functions.storage.bucket import Bucket
+from functions.storage.s3 import S3BillStore, S3CustomerStore, S3JobStore, S3RunStore
 from infra import s3server
 from infra.components import http_answers
 from runtime.config import Settings

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from functions.bills import bill_name
-from functions.messages import WorkflowId
+from functions.identifiers import WorkflowId
 from runtime.config import Settings
 from runtime.services import Services
 from tests.faults import Cluster, FlakyProxy

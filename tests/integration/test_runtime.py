@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from functions.bills import bill_name
-from functions.messages import WorkflowId
+from functions.identifiers import WorkflowId
 from runtime.config import Settings
 from runtime.services import Services
 from tests.support import Processes, TopicReader, bill, group_members, produce, wait_for

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from urllib.parse import urlsplit
 
-from functions.storage.s3 import Bucket
+from functions.storage.bucket import Bucket
 from infra.components import http_answers
 from runtime.config import Settings
 from runtime.services import s3_client

@@ -14,7 +14,8 @@ import runtime.http
 from functions.context import FunctionContext
 from functions.errors import PublishFailed
 from functions.messages import Outgoing
-from functions.storage.s3 import Bucket, S3BillStore, S3CustomerStore, S3JobStore
+from functions.storage.bucket import Bucket
+from functions.storage.s3 import S3BillStore, S3CustomerStore, S3JobStore
 from runtime.config import Settings
 from runtime.metrics import count_s3_requests
 from runtime.services import Services

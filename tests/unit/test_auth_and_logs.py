@@ -11,8 +11,8 @@ from dataclasses import replace
 import pytest
 
 from functions.context import FunctionContext
+from functions.identifiers import WorkflowId
 from functions.log_context import about_run, about_workflow
-from functions.messages import WorkflowId
 from runtime.config import Settings
 from runtime.logs import JsonFormatter, TextFormatter, configure_logging
 from runtime.services import Services

@@ -3,7 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from functions.bills import bill_name, render_bill
-from functions.messages import Customer, WorkflowId
+from functions.identifiers import WorkflowId
+from functions.messages import Customer
 from tests.unit.conftest import NOW
 
 # A copy of the lab's own bill, ../shared/seed/customer-bill-1.txt.

@@ -9,8 +9,9 @@ import pytest
 
 from cli.__main__ import main
 from cli.progress import follow, summary
-from functions.messages import WorkflowId
-from functions.storage.s3 import Bucket, S3BillStore
+from functions.identifiers import WorkflowId
+from functions.storage.bucket import Bucket
+from functions.storage.s3 import S3BillStore
 from runtime.config import Settings
 from tests.support import free_port
 

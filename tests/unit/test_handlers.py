@@ -11,15 +11,8 @@ from functions.crm_answer import crm_answer
 from functions.crm_api import seed_customers
 from functions.engine_complete import engine_complete
 from functions.engine_start import engine_start
-from functions.messages import (
-    Answer,
-    Customer,
-    Outgoing,
-    Question,
-    Stream,
-    WorkflowId,
-    WorkflowMessage,
-)
+from functions.identifiers import WorkflowId
+from functions.messages import Answer, Customer, Outgoing, Question, Stream, WorkflowMessage
 from tests.unit.conftest import NOW
 
 JOHN = Customer("1", "John", "Doe", "Eindhoven", "8179", "2")

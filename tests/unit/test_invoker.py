@@ -11,7 +11,8 @@ from prometheus_client import REGISTRY
 
 from functions.context import FunctionContext
 from functions.errors import StorageUnavailable
-from functions.messages import Answer, Outgoing, Stream, WorkflowId
+from functions.identifiers import WorkflowId
+from functions.messages import Answer, Outgoing, Stream
 from runtime.config import Settings
 from runtime.triggers import BY_FUNCTION, Trigger
 from runtime.worker import Invoker, Record

@@ -5,15 +5,8 @@ import json
 import pytest
 
 from functions.errors import MalformedMessage
-from functions.messages import (
-    Answer,
-    Customer,
-    Question,
-    WorkflowId,
-    WorkflowMessage,
-    decode_object,
-    encode,
-)
+from functions.identifiers import WorkflowId
+from functions.messages import Answer, Customer, Question, WorkflowMessage, decode_object, encode
 
 # Byte for byte as the lab's Node.js services write them (../shared/seed/README.md).
 LAB_WORKFLOW = (

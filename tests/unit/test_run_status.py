@@ -9,7 +9,7 @@ import pytest
 
 from functions.bills import bill_name
 from functions.context import FunctionContext
-from functions.messages import WorkflowId
+from functions.identifiers import WorkflowId
 from functions.storage import Job
 from runtime.services import Services
 from tests.unit.conftest import RecordingPublisher, s3_requests

@@ -9,7 +9,8 @@ from functions.bills import bill_name
 from functions.context import AnswerPolicy, FunctionContext, iso_millis
 from functions.engine_complete import engine_complete
 from functions.engine_start import engine_start
-from functions.messages import Answer, Question, WorkflowId
+from functions.identifiers import WorkflowId
+from functions.messages import Answer, Question
 from functions.retry_unanswered import Tick, retry_unanswered
 from tests.unit.test_handlers import JOHN, workflow
 

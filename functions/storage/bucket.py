@@ -1,0 +1,147 @@
+"""One S3 bucket through boto3: reads that say "absent" instead of raising, creates that
+refuse to overwrite, and every other error turned into ``StorageUnavailable``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from functions.errors import StorageUnavailable
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+T = TypeVar("T")
+
+# What S3 servers answer for an object (or bucket) that is not there.
+NOT_FOUND = frozenset({"NoSuchKey", "NoSuchBucket", "404", "NotFound"})
+_ALREADY_THERE = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
+
+
+class Bucket:
+    """One bucket through one boto3 client, with errors turned into ours."""
+
+    def __init__(self, client: S3Client, name: str) -> None:
+        self.client = client
+        self.name = name
+
+    def _unavailable(self, action: str, key: str, exc: Exception) -> StorageUnavailable:
+        if isinstance(exc, ClientError) and exc.response["Error"]["Code"] == "NoSuchBucket":
+            hint = "create it with `python -m infra.provision` (or `make up`)"
+            return StorageUnavailable(f"S3 bucket {self.name!r} does not exist; {hint}")
+        endpoint = self.client.meta.endpoint_url
+        return StorageUnavailable(
+            f"could not {action} s3://{self.name}/{key} at {endpoint}: {exc}. "
+            "Check that the S3 server is running (`make up`) and S3_ENDPOINT_URL points at it."
+        )
+
+    def _read(self, key: str, read: Callable[[], T]) -> T | None:
+        """``read()``, or None if there is no such object."""
+        try:
+            return read()
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in NOT_FOUND - {"NoSuchBucket"}:
+                return None
+            raise self._unavailable("read", key, exc) from exc
+        except BotoCoreError as exc:
+            raise self._unavailable("read", key, exc) from exc
+
+    def metadata(self, key: str) -> Mapping[str, str] | None:
+        """The object's user metadata, or None if there is no such object."""
+        return self._read(
+            key, lambda: self.client.head_object(Bucket=self.name, Key=key)["Metadata"]
+        )
+
+    def get_bytes(self, key: str) -> bytes | None:
+        """The object's bytes, or None if there is no such object."""
+        return self._read(
+            key, lambda: self.client.get_object(Bucket=self.name, Key=key)["Body"].read()
+        )
+
+    def put_bytes(
+        self,
+        key: str,
+        body: bytes,
+        content_type: str,
+        *,
+        only_if_absent: bool = False,
+        metadata: Mapping[str, str] | None = None,
+    ) -> str | None:
+        """Write the object; its new ETag, or None if ``only_if_absent`` and it exists."""
+        extra: dict[str, Any] = {"Metadata": dict(metadata)} if metadata else {}
+        if only_if_absent:
+            extra["IfNoneMatch"] = "*"
+        try:
+            response = self.client.put_object(
+                Bucket=self.name, Key=key, Body=body, ContentType=content_type, **extra
+            )
+            return response["ETag"]
+        except ClientError as exc:
+            if only_if_absent and exc.response["Error"]["Code"] in _ALREADY_THERE:
+                return None
+            raise self._unavailable("write", key, exc) from exc
+        except BotoCoreError as exc:
+            raise self._unavailable("write", key, exc) from exc
+
+    def delete(self, key: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.name, Key=key)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._unavailable("delete", key, exc) from exc
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        """Delete the objects, a thousand to a request (S3's limit)."""
+        for start in range(0, len(keys), 1000):
+            chunk = keys[start : start + 1000]
+            try:
+                response = self.client.delete_objects(
+                    Bucket=self.name,
+                    Delete={"Objects": [{"Key": key} for key in chunk], "Quiet": True},
+                )
+            except (ClientError, BotoCoreError) as exc:
+                raise self._unavailable("delete", f"{chunk[0]} and others", exc) from exc
+            if errors := response.get("Errors"):
+                first = errors[0]
+                raise StorageUnavailable(
+                    f"could not delete {len(errors)} object(s) of s3://{self.name}, e.g."
+                    f" {first.get('Key')}: {first.get('Code')} {first.get('Message')}"
+                )
+
+    def get_json(self, key: str) -> Mapping[str, Any] | None:
+        body = self.get_bytes(key)
+        return None if body is None else json.loads(body)
+
+    def put_json(
+        self,
+        key: str,
+        value: Mapping[str, Any],
+        *,
+        only_if_absent: bool = False,
+    ) -> str | None:
+        body = json.dumps(value, separators=(",", ":")).encode()
+        return self.put_bytes(key, body, "application/json", only_if_absent=only_if_absent)
+
+    def objects(self, prefix: str = "") -> Iterator[tuple[str, datetime, int]]:
+        """Each object's key, last-modified time and size, in key order."""
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.name, Prefix=prefix
+            )
+            for page in pages:
+                for item in page.get("Contents", []):
+                    yield item["Key"], item["LastModified"], item["Size"]
+        except (ClientError, BotoCoreError) as exc:
+            raise self._unavailable("list", prefix + "*", exc) from exc
+
+    def names(self, prefix: str = "") -> Iterator[str]:
+        return (key for key, _, _ in self.objects(prefix))
+
+    def stems(self, folder: str, starting: str = "") -> Iterator[str]:
+        """The names of the JSON objects in ``folder`` (those starting with ``starting``),
+        without the folder and the ``.json``."""
+        names = self.names(folder + starting)
+        return (name.removeprefix(folder).removesuffix(".json") for name in names)

@@ -1,0 +1,94 @@
+"""The JSON body of each record the S3 stores keep, and how it is read back.
+
+The shapes are the stored format: a change here must still read what an earlier version
+wrote (the objects outlive the processes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from functions.identifiers import WorkflowId
+from functions.storage.base import Failure, IdempotencyRecord, Job, Run
+
+Record = dict[str, Any]
+
+
+def job(waiting: Job) -> Record:
+    """``pending/<workflow>.json``: a job waiting for its first answer."""
+    return {
+        "workflowId": waiting.workflow_id.wire,
+        "customerId": waiting.customer_id,
+        "createdAt": waiting.created_at,
+        "askedAt": waiting.asked_at,
+        "attempts": waiting.attempts,
+    }
+
+
+def to_job(record: Mapping[str, Any]) -> Job:
+    return Job(
+        workflow_id=WorkflowId(record["workflowId"]),
+        customer_id=record["customerId"],
+        created_at=record["createdAt"],
+        asked_at=record["askedAt"],
+        attempts=int(record["attempts"]),
+    )
+
+
+def question(asked: Job) -> Record:
+    """``asked/<workflow>/<n>.json``: question ``n`` asked again, and when."""
+    return {"attempts": asked.attempts, "askedAt": asked.asked_at}
+
+
+def asked_again(waiting: Job, record: Mapping[str, Any]) -> Job:
+    return replace(waiting, attempts=int(record["attempts"]), asked_at=record["askedAt"])
+
+
+def failure(failed: Job, reason: str, at: str) -> Record:
+    """``failed/<workflow>.json``: why a job ended without a bill."""
+    return {
+        "workflowId": failed.workflow_id.wire,
+        "customerId": failed.customer_id,
+        "createdAt": failed.created_at,
+        "failure": reason,
+        "failedAt": at,
+    }
+
+
+def to_failure(record: Mapping[str, Any]) -> Failure:
+    return Failure(
+        WorkflowId(record["workflowId"]),
+        record["customerId"],
+        record["failure"],
+        record["failedAt"],
+    )
+
+
+def run(planned: Run) -> Record:
+    """``runs/<run id>.json``."""
+    return {
+        "runId": planned.run_id,
+        "createTime": planned.create_time,
+        "customerIdentifiers": list(planned.customer_ids),
+        "published": planned.published,
+    }
+
+
+def to_run(record: Mapping[str, Any]) -> Run:
+    return Run(
+        run_id=record["runId"],
+        create_time=record["createTime"],
+        customer_ids=tuple(record["customerIdentifiers"]),
+        published=bool(record.get("published")),
+    )
+
+
+def claim(claimed: IdempotencyRecord) -> Record:
+    """``idempotency/<digest of the key>.json``: the run an Idempotency-Key started."""
+    return {"runId": claimed.run_id, "requestDigest": claimed.request_digest}
+
+
+def to_claim(record: Mapping[str, Any]) -> IdempotencyRecord:
+    return IdempotencyRecord(record["runId"], record["requestDigest"])
