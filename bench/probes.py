@@ -9,6 +9,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.processes import stat_fields
 from infra.stack import Stack
 from runtime.config import Settings
 
@@ -60,7 +61,7 @@ def peak_memory_mib(pid: int) -> float:
 def cpu_seconds(pid: int) -> float:
     """User and system CPU time the process has used (0 if it is gone)."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = stat_fields(pid)
     except FileNotFoundError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -22,6 +22,7 @@ from typing import Any
 
 from cli.api import Api, CliError
 from cli.progress import follow, summary
+from functions.bills import bill_file
 from functions.coordinator import MAX_CUSTOMERS_PER_RUN
 from functions.errors import BillingError
 from functions.runs import STATES
@@ -90,7 +91,7 @@ def _bills(api: Api, customer: str | None, run_id: str | None) -> list[StoredBil
     bills = api.bills(prefix)
     if customer is None:
         return list(bills)
-    return [bill for bill in bills if bill.name.endswith(f"/customer-bill-{customer}.txt")]
+    return [bill for bill in bills if bill.name.endswith("/" + bill_file(customer))]
 
 
 def bills_show(api: Api, args: argparse.Namespace) -> int:

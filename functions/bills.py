@@ -16,10 +16,15 @@ def bill_folder(workflow_id: WorkflowId) -> str:
     return workflow_id.run_id or f"wf-{workflow_id.key}"
 
 
+def bill_file(customer_id: str) -> str:
+    """``customer-bill-<customerId>.txt``, the lab engine's file name for a bill."""
+    return f"customer-bill-{safe_key(customer_id)}.txt"
+
+
 def bill_name(customer_id: str, workflow_id: WorkflowId) -> str:
     """``<run id>/customer-bill-<customerId>.txt``: a run's bills share its prefix, and a
     run bills each customer once."""
-    return f"{bill_folder(workflow_id)}/customer-bill-{safe_key(customer_id)}.txt"
+    return f"{bill_folder(workflow_id)}/{bill_file(customer_id)}"
 
 
 def render_bill(customer: Customer, workflow_id: WorkflowId, generated_at: datetime) -> str:

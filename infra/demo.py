@@ -14,8 +14,12 @@ from pathlib import Path
 from runtime.config import Settings
 
 BIN = Path(sys.executable).parent
-# A local S3 server takes any credentials; the aws CLI wants some all the same.
-AWS_ENV = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", **os.environ}
+
+
+def aws_env(settings: Settings) -> dict[str, str]:
+    """The aws CLI's environment: the keys the local S3 server takes, unless AWS's own."""
+    key, secret = settings.local_s3_keys()
+    return {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret, **os.environ}
 
 
 def aws_s3_ls(settings: Settings, path: str = "", recursive: bool = False) -> list[str]:
@@ -25,12 +29,12 @@ def aws_s3_ls(settings: Settings, path: str = "", recursive: bool = False) -> li
     return [str(BIN / "aws"), *endpoint, "s3", "ls", *flags, f"s3://{settings.bills_bucket}/{path}"]
 
 
-def _shown(command: list[str]) -> str:
+def _shown(command: list[str], env: dict[str, str]) -> str:
     """Run ``command`` as typed at a prompt, its output shown as it comes; its output."""
     typed = " ".join([Path(command[0]).name, *command[1:]])
     print(f"$ {typed}", flush=True)
     lines = []
-    with subprocess.Popen(command, text=True, env=AWS_ENV, stdout=subprocess.PIPE) as process:
+    with subprocess.Popen(command, text=True, env=env, stdout=subprocess.PIPE) as process:
         assert process.stdout is not None
         for line in process.stdout:
             print(line, end="", flush=True)
@@ -43,10 +47,11 @@ def _shown(command: list[str]) -> str:
 def main() -> int:
     settings = Settings.from_env()
     billing = str(BIN / "billing")
-    started = _shown([billing, "run", "--all-customers", "--wait"])
+    env = aws_env(settings)
+    started = _shown([billing, "run", "--all-customers", "--wait"], env)
     run_id = started.split(":", 1)[0]
-    _shown(aws_s3_ls(settings, f"{run_id}/"))
-    _shown([billing, "bills", "show", "1"])
+    _shown(aws_s3_ls(settings, f"{run_id}/"), env)
+    _shown([billing, "bills", "show", "1"], env)
     return 0
 
 

@@ -41,9 +41,22 @@ def marker_env(state_dir: Path) -> dict[str, str]:
     return {MARKER: str(state_dir.resolve())}
 
 
+def stat_fields(pid: int) -> list[str]:
+    """``/proc/<pid>/stat`` from the state on (field 3 of proc(5) is item 0); the command
+    before it is skipped whole, since it may hold spaces and parentheses."""
+    return (PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs; a zombie has exited, only its parent's wait is missing."""
+    try:
+        return stat_fields(pid)[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def _parent(pid: int) -> int:
-    stat = (PROC / str(pid) / "stat").read_text()
-    return int(stat.rsplit(")", 1)[1].split()[1])
+    return int(stat_fields(pid)[1])
 
 
 def _command(pid: int) -> str:
@@ -72,10 +85,8 @@ def marked(state_dir: Path) -> list[StackProcess]:
             continue
         pid = int(entry.name)
         with contextlib.suppress(OSError, ValueError, IndexError):
-            if wanted in (entry / "environ").read_bytes().split(b"\0"):
-                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-                if state != "Z":  # a zombie has exited; only its parent's wait is missing
-                    found.append(StackProcess(pid, _parent(pid), _command(pid)))
+            if wanted in (entry / "environ").read_bytes().split(b"\0") and alive(pid):
+                found.append(StackProcess(pid, _parent(pid), _command(pid)))
     return found
 
 
@@ -107,13 +118,9 @@ def stop_all(processes: list[StackProcess], grace_s: float = 30.0) -> list[Stack
 
 
 def _running(pid: int) -> bool:
-    try:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-        state = (PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reaps it if it is ours
+    return alive(pid)
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,10 @@ exactly-once, the transaction holding the outputs and the offsets is committed.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from types import FrameType
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, TopicPartition
@@ -32,6 +30,7 @@ from quixstreams.kafka.configuration import ConnectionConfig
 from functions.context import FunctionContext
 from functions.errors import BillingError, PublishFailed
 from runtime.config import Settings
+from runtime.stopping import stop_event
 from runtime.triggers import Trigger
 from runtime.worker import Invoker, Produced, Record, kafka_client_config
 
@@ -75,11 +74,10 @@ class BatchWorker:
         self._in_transaction = False
         self._last_commit = time.monotonic()
         self._delivery_errors: list[str] = []
-        self._stop = threading.Event()
+        self._stop = threading.Event()  # replaced by one SIGTERM sets, once run
 
     def run(self) -> None:
-        signal.signal(signal.SIGTERM, self._request_stop)
-        signal.signal(signal.SIGINT, self._request_stop)
+        self._stop = stop_event(self.trigger.function)
         self.consumer.subscribe([self.source], on_revoke=self._on_revoke, on_lost=self._on_lost)
         try:
             while not self._stop.is_set():
@@ -92,10 +90,6 @@ class BatchWorker:
         finally:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.consumer.close()  # type: ignore[no-untyped-call]
-
-    def _request_stop(self, signum: int, _frame: FrameType | None) -> None:
-        log.info("%s: %s received; stopping", self.trigger.function, signal.Signals(signum).name)
-        self._stop.set()
 
     def _next_batch(self) -> list[Message]:
         """What has arrived: wait a little for the first record, then take what is there

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import subprocess
 import sys
 import time
 from dataclasses import replace
-from types import FrameType
 
 from runtime.config import Settings
+from runtime.stopping import stop_event
 from runtime.triggers import FUNCTIONS
 
 log = logging.getLogger(__name__)
@@ -31,15 +30,7 @@ def _start(function: str, settings: Settings, metrics_port: int) -> subprocess.P
 
 def supervise(settings: Settings) -> int:
     first_metrics_port = settings.metrics_port
-    stopping = False
-
-    def request_stop(signum: int, _frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-        log.info("%s received; stopping every function", signal.Signals(signum).name)
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stop = stop_event("supervisor")
 
     # Each function its own metrics port, counting up from the first (0 keeps them all off).
     ports = {
@@ -47,11 +38,11 @@ def supervise(settings: Settings) -> int:
         for index, function in enumerate(FUNCTIONS)
     }
     processes = {function: _start(function, settings, ports[function]) for function in FUNCTIONS}
-    while not stopping:
+    while not stop.is_set():
         time.sleep(0.2)
         for function, process in list(processes.items()):
             code = process.poll()
-            if code is not None and not stopping:
+            if code is not None and not stop.is_set():
                 log.error(
                     "%s exited with code %s; restarting in %.0fs", function, code, RESTART_DELAY_S
                 )

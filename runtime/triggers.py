@@ -15,6 +15,7 @@ from functions.context import FunctionContext
 from functions.crm_answer import crm_answer
 from functions.engine_complete import engine_complete
 from functions.engine_start import engine_start
+from functions.errors import BillingError
 from functions.messages import Answer, Outgoing, Question, Stream, WorkflowMessage
 from functions.retry_unanswered import Tick, retry_unanswered
 
@@ -26,6 +27,16 @@ class WireParser(Protocol[M_co]):
     def from_wire(self, obj: Mapping[str, Any]) -> M_co: ...
 
 
+def _check_outputs(function: str, outputs: tuple[Stream, ...], outgoing: list[Outgoing]) -> None:
+    stray = [o.stream.value for o in outgoing if o.stream not in outputs]
+    if stray:
+        declared = [stream.value for stream in outputs]
+        raise BillingError(
+            f"{function} returned a message for {stray[0]}, which is not among its declared"
+            f" outputs {declared}; fix runtime/triggers.py"
+        )
+
+
 @dataclass(frozen=True)
 class Trigger(Generic[M]):
     function: str
@@ -34,6 +45,10 @@ class Trigger(Generic[M]):
     message: WireParser[M]
     handler: Callable[[M, FunctionContext], list[Outgoing]]
     outputs: tuple[Stream, ...]
+
+    def check_outputs(self, outgoing: list[Outgoing]) -> None:
+        """Refuse a message for a stream this table does not give the function."""
+        _check_outputs(self.function, self.outputs, outgoing)
 
 
 TRIGGERS: tuple[Trigger[Any], ...] = (
@@ -71,6 +86,9 @@ class Timer:
     function: str
     handler: Callable[[Tick, FunctionContext], list[Outgoing]]
     outputs: tuple[Stream, ...]
+
+    def check_outputs(self, outgoing: list[Outgoing]) -> None:
+        _check_outputs(self.function, self.outputs, outgoing)
 
 
 TIMERS: tuple[Timer, ...] = (

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from functions.context import FunctionContext
-from functions.errors import BillingError, MalformedMessage, StorageUnavailable
+from functions.errors import MalformedMessage, StorageUnavailable
 from functions.log_context import about_workflow
 from functions.messages import Outgoing, decode_object, encode
 from runtime import cloudevents
@@ -72,7 +72,6 @@ class Invoker:
         self.settings = settings
         self.context = context
         self._sleep = sleep
-        self._allowed = {settings.topic(stream) for stream in trigger.outputs}
 
     def __call__(self, record: Record) -> list[Produced]:
         try:
@@ -87,7 +86,8 @@ class Invoker:
         try:
             with HANDLER_SECONDS.labels(function).time():
                 outgoing = self._call_retrying_storage(message)
-            result = [produced(item, self.settings, self._allowed, function) for item in outgoing]
+            self.trigger.check_outputs(outgoing)
+            result = [produced(item, self.settings, function) for item in outgoing]
             MESSAGES.labels(function, "processed").inc()
             return result
         except MalformedMessage as exc:
@@ -129,13 +129,8 @@ class Invoker:
         )
 
 
-def produced(outgoing: Outgoing, settings: Settings, allowed: set[str], function: str) -> Produced:
+def produced(outgoing: Outgoing, settings: Settings, function: str) -> Produced:
     topic = settings.topic(outgoing.stream)
-    if topic not in allowed:
-        raise BillingError(
-            f"a function returned a message for {topic!r}, which is not among its declared"
-            f" outputs {sorted(allowed)}; fix runtime/triggers.py"
-        )
     message = outgoing.message
     return Produced(
         topic,

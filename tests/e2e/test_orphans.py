@@ -19,14 +19,6 @@ from tests.support import Processes, run_module, stack_env, wait_for
 pytestmark = pytest.mark.slow
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
 def test_the_function_processes_die_with_their_supervisor(
     settings: Settings, processes: Processes
 ) -> None:
@@ -44,7 +36,9 @@ def test_the_function_processes_die_with_their_supervisor(
 
     supervisor.kill()  # kill -9: it cannot stop its children itself
 
-    wait_for("every function process gone", lambda: not any(map(_alive, workers)), 20)
+    wait_for(
+        "every function process gone", lambda: not any(map(stack_processes.alive, workers)), 20
+    )
     output = supervisor.output()
     for function in ("engine-start", "crm-answer", "engine-complete", "retry-unanswered"):
         assert f"{function}: stopped" in output, f"{function} did not stop cleanly:\n{output}"
