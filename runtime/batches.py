@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -63,7 +63,7 @@ class BatchWorker:
         self.trigger = trigger
         self.settings = settings
         self.context = context
-        self.invoke = Invoker(trigger, settings, context)
+        self.invoke: Callable[[Record], list[Produced]] = Invoker(trigger, settings, context)
         self.source = settings.topic(trigger.source)
         self.exactly_once = settings.processing_guarantee == "exactly-once"
         app = build_application(trigger, settings)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 import boto3
 from botocore.config import Config
 
 from functions.context import AnswerPolicy, FunctionContext
 from functions.crm_api import seed_customers
+from functions.messages import Outgoing
 from functions.storage import CustomerStore, RunStore
 from functions.storage.bucket import Bucket
 from functions.storage.s3 import S3BillStore, S3CustomerStore, S3JobStore, S3RunStore
@@ -20,8 +22,6 @@ from runtime.metrics import count_s3_requests
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-    from runtime.publisher import KafkaPublisher
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +55,32 @@ def s3_client(settings: Settings) -> S3Client:
     return cast("S3Client", client)
 
 
+class Publisher(Protocol):
+    """What the coordinator publishes runs with: ``KafkaPublisher``, or a test's recorder."""
+
+    def publish(self, messages: Sequence[Outgoing]) -> None: ...
+
+
 class Services:
-    def __init__(self, settings: Settings) -> None:
+    """Built from ``settings`` when first used; ``s3`` and ``publisher`` may be given
+    instead (a test's moto client, a recording publisher)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        s3: S3Client | None = None,
+        publisher: Publisher | None = None,
+    ) -> None:
         self.settings = settings
+        self._s3 = s3
+        self._publisher = publisher
         self._seed_lock = threading.Lock()
         self._seeded = False
 
     @cached_property
     def s3(self) -> S3Client:
-        return s3_client(self.settings)
+        return self._s3 or s3_client(self.settings)
 
     @cached_property
     def context(self) -> FunctionContext:
@@ -84,7 +101,9 @@ class Services:
         return S3RunStore(Bucket(self.s3, self.settings.jobs_bucket))
 
     @cached_property
-    def publisher(self) -> KafkaPublisher:
+    def publisher(self) -> Publisher:
+        if self._publisher is not None:
+            return self._publisher
         from runtime.publisher import KafkaPublisher
 
         return KafkaPublisher(self.settings, role="coordinator")

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -331,3 +331,52 @@ def run_module(env: dict[str, str], *command: str, check: bool = True) -> str:
     if check:
         assert done.returncode == 0, f"{command} exited with {done.returncode}:\n{done.stderr}"
     return done.stdout + done.stderr
+
+
+LAB_WORKFLOW = {
+    "workflow-type": "bill-generation",
+    "workflow-id": 1616523703935.42,
+    "create-time": "2021-03-23T18:21:43.935Z",
+    "payload": {"customerIdentifier": "1"},
+}
+
+
+def workflow(workflow_id: str | float, customer: str = "1") -> dict[str, object]:
+    """A bill-generation workflow's JSON as the lab's coordinator writes it."""
+    return {**LAB_WORKFLOW, "workflow-id": workflow_id, "payload": {"customerIdentifier": customer}}
+
+
+def closed(settings: Settings, count: int) -> Callable[[], dict[str, list[str]] | None]:
+    """A probe: the job outcomes once ``count`` jobs are billed or failed."""
+
+    def probe() -> dict[str, list[str]] | None:
+        outcomes = job_outcomes(settings)
+        done = len(outcomes["completed"]) + len(outcomes["failed"])
+        return outcomes if done >= count and not outcomes["pending"] else None
+
+    return probe
+
+
+def dead_letters(settings: Settings) -> int:
+    """How many records the three dead-letter topics hold."""
+    sources = (settings.workflow_topic, settings.questions_topic, settings.answers_topic)
+    return sum(len(topic_records(settings, settings.dead_letter_topic(t), 1)) for t in sources)
+
+
+def assert_billed_exactly_once(
+    settings: Settings,
+    outcomes: dict[str, list[str]],
+    bills: list[str],
+    workflows: Iterable[str] | None = None,
+) -> None:
+    """Each customer billed exactly once: the bills are ``bills`` and no other, a bill for
+    each workflow (``workflows``, when the test knows them), none failed, none waiting, and
+    the dead-letter topics empty."""
+    assert sorted(bill_names(settings)) == sorted(bills)
+    completed = sorted(outcomes["completed"])
+    if workflows is not None:
+        assert completed == sorted(workflows)
+    assert len(completed) == len(bills), "a workflow billed twice, or one bill for two"
+    assert outcomes["failed"] == []
+    assert outcomes["pending"] == []
+    assert dead_letters(settings) == 0

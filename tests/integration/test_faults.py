@@ -17,32 +17,19 @@ from functions.identifiers import WorkflowId
 from runtime.config import Settings
 from runtime.services import Services
 from tests.faults import Cluster, FlakyProxy
-from tests.integration.test_runtime import workflow
 from tests.support import (
     Processes,
+    assert_billed_exactly_once,
     bill_names,
+    closed,
+    dead_letters,
     job_outcomes,
     produce,
     seed_customers,
     topic_records,
     wait_for,
+    workflow,
 )
-
-
-def closed(settings: Settings, count: int) -> Callable[[], dict[str, list[str]] | None]:
-    """A probe: the job outcomes once ``count`` jobs are billed or failed."""
-
-    def probe() -> dict[str, list[str]] | None:
-        outcomes = job_outcomes(settings)
-        done = len(outcomes["completed"]) + len(outcomes["failed"])
-        return outcomes if done >= count and not outcomes["pending"] else None
-
-    return probe
-
-
-def dead_letters(settings: Settings) -> int:
-    sources = (settings.workflow_topic, settings.questions_topic, settings.answers_topic)
-    return sum(len(topic_records(settings, settings.dead_letter_topic(t), 1)) for t in sources)
 
 
 def expected_bills(workflows: dict[str, str]) -> list[str]:
@@ -77,10 +64,7 @@ def test_each_processing_guarantee_bills_every_customer_exactly_once(
     records = [workflow(wid, customer) for wid, customer in runs.items()]
     produce(settings, settings.workflow_topic, records + records[:10])  # ten redelivered
     outcomes = wait_for("40 jobs closed", closed(settings, 40))
-    assert sorted(outcomes["completed"]) == sorted(runs)
-    assert outcomes["failed"] == []
-    assert sorted(bill_names(settings)) == expected_bills(runs)
-    assert dead_letters(settings) == 0
+    assert_billed_exactly_once(settings, outcomes, expected_bills(runs), runs)
     assert f"in flight, {guarantee}" in runtime.output()
 
 
@@ -101,10 +85,7 @@ def test_a_crm_that_starts_late_still_gets_every_job_billed(
 
     processes.runtime("crm-answer", patient)
     outcomes = wait_for("20 jobs closed", closed(settings, 20), timeout_s=120)
-    assert sorted(outcomes["completed"]) == sorted(runs)
-    assert outcomes["failed"] == []
-    assert sorted(bill_names(settings)) == expected_bills(runs)
-    assert dead_letters(settings) == 0
+    assert_billed_exactly_once(settings, outcomes, expected_bills(runs), runs)
 
 
 def _asked_again(settings: Settings) -> bool:
@@ -144,10 +125,7 @@ def test_two_copies_of_every_function_bill_every_customer_exactly_once(
     runs = {f"twice-{n}": customer for n, customer in enumerate(customers)}
     produce(settings, settings.workflow_topic, [workflow(w, c) for w, c in runs.items()])
     outcomes = wait_for("300 jobs closed", closed(settings, 300), timeout_s=240)
-    assert sorted(outcomes["completed"]) == sorted(runs)
-    assert outcomes["failed"] == []
-    assert sorted(bill_names(settings)) == expected_bills(runs)
-    assert dead_letters(settings) == 0
+    assert_billed_exactly_once(settings, outcomes, expected_bills(runs), runs)
 
 
 def bill_300_through(
@@ -165,26 +143,23 @@ def bill_300_through(
     wait_for("a fifth of the bills", lambda: len(bill_names(settings)) >= 60, timeout_s=240)
     fault()
     outcomes = wait_for("300 jobs closed", closed(settings, 300), timeout_s=300)
-    assert sorted(outcomes["completed"]) == sorted(runs)
-    assert outcomes["failed"] == []
-    assert sorted(bill_names(settings)) == expected_bills(runs)
-    assert dead_letters(settings) == 0
+    assert_billed_exactly_once(settings, outcomes, expected_bills(runs), runs)
 
 
 @pytest.mark.slow
-def test_a_broker_restarted_mid_run_loses_and_doubles_nothing(
-    own_cluster: Callable[[int], tuple[Cluster, Settings]], processes: Processes
+@pytest.mark.parametrize(
+    ("brokers", "fault"),
+    [(1, lambda cluster: cluster.restart(1)), (3, lambda cluster: cluster.kill(2))],
+    ids=["one-broker-restarted", "one-of-three-brokers-killed"],
+)
+def test_a_broker_lost_mid_run_loses_and_doubles_nothing(
+    own_cluster: Callable[[int], tuple[Cluster, Settings]],
+    processes: Processes,
+    brokers: int,
+    fault: Callable[[Cluster], None],
 ) -> None:
-    cluster, settings = own_cluster(1)
-    bill_300_through(settings, processes, lambda: cluster.restart(1))
-
-
-@pytest.mark.slow
-def test_three_brokers_lose_one_mid_run_and_nothing_is_lost(
-    own_cluster: Callable[[int], tuple[Cluster, Settings]], processes: Processes
-) -> None:
-    cluster, settings = own_cluster(3)
-    bill_300_through(settings, processes, lambda: cluster.kill(2))
+    cluster, settings = own_cluster(brokers)
+    bill_300_through(settings, processes, lambda: fault(cluster))
 
 
 @pytest.mark.slow

@@ -11,20 +11,18 @@ from functions.bills import bill_name
 from functions.identifiers import WorkflowId
 from runtime.config import Settings
 from runtime.services import Services
-from tests.support import Processes, TopicReader, bill, group_members, produce, wait_for
+from tests.support import (
+    LAB_WORKFLOW,
+    Processes,
+    TopicReader,
+    bill,
+    group_members,
+    produce,
+    wait_for,
+    workflow,
+)
 
 Reader = Callable[[Settings, str], TopicReader]
-
-LAB_WORKFLOW = {
-    "workflow-type": "bill-generation",
-    "workflow-id": 1616523703935.42,
-    "create-time": "2021-03-23T18:21:43.935Z",
-    "payload": {"customerIdentifier": "1"},
-}
-
-
-def workflow(workflow_id: str | float, customer: str = "1") -> dict[str, object]:
-    return {**LAB_WORKFLOW, "workflow-id": workflow_id, "payload": {"customerIdentifier": customer}}
 
 
 def test_engine_start_asks_the_lab_question_and_keeps_the_job_in_s3(

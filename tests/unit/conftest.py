@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import boto3
 import pytest
 from moto import mock_aws
-from prometheus_client import REGISTRY
 
 import runtime.http
 from functions.context import FunctionContext
-from functions.errors import PublishFailed
-from functions.messages import Outgoing
 from functions.storage.bucket import Bucket
 from functions.storage.s3 import S3BillStore, S3CustomerStore, S3JobStore
 from runtime.config import Settings
 from runtime.metrics import count_s3_requests
 from runtime.services import Services
+from tests.unit.harness import NOW, TOKEN, Harness, RecordingPublisher
 
-NOW = datetime(2021, 3, 23, 18, 21, 47, tzinfo=UTC)
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 
 @pytest.fixture(autouse=True)
@@ -39,7 +39,7 @@ def unit_settings() -> Settings:
 
 
 @pytest.fixture
-def s3(unit_settings: Settings) -> Iterator[object]:
+def s3(unit_settings: Settings) -> Iterator[S3Client]:
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
         count_s3_requests(client)
@@ -49,38 +49,26 @@ def s3(unit_settings: Settings) -> Iterator[object]:
 
 
 @pytest.fixture
-def context(s3: object, unit_settings: Settings) -> FunctionContext:
+def context(s3: S3Client, unit_settings: Settings) -> FunctionContext:
     return FunctionContext(
-        jobs=S3JobStore(Bucket(s3, unit_settings.jobs_bucket)),  # type: ignore[arg-type]
-        bills=S3BillStore(Bucket(s3, unit_settings.bills_bucket)),  # type: ignore[arg-type]
-        customers=S3CustomerStore(Bucket(s3, unit_settings.customers_bucket)),  # type: ignore[arg-type]
+        jobs=S3JobStore(Bucket(s3, unit_settings.jobs_bucket)),
+        bills=S3BillStore(Bucket(s3, unit_settings.bills_bucket)),
+        customers=S3CustomerStore(Bucket(s3, unit_settings.customers_bucket)),
         clock=lambda: NOW,
     )
 
 
-def s3_requests() -> float:
-    """S3 requests made so far by every client the project built (its Prometheus counter)."""
-    samples = (s for metric in REGISTRY.collect() for s in metric.samples)
-    return sum(s.value for s in samples if s.name == "billing_s3_requests_total")
-
-
-class RecordingPublisher:
-    def __init__(self, fail: bool = False) -> None:
-        self.published: list[Outgoing] = []
-        self.fail = fail
-
-    def publish(self, messages: Sequence[Outgoing]) -> None:
-        if self.fail:
-            raise PublishFailed("Kafka at 127.0.0.1:9092 did not acknowledge 1 of 1 message(s)")
-        self.published.extend(messages)
+@pytest.fixture
+def harness(s3: S3Client, unit_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Harness:
+    """The HTTP functions, as functions-framework loads them, on moto and a recorder."""
+    publisher = RecordingPublisher()
+    services = Services(unit_settings, s3=s3, publisher=publisher)
+    monkeypatch.setattr(runtime.http, "_services", services)
+    return Harness(services, publisher, s3)
 
 
 @pytest.fixture
-def services(
-    s3: object, unit_settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Services]:
-    services = Services(unit_settings)
-    services.s3 = s3  # type: ignore[assignment]
-    services.publisher = RecordingPublisher()  # type: ignore[assignment]
-    monkeypatch.setattr(runtime.http, "_services", services)
-    yield services
+def guarded(harness: Harness) -> Harness:
+    """The harness with bearer auth on: both functions want ``TOKEN``."""
+    harness.services.settings = replace(harness.services.settings, auth_token=TOKEN)
+    return harness

@@ -89,7 +89,7 @@ def test_the_records_of_a_batch_are_in_flight_together(
         return [Produced("questions-topic", str(record.offset).encode())]
 
     batch_worker = worker(context, in_flight=8)
-    batch_worker.invoke = invoke  # type: ignore[assignment]
+    batch_worker.invoke = invoke
     batch_worker._process([Message(n % 2, n) for n in range(8)])
     batch_worker._commit()
     produced = [event[2] for event in kafka.events if event[0] == "produce"]
@@ -106,7 +106,7 @@ def test_nothing_is_committed_when_a_record_of_the_batch_cannot_reach_s3(
         return [Produced("questions-topic", b"q")]
 
     batch_worker = worker(context, in_flight=4)
-    batch_worker.invoke = invoke  # type: ignore[assignment]
+    batch_worker.invoke = invoke
     with pytest.raises(StorageUnavailable):
         batch_worker._process([Message(0, n) for n in range(6)])
     batch_worker._commit()

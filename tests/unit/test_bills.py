@@ -5,7 +5,7 @@ from pathlib import Path
 from functions.bills import bill_name, render_bill
 from functions.identifiers import WorkflowId
 from functions.messages import Customer
-from tests.unit.conftest import NOW
+from tests.unit.harness import NOW
 
 # A copy of the lab's own bill, ../shared/seed/customer-bill-1.txt.
 LAB_BILL = (Path(__file__).resolve().parents[1] / "data" / "customer-bill-1.txt").read_text()

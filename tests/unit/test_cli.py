@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -104,10 +104,14 @@ def test_naming_customers_and_all_customers_is_refused(capsys: pytest.CaptureFix
     assert capsys.readouterr().err.count("--all-customers") == 2
 
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
 @pytest.fixture
-def bills(s3: object, unit_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> S3BillStore:
+def bills(s3: S3Client, unit_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> S3BillStore:
     monkeypatch.setenv("S3_ENDPOINT_URL", "")  # moto's mock stands in for AWS itself
-    return S3BillStore(Bucket(s3, unit_settings.bills_bucket))  # type: ignore[arg-type]
+    return S3BillStore(Bucket(s3, unit_settings.bills_bucket))
 
 
 def test_bills_are_listed_and_shown_by_key_or_by_customer(

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from functions.errors import MalformedMessage
 from functions.messages import Answer, Question, WorkflowMessage, decode_object
-from runtime.services import Services
-from tests.unit.test_http_functions import client as new_client
+from tests.unit.harness import Harness
+from tests.unit.harness import client as new_client
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
@@ -78,9 +78,9 @@ CONTENT_TYPES = st.sampled_from(["application/json", "text/plain", "", "applicat
 @FUZZ
 @given(body=BODIES, content_type=CONTENT_TYPES)
 def test_the_coordinator_answers_every_body_with_202_or_a_named_4xx(
-    services: Services, body: bytes, content_type: str
+    harness: Harness, body: bytes, content_type: str
 ) -> None:
-    published = services.publisher.published  # type: ignore[attr-defined]
+    published = harness.publisher.published
     before = len(published)
     response = client("coordinator").post("/", data=body, content_type=content_type or None)
     if response.status_code == 202:
@@ -101,7 +101,7 @@ def test_the_coordinator_answers_every_body_with_202_or_a_named_4xx(
     body=BODIES,
 )
 def test_the_crm_answers_every_request_without_a_5xx(
-    services: Services, path: str, query: dict[str, str], method: str, body: bytes
+    harness: Harness, path: str, query: dict[str, str], method: str, body: bytes
 ) -> None:
     response = client("crm").open(
         path, method=method, query_string=query, data=body, content_type="application/json"

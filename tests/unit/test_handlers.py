@@ -12,28 +12,14 @@ from functions.crm_api import seed_customers
 from functions.engine_complete import engine_complete
 from functions.engine_start import engine_start
 from functions.identifiers import WorkflowId
-from functions.messages import Answer, Customer, Outgoing, Question, Stream, WorkflowMessage
-from tests.unit.conftest import NOW
-
-JOHN = Customer("1", "John", "Doe", "Eindhoven", "8179", "2")
+from functions.messages import Answer, Outgoing, Question, Stream, WorkflowMessage
+from tests.unit.harness import JOHN, NOW, workflow
 
 
-def workflow(workflow_id: str | float = 1616523703935.42, customer: str = "1") -> WorkflowMessage:
-    return WorkflowMessage.from_wire(
-        {
-            "workflow-type": "bill-generation",
-            "workflow-id": workflow_id,
-            "create-time": "2021-03-23T18:21:43.935Z",
-            "payload": {"customerIdentifier": customer},
-        }
-    )
-
-
-def read_bill(s3: object, context: FunctionContext, name: str) -> str:
-    bucket = context.bills.bucket  # type: ignore[attr-defined]
-    body = bucket.get_bytes(name)
-    assert body is not None, f"no bill {name}"
-    return str(body.decode())
+def read_bill(context: FunctionContext, name: str) -> str:
+    text = context.bills.text(name)
+    assert text is not None, f"no bill {name}"
+    return text
 
 
 def test_engine_start_saves_a_pending_job_and_asks_about_the_customer(
@@ -56,12 +42,12 @@ def test_a_redelivered_workflow_is_asked_again_but_never_billed_twice(
     wid = WorkflowId(1616523703935.42)
     engine_complete(Answer(wid, JOHN), context)
     name = bill_name("1", wid)
-    first = read_bill(s3, context, name)
+    first = read_bill(context, name)
     # Redelivered after its bill: asked again, and the second answer changes nothing.
     assert len(engine_start(workflow(), context)) == 1
     later = replace(context, clock=lambda: NOW + timedelta(hours=1))
     engine_complete(Answer(wid, replace(JOHN, city="Elsewhere")), later)
-    assert read_bill(s3, context, name) == first
+    assert read_bill(context, name) == first
     assert context.jobs.get(wid) is None
 
 
@@ -100,7 +86,7 @@ def test_engine_complete_writes_the_bill_and_completes_the_job(
     engine_start(workflow("run-a-1"), context)
     assert engine_complete(Answer(WorkflowId("run-a-1"), JOHN), context) == []
     name = bill_name("1", WorkflowId("run-a-1"))
-    assert read_bill(s3, context, name).startswith("Bill for John Doe\n")
+    assert read_bill(context, name).startswith("Bill for John Doe\n")
     assert context.bills.billed_at(name) == "2021-03-23T18:21:47.000Z"
     assert context.jobs.get(WorkflowId("run-a-1")) is None, "a billed job waits no more"
     assert context.jobs.failure(WorkflowId("run-a-1")) is None
@@ -110,10 +96,10 @@ def test_duplicate_answer_never_rewrites_the_bill(s3: object, context: FunctionC
     engine_start(workflow("run-a-1"), context)
     engine_complete(Answer(WorkflowId("run-a-1"), JOHN), context)
     name = bill_name("1", WorkflowId("run-a-1"))
-    first = read_bill(s3, context, name)
+    first = read_bill(context, name)
     later = replace(context, clock=lambda: NOW + timedelta(hours=1))
     engine_complete(Answer(WorkflowId("run-a-1"), JOHN), later)
-    assert read_bill(s3, context, name) == first
+    assert read_bill(context, name) == first
 
 
 def test_bill_written_before_a_crash_is_kept_when_the_answer_comes_again(
@@ -123,7 +109,7 @@ def test_bill_written_before_a_crash_is_kept_when_the_answer_comes_again(
     name = bill_name("1", WorkflowId("run-a-1"))
     context.bills.create(name, "written before the crash", WorkflowId("run-a-1"), "then")
     engine_complete(Answer(WorkflowId("run-a-1"), JOHN), context)
-    assert read_bill(s3, context, name) == "written before the crash"
+    assert read_bill(context, name) == "written before the crash"
     assert context.jobs.get(WorkflowId("run-a-1")) is None
 
 

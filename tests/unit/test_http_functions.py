@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
-from functions_framework import create_app
 
 from functions.messages import Customer, Stream, WorkflowMessage, encode
 from functions.web import MAX_BODY_BYTES
-from runtime.services import Services
-from tests.support import REPO
-from tests.unit.conftest import RecordingPublisher, s3_requests
+from tests.unit.harness import Harness, client, s3_requests
 
 
-def client(target: str) -> Any:
-    return create_app(target=target, source=str(REPO / "main.py")).test_client()  # type: ignore[no-untyped-call]
-
-
-def test_coordinator_publishes_one_lab_workflow_per_customer(services: Services) -> None:
+def test_coordinator_publishes_one_lab_workflow_per_customer(harness: Harness) -> None:
     response = client("coordinator").post("/", json={"customerIdentifiers": ["1", "3"]})
     assert response.status_code == 202
     body = response.get_json()
-    published = services.publisher.published  # type: ignore[attr-defined]
+    published = harness.publisher.published
     assert [o.stream for o in published] == [Stream.WORKFLOWS] * 2
     wire = [json.loads(encode(o.message)) for o in published]
     assert list(wire[0]) == ["workflow-type", "workflow-id", "create-time", "payload"]
@@ -33,12 +25,12 @@ def test_coordinator_publishes_one_lab_workflow_per_customer(services: Services)
     assert all(w["workflow-id"].startswith(body["runId"]) for w in wire)
 
 
-def test_two_runs_never_share_a_workflow_id(services: Services) -> None:
+def test_two_runs_never_share_a_workflow_id(harness: Harness) -> None:
     app = client("coordinator")
     customers = [str(n) for n in range(50)]
     for _ in range(3):
         assert app.post("/", json={"customerIdentifiers": customers}).status_code == 202
-    published = services.publisher.published  # type: ignore[attr-defined]
+    published = harness.publisher.published
     ids = [o.message.workflow_id.wire for o in published if isinstance(o.message, WorkflowMessage)]
     assert len(ids) == len(set(ids)) == 150
 
@@ -77,27 +69,25 @@ LIMIT = MAX_BODY_BYTES
     ],
 )
 def test_coordinator_refuses_bad_bodies_naming_the_problem(
-    services: Services, body: bytes, status: int, complaint: str
+    harness: Harness, body: bytes, status: int, complaint: str
 ) -> None:
     response = client("coordinator").post("/", data=body, content_type="application/json")
     assert response.status_code == status
     assert complaint in response.get_json()["error"]
-    assert services.publisher.published == []  # type: ignore[attr-defined]
+    assert harness.publisher.published == []
 
 
 @pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
-def test_coordinator_wants_a_json_content_type(
-    services: Services, content_type: str | None
-) -> None:
+def test_coordinator_wants_a_json_content_type(harness: Harness, content_type: str | None) -> None:
     response = client("coordinator").post(
         "/", data=b'{"customerIdentifiers": ["1"]}', content_type=content_type
     )
     assert response.status_code == 415
     assert "Content-Type: application/json" in response.get_json()["error"]
-    assert services.publisher.published == []  # type: ignore[attr-defined]
+    assert harness.publisher.published == []
 
 
-def test_coordinator_takes_json_with_a_charset(services: Services) -> None:
+def test_coordinator_takes_json_with_a_charset(harness: Harness) -> None:
     response = client("coordinator").post(
         "/",
         data=b'{"customerIdentifiers": ["C-7", "2"]}',
@@ -107,15 +97,15 @@ def test_coordinator_takes_json_with_a_charset(services: Services) -> None:
     assert [w["customerIdentifier"] for w in response.get_json()["workflows"]] == ["C-7", "2"]
 
 
-def test_coordinator_answers_503_when_kafka_does_not_acknowledge(services: Services) -> None:
-    services.publisher = RecordingPublisher(fail=True)  # type: ignore[assignment]
+def test_coordinator_answers_503_when_kafka_does_not_acknowledge(harness: Harness) -> None:
+    harness.publisher.fail = True
     response = client("coordinator").post("/", json={"customerIdentifiers": ["1"]})
     assert response.status_code == 503
     assert "did not acknowledge" in response.get_json()["error"]
 
 
 def test_an_idempotency_key_returns_the_first_run_instead_of_a_second(
-    services: Services,
+    harness: Harness,
 ) -> None:
     app = client("coordinator")
     body = {"customerIdentifiers": ["1", "2"]}
@@ -125,24 +115,24 @@ def test_an_idempotency_key_returns_the_first_run_instead_of_a_second(
     assert again.get_json() == first.get_json()
     assert again.headers["Idempotent-Replayed"] == "true"
     assert "Idempotent-Replayed" not in first.headers
-    assert len(services.publisher.published) == 2  # type: ignore[attr-defined]
+    assert len(harness.publisher.published) == 2
 
     other = app.post("/", json=body, headers={"Idempotency-Key": "k-2"})
     assert other.get_json()["runId"] != first.get_json()["runId"]
-    assert len(services.publisher.published) == 4  # type: ignore[attr-defined]
+    assert len(harness.publisher.published) == 4
 
 
-def test_a_key_reused_for_other_customers_is_refused(services: Services) -> None:
+def test_a_key_reused_for_other_customers_is_refused(harness: Harness) -> None:
     app = client("coordinator")
     app.post("/", json={"customerIdentifiers": ["1"]}, headers={"Idempotency-Key": "k"})
     response = app.post("/", json={"customerIdentifiers": ["2"]}, headers={"Idempotency-Key": "k"})
     assert response.status_code == 422
     assert "use a new key" in response.get_json()["error"]
-    assert len(services.publisher.published) == 1  # type: ignore[attr-defined]
+    assert len(harness.publisher.published) == 1
 
 
 @pytest.mark.parametrize("key", ["", "x" * 256, "caf\u00e9"])
-def test_an_unusable_idempotency_key_is_refused(services: Services, key: str) -> None:
+def test_an_unusable_idempotency_key_is_refused(harness: Harness, key: str) -> None:
     response = client("coordinator").post(
         "/", json={"customerIdentifiers": ["1"]}, headers={"Idempotency-Key": key}
     )
@@ -151,27 +141,27 @@ def test_an_unusable_idempotency_key_is_refused(services: Services, key: str) ->
 
 
 def test_a_run_that_kafka_refused_is_published_by_the_retry_with_its_key(
-    services: Services,
+    harness: Harness,
 ) -> None:
     app = client("coordinator")
     body = {"customerIdentifiers": ["1", "2"]}
-    services.publisher = RecordingPublisher(fail=True)  # type: ignore[assignment]
+    harness.publisher.fail = True
     refused = app.post("/", json=body, headers={"Idempotency-Key": "retry-me"})
     assert refused.status_code == 503
-    services.publisher = RecordingPublisher()  # type: ignore[assignment]
+    harness.publisher.fail = False
     retried = app.post("/", json=body, headers={"Idempotency-Key": "retry-me"})
     assert retried.status_code == 202
     assert "Idempotent-Replayed" not in retried.headers
-    published = services.publisher.published  # type: ignore[attr-defined]
+    published = harness.publisher.published
     assert [o.message.workflow_id.wire for o in published] == [
         w["workflowId"] for w in retried.get_json()["workflows"]
     ]
     replayed = app.post("/", json=body, headers={"Idempotency-Key": "retry-me"})
     assert replayed.get_json() == retried.get_json()
-    assert len(services.publisher.published) == 2  # type: ignore[attr-defined]
+    assert len(harness.publisher.published) == 2
 
 
-def test_crm_serves_the_seeded_customers(services: Services) -> None:
+def test_crm_serves_the_seeded_customers(harness: Harness) -> None:
     crm = client("crm")
     everyone = crm.get("/").get_json()
     assert [c["customerId"] for c in everyone] == [str(n) for n in range(1, 9)]
@@ -189,7 +179,7 @@ def test_crm_serves_the_seeded_customers(services: Services) -> None:
     assert "99" in missing.get_json()["error"]
 
 
-def test_crm_creates_with_the_next_id_and_updates(services: Services) -> None:
+def test_crm_creates_with_the_next_id_and_updates(harness: Harness) -> None:
     crm = client("crm")
     new = {
         "firstName": "Ada",
@@ -216,16 +206,14 @@ def test_crm_creates_with_the_next_id_and_updates(services: Services) -> None:
         ("/customers/1", ["city"], "JSON object"),
     ],
 )
-def test_crm_refuses_bad_bodies(
-    services: Services, path: str, body: object, complaint: str
-) -> None:
+def test_crm_refuses_bad_bodies(harness: Harness, path: str, body: object, complaint: str) -> None:
     response = client("crm").post(path, json=body)
     assert response.status_code == 400
     assert complaint in response.get_json()["error"]
 
 
 @pytest.mark.parametrize("customer_id", ["../x", "a b", "1%00", "%2F"])
-def test_crm_refuses_what_cannot_be_a_customer_id(services: Services, customer_id: str) -> None:
+def test_crm_refuses_what_cannot_be_a_customer_id(harness: Harness, customer_id: str) -> None:
     crm = client("crm")
     for response in (
         crm.get(f"/?customerId={customer_id}"),
@@ -235,12 +223,12 @@ def test_crm_refuses_what_cannot_be_a_customer_id(services: Services, customer_i
         assert "error" in response.get_json()
 
 
-def test_crm_wants_json_for_its_posts(services: Services) -> None:
+def test_crm_wants_json_for_its_posts(harness: Harness) -> None:
     response = client("crm").post("/customers/1", data=b'{"city": "X"}', content_type="text/plain")
     assert response.status_code == 415
 
 
-def test_both_http_functions_serve_their_metrics(services: Services) -> None:
+def test_both_http_functions_serve_their_metrics(harness: Harness) -> None:
     client("crm").get("/?customerId=1")
     for target in ("coordinator", "crm"):
         response = client(target).get("/metrics")
@@ -248,7 +236,7 @@ def test_both_http_functions_serve_their_metrics(services: Services) -> None:
         assert 'billing_s3_requests_total{operation="GetObject"}' in response.get_data(as_text=True)
 
 
-def test_an_unknown_query_parameter_is_refused_not_ignored(services: Services) -> None:
+def test_an_unknown_query_parameter_is_refused_not_ignored(harness: Harness) -> None:
     # A typo must not silently turn "one customer" into "every customer".
     response = client("crm").get("/?customerid=1")
     assert response.status_code == 400
@@ -256,10 +244,10 @@ def test_an_unknown_query_parameter_is_refused_not_ignored(services: Services) -
     assert "it takes customerId" in response.get_json()["error"]
     response = client("coordinator").post("/?dry=1", json={"customerIdentifiers": ["1"]})
     assert response.status_code == 400
-    assert services.publisher.published == []  # type: ignore[attr-defined]
+    assert harness.publisher.published == []
 
 
-def test_crm_names_its_routes_on_a_wrong_one(services: Services) -> None:
+def test_crm_names_its_routes_on_a_wrong_one(harness: Harness) -> None:
     response = client("crm").get("/accounts/1")
     assert response.status_code == 404
     error = response.get_json()["error"]
@@ -277,7 +265,7 @@ def test_crm_names_its_routes_on_a_wrong_one(services: Services) -> None:
     ],
 )
 def test_a_known_path_with_a_wrong_method_is_405_with_allow(
-    services: Services, target: str, method: str, path: str, allowed: str
+    harness: Harness, target: str, method: str, path: str, allowed: str
 ) -> None:
     response = client(target).open(path, method=method)
     assert response.status_code == 405
@@ -291,13 +279,13 @@ ADA = {"firstName": "Ada", "lastName": "L", "city": "Delft"} | {
 }
 
 
-def test_creating_a_customer_costs_the_same_whatever_the_crm_holds(services: Services) -> None:
+def test_creating_a_customer_costs_the_same_whatever_the_crm_holds(harness: Harness) -> None:
     crm = client("crm")
     assert crm.post("/customers", json=ADA).get_json()["customerId"] == "9"  # counts once
     costs = []
     for extra in (0, 2500):
         for n in range(extra):
-            services.context.customers.add(Customer(f"x{n}", "A", "B", "C", "1", "0"))
+            harness.services.context.customers.add(Customer(f"x{n}", "A", "B", "C", "1", "0"))
         before = s3_requests()
         assert crm.post("/customers", json=ADA).status_code == 201
         costs.append(s3_requests() - before)
@@ -305,13 +293,13 @@ def test_creating_a_customer_costs_the_same_whatever_the_crm_holds(services: Ser
     assert costs == [3, 3]
 
 
-def test_a_stale_or_lost_hint_still_gives_the_next_free_id(services: Services) -> None:
+def test_a_stale_or_lost_hint_still_gives_the_next_free_id(harness: Harness) -> None:
     crm = client("crm")
-    customers = services.context.customers
+    customers = harness.services.context.customers
     assert crm.post("/customers", json=ADA).get_json()["customerId"] == "9"
     customers.remember_next_id(3)  # a racing creator wrote an older hint
     assert crm.post("/customers", json=ADA).get_json()["customerId"] == "10"
-    services.s3.delete_object(
-        Bucket=services.settings.customers_bucket, Key="ids/next-customer-id.json"
+    harness.s3.delete_object(
+        Bucket=harness.services.settings.customers_bucket, Key="ids/next-customer-id.json"
     )
     assert crm.post("/customers", json=ADA).get_json()["customerId"] == "11"

@@ -8,23 +8,15 @@ without the token, 405 with ``Allow`` for methods a path does not take, never a 
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
-import pytest
 import schemathesis
-from functions_framework import create_app
 from hypothesis import HealthCheck, settings
 
-from runtime.services import Services
-from tests.support import REPO
+from tests.unit.harness import TOKEN, Harness, app
 
-TOKEN = "openapi-test-token"
 # The apps find their stores when called, so the `guarded` fixture's (moto) are used.
-APPS = {
-    target: create_app(target=target, source=str(REPO / "main.py"))  # type: ignore[no-untyped-call]
-    for target in ("coordinator", "crm")
-}
+APPS = {target: app(target) for target in ("coordinator", "crm")}
 CONFIG = schemathesis.Config.from_dict(
     {
         "auth": {"openapi": {"bearer": {"bearer": TOKEN}}},
@@ -49,19 +41,13 @@ EXAMPLES = settings(
 )
 
 
-@pytest.fixture
-def guarded(services: Services) -> Services:
-    services.settings = replace(services.settings, auth_token=TOKEN)
-    return services
-
-
 @coordinator.parametrize()
 @EXAMPLES
-def test_the_coordinator_keeps_to_its_description(case: Any, guarded: Services) -> None:
+def test_the_coordinator_keeps_to_its_description(case: Any, guarded: Harness) -> None:
     case.call_and_validate()
 
 
 @crm.parametrize()
 @EXAMPLES
-def test_the_crm_keeps_to_its_description(case: Any, guarded: Services) -> None:
+def test_the_crm_keeps_to_its_description(case: Any, guarded: Harness) -> None:
     case.call_and_validate()

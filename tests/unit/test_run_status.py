@@ -11,9 +11,7 @@ from functions.bills import bill_name
 from functions.context import FunctionContext
 from functions.identifiers import WorkflowId
 from functions.storage import Job
-from runtime.services import Services
-from tests.unit.conftest import RecordingPublisher, s3_requests
-from tests.unit.test_http_functions import client
+from tests.unit.harness import Harness, client, s3_requests
 
 
 def start(customers: list[str]) -> dict[str, Any]:
@@ -40,8 +38,8 @@ def status(run_id: str, query: str = "") -> dict[str, Any]:
     return body
 
 
-def test_a_run_tells_each_customers_state_bill_and_failure(services: Services) -> None:
-    context = services.context
+def test_a_run_tells_each_customers_state_bill_and_failure(harness: Harness) -> None:
+    context = harness.services.context
     run = start(["1", "2", "3", "4"])
     ids = {w["customerIdentifier"]: w["workflowId"] for w in run["workflows"]}
     bill(context, ids["1"], "1")
@@ -75,13 +73,13 @@ def test_a_run_tells_each_customers_state_bill_and_failure(services: Services) -
     assert (done["counts"]["pending"], done["done"], done["customers"]) == (0, True, [])
 
 
-def test_a_run_never_published_is_not_done(services: Services) -> None:
-    services.publisher = RecordingPublisher(fail=True)  # type: ignore[assignment]
+def test_a_run_never_published_is_not_done(harness: Harness) -> None:
+    harness.publisher.fail = True
     response = client("coordinator").post(
         "/", json={"customerIdentifiers": ["1"]}, headers={"Idempotency-Key": "k-1"}
     )
     assert response.status_code == 503
-    (run_id,) = services.runs.bucket.stems("runs/")  # type: ignore[attr-defined]
+    (run_id,) = harness.bucket(harness.services.settings.jobs_bucket).stems("runs/")
     body = status(run_id)
     assert (body["published"], body["done"], body["counts"]["pending"]) == (False, False, 1)
 
@@ -98,7 +96,7 @@ def test_a_run_never_published_is_not_done(services: Services) -> None:
     ],
 )
 def test_asking_for_a_run_that_cannot_be_is_a_4xx(
-    services: Services, path: str, code: int, complaint: str
+    harness: Harness, path: str, code: int, complaint: str
 ) -> None:
     response = client("coordinator").get(path)
     assert response.status_code == code
@@ -106,9 +104,9 @@ def test_asking_for_a_run_that_cannot_be_is_a_4xx(
 
 
 def test_a_runs_status_costs_listings_and_a_read_per_failure_not_a_read_per_customer(
-    services: Services,
+    harness: Harness,
 ) -> None:
-    context = services.context
+    context = harness.services.context
     other = start([f"o{n}" for n in range(300)])
     for workflow in other["workflows"]:  # another run's bills must cost nothing
         bill(context, workflow["workflowId"], workflow["customerIdentifier"])

@@ -12,7 +12,7 @@ from functions.engine_start import engine_start
 from functions.identifiers import WorkflowId
 from functions.messages import Answer, Question
 from functions.retry_unanswered import Tick, retry_unanswered
-from tests.unit.test_handlers import JOHN, workflow
+from tests.unit.harness import JOHN, workflow
 
 WF = WorkflowId("run-1-1")
 POLICY = AnswerPolicy(timeout_s=10, backoff=2, max_attempts=3)

@@ -1,4 +1,4 @@
-"""Bearer-token auth on the HTTP functions, and logs: JSON, about a workflow, no secrets."""
+"""The logs: JSON lines about a workflow and its run, and never a secret."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import io
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import replace
 
 import pytest
 
@@ -15,19 +14,11 @@ from functions.identifiers import WorkflowId
 from functions.log_context import about_run, about_workflow
 from runtime.config import Settings
 from runtime.logs import JsonFormatter, TextFormatter, configure_logging
-from runtime.services import Services
 from runtime.triggers import BY_FUNCTION
 from runtime.worker import Invoker, Record
-from tests.unit.test_http_functions import client
+from tests.unit.harness import TOKEN, Harness, client
 
-TOKEN = "s3cr3t-t0ken-for-tests-only"
 RUN = "run-20261128T001500-0a1b2c3d"
-
-
-@pytest.fixture
-def guarded(services: Services) -> Services:
-    services.settings = replace(services.settings, auth_token=TOKEN)
-    return services
 
 
 @pytest.fixture
@@ -45,54 +36,7 @@ def log_lines() -> Iterator[io.StringIO]:
     root.setLevel(level)
 
 
-@pytest.mark.parametrize(
-    ("authorization", "problem"),
-    [
-        (None, "invalid_request"),
-        (f"Basic {TOKEN}", "invalid_request"),
-        ("Bearer wrong-token", "invalid_token"),
-        (f"Bearer {TOKEN}x", "invalid_token"),
-        ("Bearer ", "invalid_token"),
-    ],
-)
-@pytest.mark.parametrize("target", ["coordinator", "crm"])
-def test_without_the_token_both_functions_answer_401(
-    guarded: Services, target: str, authorization: str | None, problem: str
-) -> None:
-    headers = {"Authorization": authorization} if authorization else {}
-    response = client(target).post("/", json={"customerIdentifiers": ["1"]}, headers=headers)
-    assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"] == f'Bearer realm="billing", error="{problem}"'
-    assert "BILLING_TOKEN" in response.get_json()["error"]
-    assert TOKEN not in response.get_data(as_text=True)
-    assert guarded.publisher.published == []  # type: ignore[attr-defined]
-
-
-def test_with_the_token_both_functions_serve(guarded: Services) -> None:
-    bearer = {"Authorization": f"Bearer {TOKEN}"}
-    run = client("coordinator").post("/", json={"customerIdentifiers": ["1"]}, headers=bearer)
-    assert run.status_code == 202
-    assert client("crm").get("/?customerId=1", headers=bearer).status_code == 200
-    assert (
-        client("crm")
-        .get("/?customerId=1", headers={"authorization": f"bearer {TOKEN}"})
-        .status_code
-        == 200
-    )
-
-
-def test_the_description_and_the_metrics_need_no_token(guarded: Services) -> None:
-    for target in ("coordinator", "crm"):
-        assert client(target).get("/openapi.json").get_json()["openapi"].startswith("3.")
-        assert client(target).get("/metrics").status_code == 200
-
-
-def test_without_a_token_configured_auth_is_off(services: Services) -> None:
-    assert services.settings.auth_token is None
-    assert client("crm").get("/?customerId=1").status_code == 200
-
-
-def test_no_token_reaches_a_log_line(guarded: Services, log_lines: io.StringIO) -> None:
+def test_no_token_reaches_a_log_line(guarded: Harness, log_lines: io.StringIO) -> None:
     app = client("coordinator")
     app.post("/", json={"customerIdentifiers": ["1"]}, headers={"Authorization": f"Bearer {TOKEN}"})
     app.post("/", json={"customerIdentifiers": ["1"]}, headers={"Authorization": "Bearer guess"})

@@ -1,0 +1,80 @@
+"""What the unit tests share besides their fixtures (``conftest.py``): the typed harness
+around the HTTP functions, a recording publisher, the lab's sample messages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask
+from functions_framework import create_app
+from prometheus_client import REGISTRY
+
+from functions.errors import PublishFailed
+from functions.messages import Customer, Outgoing, WorkflowMessage
+from functions.storage.bucket import Bucket
+from runtime.services import Services
+from tests.support import REPO
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+# The bearer token of the tests that turn auth on (the `guarded` fixture).
+TOKEN = "s3cr3t-t0ken-for-tests-only"
+NOW = datetime(2021, 3, 23, 18, 21, 47, tzinfo=UTC)
+JOHN = Customer("1", "John", "Doe", "Eindhoven", "8179", "2")
+
+
+def workflow(workflow_id: str | float = 1616523703935.42, customer: str = "1") -> WorkflowMessage:
+    """A bill-generation workflow as the lab's coordinator writes it."""
+    return WorkflowMessage.from_wire(
+        {
+            "workflow-type": "bill-generation",
+            "workflow-id": workflow_id,
+            "create-time": "2021-03-23T18:21:43.935Z",
+            "payload": {"customerIdentifier": customer},
+        }
+    )
+
+
+def app(target: str) -> Flask:
+    """functions-framework's own app for ``target``, loaded as the README starts it."""
+    loaded: Flask = create_app(target=target, source=str(REPO / "main.py"))  # type: ignore[no-untyped-call]
+    return loaded
+
+
+def client(target: str) -> Any:
+    return app(target).test_client()
+
+
+def s3_requests() -> float:
+    """S3 requests made so far by every client the project built (its Prometheus counter)."""
+    samples = (s for metric in REGISTRY.collect() for s in metric.samples)
+    return sum(s.value for s in samples if s.name == "billing_s3_requests_total")
+
+
+@dataclass
+class RecordingPublisher:
+    """Keeps what the coordinator publishes; ``fail`` makes Kafka refuse it."""
+
+    published: list[Outgoing] = field(default_factory=list)
+    fail: bool = False
+
+    def publish(self, messages: Sequence[Outgoing]) -> None:
+        if self.fail:
+            raise PublishFailed("Kafka at 127.0.0.1:9092 did not acknowledge 1 of 1 message(s)")
+        self.published.extend(messages)
+
+
+@dataclass
+class Harness:
+    """The HTTP functions' services on moto, with the publisher they publish to."""
+
+    services: Services
+    publisher: RecordingPublisher
+    s3: S3Client
+
+    def bucket(self, name: str) -> Bucket:
+        return Bucket(self.s3, name)

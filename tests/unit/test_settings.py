@@ -1,0 +1,116 @@
+"""The settings: read from the environment in one place, checked in one place."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from functions.errors import ConfigurationError
+from runtime.config import Settings, client_settings
+from tests.support import REPO
+
+
+def test_settings_come_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": "broker:29092",
+            "S3_ENDPOINT_URL": "",
+            "TOPIC_PARTITIONS": "8",
+            "LOG_LEVEL": "debug",
+        }
+    )
+    assert settings.kafka_bootstrap_servers == "broker:29092"
+    assert settings.s3_endpoint_url is None
+    assert settings.topic_partitions == 8
+    assert settings.log_level == "DEBUG"
+    assert Settings.from_env({}) == Settings()
+
+
+def test_settings_survive_a_trip_through_the_environment() -> None:
+    settings = Settings(bills_bucket="b", publish_timeout_s=2.5, s3_endpoint_url=None)
+    assert Settings.from_env(settings.to_env()) == settings
+
+
+@pytest.mark.parametrize(
+    ("env", "complaint"),
+    [
+        ({"TOPIC_PARTITIONS": "four"}, "TOPIC_PARTITIONS='four' is not a int"),
+        ({"PUBLISH_TIMEOUT_S": "0"}, "greater than zero"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL='LOUD'"),
+        ({"PROCESSING_GUARANTEE": "at-most-once"}, "use one of .'at-least-once', 'exactly-once'"),
+        ({"ANSWER_ATTEMPTS": "-1"}, "ANSWER_ATTEMPTS=-1 must be greater than zero"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT='xml'; use one of"),
+        ({"KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "needs KAFKA_SASL_USERNAME"),
+        ({"S3_LATENCY_MS": "-5"}, "S3_LATENCY_MS=-5.0 must be zero or more"),
+        ({"COORDINATOR_PORT": "x"}, "COORDINATOR_PORT='x' is not a int"),
+    ],
+)
+def test_bad_settings_name_the_variable(env: dict[str, str], complaint: str) -> None:
+    with pytest.raises(ConfigurationError, match=complaint):
+        Settings.from_env(env)
+
+
+def test_at_least_once_is_the_default_and_exactly_once_an_option() -> None:
+    assert Settings().processing_guarantee == "at-least-once"
+    chosen = Settings.from_env({"PROCESSING_GUARANTEE": "exactly-once"})
+    assert chosen.processing_guarantee == "exactly-once"
+
+
+def test_each_source_topic_has_its_dead_letter_topic() -> None:
+    settings = Settings()
+    assert settings.dead_letter_topic("workflow-queue") == "workflow-queue.dlq"
+    assert set(settings.all_topics) == {
+        "workflow-queue",
+        "questions-topic",
+        "answers-topic",
+        "workflow-queue.dlq",
+        "questions-topic.dlq",
+        "answers-topic.dlq",
+    }
+
+
+def test_only_the_settings_read_the_environment() -> None:
+    reads = re.compile(r"os\.environ\.get\(|os\.getenv\(|os\.environ\[[^\]]+\](?!\s*=)")
+    readers = [
+        str(path.relative_to(REPO))
+        for folder in ("functions", "runtime", "infra", "cli", "bench")
+        for path in (REPO / folder).rglob("*.py")
+        if path != REPO / "runtime" / "config.py" and reads.search(path.read_text())
+    ]
+    assert readers == []
+
+
+def test_the_http_urls_follow_the_ports_unless_given() -> None:
+    settings = Settings.from_env({"COORDINATOR_PORT": "4007"})
+    assert settings.coordinator_url == "http://127.0.0.1:4007"
+    assert settings.crm_url == "http://127.0.0.1:3008"
+    given = Settings.from_env({"CRM_URL": "https://crm.example"})
+    assert given.crm_url == "https://crm.example"
+
+
+def test_a_client_finds_the_token_the_stack_made(tmp_path: Path) -> None:
+    (tmp_path / "billing-token").write_text("made-by-make-up\n")
+    assert client_settings({"STATE_DIR": str(tmp_path)}).auth_token == "made-by-make-up"
+    given = {"STATE_DIR": str(tmp_path), "BILLING_TOKEN": "mine"}
+    assert client_settings(given).auth_token == "mine"
+    assert client_settings({"STATE_DIR": str(tmp_path / "none")}).auth_token is None
+
+
+def test_unset_values_stay_out_of_another_process_environment() -> None:
+    env = Settings(s3_endpoint_url=None).to_env()
+    assert env["S3_ENDPOINT_URL"] == ""  # AWS S3, not the local default
+    assert "AWS_ACCESS_KEY_ID" not in env  # the other process's own AWS chain applies
+    assert "BILLING_SUPERVISOR_PID" not in env
+
+
+def test_secrets_stay_out_of_the_repr_and_dummy_keys_are_no_secret() -> None:
+    settings = Settings(
+        auth_token="t0ken-value",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        aws_session_token="session-token-value",
+    )
+    assert "t0ken-value" not in repr(settings)
+    assert sorted(settings.secrets()) == ["session-token-value", "t0ken-value"]
