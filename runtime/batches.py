@@ -32,7 +32,7 @@ from functions.errors import BillingError, PublishFailed
 from runtime.config import Settings
 from runtime.stopping import stop_event
 from runtime.triggers import Trigger
-from runtime.worker import Invoker, Produced, Record, kafka_client_config
+from runtime.worker import Invoker, Produced, Record, invoke_batch, kafka_client_config
 
 log = logging.getLogger(__name__)
 
@@ -117,16 +117,13 @@ class BatchWorker:
             )
             for m in batch
         ]
-        # Every record at once; a StorageUnavailable stops the worker before any commit.
-        # The waits the batch ends are ended together, in one request, before the commit.
-        with self.context.jobs.deferred_closes():
-            outputs = list(self.pool.map(self.invoke, records))
+        # A StorageUnavailable stops the worker before any commit.
+        outputs = invoke_batch(self.invoke, records, self.context, self.pool)
         if self.exactly_once and not self._in_transaction:
             self.producer.begin_transaction()
             self._in_transaction = True
-        for produced in outputs:
-            for item in produced:
-                self._produce(item)
+        for item in outputs:
+            self._produce(item)
         for record in records:
             self._uncommitted[(record.topic, record.partition)] = record.offset + 1
 

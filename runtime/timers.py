@@ -15,10 +15,20 @@ from functions.retry_unanswered import Tick
 from runtime.backlog import Backlog
 from runtime.config import Settings
 from runtime.publisher import KafkaPublisher
+from runtime.services import Publisher
 from runtime.stopping import stop_event
 from runtime.triggers import Timer
 
 log = logging.getLogger(__name__)
+
+
+def tick(timer: Timer, context: FunctionContext, backlog_moving: bool, publisher: Publisher) -> int:
+    """Call ``timer`` once and publish what it returns; how many messages that was.
+    ``backlog_moving``: whether questions or answers are still in line (``Backlog``)."""
+    outgoing = timer.handler(Tick(context.clock(), backlog_moving), context)
+    timer.check_outputs(outgoing)
+    publisher.publish(outgoing)
+    return len(outgoing)
 
 
 def run_timer(timer: Timer, settings: Settings, context: FunctionContext) -> None:
@@ -27,9 +37,7 @@ def run_timer(timer: Timer, settings: Settings, context: FunctionContext) -> Non
     backlog = Backlog(settings)
     while not stop.wait(settings.retry_interval_s):
         try:
-            outgoing = timer.handler(Tick(context.clock(), backlog.moving()), context)
-            timer.check_outputs(outgoing)
-            publisher.publish(outgoing)
+            tick(timer, context, backlog.moving(), publisher)
         except BillingError as exc:
             # The next tick finds the same work again; nothing is lost by waiting.
             log.error(

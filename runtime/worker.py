@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -138,6 +139,22 @@ def produced(outgoing: Outgoing, settings: Settings, function: str) -> Produced:
         message.partition_key.encode(),
         cloudevents.for_message(message, function),
     )
+
+
+def invoke_batch(
+    invoke: Callable[[Record], list[Produced]],
+    records: Sequence[Record],
+    context: FunctionContext,
+    pool: Executor,
+) -> list[Produced]:
+    """Every record of a batch at once, on ``pool``; the outputs in record order.
+
+    The waits the batch ends are ended together, in one request, once all are done. A
+    StorageUnavailable of any record is raised: nothing of the batch may count as done.
+    """
+    with context.jobs.deferred_closes():
+        outputs = list(pool.map(invoke, records))
+    return [item for produced in outputs for item in produced]
 
 
 def retrying_storage(

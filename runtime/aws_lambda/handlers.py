@@ -1,0 +1,75 @@
+"""The Lambda entry points, one per function (``Handler: runtime.aws_lambda.handlers.<name>``).
+
+Everything a function needs is built on its first invocation (the cold start) from the
+environment, through the same ``Settings`` and ``Services`` as the local runtime, and kept
+for the invocations that follow.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from runtime.aws_lambda.http import HttpAdapter
+from runtime.aws_lambda.kafka import KafkaAdapter
+from runtime.aws_lambda.schedule import ScheduleAdapter
+from runtime.backlog import Backlog
+from runtime.config import Settings
+from runtime.http_function import HttpFunction
+from runtime.logs import configure_logging
+from runtime.publisher import KafkaPublisher
+from runtime.services import Services
+from runtime.triggers import BY_FUNCTION, TIMER_BY_FUNCTION
+
+Handler = Callable[[Mapping[str, Any], object], Any]
+
+
+@functools.cache
+def _services() -> Services:
+    settings = Settings.from_env()
+    configure_logging(settings, role=settings.function_target)
+    return Services(settings)
+
+
+def _lazily(build: Callable[[], Handler]) -> Handler:
+    """A handler built on its first call: the cold start."""
+    built = functools.cache(build)
+
+    def handler(event: Mapping[str, Any], lambda_context: object = None) -> Any:
+        return built()(event, lambda_context)
+
+    return handler
+
+
+def _kafka(function: str) -> Handler:
+    def build() -> Handler:
+        services = _services()
+        return KafkaAdapter(BY_FUNCTION[function], services.settings, services.context)
+
+    return _lazily(build)
+
+
+def _http(role: str) -> Handler:
+    return _lazily(lambda: HttpAdapter(HttpFunction(role, _services)))
+
+
+def _schedule(function: str) -> Handler:
+    def build() -> Handler:
+        services = _services()
+        settings = services.settings
+        publisher = KafkaPublisher(settings, role=function)
+        backlog = Backlog(settings)
+        return ScheduleAdapter(
+            TIMER_BY_FUNCTION[function], services.context, publisher, backlog.moving
+        )
+
+    return _lazily(build)
+
+
+engine_start = _kafka("engine-start")
+crm_answer = _kafka("crm-answer")
+engine_complete = _kafka("engine-complete")
+coordinator = _http("coordinator")
+crm = _http("crm")
+retry_unanswered = _schedule("retry-unanswered")

@@ -1,0 +1,64 @@
+"""A Lambda function URL or API Gateway HTTP API (payload format 2.0) event to an HTTP
+function, answered by the same ``HttpFunction`` as on functions-framework."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from functions.errors import MalformedMessage
+from functions.web import MAX_BODY_BYTES, HttpRequest, HttpResponse
+from runtime.http_function import HttpFunction
+
+
+def request_of(event: Mapping[str, Any]) -> tuple[HttpRequest, bytes]:
+    """The request an event carries, without its body, and the body."""
+    if event.get("version") != "2.0":
+        raise MalformedMessage(
+            f"not an HTTP event of payload format 2.0 (version {event.get('version')!r}); use"
+            " a function URL or an HTTP API with payload format 2.0"
+        )
+    query: dict[str, str] = {}
+    for name, value in parse_qsl(event.get("rawQueryString", ""), keep_blank_values=True):
+        query.setdefault(name, value)  # the first of a repeated parameter, as Flask's args
+    head = HttpRequest(
+        method=event["requestContext"]["http"]["method"],
+        path=event.get("rawPath") or "/",
+        query=query,
+        headers={name.lower(): value for name, value in (event.get("headers") or {}).items()},
+    )
+    body = event.get("body") or ""
+    raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
+    return head, raw[: MAX_BODY_BYTES + 1]
+
+
+def response_of(response: HttpResponse) -> dict[str, Any]:
+    headers = dict(response.headers)
+    if isinstance(response.body, str) and "Content-Type" in headers:
+        body = response.body  # text, such as /metrics
+    else:
+        headers.setdefault("Content-Type", "application/json")
+        body = json.dumps(response.body, ensure_ascii=False)
+    return {
+        "statusCode": response.status,
+        "headers": headers,
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+class HttpAdapter:
+    """One HTTP function as a Lambda handler."""
+
+    def __init__(self, function: HttpFunction) -> None:
+        self.function = function
+
+    def __call__(self, event: Mapping[str, Any], _lambda_context: object = None) -> dict[str, Any]:
+        try:
+            head, body = request_of(event)
+        except (MalformedMessage, KeyError) as exc:
+            return response_of(HttpResponse(400, {"error": f"unreadable event: {exc}"}))
+        return response_of(self.function(head, lambda: body))

@@ -1,0 +1,120 @@
+"""Lambda's Kafka event (Amazon MSK and self-managed Kafka) to the Kafka-triggered functions.
+
+Lambda's event source mapping polls the topic and hands a batch: records grouped by
+``<topic>-<partition>``, keys and values in base64, header values as lists of bytes. The
+batch is processed the way the local runtime processes one (records in flight together,
+outputs in record order) and the invocation returns once Kafka acknowledged every output.
+A poison record goes to ``<topic>.dlq`` and the batch goes on. S3 being unavailable fails
+the invocation, so that Lambda retries the whole batch; every write a function makes is a
+create-if-absent or an idempotent delete, so a retried record changes nothing it already did.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from functions.context import FunctionContext
+from functions.errors import MalformedMessage, PublishFailed
+from runtime.config import Settings
+from runtime.triggers import Trigger
+from runtime.worker import Invoker, Produced, Record, invoke_batch
+
+log = logging.getLogger(__name__)
+
+EVENT_SOURCES = ("aws:kafka", "SelfManagedKafka")
+
+
+def records_of(event: Mapping[str, Any]) -> list[Record]:
+    """The records of a Lambda Kafka event, partition by partition, each in offset order."""
+    if event.get("eventSource") not in EVENT_SOURCES:
+        raise MalformedMessage(
+            f"not a Kafka event (eventSource {event.get('eventSource')!r}); this function is"
+            f" triggered by an MSK or self-managed Kafka event source mapping"
+        )
+    records = []
+    for batch in event.get("records", {}).values():
+        for item in sorted(batch, key=lambda r: r["offset"]):
+            records.append(
+                Record(
+                    value=_bytes(item.get("value")),
+                    topic=item["topic"],
+                    partition=int(item["partition"]),
+                    offset=int(item["offset"]),
+                    key=_bytes(item.get("key")),
+                    headers=_headers(item.get("headers") or []),
+                )
+            )
+    return records
+
+
+def _bytes(encoded: str | None) -> bytes | None:
+    return None if encoded is None else base64.b64decode(encoded)
+
+
+def _headers(headers: Sequence[Mapping[str, Sequence[int]]]) -> list[tuple[str, bytes]]:
+    """``[{"name": [104, 105]}]``, as Lambda sends them, to Kafka's (name, bytes) pairs."""
+    return [(name, bytes(value)) for header in headers for name, value in header.items()]
+
+
+class Output(Protocol):
+    def produce(self, outputs: Sequence[Produced]) -> None: ...
+
+
+class OutputProducer:
+    """Produces a batch's outputs and waits until Kafka acknowledged every one."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.producer = Producer(
+            {**settings.kafka_connection(), "enable.idempotence": True, "acks": "all"}
+        )
+        self._errors: list[str] = []
+
+    def produce(self, outputs: Sequence[Produced]) -> None:
+        self._errors.clear()
+        for item in outputs:
+            self.producer.produce(
+                item.topic, item.value, item.key, headers=list(item.headers), on_delivery=self._sent
+            )
+        remaining = self.producer.flush(self.settings.publish_timeout_s)
+        if remaining or self._errors:
+            raise PublishFailed(
+                f"Kafka did not acknowledge {remaining + len(self._errors)} of"
+                f" {len(outputs)} output(s) {self._errors[:3]}; the batch will be retried"
+            )
+
+    def _sent(self, error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            self._errors.append(f"{message.topic()}: {error}")
+
+
+class KafkaAdapter:
+    """One Kafka-triggered function as a Lambda handler; built once per cold start."""
+
+    def __init__(
+        self,
+        trigger: Trigger[Any],
+        settings: Settings,
+        context: FunctionContext,
+        output: Output | None = None,
+    ) -> None:
+        self.trigger = trigger
+        self.invoke = Invoker(trigger, settings, context)
+        self.context = context
+        self.pool = ThreadPoolExecutor(settings.max_in_flight, thread_name_prefix="record")
+        self.output = output or OutputProducer(settings)
+
+    def __call__(self, event: Mapping[str, Any], _lambda_context: object = None) -> dict[str, int]:
+        records = records_of(event)
+        outputs = invoke_batch(self.invoke, records, self.context, self.pool)
+        self.output.produce(outputs)
+        log.info(
+            "%s: %d record(s), %d output(s)", self.trigger.function, len(records), len(outputs)
+        )
+        return {"records": len(records), "outputs": len(outputs)}

@@ -1,0 +1,109 @@
+"""One HTTP function, free of any framework: its route table, the two public routes every
+function has, bearer auth, and every refusal and error as an ``HttpResponse``.
+
+functions-framework (``runtime/http.py``) and AWS Lambda (``runtime/aws_lambda/http.py``)
+both hand it an ``HttpRequest`` and send back what it answers, so a request is treated the
+same on either.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Callable, Mapping, Sequence
+
+import functions.coordinator
+import functions.crm_api
+from functions import openapi
+from functions.coordinator import Coordination
+from functions.errors import BillingError, InvalidRequest, PublishFailed, StorageUnavailable
+from functions.web import HttpRequest, HttpResponse, Route
+from runtime.metrics import EXPOSITION_TYPE, exposition
+from runtime.routing import Router
+from runtime.services import Services
+
+log = logging.getLogger(__name__)
+
+# Each HTTP function: its routes, and what its handlers are given, built from the services.
+ROUTES: Mapping[str, tuple[Sequence[Route], Callable[[Services], object]]] = {
+    "coordinator": (
+        functions.coordinator.ROUTES,
+        lambda svc: Coordination(
+            svc.publisher.publish, svc.runs, svc.context.jobs, svc.context.bills
+        ),
+    ),
+    "crm": (functions.crm_api.ROUTES, lambda svc: svc.seeded_customers()),
+}
+
+
+def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> HttpResponse:
+    return HttpResponse(status, {"error": message}, dict(headers or {}))
+
+
+def unauthorized(headers: Mapping[str, str], token: str) -> HttpResponse | None:
+    """A 401 unless the request bears ``token``; the token is never logged nor echoed.
+    ``headers``: lower-case names."""
+    scheme, _, offered = headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and hmac.compare_digest(offered.strip().encode(), token.encode()):
+        return None
+    problem = "invalid_token" if scheme.lower() == "bearer" else "invalid_request"
+    detail = "was not accepted" if problem == "invalid_token" else "is missing"
+    return _error(
+        401,
+        f"the bearer token {detail}; send `Authorization: Bearer <BILLING_TOKEN>`",
+        {"WWW-Authenticate": f'Bearer realm="billing", error="{problem}"'},
+    )
+
+
+class HttpFunction:
+    """``role``'s routes served with ``services()``, which is called only when needed."""
+
+    def __init__(self, role: str, services: Callable[[], Services]) -> None:
+        self.role = role
+        self._services = services
+        routes, self._context = ROUTES[role]
+        self.router = Router(
+            role,
+            [
+                *routes,
+                Route("GET", "/openapi.json", "getOpenApi", self._describe, public=True),
+                Route("GET", "/metrics", "getMetrics", self._metrics, public=True),
+            ],
+        )
+        self.description = openapi.document(role, self.router.routes)
+
+    def _describe(self, _request: HttpRequest, _context: object) -> HttpResponse:
+        return HttpResponse(200, self.description)
+
+    def _metrics(self, _request: HttpRequest, _context: object) -> HttpResponse:
+        return HttpResponse(200, exposition().decode(), {"Content-Type": EXPOSITION_TYPE})
+
+    def __call__(self, head: HttpRequest, read_body: Callable[[], bytes]) -> HttpResponse:
+        """Answer ``head``; its body is read (``read_body()``) only once it is let in."""
+        try:
+            route, parameters = self.router.match(head)
+            refusal = None
+        except InvalidRequest as exc:
+            route, parameters, refusal = None, {}, exc
+        if not self.router.is_public(head.path):
+            token = self._services().settings.auth_token
+            if token is not None and (denied := unauthorized(head.headers, token)):
+                return denied  # before telling whether the path exists
+        if route is None:
+            assert refusal is not None
+            return _error(refusal.status, str(refusal), refusal.headers)
+        request = HttpRequest(head.method, head.path, head.query, read_body(), head.headers)
+        try:
+            context = None if route.public else self._context(self._services())
+            return route.handle(request, context, **parameters)
+        except InvalidRequest as exc:
+            return _error(exc.status, str(exc), exc.headers)
+        except (PublishFailed, StorageUnavailable) as exc:
+            log.error("%s %s: %s", head.method, head.path, exc)
+            return _error(503, str(exc))
+        except BillingError as exc:
+            log.error("%s %s: %s", head.method, head.path, exc)
+            return _error(500, str(exc))
+        except Exception:
+            log.exception("%s %s failed", head.method, head.path)
+            return _error(500, f"internal error in {self.role}; see its log")

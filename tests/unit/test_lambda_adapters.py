@@ -1,0 +1,168 @@
+"""The Lambda adapters, fed the events AWS documents (kept in tests/data/lambda/)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import decode
+
+from functions.context import FunctionContext
+from functions.errors import StorageUnavailable
+from functions.identifiers import WorkflowId
+from functions.storage import Job
+from runtime.aws_lambda import handlers
+from runtime.aws_lambda.http import HttpAdapter
+from runtime.aws_lambda.kafka import KafkaAdapter, records_of
+from runtime.aws_lambda.schedule import ScheduleAdapter
+from runtime.config import Settings
+from runtime.http_function import HttpFunction
+from runtime.triggers import BY_FUNCTION, TIMER_BY_FUNCTION, TRIGGERS
+from runtime.worker import Produced
+from tests.support import REPO
+from tests.unit.harness import Harness, RecordingPublisher
+
+EVENTS = REPO / "tests" / "data" / "lambda"
+TEMPLATE = REPO / "infra" / "aws" / "template.yaml"
+
+
+def event(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
+    return loaded
+
+
+class RecordingOutput:
+    def __init__(self) -> None:
+        self.produced: list[Produced] = []
+
+    def produce(self, outputs: Sequence[Produced]) -> None:
+        self.produced.extend(outputs)
+
+
+@pytest.mark.parametrize("source", ["msk", "self-managed-kafka"])
+def test_both_kafka_event_shapes_become_records_in_offset_order(source: str) -> None:
+    records = records_of(event(source))
+    workflow = next(r for r in records if r.key is not None)
+    assert workflow.topic == "workflow-queue"
+    assert workflow.key == b"1616523703935.42"
+    assert json.loads(workflow.value or b"")["workflow-type"] == "bill-generation"
+    assert workflow.headers == [("headerKey", b"headerValue")]
+    assert [r.offset for r in records] == sorted(r.offset for r in records)
+
+
+def test_engine_start_on_lambda_asks_the_question_and_parks_the_poison_record(
+    context: FunctionContext, unit_settings: Settings
+) -> None:
+    output = RecordingOutput()
+    adapter = KafkaAdapter(BY_FUNCTION["engine-start"], unit_settings, context, output)
+    assert adapter(event("self-managed-kafka")) == {"records": 2, "outputs": 2}
+    question, dead_letter = output.produced
+    assert question.topic == "questions-topic"
+    assert json.loads(question.value) == {
+        "questionCategory": "customer",
+        "qaIdentifier": 1616523703935.42,
+        "payload": {"customerIdentifier": "1"},
+    }
+    assert dict(question.headers)["ce_source"] == b"/billing/engine-start"
+    assert dead_letter.topic == "workflow-queue.dlq"
+    assert dead_letter.value == b"not json at all"
+    assert dict(dead_letter.headers)["dlq-source-offset"] == b"16"
+    assert context.jobs.get(WorkflowId(1616523703935.42)) is not None
+
+
+def test_s3_unavailable_fails_the_invocation_so_lambda_retries_the_batch(
+    context: FunctionContext, unit_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unavailable(job: Job) -> Job:
+        raise StorageUnavailable("S3 is down")
+
+    monkeypatch.setattr(context.jobs, "create", unavailable)
+    output = RecordingOutput()
+    settings = Settings(s3_endpoint_url=None, storage_retry_s=0.1)
+    adapter = KafkaAdapter(BY_FUNCTION["engine-start"], settings, context, output)
+    with pytest.raises(StorageUnavailable):
+        adapter(event("msk"))
+    assert output.produced == [], "nothing of a failed batch goes out"
+
+
+def test_a_function_url_event_starts_a_run_through_the_same_http_function(
+    guarded: Harness,
+) -> None:
+    adapter = HttpAdapter(HttpFunction("coordinator", lambda: guarded.services))
+    response = adapter(event("function-url"))
+    assert response["statusCode"] == 202, response
+    assert response["headers"]["Content-Type"] == "application/json"
+    assert [w["customerIdentifier"] for w in json.loads(response["body"])["workflows"]] == [
+        "1",
+        "3",
+    ]
+    assert len(guarded.publisher.published) == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "text"),
+    [
+        ({"headers": {"content-type": "application/json"}}, 401, "bearer token is missing"),
+        ({"body": "{not json"}, 400, "not valid JSON"),
+        ({"rawPath": "/bills"}, 404, "no route for POST /bills"),
+        ({"rawQueryString": "dry=1"}, 400, "unknown query parameter"),
+    ],
+)
+def test_bad_input_gets_the_same_4xx_as_on_functions_framework(
+    guarded: Harness, change: dict[str, Any], status: int, text: str
+) -> None:
+    adapter = HttpAdapter(HttpFunction("coordinator", lambda: guarded.services))
+    response = adapter({**event("function-url"), **change})
+    assert response["statusCode"] == status
+    assert text in json.loads(response["body"])["error"]
+    assert guarded.publisher.published == []
+
+
+def test_the_schedule_asks_overdue_questions_again(context: FunctionContext) -> None:
+    asked = datetime.now(UTC)
+    context.jobs.create(Job(WorkflowId("run-1-1"), "1", asked.isoformat(), asked.isoformat()))
+    # The store lists by the S3 server's write times: an hour later the question is overdue.
+    later = replace(context, clock=lambda: asked + timedelta(hours=1))
+    publisher = RecordingPublisher()
+    timer = TIMER_BY_FUNCTION["retry-unanswered"]
+    adapter = ScheduleAdapter(timer, later, publisher, lambda: False)
+    assert adapter(event("schedule")) == {"published": 1}
+    [again] = publisher.published
+    assert again.message.workflow_id == WorkflowId("run-1-1")
+
+
+def test_every_function_has_an_entry_point_and_the_template_deploys_each() -> None:
+    template, problems = decode(str(TEMPLATE))
+    assert not problems, problems
+    assert template is not None
+    functions = {
+        name: resource["Properties"]
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+    deployed = {props["Handler"].rpartition(".")[2]: props for props in functions.values()}
+    names = [t.function for t in TRIGGERS] + list(TIMER_BY_FUNCTION) + ["coordinator", "crm"]
+    for function in names:
+        entry = function.replace("-", "_")
+        assert callable(getattr(handlers, entry)), f"no entry point for {function}"
+        assert entry in deployed, f"{function} is not in {TEMPLATE.name}"
+    settings = Settings()
+    for trigger in TRIGGERS:
+        props = deployed[trigger.function.replace("-", "_")]
+        [source] = props["Events"].values()
+        assert source["Properties"]["Topics"] == [settings.topic(trigger.source)]
+        assert source["Properties"]["ConsumerGroupId"] == trigger.consumer_group
+
+
+def test_the_template_passes_cfn_lint() -> None:
+    """Offline, with the SAM transform: the errors and warnings `cfn-lint` reports."""
+    cfn_lint = str(Path(sys.executable).parent / "cfn-lint")
+    linted = subprocess.run([cfn_lint, str(TEMPLATE)], capture_output=True, text=True)
+    assert linted.returncode == 0, linted.stdout + linted.stderr
