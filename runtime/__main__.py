@@ -51,9 +51,7 @@ def run_function(function: str, settings: Settings) -> int:
         log.info("%s: stopped", function)
         return 0
     trigger = BY_FUNCTION[function]
-    if function == "crm-answer":
-        services.seeded_customers()
-    worker = BatchWorker(trigger, settings, services.context)
+    worker = BatchWorker(trigger, settings, services.context_for(function))
     log.info(
         "%s: consuming %s as group %s%s on %s, up to %d record(s) in flight, %s",
         function,

@@ -108,6 +108,12 @@ class Services:
 
         return KafkaPublisher(self.settings, role="coordinator")
 
+    def context_for(self, function: str) -> FunctionContext:
+        """What ``function`` is given; the CRM's answers need its customers seeded first."""
+        if function == "crm-answer":
+            self.seeded_customers()
+        return self.context
+
     def seeded_customers(self) -> CustomerStore:
         """The CRM's store, seeded from the lab's customer file on first use."""
         with self._seed_lock:

@@ -45,7 +45,8 @@ def _lazily(build: Callable[[], Handler]) -> Handler:
 def _kafka(function: str) -> Handler:
     def build() -> Handler:
         services = _services()
-        return KafkaAdapter(BY_FUNCTION[function], services.settings, services.context)
+        context = services.context_for(function)
+        return KafkaAdapter(BY_FUNCTION[function], services.settings, context)
 
     return _lazily(build)
 
