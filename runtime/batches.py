@@ -17,7 +17,6 @@ exactly-once, the transaction holding the outputs and the offsets is committed.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -74,13 +73,12 @@ class BatchWorker:
         self._in_transaction = False
         self._last_commit = time.monotonic()
         self._delivery_errors: list[str] = []
-        self._stop = threading.Event()  # replaced by one SIGTERM sets, once run
 
     def run(self) -> None:
-        self._stop = stop_event(self.trigger.function)
+        stop = stop_event(self.trigger.function)
         self.consumer.subscribe([self.source], on_revoke=self._on_revoke, on_lost=self._on_lost)
         try:
-            while not self._stop.is_set():
+            while not stop.is_set():
                 batch = self._next_batch()
                 if batch:
                     self._process(batch)

@@ -9,6 +9,8 @@ from datetime import datetime
 
 from functions.context import FunctionContext
 from functions.crm_api import seed_customers
+from functions.identifiers import WorkflowId
+from functions.messages import Question, encode
 from runtime import cloudevents
 from runtime.config import Settings
 from runtime.triggers import BY_FUNCTION
@@ -105,3 +107,17 @@ def test_a_dead_letter_is_an_event_that_keeps_the_originals_id_and_headers(
     bare = invoke("engine-start", context, unit_settings, Record(b"\xff", "workflow-queue"))
     assert dict(bare.headers)["content-type"] == b"application/octet-stream"
     assert "dlq-source-ce-id" not in dict(bare.headers)
+
+
+def test_the_cloudevents_sdk_reads_our_headers_as_the_event_we_meant() -> None:
+    """Our binary-mode headers, read back by the CloudEvents SDK's own Kafka binding."""
+    from cloudevents.kafka import KafkaMessage, from_binary
+
+    question = Question.about_customer(WorkflowId("run-20261129T101010-0a1b2c3d-17"), "17")
+    headers = dict(cloudevents.for_message(question, "engine-start"))
+    event = from_binary(KafkaMessage(headers, b"key", encode(question)))
+    assert event["specversion"] == "1.0"
+    assert event["type"] == "io.billing.question.customer"
+    assert event["source"] == "/billing/engine-start"
+    assert event["datacontenttype"] == "application/json"
+    assert event.get_data() == question.to_wire()
