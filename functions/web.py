@@ -70,6 +70,17 @@ class HttpResponse:
     body: Any
     headers: Mapping[str, str] = field(default_factory=dict)
 
+    def rendered(self) -> tuple[str, dict[str, str]]:
+        """The body as sent, and the headers: JSON unless the handler gave text of a
+        content type of its own (such as /metrics)."""
+        headers = dict(self.headers)
+        if isinstance(self.body, str) and "Content-Type" in headers:
+            return self.body, headers
+        return json.dumps(self.body, ensure_ascii=False), {
+            "Content-Type": "application/json",
+            **headers,
+        }
+
 
 @dataclass(frozen=True)
 class Route:

@@ -51,7 +51,7 @@ def run_function(function: str, settings: Settings) -> int:
         log.info("%s: stopped", function)
         return 0
     trigger = BY_FUNCTION[function]
-    worker = BatchWorker(trigger, settings, services.context_for(function))
+    worker = BatchWorker(trigger, settings, services.context_for(trigger))
     log.info(
         "%s: consuming %s as group %s%s on %s, up to %d record(s) in flight, %s",
         function,

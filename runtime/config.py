@@ -178,7 +178,8 @@ class Settings:
     def secrets(self) -> list[str]:
         """The secret values set, so that logs can blank them. A local server's dummy
         credentials are no secret, and blanking them would garble every line."""
-        values = (getattr(self, spec.name) for spec in dataclasses.fields(self) if not spec.repr)
+        fields = dataclasses.fields(self)
+        values = (getattr(self, spec.name) for spec in fields if spec.metadata["secret"])
         return [value for value in values if value and value not in LOCAL_S3_CREDENTIALS]
 
     def local_s3_keys(self) -> tuple[str, str]:

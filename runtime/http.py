@@ -11,7 +11,6 @@ asks for a token. With ``BILLING_TOKEN`` set, everything else wants
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import threading
@@ -29,7 +28,6 @@ from runtime.services import Services
 log = logging.getLogger(__name__)
 
 FlaskResponse = tuple[str, int, dict[str, str]]
-_JSON = {"Content-Type": "application/json"}
 
 
 def _target_name() -> str:
@@ -55,19 +53,13 @@ def services() -> Services:
         return _services
 
 
-def _json(status: int, body: object, headers: dict[str, str] | None = None) -> FlaskResponse:
-    return json.dumps(body, ensure_ascii=False), status, {**_JSON, **(headers or {})}
-
-
 def framework_error(exc: HTTPException) -> FlaskResponse:
-    return _json(exc.code or 500, {"error": f"{exc.name}: {exc.description}"})
+    return _respond(HttpResponse(exc.code or 500, {"error": f"{exc.name}: {exc.description}"}))
 
 
 def _respond(response: HttpResponse) -> FlaskResponse:
-    headers = dict(response.headers)
-    if isinstance(response.body, str) and "Content-Type" in headers:
-        return response.body, response.status, headers  # text, such as /metrics
-    return _json(response.status, response.body, headers)
+    body, headers = response.rendered()
+    return body, response.status, headers
 
 
 def http_target(role: str) -> Callable[[flask.Request], FlaskResponse]:

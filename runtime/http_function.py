@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 
 import functions.coordinator
 import functions.crm_api
@@ -92,7 +93,7 @@ class HttpFunction:
         if route is None:
             assert refusal is not None
             return _error(refusal.status, str(refusal), refusal.headers)
-        request = HttpRequest(head.method, head.path, head.query, read_body(), head.headers)
+        request = replace(head, body=read_body())
         try:
             context = None if route.public else self._context(self._services())
             return route.handle(request, context, **parameters)

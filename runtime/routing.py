@@ -31,7 +31,11 @@ class Router:
     def __init__(self, function: str, routes: Sequence[Route]) -> None:
         self.function = function
         self.routes = tuple(routes)
-        self._map = Map([_rule(route) for route in self.routes])
+        self._urls = Map([_rule(route) for route in self.routes]).bind("function")
+        self._query = {
+            route.operation_id: openapi.query_parameters(function, route.operation_id)
+            for route in self.routes
+        }
         self._public_paths = {route.path for route in self.routes if route.public}
         self._offered = ", ".join(f"{r.method} {r.path}" for r in self.routes if not r.public)
 
@@ -43,7 +47,7 @@ class Router:
         # A trailing slash changes nothing: /runs/<id>/ is /runs/<id>.
         path = request.path.rstrip("/") or "/"
         try:
-            endpoint, parameters = self._map.bind("function").match(path, method=request.method)
+            endpoint, parameters = self._urls.match(path, method=request.method)
         except NoSuchPath:
             raise NotFound(
                 f"no route for {request.method} {request.path}; {self.function} takes"
@@ -55,7 +59,7 @@ class Router:
         route: Route = endpoint
         if request.method != route.method:  # werkzeug lets HEAD through to a GET
             raise MethodNotAllowed(request.method, path, (route.method,))
-        request.query_only(*openapi.query_parameters(self.function, route.operation_id))
+        request.query_only(*self._query[route.operation_id])
         return route, parameters
 
     def dispatch(self, request: HttpRequest, context: object) -> HttpResponse:

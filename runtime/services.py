@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import boto3
 from botocore.config import Config
@@ -22,6 +22,8 @@ from runtime.metrics import count_s3_requests
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+    from runtime.triggers import Trigger
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +110,9 @@ class Services:
 
         return KafkaPublisher(self.settings, role="coordinator")
 
-    def context_for(self, function: str) -> FunctionContext:
-        """What ``function`` is given; the CRM's answers need its customers seeded first."""
-        if function == "crm-answer":
+    def context_for(self, trigger: Trigger[Any]) -> FunctionContext:
+        """What ``trigger``'s function is given: the customers seeded first if it reads them."""
+        if trigger.reads_customers:
             self.seeded_customers()
         return self.context
 

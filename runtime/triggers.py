@@ -45,6 +45,8 @@ class Trigger(Generic[M]):
     message: WireParser[M]
     handler: Callable[[M, FunctionContext], list[Outgoing]]
     outputs: tuple[Stream, ...]
+    # It answers from the CRM's customers, so the lab's are seeded before it starts.
+    reads_customers: bool = False
 
     def check_outputs(self, outgoing: list[Outgoing]) -> None:
         """Refuse a message for a stream this table does not give the function."""
@@ -67,6 +69,7 @@ TRIGGERS: tuple[Trigger[Any], ...] = (
         message=Question,
         handler=crm_answer,
         outputs=(Stream.ANSWERS,),
+        reads_customers=True,
     ),
     Trigger(
         function="engine-complete",

@@ -42,7 +42,8 @@ def question(asked: Job) -> Record:
     return {"attempts": asked.attempts, "askedAt": asked.asked_at}
 
 
-def asked_again(waiting: Job, record: Mapping[str, Any]) -> Job:
+def to_asked(waiting: Job, record: Mapping[str, Any]) -> Job:
+    """``waiting`` as its latest question asked again left it."""
     return replace(waiting, attempts=int(record["attempts"]), asked_at=record["askedAt"])
 
 

@@ -135,7 +135,7 @@ class S3JobStore(JobStore):
             if questions:
                 last = self.bucket.get_json(questions[-1][1])
                 if last is not None:
-                    job = records.asked_again(job, last)
+                    job = records.to_asked(job, last)
             yield job
         # Questions of jobs that wait no more (billed while being asked again).
         leftovers = [key for questions in asked.values() for _, key, _ in questions]

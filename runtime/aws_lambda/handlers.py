@@ -45,8 +45,8 @@ def _lazily(build: Callable[[], Handler]) -> Handler:
 def _kafka(function: str) -> Handler:
     def build() -> Handler:
         services = _services()
-        context = services.context_for(function)
-        return KafkaAdapter(BY_FUNCTION[function], services.settings, context)
+        trigger = BY_FUNCTION[function]
+        return KafkaAdapter(trigger, services.settings, services.context_for(trigger))
 
     return _lazily(build)
 

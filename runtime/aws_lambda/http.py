@@ -4,7 +4,6 @@ function, answered by the same ``HttpFunction`` as on functions-framework."""
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -36,12 +35,7 @@ def request_of(event: Mapping[str, Any]) -> tuple[HttpRequest, bytes]:
 
 
 def response_of(response: HttpResponse) -> dict[str, Any]:
-    headers = dict(response.headers)
-    if isinstance(response.body, str) and "Content-Type" in headers:
-        body = response.body  # text, such as /metrics
-    else:
-        headers.setdefault("Content-Type", "application/json")
-        body = json.dumps(response.body, ensure_ascii=False)
+    body, headers = response.rendered()
     return {
         "statusCode": response.status,
         "headers": headers,
