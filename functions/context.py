@@ -36,6 +36,11 @@ class AnswerPolicy:
     def due(self, job: Job, now: datetime) -> bool:
         return job.last_asked + self.wait_after(job.attempts) <= now
 
+    def may_have_failed(self, job: Job, now: datetime) -> bool:
+        """Whether the sweep may have failed ``job`` by ``now``: not before its first
+        question's wait is over (half of it here, for the clocks of two machines)."""
+        return now - job.created >= self.wait_after(1) / 2
+
     def total_wait(self) -> timedelta:
         return sum((self.wait_after(n) for n in range(1, self.max_attempts + 1)), timedelta())
 

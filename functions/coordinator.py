@@ -37,7 +37,8 @@ USAGE = 'POST a JSON body like {"customerIdentifiers": ["1", "3"]}'
 IDEMPOTENCY_HEADER = "idempotency-key"
 MAX_IDEMPOTENCY_KEY = 255
 
-Publish = Callable[[Sequence[Outgoing]], None]
+# Publishes the messages in one transaction, committed only if the step (second) returns.
+Publish = Callable[[Sequence[Outgoing], Callable[[], None]], None]
 
 
 def parse_customer_identifiers(body: Any) -> list[str]:
@@ -113,8 +114,7 @@ def start_run(request: HttpRequest, stores: Coordination) -> HttpResponse:
     idempotency_key = request.headers.get(IDEMPOTENCY_HEADER)
     if idempotency_key is None:
         run = Run(stores.make_run_id(), iso_millis(stores.clock()), tuple(customer_ids))
-        runs.save(run)
-        return _publish(run, stores)
+        return _publish(run, stores, saved=False)
 
     _check_idempotency_key(idempotency_key)
     digest = hashlib.sha256(json.dumps(customer_ids).encode()).hexdigest()
@@ -130,9 +130,9 @@ def start_run(request: HttpRequest, stores: Coordination) -> HttpResponse:
         log.info("billing run %s: repeated request, answered with the first", stored.run_id)
         return _accepted(plan(stored), replayed=True)
     if stored is None:
-        stored = Run(claimed.run_id, iso_millis(stores.clock()), tuple(customer_ids))
-        runs.save(stored)
-    return _publish(stored, stores)
+        run = Run(claimed.run_id, iso_millis(stores.clock()), tuple(customer_ids))
+        return _publish(run, stores, saved=False)
+    return _publish(stored, stores, saved=True)
 
 
 def _check_idempotency_key(key: str) -> None:
@@ -143,10 +143,18 @@ def _check_idempotency_key(key: str) -> None:
         )
 
 
-def _publish(run: Run, stores: Coordination) -> HttpResponse:
+def _publish(run: Run, stores: Coordination, *, saved: bool) -> HttpResponse:
+    """Publish the run's workflows. A run not ``saved`` yet is saved while they are on their
+    way, and no reader sees one unless the save succeeded: every workflow has its run."""
     planned = plan(run)
+
+    def save() -> None:
+        if not saved:
+            stores.runs.save(run)
+
     with about_run(run.run_id):
-        stores.publish([Outgoing(Stream.WORKFLOWS, workflow) for workflow in planned.workflows])
+        messages = [Outgoing(Stream.WORKFLOWS, workflow) for workflow in planned.workflows]
+        stores.publish(messages, save)
         stores.runs.save(replace(run, published=True))
         count = len(planned.workflows)
         log.info("billing run %s: %d workflow(s) acknowledged by Kafka", run.run_id, count)

@@ -1,8 +1,9 @@
 """engine-complete: an answer arrives; write the bill of its waiting job, or fail the job.
 
-Three S3 requests per bill: read the waiting job, create the bill (never over an
-existing one), and end the wait. A crash between any two redoes the rest on
-redelivery; an answer that finds no waiting job is a duplicate and changes nothing.
+One S3 request per bill: create the bill, never over an existing one. The waiting job is
+found among the batches of its run already read (a batch's worth of answers costs one
+listing and a read of each new batch). A crash before the bill redoes it on redelivery;
+an answer that finds no waiting job is a duplicate or not ours, and changes nothing.
 """
 
 from __future__ import annotations
@@ -18,12 +19,17 @@ log = logging.getLogger(__name__)
 
 def engine_complete(answer: Answer, context: FunctionContext) -> list[Outgoing]:
     qa_id = answer.qa_identifier.text
-    job = context.jobs.get(answer.qa_identifier)
+    customer_id = answer.customer.customer_id if answer.customer else None
+    job = context.jobs.get(answer.qa_identifier, customer_id)
     if job is None:
         log.info("answer %s: no job waits for it (billed, failed or not ours); skipped", qa_id)
         return []
 
     now = context.clock()
+    if context.answers.may_have_failed(job, now) and context.jobs.failure(job.workflow_id):
+        log.info("answer %s: its job failed before the answer came; skipped", qa_id)
+        context.jobs.close(job.workflow_id)
+        return []
     if answer.customer is None:
         reason = answer.error or "the CRM gave no answer"
         log.warning("answer %s: no customer in the answer (%s); job failed", qa_id, reason)

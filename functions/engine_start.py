@@ -19,18 +19,10 @@ def engine_start(workflow: WorkflowMessage, context: FunctionContext) -> list[Ou
 
     customer_id = workflow.customer_identifier
     now = iso_millis(context.clock())
-    job = context.jobs.create(Job(workflow.workflow_id, customer_id, created_at=now, asked_at=now))
-    if job.customer_id != customer_id:
-        log.warning(
-            "workflow %s: id reused for customer %s, waiting for customer %s; asking for the"
-            " waiting one",
-            workflow_id,
-            customer_id,
-            job.customer_id,
-        )
+    context.jobs.create(Job(workflow.workflow_id, customer_id, created_at=now, asked_at=now))
 
     # A redelivered workflow is asked again: the first question may never have reached
     # Kafka. Answers after the first find no waiting job, and a bill is never rewritten.
-    log.info("workflow %s: waiting, asking the CRM about customer %s", workflow_id, job.customer_id)
-    question = Question.about_customer(workflow.workflow_id, job.customer_id)
+    log.info("workflow %s: waiting, asking the CRM about customer %s", workflow_id, customer_id)
+    question = Question.about_customer(workflow.workflow_id, customer_id)
     return [Outgoing(Stream.QUESTIONS, question)]

@@ -2,9 +2,10 @@
 
 A run's workflows are ``<run id>-<n>``, so the run of any workflow can be read off its
 id, and everything a run leaves in S3 shares a prefix: its bills lie under
-``<run id>/``, its waiting jobs under ``pending/<run id>-``, its failures under
+``<run id>/``, its waiting jobs under ``waiting/<run id>/``, its failures under
 ``failed/<run id>-``. A run's status therefore costs three listings (one request per
-1,000 objects) and one read per failure, whatever else the buckets hold.
+1,000 objects), one read per failure and one per batch of waiting jobs not read before,
+whatever else the buckets hold.
 """
 
 from __future__ import annotations
@@ -84,9 +85,8 @@ def run_status(
     ``state``, if given; none without ``with_customers``). A bill counts even if the job
     also failed: the bill exists."""
     billed = set(bills.names(f"{run.run_id}/"))
-    prefix = f"{run.run_id}-"
-    waiting = jobs.waiting_keys(prefix)
-    failed_keys = jobs.failed_keys(prefix)
+    waiting = jobs.asked_keys(run.run_id)
+    failed_keys = jobs.failed_keys(f"{run.run_id}-")
     counts = dict.fromkeys(STATES, 0)
     customers = []
     shown_failures = []

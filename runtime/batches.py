@@ -116,7 +116,14 @@ class BatchWorker:
             for m in batch
         ]
         # A StorageUnavailable stops the worker before any commit.
-        outputs = invoke_batch(self.invoke, records, self.context, self.pool)
+        outputs = invoke_batch(
+            self.invoke,
+            records,
+            self.context,
+            self.pool,
+            function=self.trigger.function,
+            retry_s=self.settings.storage_retry_s,
+        )
         if self.exactly_once and not self._in_transaction:
             self.producer.begin_transaction()
             self._in_transaction = True

@@ -2,7 +2,9 @@
 
 Each ``publish`` is one Kafka transaction. Readers see a batch's messages only once the
 broker has committed all of them; if anything fails, the transaction is aborted (or, if
-the broker cannot even be told, times out) and no reader ever sees a part of it.
+the broker cannot even be told, times out) and no reader ever sees a part of it. A step
+that must succeed before anyone reads them (the coordinator's record of its run) can run
+while they are on their way: the transaction commits only if it returns.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
@@ -55,12 +57,15 @@ class KafkaPublisher:
             self._producer = producer
         return self._producer
 
-    def publish(self, messages: Sequence[Outgoing]) -> None:
+    def publish(
+        self, messages: Sequence[Outgoing], before_commit: Callable[[], None] = lambda: None
+    ) -> None:
         if not messages:
+            before_commit()
             return
         with self._lock:
             try:
-                self._publish_in_transaction(messages)
+                self._publish_in_transaction(messages, before_commit)
             except (KafkaException, BufferError) as exc:
                 self._recover(exc)
                 raise PublishFailed(
@@ -69,8 +74,13 @@ class KafkaPublisher:
                     " Check that the broker is up and the topics exist"
                     " (`python -m infra.provision`), then retry the request."
                 ) from exc
+            except Exception as exc:  # before_commit failed: none may be read
+                self._recover(exc)
+                raise
 
-    def _publish_in_transaction(self, messages: Sequence[Outgoing]) -> None:
+    def _publish_in_transaction(
+        self, messages: Sequence[Outgoing], before_commit: Callable[[], None]
+    ) -> None:
         producer = self._ready()
         producer.begin_transaction()
         deadline = time.monotonic() + self._settings.publish_timeout_s
@@ -87,6 +97,7 @@ class KafkaPublisher:
                     if time.monotonic() > deadline:
                         raise
                     producer.poll(0.05)  # the local queue is full; let it drain
+        before_commit()
         producer.commit_transaction(self._settings.publish_timeout_s)
 
     def _recover(self, exc: Exception) -> None:

@@ -146,14 +146,19 @@ def invoke_batch(
     records: Sequence[Record],
     context: FunctionContext,
     pool: Executor,
+    *,
+    function: str,
+    retry_s: float,
 ) -> list[Produced]:
     """Every record of a batch at once, on ``pool``; the outputs in record order.
 
-    The waits the batch ends are ended together, in one request, once all are done. A
-    StorageUnavailable of any record is raised: nothing of the batch may count as done.
+    The jobs the batch creates are written together, once all records are done and
+    before any output leaves (an answer must find its job). A StorageUnavailable that
+    outlasts ``retry_s`` is raised: nothing of the batch may count as done.
     """
-    with context.jobs.deferred_closes():
+    with context.jobs.batch() as write_jobs:
         outputs = list(pool.map(invoke, records))
+        retrying_storage(function, write_jobs, retry_s, time.sleep)
     return [item for produced in outputs for item in produced]
 
 

@@ -19,6 +19,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
 from functions.messages import Customer
+from functions.storage import records
 from functions.storage.bucket import Bucket
 from infra.components import http_answers
 from infra.provision import provision
@@ -263,7 +264,14 @@ def job_outcomes(settings: Settings) -> dict[str, list[str]]:
     bills = Bucket(client, settings.bills_bucket)
     # Each bill says in its metadata which workflow wrote it.
     billed = [(bills.metadata(name) or {}).get("workflow-id", "?") for name in bills.names()]
-    pending, failed = list(jobs.stems("pending/")), list(jobs.stems("failed/"))
+    failed = list(jobs.stems("failed/"))
+    # A job waits while a batch lists it and it has neither a bill nor a failure.
+    listed = {
+        job.workflow_id.key
+        for key in jobs.names("waiting/")
+        for job in records.to_jobs(jobs.get_json(key) or {"jobs": []})
+    }
+    pending = sorted(listed - set(billed) - set(failed))
     return {"pending": pending, "completed": billed, "failed": failed}
 
 

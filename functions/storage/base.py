@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -20,9 +20,10 @@ from functions.messages import Customer
 class Job:
     """A bill-generation workflow waiting for the CRM's answer to its question.
 
-    A job exists only while it waits: its bill is its completion, and a failure is kept
-    as a record of its own. ``attempts`` is how many questions were asked when the job
-    was read: asking again writes question ``attempts + 1`` unless someone did already.
+    A job waits from its first question until it has a bill or a failure: its bill is its
+    completion, and a failure is kept as a record of its own. ``attempts`` is how many
+    questions were asked when the job was read: asking again writes question
+    ``attempts + 1`` unless someone did already.
     """
 
     workflow_id: WorkflowId
@@ -34,6 +35,10 @@ class Job:
     @property
     def last_asked(self) -> datetime:
         return datetime.fromisoformat(self.asked_at)
+
+    @property
+    def created(self) -> datetime:
+        return datetime.fromisoformat(self.created_at)
 
     def asked_again(self, at: str) -> Job:
         return replace(self, attempts=self.attempts + 1, asked_at=at)
@@ -51,12 +56,22 @@ class Failure:
 
 class JobStore(abc.ABC):
     @abc.abstractmethod
-    def create(self, job: Job) -> Job:
-        """Store ``job`` unless one with its workflow id waits; return the waiting job."""
+    def create(self, job: Job) -> None:
+        """Keep ``job`` as waiting (within ``batch``, once the batch ends well). A workflow
+        created twice waits once: the first job is the one ``get`` returns."""
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[Callable[[], None]]:
+        """Within it, ``create`` may wait to be done, together: by the function it gives,
+        or when the block ends well. Meant for one batch at a time, whose outputs are
+        produced only after its jobs are written."""
+        yield lambda: None
 
     @abc.abstractmethod
-    def get(self, workflow_id: WorkflowId) -> Job | None:
-        """The waiting job, or None once it is billed or failed (or was never ours)."""
+    def get(self, workflow_id: WorkflowId, customer_id: str | None = None) -> Job | None:
+        """The job waiting for this workflow's answer (the one for ``customer_id`` if the
+        id was reused), or None once it is closed or failed here, or was never ours. A job
+        another process failed may still be returned: see ``failure``."""
 
     @abc.abstractmethod
     def ask_again(self, job: Job) -> bool:
@@ -67,11 +82,6 @@ class JobStore(abc.ABC):
     def close(self, workflow_id: WorkflowId) -> None:
         """The job is billed: it no longer waits."""
 
-    @contextlib.contextmanager
-    def deferred_closes(self) -> Iterator[None]:
-        """Within it, ``close`` may wait to be done, together, when the block ends well."""
-        yield
-
     @abc.abstractmethod
     def fail(self, job: Job, reason: str, at: str) -> None:
         """Record why the job ended without a bill; it no longer waits."""
@@ -81,11 +91,13 @@ class JobStore(abc.ABC):
 
     @abc.abstractmethod
     def waiting(self, asked_before: datetime) -> Iterator[Job]:
-        """The jobs still waiting whose question was last asked before ``asked_before``."""
+        """The jobs still waiting whose question was last asked before ``asked_before``;
+        what no longer waits may be cleared away meanwhile."""
 
     @abc.abstractmethod
-    def waiting_keys(self, workflow_prefix: str) -> set[str]:
-        """The keys (``WorkflowId.key``) of the waiting jobs whose key has the prefix."""
+    def asked_keys(self, run_id: str) -> set[str]:
+        """The keys (``WorkflowId.key``) of the run's workflows whose question was asked
+        and whose job is still kept (it may have a bill or a failure since)."""
 
     @abc.abstractmethod
     def failed_keys(self, workflow_prefix: str) -> set[str]:

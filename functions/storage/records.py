@@ -6,7 +6,7 @@ wrote (the objects outlive the processes).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -17,7 +17,8 @@ Record = dict[str, Any]
 
 
 def job(waiting: Job) -> Record:
-    """``pending/<workflow>.json``: a job waiting for its first answer."""
+    """A job waiting for its first answer: one entry of a batch's record, and on its own
+    ``pending/<workflow>.json`` as versions before the batches kept it."""
     return {
         "workflowId": waiting.workflow_id.wire,
         "customerId": waiting.customer_id,
@@ -35,6 +36,15 @@ def to_job(record: Mapping[str, Any]) -> Job:
         asked_at=record["askedAt"],
         attempts=int(record["attempts"]),
     )
+
+
+def batch(created: Sequence[Job]) -> Record:
+    """``waiting/<run>/<batch>.json``: the jobs whose first question one batch asked."""
+    return {"jobs": [job(each) for each in created]}
+
+
+def to_jobs(record: Mapping[str, Any]) -> list[Job]:
+    return [to_job(entry) for entry in record["jobs"]]
 
 
 def question(asked: Job) -> Record:

@@ -106,13 +106,21 @@ class KafkaAdapter:
     ) -> None:
         self.trigger = trigger
         self.invoke = Invoker(trigger, settings, context)
+        self.settings = settings
         self.context = context
         self.pool = ThreadPoolExecutor(settings.max_in_flight, thread_name_prefix="record")
         self.output = output or OutputProducer(settings)
 
     def __call__(self, event: Mapping[str, Any], _lambda_context: object = None) -> dict[str, int]:
         records = records_of(event)
-        outputs = invoke_batch(self.invoke, records, self.context, self.pool)
+        outputs = invoke_batch(
+            self.invoke,
+            records,
+            self.context,
+            self.pool,
+            function=self.trigger.function,
+            retry_s=self.settings.storage_retry_s,
+        )
         self.output.produce(outputs)
         log.info(
             "%s: %d record(s), %d output(s)", self.trigger.function, len(records), len(outputs)

@@ -14,7 +14,8 @@ from functions.identifiers import WorkflowId
 from functions.messages import Customer
 from functions.storage import Job, Run
 from functions.storage.bucket import Bucket
-from functions.storage.s3 import S3BillStore, S3CustomerStore, S3JobStore, S3RunStore
+from functions.storage.s3 import S3BillStore, S3CustomerStore, S3RunStore
+from functions.storage.s3_jobs import S3JobStore
 from infra import s3server
 from infra.components import http_answers
 from runtime.config import Settings
@@ -41,7 +42,7 @@ def test_a_crash_of_the_s3_server_loses_no_object(processes: Processes, tmp_path
     for bucket in settings.all_buckets:
         client.create_bucket(Bucket=bucket)
     bills = S3BillStore(Bucket(client, settings.bills_bucket))
-    jobs = S3JobStore(Bucket(client, settings.jobs_bucket))
+    jobs = S3JobStore(Bucket(client, settings.jobs_bucket), Bucket(client, settings.bills_bucket))
     runs = S3RunStore(Bucket(client, settings.jobs_bucket))
     customers = S3CustomerStore(Bucket(client, settings.customers_bucket))
     waiting = Job(
@@ -72,7 +73,10 @@ def test_make_down_and_up_keep_bills_runs_jobs_and_customers(tmp_path: Path) -> 
         ran = run_module(env, "cli", "run", "1", "2", "--wait")
         run_id = ran.split(":")[0].strip()
         settings = Settings.from_env(env)
-        jobs = S3JobStore(Bucket(s3_client(settings), settings.jobs_bucket))
+        client = s3_client(settings)
+        jobs = S3JobStore(
+            Bucket(client, settings.jobs_bucket), Bucket(client, settings.bills_bucket)
+        )
         waiting = Job(
             WorkflowId("lab-7"), "7", "2026-11-29T00:00:00.000Z", "2026-11-29T00:00:00.000Z"
         )

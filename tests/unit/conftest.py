@@ -13,7 +13,8 @@ from moto import mock_aws
 import runtime.http
 from functions.context import FunctionContext
 from functions.storage.bucket import Bucket
-from functions.storage.s3 import S3BillStore, S3CustomerStore, S3JobStore
+from functions.storage.s3 import S3BillStore, S3CustomerStore
+from functions.storage.s3_jobs import S3JobStore
 from runtime.config import Settings
 from runtime.metrics import count_s3_requests
 from runtime.services import Services
@@ -51,7 +52,9 @@ def s3(unit_settings: Settings) -> Iterator[S3Client]:
 @pytest.fixture
 def context(s3: S3Client, unit_settings: Settings) -> FunctionContext:
     return FunctionContext(
-        jobs=S3JobStore(Bucket(s3, unit_settings.jobs_bucket)),
+        jobs=S3JobStore(
+            Bucket(s3, unit_settings.jobs_bucket), Bucket(s3, unit_settings.bills_bucket)
+        ),
         bills=S3BillStore(Bucket(s3, unit_settings.bills_bucket)),
         customers=S3CustomerStore(Bucket(s3, unit_settings.customers_bucket)),
         clock=lambda: NOW,

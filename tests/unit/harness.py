@@ -3,7 +3,7 @@ around the HTTP functions, a recording publisher, the lab's sample messages."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -62,7 +62,10 @@ class RecordingPublisher:
     published: list[Outgoing] = field(default_factory=list)
     fail: bool = False
 
-    def publish(self, messages: Sequence[Outgoing]) -> None:
+    def publish(
+        self, messages: Sequence[Outgoing], before_commit: Callable[[], None] = lambda: None
+    ) -> None:
+        before_commit()
         if self.fail:
             raise PublishFailed("Kafka at 127.0.0.1:9092 did not acknowledge 1 of 1 message(s)")
         self.published.extend(messages)

@@ -104,6 +104,17 @@ def test_coordinator_answers_503_when_kafka_does_not_acknowledge(harness: Harnes
     assert "did not acknowledge" in response.get_json()["error"]
 
 
+def test_a_run_that_cannot_be_recorded_is_not_published(harness: Harness) -> None:
+    """The run's record is saved while its workflows are on their way to Kafka; no
+    workflow may be read without its run."""
+    jobs_bucket = harness.services.settings.jobs_bucket
+    harness.s3.delete_bucket(Bucket=jobs_bucket)
+    response = client("coordinator").post("/", json={"customerIdentifiers": ["1"]})
+    assert response.status_code == 503
+    assert f"S3 bucket {jobs_bucket!r} does not exist" in response.get_json()["error"]
+    assert harness.publisher.published == []
+
+
 def test_an_idempotency_key_returns_the_first_run_instead_of_a_second(
     harness: Harness,
 ) -> None:

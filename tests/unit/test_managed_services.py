@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from moto import mock_aws
 from quixstreams.kafka.configuration import ConnectionConfig
 
 import runtime.batches
@@ -121,3 +123,17 @@ def test_the_token_may_come_from_a_file(tmp_path: Path) -> None:
     assert Settings.from_env(given).auth_token == "direct"
     with pytest.raises(ConfigurationError, match="cannot be read"):
         Settings.from_env({"BILLING_TOKEN_FILE": str(tmp_path / "missing")})
+
+
+def test_a_put_is_sent_whole_without_waiting_for_the_servers_go_ahead(
+    unit_settings: Settings,
+) -> None:
+    """``Expect: 100-continue`` would cost each write a second round trip to the store."""
+    client = s3_client(unit_settings)
+    sent: list[Mapping[str, Any]] = []
+    client.meta.events.register("before-send", lambda request, **_: sent.append(request.headers))
+    with mock_aws():
+        client.create_bucket(Bucket="bills")
+        client.put_object(Bucket="bills", Key="k", Body=b"a bill", IfNoneMatch="*")
+    assert sent, "the put was not sent"
+    assert "Expect" not in sent[-1]

@@ -1,0 +1,322 @@
+"""The job store on S3-compatible storage: waiting jobs are kept a batch at a time.
+
+    waiting/<run>/<first>.json   the jobs whose first question one batch asked (written once),
+                                 named after the first of them
+    asked/<workflow>/<n>.json    question n of a job, asked again by the sweep
+    failed/<workflow>.json       why a job ended without a bill
+
+A job waits while a batch lists it and it has neither a bill nor a failure: its bill is its
+completion. So a bill costs this store no request of its own: engine-start writes one
+object per batch (per run in it), engine-complete finds an answer's job among the objects
+of its run it has read, else in the object named after it (a lone question's answer costs
+one read), else by listing the run's objects and reading the new ones; and the sweep clears
+an object away once every job it lists has a bill or a failure.
+Every write creates an object that is not there yet (``If-None-Match: *``); nothing
+relies on ``If-Match``, which no local S3 server applies atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from functions.bills import bill_folder, bill_name
+from functions.identifiers import WorkflowId
+from functions.storage import records
+from functions.storage.base import Failure, Job, JobStore
+from functions.storage.bucket import Bucket
+
+# Jobs of other processes' partitions are read too and never closed here: past this many
+# open jobs, the runs read least recently are forgotten (and read again if needed).
+MAX_OPEN_JOBS = 100_000
+
+
+@dataclass
+class _RunIndex:
+    """The batch objects of one run read so far, and the jobs they list not closed here."""
+
+    objects: set[str] = field(default_factory=set)
+    # workflow key -> (object, job), first created first
+    jobs: dict[str, list[tuple[str, Job]]] = field(default_factory=dict)
+
+
+def _workflow_prefix(folder: str) -> str:
+    """What the keys of a run folder's workflows start with (``bill_folder`` reversed)."""
+    return folder.removeprefix("wf-") if folder.startswith("wf-") else f"{folder}-"
+
+
+class S3JobStore(JobStore):
+    WAITING = "waiting/"
+    ASKED = "asked/"
+    FAILED = "failed/"
+    LEGACY_PENDING = "pending/"  # one object per job, as versions before the batches kept it
+    FEW_ENOUGH_TO_READ = 20  # open jobs of a run whose bills the sweep reads one by one
+
+    def __init__(self, bucket: Bucket, bills: Bucket) -> None:
+        self.bucket = bucket
+        self.bills = bills
+        self._lock = threading.Lock()
+        self._refreshing = threading.Lock()
+        self._runs: OrderedDict[str, _RunIndex] = OrderedDict()
+        self._batched: list[Job] | None = None
+        # The sweep's copy of every batch object it has read: they never change.
+        self._swept: dict[str, list[Job]] = {}
+        self._adopted = False
+
+    def _asked(self, workflow_id: WorkflowId, attempt: int) -> str:
+        return f"{self.ASKED}{workflow_id.key}/{attempt}.json"
+
+    def _failed(self, workflow_id: WorkflowId) -> str:
+        return f"{self.FAILED}{workflow_id.key}.json"
+
+    # -- engine-start ------------------------------------------------------------------
+
+    def create(self, job: Job) -> None:
+        with self._lock:
+            if self._batched is not None:
+                self._batched.append(job)
+                return
+        self._write([job])
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[Callable[[], None]]:
+        with self._lock:
+            self._batched = []
+
+        def flush() -> None:
+            with self._lock:
+                created = list(self._batched or [])
+            self._write(created)  # raises before anything is forgotten
+            with self._lock:
+                self._batched = []
+
+        try:
+            yield flush
+            flush()
+        finally:
+            with self._lock:
+                self._batched = None
+
+    def _write(self, created: Iterable[Job]) -> None:
+        by_run: dict[str, list[Job]] = {}
+        for job in created:
+            by_run.setdefault(bill_folder(job.workflow_id), []).append(job)
+        for folder, jobs in by_run.items():
+            named = f"{self.WAITING}{folder}/{jobs[0].workflow_id.key}"
+            body = records.batch(jobs)
+            if self.bucket.put_json(f"{named}.json", body, only_if_absent=True) is None:
+                # A batch redelivered with the same first workflow: a name of its own.
+                self.bucket.put_json(f"{named}-{uuid.uuid4().hex}.json", body, only_if_absent=True)
+
+    # -- engine-complete ---------------------------------------------------------------
+
+    def get(self, workflow_id: WorkflowId, customer_id: str | None = None) -> Job | None:
+        folder, key = bill_folder(workflow_id), workflow_id.key
+
+        def found() -> Job | None:
+            job = self._lookup(folder, key, customer_id)
+            return job if job is not None and customer_id in (None, job.customer_id) else None
+
+        job = found()
+        if job is None:
+            with self._refreshing:  # one reader of a run's new objects at a time
+                job = found() or (found() if self._read_named(folder, key) else None)
+                if job is None:
+                    self._refresh(folder)
+                    job = found()
+        # An id reused for another customer than the answer's: the first job.
+        return job or self._lookup(folder, key, customer_id)
+
+    def _lookup(self, folder: str, workflow_key: str, customer_id: str | None) -> Job | None:
+        with self._lock:
+            run = self._runs.get(folder)
+            entries = run.jobs.get(workflow_key) if run else None
+            if not entries:
+                return None
+            matching = [job for _, job in entries if job.customer_id == customer_id]
+            return (matching or [entries[0][1]])[0]
+
+    def _read_named(self, folder: str, workflow_key: str) -> bool:
+        """Read the object named after the workflow, if not read yet; whether it lists it."""
+        key = f"{self.WAITING}{folder}/{workflow_key}.json"
+        with self._lock:
+            run = self._runs.get(folder)
+            if run is not None and key in run.objects:
+                return False
+        stored = self.bucket.get_json(key)
+        if stored is None:
+            return False
+        self._add(folder, [(key, stored)])
+        return any(job.workflow_id.key == workflow_key for job in records.to_jobs(stored))
+
+    def _add(self, folder: str, fresh: list[tuple[str, Mapping[str, Any] | None]]) -> None:
+        with self._lock:
+            run = self._runs.setdefault(folder, _RunIndex())
+            self._runs.move_to_end(folder)
+            for key, stored in fresh:
+                run.objects.add(key)
+                for job in records.to_jobs(stored) if stored is not None else []:
+                    entries = run.jobs.setdefault(job.workflow_id.key, [])
+                    entries.append((key, job))
+                    entries.sort(key=lambda entry: entry[1].created_at)
+            self._forget_least_recent()
+
+    def _refresh(self, folder: str) -> None:
+        """Read the run's batch objects not read yet; forget those cleared away."""
+        listed = set(self.bucket.names(f"{self.WAITING}{folder}/"))
+        with self._lock:
+            run = self._runs.setdefault(folder, _RunIndex())
+            self._runs.move_to_end(folder)
+            cleared = run.objects - listed
+            new = sorted(listed - run.objects)
+        fresh = [(key, self.bucket.get_json(key)) for key in new]
+        with self._lock:
+            run.objects -= cleared
+            for workflow_key in list(run.jobs):
+                kept = [entry for entry in run.jobs[workflow_key] if entry[0] not in cleared]
+                if kept:
+                    run.jobs[workflow_key] = kept
+                else:
+                    del run.jobs[workflow_key]
+        self._add(folder, fresh)
+
+    def _forget_least_recent(self) -> None:
+        open_jobs = sum(len(run.jobs) for run in self._runs.values())
+        while open_jobs > MAX_OPEN_JOBS and len(self._runs) > 1:
+            _, oldest = self._runs.popitem(last=False)
+            open_jobs -= len(oldest.jobs)
+
+    def close(self, workflow_id: WorkflowId) -> None:
+        with self._lock:
+            run = self._runs.get(bill_folder(workflow_id))
+            if run is not None:
+                run.jobs.pop(workflow_id.key, None)
+
+    def fail(self, job: Job, reason: str, at: str) -> None:
+        record = records.failure(job, reason, at)
+        # The first failure's reason stays; the job waits no more either way.
+        self.bucket.put_json(self._failed(job.workflow_id), record, only_if_absent=True)
+        asked_again = [self._asked(job.workflow_id, n) for n in range(2, job.attempts + 1)]
+        if asked_again:
+            self.bucket.delete_many(asked_again)
+        self.close(job.workflow_id)
+
+    def failure(self, workflow_id: WorkflowId) -> Failure | None:
+        record = self.bucket.get_json(self._failed(workflow_id))
+        if record is None:
+            return None
+        return records.to_failure(record)
+
+    # -- the sweep and the run status --------------------------------------------------
+
+    def _ended(self, job: Job) -> bool:
+        name = bill_name(job.customer_id, job.workflow_id)
+        if self.bills.metadata(name) is not None:
+            return True
+        return self.bucket.metadata(self._failed(job.workflow_id)) is not None
+
+    def ask_again(self, job: Job) -> bool:
+        key = self._asked(job.workflow_id, job.attempts)
+        if self.bucket.put_json(key, records.question(job), only_if_absent=True) is None:
+            return False  # another sweep asked it first
+        if self._ended(job):
+            self.bucket.delete(key)  # answered since it was read: it waits no more
+            return False
+        return True
+
+    def waiting(self, asked_before: datetime) -> Iterator[Job]:
+        self._adopt_legacy_jobs()
+        objects = {key: modified for key, modified, _ in self.bucket.objects(self.WAITING)}
+        for key in set(self._swept) - set(objects):
+            del self._swept[key]
+        by_run: dict[str, dict[str, list[Job]]] = {}
+        for key in sorted(objects):
+            if key not in self._swept:
+                stored = self.bucket.get_json(key)
+                self._swept[key] = records.to_jobs(stored) if stored is not None else []
+            folder = key.removeprefix(self.WAITING).rpartition("/")[0]
+            by_run.setdefault(folder, {})[key] = self._swept[key]
+        # The questions asked again, newest last: {workflow key: [(attempt, key, time)]}.
+        asked: dict[str, list[tuple[int, str, datetime]]] = {}
+        for key, modified, _size in self.bucket.objects(self.ASKED):
+            workflow_key, _, name = key.removeprefix(self.ASKED).rpartition("/")
+            attempt = name.removesuffix(".json")
+            if attempt.isdigit():
+                asked.setdefault(workflow_key, []).append((int(attempt), key, modified))
+
+        still_waiting: dict[str, Job] = {}
+        cleared: list[str] = []
+        for folder, batches in by_run.items():
+            billed = self._billed(folder, [job for jobs in batches.values() for job in jobs])
+            failed = self.failed_keys(_workflow_prefix(folder))
+            for key, jobs in batches.items():
+                open_jobs = [
+                    job
+                    for job in jobs
+                    if bill_name(job.customer_id, job.workflow_id) not in billed
+                    and job.workflow_id.key not in failed
+                ]
+                # A bill or a failure is for good: the next sweep looks at the rest only.
+                self._swept[key] = open_jobs
+                if not open_jobs:
+                    cleared.append(key)
+                for job in open_jobs:
+                    first = still_waiting.get(job.workflow_id.key)
+                    if first is None or job.created_at < first.created_at:
+                        still_waiting[job.workflow_id.key] = job
+        # Questions of jobs that wait no more (billed while being asked again).
+        cleared += [
+            key
+            for workflow_key, questions in asked.items()
+            if workflow_key not in still_waiting
+            for _, key, _ in questions
+        ]
+        if cleared:
+            self.bucket.delete_many(cleared)
+        for workflow_key, job in still_waiting.items():
+            questions = sorted(asked.get(workflow_key, []))
+            # A batch object is written when its question is asked; a record per asking again.
+            last = max([job.last_asked, *(when for _, _, when in questions)])
+            if last >= asked_before:
+                continue
+            if questions:
+                latest = self.bucket.get_json(questions[-1][1])
+                if latest is not None:
+                    job = records.to_asked(job, latest)
+            yield job
+
+    def _billed(self, folder: str, jobs: list[Job]) -> set[str]:
+        """Which of the jobs' bills exist: a read of each if they are few (a run nearly
+        done), else a listing of the run's bills (a request per 1,000)."""
+        names = {bill_name(job.customer_id, job.workflow_id) for job in jobs}
+        if len(names) > self.FEW_ENOUGH_TO_READ:
+            return set(self.bills.names(f"{folder}/"))
+        return {name for name in names if self.bills.metadata(name) is not None}
+
+    def _adopt_legacy_jobs(self) -> None:
+        """Jobs an earlier version kept one object each go into a batch object of their own,
+        at the first sweep after the upgrade (a process's first): their answers may have
+        found no job meanwhile, so the sweep asks again when due."""
+        if self._adopted:
+            return
+        self._adopted = True
+        for key in list(self.bucket.names(self.LEGACY_PENDING)):
+            stored = self.bucket.get_json(key)
+            if stored is not None:
+                self._write([records.to_job(stored)])
+            self.bucket.delete(key)
+
+    def asked_keys(self, run_id: str) -> set[str]:
+        with self._refreshing:
+            self._refresh(run_id)
+        with self._lock:
+            return set(self._runs[run_id].jobs)
+
+    def failed_keys(self, workflow_prefix: str) -> set[str]:
+        return set(self.bucket.stems(self.FAILED, workflow_prefix))

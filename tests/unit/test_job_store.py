@@ -1,0 +1,232 @@
+"""The job store on moto's S3: a batch's jobs in one object, a bill in one request, and
+the sweep clearing what no longer waits."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import pytest
+from prometheus_client import REGISTRY
+
+from functions.bills import bill_name
+from functions.context import FunctionContext
+from functions.engine_complete import engine_complete
+from functions.engine_start import engine_start
+from functions.identifiers import WorkflowId
+from functions.messages import Answer
+from functions.storage import Job, records, s3_jobs
+from functions.storage.bucket import Bucket
+from functions.storage.s3_jobs import S3JobStore
+from runtime.config import Settings
+from tests.unit.harness import JOHN, NOW, workflow
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+RUN = "run-20261129T120000-0000000a"
+OTHER = "run-20261129T120000-0000000b"
+OLD = "run-20261128T120000-0000000c"
+OPERATIONS = ("PutObject", "GetObject", "HeadObject", "ListObjectsV2", "DeleteObjects")
+
+
+def requests() -> dict[str, float]:
+    sample = REGISTRY.get_sample_value
+    return {op: sample("billing_s3_requests_total", {"operation": op}) or 0 for op in OPERATIONS}
+
+
+def spent(before: dict[str, float]) -> dict[str, float]:
+    return {op: n - before[op] for op, n in requests().items() if n != before[op]}
+
+
+def another_process(s3: S3Client, settings: Settings) -> S3JobStore:
+    """A second store on the same buckets, as another function's process has."""
+    return S3JobStore(Bucket(s3, settings.jobs_bucket), Bucket(s3, settings.bills_bucket))
+
+
+def start_batch(context: FunctionContext, workflow_ids: list[str]) -> None:
+    with context.jobs.batch():
+        for n, workflow_id in enumerate(workflow_ids, start=1):
+            engine_start(workflow(workflow_id, str(n)), context)
+
+
+def test_a_batch_of_jobs_is_one_write_and_each_bill_one_request(
+    context: FunctionContext,
+) -> None:
+    ids = [f"{RUN}-{n}" for n in range(1, 41)]
+    before = requests()
+    start_batch(context, ids)
+    assert spent(before) == {"PutObject": 1}
+
+    answers = [
+        Answer(WorkflowId(wid), replace(JOHN, customer_id=str(n)))
+        for n, wid in enumerate(ids, start=1)
+    ]
+    before = requests()
+    for answer in answers:
+        engine_complete(answer, context)
+    # The batch read once (it is named after its first job), then one create per bill.
+    assert spent(before) == {"GetObject": 1, "PutObject": 40}
+    assert len(list(context.bills.names(f"{RUN}/"))) == 40
+
+
+def test_answers_in_flight_together_list_their_run_once(context: FunctionContext) -> None:
+    ids = [f"{RUN}-{n}" for n in range(1, 34)]
+    start_batch(context, ids)
+    before = requests()
+    with ThreadPoolExecutor(32) as pool:  # all but the first, whose name the batch has
+        list(pool.map(lambda wid: context.jobs.get(WorkflowId(wid)), ids[1:]))
+    # one look for a batch named after the first answer's job; the listing; the batch
+    assert spent(before) == {"GetObject": 2, "ListObjectsV2": 1}
+
+
+def test_an_answer_finds_its_job_written_after_the_run_was_first_read(
+    context: FunctionContext,
+) -> None:
+    start_batch(context, [f"{RUN}-1"])
+    engine_complete(Answer(WorkflowId(f"{RUN}-1"), JOHN), context)
+    start_batch(context, [f"{RUN}-2"])
+    engine_complete(Answer(WorkflowId(f"{RUN}-2"), replace(JOHN, customer_id="1")), context)
+    assert sorted(context.bills.names(f"{RUN}/")) == [f"{RUN}/customer-bill-1.txt"]
+    assert context.jobs.get(WorkflowId(f"{RUN}-2")) is None, "billed: it waits no more"
+
+
+def test_an_answer_no_batch_asked_for_writes_nothing(context: FunctionContext) -> None:
+    start_batch(context, [f"{RUN}-1"])
+    engine_complete(Answer(WorkflowId(f"{RUN}-9"), JOHN), context)
+    engine_complete(Answer(WorkflowId("lab-7"), JOHN), context)
+    assert list(context.bills.names()) == []
+
+
+def test_a_late_answer_to_a_job_the_sweep_failed_writes_no_bill(
+    s3: S3Client, unit_settings: Settings, context: FunctionContext
+) -> None:
+    start_batch(context, [f"{RUN}-1"])
+    assert context.jobs.get(WorkflowId(f"{RUN}-1")) is not None  # engine-complete read it
+    sweep = another_process(s3, unit_settings)
+    job = context.jobs.get(WorkflowId(f"{RUN}-1"))
+    assert job is not None
+    sweep.fail(job, "no answer from the CRM to 5 question(s)", "t")
+
+    late = replace(context, clock=lambda: NOW + context.answers.total_wait())
+    engine_complete(Answer(WorkflowId(f"{RUN}-1"), JOHN), late)
+    assert list(context.bills.names()) == []
+    failure = context.jobs.failure(WorkflowId(f"{RUN}-1"))
+    assert failure is not None and failure.reason.startswith("no answer")
+
+
+def test_the_answer_to_a_lone_question_finds_its_job_in_one_read(
+    context: FunctionContext,
+) -> None:
+    start_batch(context, [f"{RUN}-1"])
+    before = requests()
+    engine_complete(Answer(WorkflowId(f"{RUN}-1"), JOHN), context)
+    assert spent(before) == {"GetObject": 1, "PutObject": 1}
+
+
+def test_a_batch_redelivered_with_the_same_first_job_gets_a_name_of_its_own(
+    s3: S3Client, unit_settings: Settings, context: FunctionContext
+) -> None:
+    start_batch(context, [f"{RUN}-1", f"{RUN}-2"])
+    with context.jobs.batch():
+        engine_start(workflow(f"{RUN}-1", "1"), context)
+        engine_start(workflow(f"{RUN}-3", "3"), context)
+    assert len(list(Bucket(s3, unit_settings.jobs_bucket).names(f"waiting/{RUN}/"))) == 2
+    assert context.jobs.get(WorkflowId(f"{RUN}-3")) is not None
+
+
+def test_a_prompt_answer_does_not_look_for_a_failure(context: FunctionContext) -> None:
+    start_batch(context, [f"{RUN}-1"])
+    context.jobs.get(WorkflowId(f"{RUN}-1"))
+    before = requests()
+    soon = replace(context, clock=lambda: NOW + timedelta(seconds=1))
+    engine_complete(Answer(WorkflowId(f"{RUN}-1"), JOHN), soon)
+    assert spent(before) == {"PutObject": 1}
+
+
+def test_a_workflow_id_reused_for_another_customer_bills_the_answered_one(
+    context: FunctionContext,
+) -> None:
+    start_batch(context, [f"{RUN}-1"])  # customer 1
+    with context.jobs.batch():
+        engine_start(workflow(f"{RUN}-1", "2"), context)
+    mary = replace(JOHN, customer_id="2", first_name="Mary")
+    engine_complete(Answer(WorkflowId(f"{RUN}-1"), mary), context)
+    assert list(context.bills.names()) == [bill_name("2", WorkflowId(f"{RUN}-1"))]
+
+
+def test_the_sweep_clears_a_batch_once_each_job_has_a_bill_or_a_failure(
+    s3: S3Client, unit_settings: Settings, context: FunctionContext
+) -> None:
+    start_batch(context, [f"{RUN}-1", f"{RUN}-2", f"{RUN}-3"])
+    jobs = Bucket(s3, unit_settings.jobs_bucket)
+    sweep = another_process(s3, unit_settings)
+    later = NOW + timedelta(days=1)
+    engine_complete(Answer(WorkflowId(f"{RUN}-1"), JOHN), context)
+    engine_complete(Answer(WorkflowId(f"{RUN}-2"), None, "customer '2' is not known"), context)
+    assert [job.workflow_id.text for job in sweep.waiting(later)] == [f"{RUN}-3"]
+    assert len(list(jobs.names("waiting/"))) == 1, "the third job still waits"
+
+    engine_complete(Answer(WorkflowId(f"{RUN}-3"), replace(JOHN, customer_id="3")), context)
+    assert list(sweep.waiting(later)) == []
+    assert list(jobs.names("waiting/")) == []
+
+
+def test_jobs_an_earlier_version_kept_one_object_each_are_asked_again(
+    s3: S3Client, unit_settings: Settings, context: FunctionContext
+) -> None:
+    jobs = Bucket(s3, unit_settings.jobs_bucket)
+    at = "2021-03-23T18:21:47.000Z"
+    legacy = Job(WorkflowId(f"{OLD}-1"), "1", at, at)
+    jobs.put_json(f"pending/{OLD}-1.json", records.job(legacy))
+    sweep = another_process(s3, unit_settings)
+    assert list(sweep.waiting(NOW + timedelta(days=1))) == [legacy]
+    assert list(jobs.names("pending/")) == []
+    engine_complete(Answer(WorkflowId(f"{OLD}-1"), JOHN), context)
+    assert list(context.bills.names()) == [bill_name("1", WorkflowId(f"{OLD}-1"))]
+
+
+def test_past_its_limit_the_store_forgets_the_run_read_least_recently(
+    context: FunctionContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(s3_jobs, "MAX_OPEN_JOBS", 3)
+    start_batch(context, [f"{RUN}-1", f"{RUN}-2", f"{RUN}-3"])
+    start_batch(context, [f"{OTHER}-1", f"{OTHER}-2"])
+    assert context.jobs.get(WorkflowId(f"{RUN}-1")) is not None
+    assert context.jobs.get(WorkflowId(f"{OTHER}-1")) is not None  # the first run is forgotten
+    before = requests()
+    assert context.jobs.get(WorkflowId(f"{RUN}-2")) is not None
+    assert spent(before) == {"ListObjectsV2": 1, "GetObject": 2}, "read again when needed"
+
+
+def test_a_batch_record_lists_its_jobs_as_written(
+    s3: S3Client, unit_settings: Settings, context: FunctionContext
+) -> None:
+    start_batch(context, [f"{RUN}-1", f"{RUN}-2"])
+    jobs = Bucket(s3, unit_settings.jobs_bucket)
+    (key,) = jobs.names(f"waiting/{RUN}/")
+    stored = json.loads(jobs.get_bytes(key) or b"")
+    assert [entry["workflowId"] for entry in stored["jobs"]] == [f"{RUN}-1", f"{RUN}-2"]
+    assert [entry["customerId"] for entry in stored["jobs"]] == ["1", "2"]
+
+
+def test_once_a_run_is_nearly_done_the_sweep_reads_the_few_bills_left(
+    s3: S3Client, unit_settings: Settings, context: FunctionContext
+) -> None:
+    ids = [f"{RUN}-{n}" for n in range(1, 31)]
+    start_batch(context, ids)
+    for n, workflow_id in enumerate(ids[:-1], start=1):
+        engine_complete(Answer(WorkflowId(workflow_id), replace(JOHN, customer_id=str(n))), context)
+    sweep = another_process(s3, unit_settings)
+    later = NOW + timedelta(days=1)
+    before = requests()
+    assert [job.workflow_id.text for job in sweep.waiting(later)] == [ids[-1]]
+    # jobs an earlier version kept (a process's first sweep only), waiting jobs, questions
+    # asked again, the run's bills, its failures; the batch read
+    assert spent(before) == {"ListObjectsV2": 5, "GetObject": 1}
+    before = requests()
+    assert [job.workflow_id.text for job in sweep.waiting(later)] == [ids[-1]]
+    assert spent(before) == {"ListObjectsV2": 3, "HeadObject": 1}
