@@ -37,9 +37,11 @@ class AnswerPolicy:
         return job.last_asked + self.wait_after(job.attempts) <= now
 
     def may_have_failed(self, job: Job, now: datetime) -> bool:
-        """Whether the sweep may have failed ``job`` by ``now``: not before its first
-        question's wait is over (half of it here, for the clocks of two machines)."""
-        return now - job.created >= self.wait_after(1) / 2
+        """Whether the sweep may have failed ``job`` by ``now``. It asks again only when a
+        wait is over and fails the job when the last one is, so never before every wait
+        since its first question has passed (half of that here, for two machines' clocks;
+        a run's backlog rarely lasts that long, so a bill seldom pays for the check)."""
+        return now - job.created >= self.total_wait() / 2
 
     def total_wait(self) -> timedelta:
         return sum((self.wait_after(n) for n in range(1, self.max_attempts + 1)), timedelta())
