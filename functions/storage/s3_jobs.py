@@ -32,9 +32,11 @@ from functions.storage import records
 from functions.storage.base import Failure, Job, JobStore
 from functions.storage.bucket import Bucket
 
-# Jobs of other processes' partitions are read too and never closed here: past this many
-# open jobs, the runs read least recently are forgotten (and read again if needed).
+# Jobs of other processes' partitions are read too and never closed here, and a finished
+# run's batches stay known so that a duplicate answer costs no read: past this many open
+# jobs or runs, the runs read least recently are forgotten (and read again if needed).
 MAX_OPEN_JOBS = 100_000
+MAX_RUNS = 10_000
 
 
 @dataclass
@@ -188,7 +190,7 @@ class S3JobStore(JobStore):
 
     def _forget_least_recent(self) -> None:
         open_jobs = sum(len(run.jobs) for run in self._runs.values())
-        while open_jobs > MAX_OPEN_JOBS and len(self._runs) > 1:
+        while len(self._runs) > 1 and (open_jobs > MAX_OPEN_JOBS or len(self._runs) > MAX_RUNS):
             _, oldest = self._runs.popitem(last=False)
             open_jobs -= len(oldest.jobs)
 

@@ -192,10 +192,11 @@ def test_jobs_an_earlier_version_kept_one_object_each_are_asked_again(
     assert list(context.bills.names()) == [bill_name("1", WorkflowId(f"{OLD}-1"))]
 
 
+@pytest.mark.parametrize("limit", ["MAX_OPEN_JOBS", "MAX_RUNS"])
 def test_past_its_limit_the_store_forgets_the_run_read_least_recently(
-    context: FunctionContext, monkeypatch: pytest.MonkeyPatch
+    context: FunctionContext, monkeypatch: pytest.MonkeyPatch, limit: str
 ) -> None:
-    monkeypatch.setattr(s3_jobs, "MAX_OPEN_JOBS", 3)
+    monkeypatch.setattr(s3_jobs, limit, {"MAX_OPEN_JOBS": 3, "MAX_RUNS": 1}[limit])
     start_batch(context, [f"{RUN}-1", f"{RUN}-2", f"{RUN}-3"])
     start_batch(context, [f"{OTHER}-1", f"{OTHER}-2"])
     assert context.jobs.get(WorkflowId(f"{RUN}-1")) is not None
