@@ -39,7 +39,10 @@ def run_function(function: str, settings: Settings) -> int:
     from runtime.lifeline import hold_if_supervised
     from runtime.metrics import serve
     from runtime.services import Services
+    from runtime.stopping import stop_event
 
+    # Heard from the start: a SIGTERM while the clients are being built still stops cleanly.
+    stop = stop_event(function)
     hold_if_supervised(settings.supervisor_pid)
     serve(settings.metrics_host, settings.metrics_port)
     services = Services(settings)
@@ -47,7 +50,7 @@ def run_function(function: str, settings: Settings) -> int:
         from runtime.timers import run_timer
 
         log.info("%s: every %gs", function, settings.retry_interval_s)
-        run_timer(TIMER_BY_FUNCTION[function], settings, services.context)
+        run_timer(TIMER_BY_FUNCTION[function], settings, services.context, stop)
         log.info("%s: stopped", function)
         return 0
     trigger = BY_FUNCTION[function]
@@ -62,7 +65,7 @@ def run_function(function: str, settings: Settings) -> int:
         settings.max_in_flight,
         settings.processing_guarantee,
     )
-    worker.run()
+    worker.run(stop)
     log.info("%s: stopped", function)
     return 0
 

@@ -17,6 +17,7 @@ exactly-once, the transaction holding the outputs and the offsets is committed.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +30,6 @@ from quixstreams.kafka.configuration import ConnectionConfig
 from functions.context import FunctionContext
 from functions.errors import BillingError, PublishFailed
 from runtime.config import Settings
-from runtime.stopping import stop_event
 from runtime.triggers import Trigger
 from runtime.worker import Invoker, Produced, Record, invoke_batch, kafka_client_config
 
@@ -74,8 +74,8 @@ class BatchWorker:
         self._last_commit = time.monotonic()
         self._delivery_errors: list[str] = []
 
-    def run(self) -> None:
-        stop = stop_event(self.trigger.function)
+    def run(self, stop: threading.Event) -> None:
+        """Until ``stop`` is set (``runtime.stopping.stop_event``)."""
         self.consumer.subscribe([self.source], on_revoke=self._on_revoke, on_lost=self._on_lost)
         try:
             while not stop.is_set():

@@ -8,6 +8,7 @@ answered twice, and the second answer is skipped).
 from __future__ import annotations
 
 import logging
+import threading
 
 from functions.context import FunctionContext
 from functions.errors import BillingError
@@ -16,7 +17,6 @@ from runtime.backlog import Backlog
 from runtime.config import Settings
 from runtime.publisher import KafkaPublisher
 from runtime.services import Publisher
-from runtime.stopping import stop_event
 from runtime.triggers import Timer
 
 log = logging.getLogger(__name__)
@@ -31,8 +31,10 @@ def tick(timer: Timer, context: FunctionContext, backlog_moving: bool, publisher
     return len(outgoing)
 
 
-def run_timer(timer: Timer, settings: Settings, context: FunctionContext) -> None:
-    stop = stop_event(timer.function)
+def run_timer(
+    timer: Timer, settings: Settings, context: FunctionContext, stop: threading.Event
+) -> None:
+    """Tick until ``stop`` is set (``runtime.stopping.stop_event``)."""
     publisher = KafkaPublisher(settings, role=timer.function)
     backlog = Backlog(settings)
     while not stop.wait(settings.retry_interval_s):

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import pytest
+
 from functions.bills import bill_name
 from functions.identifiers import WorkflowId
 from runtime.config import Settings
@@ -172,3 +174,15 @@ def test_a_crash_before_the_commit_redelivers_without_a_second_bill(
         second.wait_for_output(f"answer crash-{n}: ")  # redelivered, and processed again
     assert [bill(settings, name) for name in names] == written
     assert second.terminate() == 0, second.output()
+
+
+@pytest.mark.parametrize("function", ["engine-start", "retry-unanswered"])
+def test_a_sigterm_while_it_starts_stops_it_cleanly(
+    settings: Settings, processes: Processes, function: str
+) -> None:
+    """The stop signal is heard from the start, not only once the function consumes: a
+    supervisor that dies at once must not leave a worker killed without a word."""
+    process = processes.runtime(function, settings)
+    process.wait_for_output("metrics on")  # its clients are still being built
+    assert process.terminate() == 0, process.output()
+    assert f"{function}: stopped" in process.output()
