@@ -19,8 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, TopicPartition
@@ -31,7 +30,7 @@ from functions.context import FunctionContext
 from functions.errors import BillingError, PublishFailed
 from runtime.config import Settings
 from runtime.triggers import Trigger
-from runtime.worker import Invoker, Produced, Record, invoke_batch, kafka_client_config
+from runtime.worker import BatchInvoker, Produced, Record, kafka_client_config
 
 log = logging.getLogger(__name__)
 
@@ -55,20 +54,16 @@ def build_application(trigger: Trigger[Any], settings: Settings) -> Application:
     )
 
 
-class BatchWorker:
+class BatchWorker(BatchInvoker):
     """One Kafka-triggered function: consume, invoke concurrently, produce, commit."""
 
     def __init__(self, trigger: Trigger[Any], settings: Settings, context: FunctionContext):
-        self.trigger = trigger
-        self.settings = settings
-        self.context = context
-        self.invoke: Callable[[Record], list[Produced]] = Invoker(trigger, settings, context)
+        super().__init__(trigger, settings, context)
         self.source = settings.topic(trigger.source)
         self.exactly_once = settings.processing_guarantee == "exactly-once"
         app = build_application(trigger, settings)
         self.consumer = app.get_consumer(auto_commit_enable=False)
         self.producer = app.get_producer(transactional=self.exactly_once)
-        self.pool = ThreadPoolExecutor(settings.max_in_flight, thread_name_prefix="record")
         self._uncommitted: dict[tuple[str, int], int] = {}
         self._in_transaction = False
         self._last_commit = time.monotonic()
@@ -116,14 +111,7 @@ class BatchWorker:
             for m in batch
         ]
         # A StorageUnavailable stops the worker before any commit.
-        outputs = invoke_batch(
-            self.invoke,
-            records,
-            self.context,
-            self.pool,
-            function=self.trigger.function,
-            retry_s=self.settings.storage_retry_s,
-        )
+        outputs = self.invoke_batch(records)
         if self.exactly_once and not self._in_transaction:
             self.producer.begin_transaction()
             self._in_transaction = True

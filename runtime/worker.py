@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -141,25 +141,29 @@ def produced(outgoing: Outgoing, settings: Settings, function: str) -> Produced:
     )
 
 
-def invoke_batch(
-    invoke: Callable[[Record], list[Produced]],
-    records: Sequence[Record],
-    context: FunctionContext,
-    pool: Executor,
-    *,
-    function: str,
-    retry_s: float,
-) -> list[Produced]:
-    """Every record of a batch at once, on ``pool``; the outputs in record order.
+class BatchInvoker:
+    """Calls one function on every record of a batch at once: the base of the local
+    runtime's batch loop and of Lambda's Kafka adapter."""
 
-    The jobs the batch creates are written together, once all records are done and
-    before any output leaves (an answer must find its job). A StorageUnavailable that
-    outlasts ``retry_s`` is raised: nothing of the batch may count as done.
-    """
-    with context.jobs.batch() as write_jobs:
-        outputs = list(pool.map(invoke, records))
-        retrying_storage(function, write_jobs, retry_s, time.sleep)
-    return [item for produced in outputs for item in produced]
+    def __init__(self, trigger: Trigger[Any], settings: Settings, context: FunctionContext):
+        self.trigger = trigger
+        self.settings = settings
+        self.context = context
+        self.invoke: Callable[[Record], list[Produced]] = Invoker(trigger, settings, context)
+        self.pool = ThreadPoolExecutor(settings.max_in_flight, thread_name_prefix="record")
+
+    def invoke_batch(self, records: Sequence[Record]) -> list[Produced]:
+        """Every record at once, on the pool; the outputs in record order.
+
+        The jobs the batch creates are written together, once all records are done and
+        before any output leaves (an answer must find its job). A StorageUnavailable that
+        outlasts ``STORAGE_RETRY_S`` is raised: nothing of the batch may count as done.
+        """
+        function, retry_s = self.trigger.function, self.settings.storage_retry_s
+        with self.context.jobs.batch() as write_jobs:
+            outputs = list(self.pool.map(self.invoke, records))
+            retrying_storage(function, write_jobs, retry_s, time.sleep)
+        return [item for produced in outputs for item in produced]
 
 
 def retrying_storage(

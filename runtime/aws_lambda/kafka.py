@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, Message, Producer
@@ -23,7 +22,7 @@ from functions.context import FunctionContext
 from functions.errors import MalformedMessage, PublishFailed
 from runtime.config import Settings
 from runtime.triggers import Trigger
-from runtime.worker import Invoker, Produced, Record, invoke_batch
+from runtime.worker import BatchInvoker, Produced, Record
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +93,7 @@ class OutputProducer:
             self._errors.append(f"{message.topic()}: {error}")
 
 
-class KafkaAdapter:
+class KafkaAdapter(BatchInvoker):
     """One Kafka-triggered function as a Lambda handler; built once per cold start."""
 
     def __init__(
@@ -104,23 +103,12 @@ class KafkaAdapter:
         context: FunctionContext,
         output: Output | None = None,
     ) -> None:
-        self.trigger = trigger
-        self.invoke = Invoker(trigger, settings, context)
-        self.settings = settings
-        self.context = context
-        self.pool = ThreadPoolExecutor(settings.max_in_flight, thread_name_prefix="record")
+        super().__init__(trigger, settings, context)
         self.output = output or OutputProducer(settings)
 
     def __call__(self, event: Mapping[str, Any], _lambda_context: object = None) -> dict[str, int]:
         records = records_of(event)
-        outputs = invoke_batch(
-            self.invoke,
-            records,
-            self.context,
-            self.pool,
-            function=self.trigger.function,
-            retry_s=self.settings.storage_retry_s,
-        )
+        outputs = self.invoke_batch(records)
         self.output.produce(outputs)
         log.info(
             "%s: %d record(s), %d output(s)", self.trigger.function, len(records), len(outputs)
