@@ -48,6 +48,11 @@ class _RunIndex:
     jobs: dict[str, list[tuple[str, Job]]] = field(default_factory=dict)
 
 
+def _listed(stored: Mapping[str, Any] | None) -> list[Job]:
+    """The jobs a batch object lists; none if it was cleared away before it was read."""
+    return records.to_jobs(stored) if stored is not None else []
+
+
 def _workflow_prefix(folder: str) -> str:
     """What the keys of a run folder's workflows start with (``bill_folder`` reversed)."""
     return folder.removeprefix("wf-") if folder.startswith("wf-") else f"{folder}-"
@@ -154,16 +159,17 @@ class S3JobStore(JobStore):
         stored = self.bucket.get_json(key)
         if stored is None:
             return False
-        self._add(folder, [(key, stored)])
-        return any(job.workflow_id.key == workflow_key for job in records.to_jobs(stored))
+        jobs = _listed(stored)
+        self._add(folder, [(key, jobs)])
+        return any(job.workflow_id.key == workflow_key for job in jobs)
 
-    def _add(self, folder: str, fresh: list[tuple[str, Mapping[str, Any] | None]]) -> None:
+    def _add(self, folder: str, fresh: list[tuple[str, list[Job]]]) -> None:
         with self._lock:
             run = self._runs.setdefault(folder, _RunIndex())
             self._runs.move_to_end(folder)
-            for key, stored in fresh:
+            for key, jobs in fresh:
                 run.objects.add(key)
-                for job in records.to_jobs(stored) if stored is not None else []:
+                for job in jobs:
                     entries = run.jobs.setdefault(job.workflow_id.key, [])
                     entries.append((key, job))
                     entries.sort(key=lambda entry: entry[1].created_at)
@@ -177,7 +183,7 @@ class S3JobStore(JobStore):
             self._runs.move_to_end(folder)
             cleared = run.objects - listed
             new = sorted(listed - run.objects)
-        fresh = [(key, self.bucket.get_json(key)) for key in new]
+        fresh = [(key, _listed(self.bucket.get_json(key))) for key in new]
         with self._lock:
             run.objects -= cleared
             for workflow_key in list(run.jobs):
@@ -241,7 +247,7 @@ class S3JobStore(JobStore):
         for key in sorted(objects):
             if key not in self._swept:
                 stored = self.bucket.get_json(key)
-                self._swept[key] = records.to_jobs(stored) if stored is not None else []
+                self._swept[key] = _listed(stored)
             folder = key.removeprefix(self.WAITING).rpartition("/")[0]
             by_run.setdefault(folder, {})[key] = self._swept[key]
         # The questions asked again, newest last: {workflow key: [(attempt, key, time)]}.
