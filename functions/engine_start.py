@@ -23,6 +23,7 @@ def engine_start(workflow: WorkflowMessage, context: FunctionContext) -> list[Ou
 
     # A redelivered workflow is asked again: the first question may never have reached
     # Kafka. Answers after the first find no waiting job, and a bill is never rewritten.
-    log.info("workflow %s: waiting, asking the CRM about customer %s", workflow_id, customer_id)
+    # The job is written with the rest of its batch, before this question leaves.
+    log.info("workflow %s: asking the CRM about customer %s", workflow_id, customer_id)
     question = Question.about_customer(workflow.workflow_id, customer_id)
     return [Outgoing(Stream.QUESTIONS, question)]

@@ -31,7 +31,7 @@ def safe_key(text: str) -> str:
     return "h" + hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WorkflowId:
     """A workflow id exactly as it came on the wire: a JSON string or number.
 

@@ -190,9 +190,11 @@ def kafka_client_config(settings: Settings) -> tuple[dict[str, Any], dict[str, A
     consumer = {
         "session.timeout.ms": session_ms,
         "heartbeat.interval.ms": max(500, session_ms // 4),
-        # What librdkafka fetches ahead (64 MiB by default) is memory a backlog would fill;
-        # 4 MiB is thousands of our records, many batches.
-        "queued.max.messages.kbytes": 4096,
+        # What librdkafka fetches ahead (64 MiB by default, and a fetch on top) is memory a
+        # backlog would fill: a worker's memory would grow with the lines it serves. 1 MiB
+        # queued and 256 KiB a partition a fetch are still thousands of our records.
+        "queued.max.messages.kbytes": 1024,
+        "max.partition.fetch.bytes": 256 * 1024,
     }
     # An open transaction of a crashed worker holds back readers until it times out;
     # it must outlast the S3 retries a healthy worker may spend inside one.

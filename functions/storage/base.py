@@ -16,7 +16,7 @@ from functions.identifiers import WorkflowId
 from functions.messages import Customer
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Job:
     """A bill-generation workflow waiting for the CRM's answer to its question.
 

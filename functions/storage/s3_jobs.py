@@ -18,6 +18,7 @@ relies on ``If-Match``, which no local S3 server applies atomically.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import uuid
 from collections import OrderedDict
@@ -31,6 +32,8 @@ from functions.identifiers import WorkflowId
 from functions.storage import records
 from functions.storage.base import Failure, Job, JobStore
 from functions.storage.bucket import Bucket
+
+log = logging.getLogger(__name__)
 
 # Jobs of other processes' partitions are read too and never closed here, and a finished
 # run's batches stay known so that a duplicate answer costs no read: past this many open
@@ -71,6 +74,7 @@ class S3JobStore(JobStore):
         self._lock = threading.Lock()
         self._refreshing = threading.Lock()
         self._runs: OrderedDict[str, _RunIndex] = OrderedDict()
+        self._open_jobs = 0  # the jobs self._runs lists, counted as they come and go
         self._batched: list[Job] | None = None
         # The sweep's copy of every batch object it has read: they never change.
         self._swept: dict[str, list[Job]] = {}
@@ -117,9 +121,12 @@ class S3JobStore(JobStore):
         for folder, jobs in by_run.items():
             named = f"{self.WAITING}{folder}/{jobs[0].workflow_id.key}"
             body = records.batch(jobs)
-            if self.bucket.put_json(f"{named}.json", body, only_if_absent=True) is None:
+            key = f"{named}.json"
+            if self.bucket.put_json(key, body, only_if_absent=True) is None:
                 # A batch redelivered with the same first workflow: a name of its own.
-                self.bucket.put_json(f"{named}-{uuid.uuid4().hex}.json", body, only_if_absent=True)
+                key = f"{named}-{uuid.uuid4().hex}.json"
+                self.bucket.put_json(key, body, only_if_absent=True)
+            log.info("%d job(s) of run %s wait for their answers (%s)", len(jobs), folder, key)
 
     # -- engine-complete ---------------------------------------------------------------
 
@@ -167,12 +174,14 @@ class S3JobStore(JobStore):
         with self._lock:
             run = self._runs.setdefault(folder, _RunIndex())
             self._runs.move_to_end(folder)
+            known = len(run.jobs)
             for key, jobs in fresh:
                 run.objects.add(key)
                 for job in jobs:
                     entries = run.jobs.setdefault(job.workflow_id.key, [])
                     entries.append((key, job))
                     entries.sort(key=lambda entry: entry[1].created_at)
+            self._open_jobs += len(run.jobs) - known
             self._forget_least_recent()
 
     def _refresh(self, folder: str) -> None:
@@ -186,25 +195,29 @@ class S3JobStore(JobStore):
         fresh = [(key, _listed(self.bucket.get_json(key))) for key in new]
         with self._lock:
             run.objects -= cleared
+            known = len(run.jobs)
             for workflow_key in list(run.jobs):
                 kept = [entry for entry in run.jobs[workflow_key] if entry[0] not in cleared]
                 if kept:
                     run.jobs[workflow_key] = kept
                 else:
                     del run.jobs[workflow_key]
+            if self._runs.get(folder) is run:  # not forgotten while its objects were read
+                self._open_jobs -= known - len(run.jobs)
         self._add(folder, fresh)
 
     def _forget_least_recent(self) -> None:
-        open_jobs = sum(len(run.jobs) for run in self._runs.values())
-        while len(self._runs) > 1 and (open_jobs > MAX_OPEN_JOBS or len(self._runs) > MAX_RUNS):
+        while len(self._runs) > 1 and (
+            self._open_jobs > MAX_OPEN_JOBS or len(self._runs) > MAX_RUNS
+        ):
             _, oldest = self._runs.popitem(last=False)
-            open_jobs -= len(oldest.jobs)
+            self._open_jobs -= len(oldest.jobs)
 
     def close(self, workflow_id: WorkflowId) -> None:
         with self._lock:
             run = self._runs.get(bill_folder(workflow_id))
-            if run is not None:
-                run.jobs.pop(workflow_id.key, None)
+            if run is not None and run.jobs.pop(workflow_id.key, None) is not None:
+                self._open_jobs -= 1
 
     def fail(self, job: Job, reason: str, at: str) -> None:
         record = records.failure(job, reason, at)
@@ -240,26 +253,60 @@ class S3JobStore(JobStore):
 
     def waiting(self, asked_before: datetime) -> Iterator[Job]:
         self._adopt_legacy_jobs()
-        objects = {key: modified for key, modified, _ in self.bucket.objects(self.WAITING)}
-        for key in set(self._swept) - set(objects):
+        by_run = self._batches_by_run()
+        asked = self._asked_again()
+        still_waiting, ended = self._still_waiting(by_run)
+        # Questions of jobs that wait no more (billed while being asked again).
+        ended += [
+            key
+            for workflow_key, questions in asked.items()
+            if workflow_key not in still_waiting
+            for _, key, _ in questions
+        ]
+        if ended:
+            self.bucket.delete_many(ended)
+        for workflow_key, job in still_waiting.items():
+            questions = sorted(asked.get(workflow_key, []))
+            # A batch object is written when its question is asked; a record per asking again.
+            last = max([job.last_asked, *(when for _, _, when in questions)])
+            if last >= asked_before:
+                continue
+            if questions:
+                latest = self.bucket.get_json(questions[-1][1])
+                if latest is not None:
+                    job = records.to_asked(job, latest)
+            yield job
+
+    def _batches_by_run(self) -> dict[str, dict[str, list[Job]]]:
+        """Every batch object's open jobs, by run folder; each object read once ever."""
+        objects = {key for key, _modified, _size in self.bucket.objects(self.WAITING)}
+        for key in set(self._swept) - objects:
             del self._swept[key]
         by_run: dict[str, dict[str, list[Job]]] = {}
         for key in sorted(objects):
             if key not in self._swept:
-                stored = self.bucket.get_json(key)
-                self._swept[key] = _listed(stored)
+                self._swept[key] = _listed(self.bucket.get_json(key))
             folder = key.removeprefix(self.WAITING).rpartition("/")[0]
             by_run.setdefault(folder, {})[key] = self._swept[key]
-        # The questions asked again, newest last: {workflow key: [(attempt, key, time)]}.
+        return by_run
+
+    def _asked_again(self) -> dict[str, list[tuple[int, str, datetime]]]:
+        """The questions the sweep asked again: {workflow key: [(attempt, key, time)]}."""
         asked: dict[str, list[tuple[int, str, datetime]]] = {}
         for key, modified, _size in self.bucket.objects(self.ASKED):
             workflow_key, _, name = key.removeprefix(self.ASKED).rpartition("/")
             attempt = name.removesuffix(".json")
             if attempt.isdigit():
                 asked.setdefault(workflow_key, []).append((int(attempt), key, modified))
+        return asked
 
+    def _still_waiting(
+        self, by_run: dict[str, dict[str, list[Job]]]
+    ) -> tuple[dict[str, Job], list[str]]:
+        """The jobs with neither a bill nor a failure (the first of a reused id), and the
+        batch objects all of whose jobs ended."""
         still_waiting: dict[str, Job] = {}
-        cleared: list[str] = []
+        ended: list[str] = []
         for folder, batches in by_run.items():
             billed = self._billed(folder, [job for jobs in batches.values() for job in jobs])
             failed = self.failed_keys(_workflow_prefix(folder))
@@ -273,38 +320,20 @@ class S3JobStore(JobStore):
                 # A bill or a failure is for good: the next sweep looks at the rest only.
                 self._swept[key] = open_jobs
                 if not open_jobs:
-                    cleared.append(key)
+                    ended.append(key)
                 for job in open_jobs:
                     first = still_waiting.get(job.workflow_id.key)
                     if first is None or job.created_at < first.created_at:
                         still_waiting[job.workflow_id.key] = job
-        # Questions of jobs that wait no more (billed while being asked again).
-        cleared += [
-            key
-            for workflow_key, questions in asked.items()
-            if workflow_key not in still_waiting
-            for _, key, _ in questions
-        ]
-        if cleared:
-            self.bucket.delete_many(cleared)
-        for workflow_key, job in still_waiting.items():
-            questions = sorted(asked.get(workflow_key, []))
-            # A batch object is written when its question is asked; a record per asking again.
-            last = max([job.last_asked, *(when for _, _, when in questions)])
-            if last >= asked_before:
-                continue
-            if questions:
-                latest = self.bucket.get_json(questions[-1][1])
-                if latest is not None:
-                    job = records.to_asked(job, latest)
-            yield job
+        return still_waiting, ended
 
     def _billed(self, folder: str, jobs: list[Job]) -> set[str]:
         """Which of the jobs' bills exist: a read of each if they are few (a run nearly
         done), else a listing of the run's bills (a request per 1,000)."""
         names = {bill_name(job.customer_id, job.workflow_id) for job in jobs}
         if len(names) > self.FEW_ENOUGH_TO_READ:
-            return set(self.bills.names(f"{folder}/"))
+            # Kept as listed, a page at a time: a run's bills may be many more than its jobs.
+            return {name for name in self.bills.names(f"{folder}/") if name in names}
         return {name for name in names if self.bills.metadata(name) is not None}
 
     def _adopt_legacy_jobs(self) -> None:

@@ -206,6 +206,24 @@ def test_past_its_limit_the_store_forgets_the_run_read_least_recently(
     assert spent(before) == {"ListObjectsV2": 1, "GetObject": 2}, "read again when needed"
 
 
+def test_billed_jobs_no_longer_count_toward_the_limit(
+    context: FunctionContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(s3_jobs, "MAX_OPEN_JOBS", 3)
+    ids = [f"{RUN}-{n}" for n in range(1, 4)]
+    start_batch(context, ids)
+    for n, workflow_id in enumerate(ids, start=1):
+        engine_complete(Answer(WorkflowId(workflow_id), replace(JOHN, customer_id=str(n))), context)
+    start_batch(context, [f"{OTHER}-1", f"{OTHER}-2"])
+    start_batch(context, [f"{OLD}-1"])
+    assert context.jobs.get(WorkflowId(f"{OTHER}-1")) is not None
+    assert context.jobs.get(WorkflowId(f"{OLD}-1")) is not None
+    before = requests()
+    # three jobs open in all: the second run is still known
+    assert context.jobs.get(WorkflowId(f"{OTHER}-2")) is not None
+    assert spent(before) == {}
+
+
 def test_a_batch_record_lists_its_jobs_as_written(
     s3: S3Client, unit_settings: Settings, context: FunctionContext
 ) -> None:
