@@ -253,9 +253,13 @@ class S3JobStore(JobStore):
 
     def waiting(self, asked_before: datetime) -> Iterator[Job]:
         self._adopt_legacy_jobs()
-        by_run = self._batches_by_run()
+        batches = self._batches_by_run()
         asked = self._asked_again()
-        still_waiting, ended = self._still_waiting(by_run)
+        still_waiting: dict[str, Job] = {}
+        ended: list[str] = []
+        # A run at a time: the jobs that ended are dropped before the next run's are read.
+        for folder, keys in batches.items():
+            ended += self._sweep_run(folder, keys, still_waiting)
         # Questions of jobs that wait no more (billed while being asked again).
         ended += [
             key
@@ -277,17 +281,14 @@ class S3JobStore(JobStore):
                     job = records.to_asked(job, latest)
             yield job
 
-    def _batches_by_run(self) -> dict[str, dict[str, list[Job]]]:
-        """Every batch object's open jobs, by run folder; each object read once ever."""
-        objects = {key for key, _modified, _size in self.bucket.objects(self.WAITING)}
-        for key in set(self._swept) - objects:
-            del self._swept[key]
-        by_run: dict[str, dict[str, list[Job]]] = {}
-        for key in sorted(objects):
-            if key not in self._swept:
-                self._swept[key] = _listed(self.bucket.get_json(key))
-            folder = key.removeprefix(self.WAITING).rpartition("/")[0]
-            by_run.setdefault(folder, {})[key] = self._swept[key]
+    def _batches_by_run(self) -> dict[str, list[str]]:
+        """The batch objects there are, by run folder (the sweep's copies of others dropped)."""
+        keys = sorted(key for key, _modified, _size in self.bucket.objects(self.WAITING))
+        for gone in set(self._swept) - set(keys):
+            del self._swept[gone]
+        by_run: dict[str, list[str]] = {}
+        for key in keys:
+            by_run.setdefault(key.removeprefix(self.WAITING).rpartition("/")[0], []).append(key)
         return by_run
 
     def _asked_again(self) -> dict[str, list[tuple[int, str, datetime]]]:
@@ -300,32 +301,33 @@ class S3JobStore(JobStore):
                 asked.setdefault(workflow_key, []).append((int(attempt), key, modified))
         return asked
 
-    def _still_waiting(
-        self, by_run: dict[str, dict[str, list[Job]]]
-    ) -> tuple[dict[str, Job], list[str]]:
-        """The jobs with neither a bill nor a failure (the first of a reused id), and the
-        batch objects all of whose jobs ended."""
-        still_waiting: dict[str, Job] = {}
+    def _sweep_run(self, folder: str, keys: list[str], still_waiting: dict[str, Job]) -> list[str]:
+        """Add the run's jobs with neither a bill nor a failure to ``still_waiting`` (the
+        first of a reused id); return its batch objects all of whose jobs ended. Each object
+        is read once ever: the sweep keeps the jobs of it that are still open."""
+        batches = {
+            key: self._swept[key] if key in self._swept else _listed(self.bucket.get_json(key))
+            for key in keys
+        }
+        billed = self._billed(folder, [job for jobs in batches.values() for job in jobs])
+        failed = self.failed_keys(_workflow_prefix(folder))
         ended: list[str] = []
-        for folder, batches in by_run.items():
-            billed = self._billed(folder, [job for jobs in batches.values() for job in jobs])
-            failed = self.failed_keys(_workflow_prefix(folder))
-            for key, jobs in batches.items():
-                open_jobs = [
-                    job
-                    for job in jobs
-                    if bill_name(job.customer_id, job.workflow_id) not in billed
-                    and job.workflow_id.key not in failed
-                ]
-                # A bill or a failure is for good: the next sweep looks at the rest only.
-                self._swept[key] = open_jobs
-                if not open_jobs:
-                    ended.append(key)
-                for job in open_jobs:
-                    first = still_waiting.get(job.workflow_id.key)
-                    if first is None or job.created_at < first.created_at:
-                        still_waiting[job.workflow_id.key] = job
-        return still_waiting, ended
+        for key, jobs in batches.items():
+            open_jobs = [
+                job
+                for job in jobs
+                if bill_name(job.customer_id, job.workflow_id) not in billed
+                and job.workflow_id.key not in failed
+            ]
+            # A bill or a failure is for good: the next sweep looks at the rest only.
+            self._swept[key] = open_jobs
+            if not open_jobs:
+                ended.append(key)
+            for job in open_jobs:
+                first = still_waiting.get(job.workflow_id.key)
+                if first is None or job.created_at < first.created_at:
+                    still_waiting[job.workflow_id.key] = job
+        return ended
 
     def _billed(self, folder: str, jobs: list[Job]) -> set[str]:
         """Which of the jobs' bills exist: a read of each if they are few (a run nearly
