@@ -29,6 +29,7 @@ from typing import Any
 
 from functions.bills import bill_folder, bill_name
 from functions.identifiers import WorkflowId
+from functions.log_context import about_workflow
 from functions.storage import records
 from functions.storage.base import Failure, Job, JobStore
 from functions.storage.bucket import Bucket
@@ -126,7 +127,8 @@ class S3JobStore(JobStore):
                 # A batch redelivered with the same first workflow: a name of its own.
                 key = f"{named}-{uuid.uuid4().hex}.json"
                 self.bucket.put_json(key, body, only_if_absent=True)
-            log.info("%d job(s) of run %s wait for their answers (%s)", len(jobs), folder, key)
+            with about_workflow(jobs[0].workflow_id):  # the one the batch is named after
+                log.info("%d job(s) of run %s wait for their answers (%s)", len(jobs), folder, key)
 
     # -- engine-complete ---------------------------------------------------------------
 
