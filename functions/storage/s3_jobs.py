@@ -21,9 +21,7 @@ import contextlib
 import logging
 import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -33,23 +31,9 @@ from functions.log_context import about_workflow
 from functions.storage import records
 from functions.storage.base import Failure, Job, JobStore
 from functions.storage.bucket import Bucket
+from functions.storage.job_index import JobIndex
 
 log = logging.getLogger(__name__)
-
-# Jobs of other processes' partitions are read too and never closed here, and a finished
-# run's batches stay known so that a duplicate answer costs no read: past this many open
-# jobs or runs, the runs read least recently are forgotten (and read again if needed).
-MAX_OPEN_JOBS = 100_000
-MAX_RUNS = 10_000
-
-
-@dataclass
-class _RunIndex:
-    """The batch objects of one run read so far, and the jobs they list not closed here."""
-
-    objects: set[str] = field(default_factory=set)
-    # workflow key -> (object, job), first created first
-    jobs: dict[str, list[tuple[str, Job]]] = field(default_factory=dict)
 
 
 def _listed(stored: Mapping[str, Any] | None) -> list[Job]:
@@ -74,8 +58,7 @@ class S3JobStore(JobStore):
         self.bills = bills
         self._lock = threading.Lock()
         self._refreshing = threading.Lock()
-        self._runs: OrderedDict[str, _RunIndex] = OrderedDict()
-        self._open_jobs = 0  # the jobs self._runs lists, counted as they come and go
+        self._index = JobIndex()
         self._batched: list[Job] | None = None
         # The sweep's copy of every batch object it has read: they never change.
         self._swept: dict[str, list[Job]] = {}
@@ -136,7 +119,7 @@ class S3JobStore(JobStore):
         folder, key = bill_folder(workflow_id), workflow_id.key
 
         def found() -> Job | None:
-            job = self._lookup(folder, key, customer_id)
+            job = self._index.find(folder, key, customer_id)
             return job if job is not None and customer_id in (None, job.customer_id) else None
 
         job = found()
@@ -147,79 +130,29 @@ class S3JobStore(JobStore):
                     self._refresh(folder)
                     job = found()
         # An id reused for another customer than the answer's: the first job.
-        return job or self._lookup(folder, key, customer_id)
-
-    def _lookup(self, folder: str, workflow_key: str, customer_id: str | None) -> Job | None:
-        with self._lock:
-            run = self._runs.get(folder)
-            entries = run.jobs.get(workflow_key) if run else None
-            if not entries:
-                return None
-            matching = [job for _, job in entries if job.customer_id == customer_id]
-            return (matching or [entries[0][1]])[0]
+        return job or self._index.find(folder, key, customer_id)
 
     def _read_named(self, folder: str, workflow_key: str) -> bool:
         """Read the object named after the workflow, if not read yet; whether it lists it."""
         key = f"{self.WAITING}{folder}/{workflow_key}.json"
-        with self._lock:
-            run = self._runs.get(folder)
-            if run is not None and key in run.objects:
-                return False
+        if self._index.has_read(folder, key):
+            return False
         stored = self.bucket.get_json(key)
         if stored is None:
             return False
         jobs = _listed(stored)
-        self._add(folder, [(key, jobs)])
+        self._index.update(folder, [(key, jobs)])
         return any(job.workflow_id.key == workflow_key for job in jobs)
-
-    def _add(self, folder: str, fresh: list[tuple[str, list[Job]]]) -> None:
-        with self._lock:
-            run = self._runs.setdefault(folder, _RunIndex())
-            self._runs.move_to_end(folder)
-            known = len(run.jobs)
-            for key, jobs in fresh:
-                run.objects.add(key)
-                for job in jobs:
-                    entries = run.jobs.setdefault(job.workflow_id.key, [])
-                    entries.append((key, job))
-                    entries.sort(key=lambda entry: entry[1].created_at)
-            self._open_jobs += len(run.jobs) - known
-            self._forget_least_recent()
 
     def _refresh(self, folder: str) -> None:
         """Read the run's batch objects not read yet; forget those cleared away."""
         listed = set(self.bucket.names(f"{self.WAITING}{folder}/"))
-        with self._lock:
-            run = self._runs.setdefault(folder, _RunIndex())
-            self._runs.move_to_end(folder)
-            cleared = run.objects - listed
-            new = sorted(listed - run.objects)
-        fresh = [(key, _listed(self.bucket.get_json(key))) for key in new]
-        with self._lock:
-            run.objects -= cleared
-            known = len(run.jobs)
-            for workflow_key in list(run.jobs):
-                kept = [entry for entry in run.jobs[workflow_key] if entry[0] not in cleared]
-                if kept:
-                    run.jobs[workflow_key] = kept
-                else:
-                    del run.jobs[workflow_key]
-            if self._runs.get(folder) is run:  # not forgotten while its objects were read
-                self._open_jobs -= known - len(run.jobs)
-        self._add(folder, fresh)
-
-    def _forget_least_recent(self) -> None:
-        while len(self._runs) > 1 and (
-            self._open_jobs > MAX_OPEN_JOBS or len(self._runs) > MAX_RUNS
-        ):
-            _, oldest = self._runs.popitem(last=False)
-            self._open_jobs -= len(oldest.jobs)
+        known = self._index.objects_read(folder)
+        read = [(key, _listed(self.bucket.get_json(key))) for key in sorted(listed - known)]
+        self._index.update(folder, read, cleared=known - listed)
 
     def close(self, workflow_id: WorkflowId) -> None:
-        with self._lock:
-            run = self._runs.get(bill_folder(workflow_id))
-            if run is not None and run.jobs.pop(workflow_id.key, None) is not None:
-                self._open_jobs -= 1
+        self._index.close(bill_folder(workflow_id), workflow_id.key)
 
     def fail(self, job: Job, reason: str, at: str) -> None:
         record = records.failure(job, reason, at)
@@ -356,8 +289,7 @@ class S3JobStore(JobStore):
     def asked_keys(self, run_id: str) -> set[str]:
         with self._refreshing:
             self._refresh(run_id)
-        with self._lock:
-            return set(self._runs[run_id].jobs)
+        return self._index.workflow_keys(run_id)
 
     def failed_keys(self, workflow_prefix: str) -> set[str]:
         return set(self.bucket.stems(self.FAILED, workflow_prefix))

@@ -18,7 +18,7 @@ from functions.engine_complete import engine_complete
 from functions.engine_start import engine_start
 from functions.identifiers import WorkflowId
 from functions.messages import Answer
-from functions.storage import Job, records, s3_jobs
+from functions.storage import Job, job_index, records
 from functions.storage.bucket import Bucket
 from functions.storage.s3_jobs import S3JobStore
 from runtime.config import Settings
@@ -178,6 +178,20 @@ def test_the_sweep_clears_a_batch_once_each_job_has_a_bill_or_a_failure(
     assert list(jobs.names("waiting/")) == []
 
 
+def test_a_batch_the_sweep_cleared_away_is_forgotten_by_every_reader(
+    s3: S3Client, unit_settings: Settings, context: FunctionContext
+) -> None:
+    start_batch(context, [f"{RUN}-1", f"{RUN}-2"])
+    status = another_process(s3, unit_settings)  # as the coordinator's, for a run's status
+    assert status.asked_keys(RUN) == {f"{RUN}-1", f"{RUN}-2"}
+    for n in (1, 2):
+        engine_complete(
+            Answer(WorkflowId(f"{RUN}-{n}"), replace(JOHN, customer_id=str(n))), context
+        )
+    assert list(another_process(s3, unit_settings).waiting(NOW + timedelta(days=1))) == []
+    assert status.asked_keys(RUN) == set()
+
+
 def test_jobs_an_earlier_version_kept_one_object_each_are_asked_again(
     s3: S3Client, unit_settings: Settings, context: FunctionContext
 ) -> None:
@@ -196,7 +210,7 @@ def test_jobs_an_earlier_version_kept_one_object_each_are_asked_again(
 def test_past_its_limit_the_store_forgets_the_run_read_least_recently(
     context: FunctionContext, monkeypatch: pytest.MonkeyPatch, limit: str
 ) -> None:
-    monkeypatch.setattr(s3_jobs, limit, {"MAX_OPEN_JOBS": 3, "MAX_RUNS": 1}[limit])
+    monkeypatch.setattr(job_index, limit, {"MAX_OPEN_JOBS": 3, "MAX_RUNS": 1}[limit])
     start_batch(context, [f"{RUN}-1", f"{RUN}-2", f"{RUN}-3"])
     start_batch(context, [f"{OTHER}-1", f"{OTHER}-2"])
     assert context.jobs.get(WorkflowId(f"{RUN}-1")) is not None
@@ -209,7 +223,7 @@ def test_past_its_limit_the_store_forgets_the_run_read_least_recently(
 def test_billed_jobs_no_longer_count_toward_the_limit(
     context: FunctionContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(s3_jobs, "MAX_OPEN_JOBS", 3)
+    monkeypatch.setattr(job_index, "MAX_OPEN_JOBS", 3)
     ids = [f"{RUN}-{n}" for n in range(1, 4)]
     start_batch(context, ids)
     for n, workflow_id in enumerate(ids, start=1):
