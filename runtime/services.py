@@ -46,8 +46,7 @@ def s3_timestamp(value: str | float) -> datetime:
             parsed = None
         if parsed is not None and parsed.tzinfo is not None:
             return parsed
-    fallback: datetime = parse_timestamp(value)
-    return fallback
+    return cast("datetime", parse_timestamp(value))
 
 
 def s3_client(settings: Settings) -> S3Client:

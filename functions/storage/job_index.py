@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable, Set
 from dataclasses import dataclass, field
 
 from functions.storage.base import Job
@@ -19,14 +20,16 @@ MAX_RUNS = 10_000
 
 @dataclass
 class _Run:
+    """A run's batch objects read so far, and the jobs they list not closed here."""
+
     objects: set[str] = field(default_factory=set)
     # workflow key -> [(object, job)], first created first
     jobs: dict[str, list[tuple[str, Job]]] = field(default_factory=dict)
 
 
 class JobIndex:
-    """Thread-safe; every change to a run goes through ``_changing`` so that the count of
-    open jobs the limit is checked against is kept in one place."""
+    """Thread-safe. Only ``update`` and ``close`` change a run, and each keeps the count of
+    open jobs that the limit is checked against."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -62,13 +65,14 @@ class JobIndex:
     def update(
         self,
         folder: str,
-        read: list[tuple[str, list[Job]]],
-        cleared: set[str] | frozenset[str] = frozenset(),
+        read: Iterable[tuple[str, list[Job]]],
+        cleared: Set[str] = frozenset(),
     ) -> None:
         """Add the batch objects just ``read`` with the jobs they list, and drop the objects
         the sweep has ``cleared`` away since, with their jobs."""
         with self._lock:
-            run = self._changing(folder)
+            run = self._runs.setdefault(folder, _Run())
+            self._runs.move_to_end(folder)  # read most recently: forgotten last
             before = len(run.jobs)
             if cleared:
                 run.objects -= cleared
@@ -92,11 +96,6 @@ class JobIndex:
             run = self._runs.get(folder)
             if run is not None and run.jobs.pop(workflow_key, None) is not None:
                 self._open_jobs -= 1
-
-    def _changing(self, folder: str) -> _Run:
-        run = self._runs.setdefault(folder, _Run())
-        self._runs.move_to_end(folder)
-        return run
 
     def _forget_least_recent(self) -> None:
         while len(self._runs) > 1 and (
