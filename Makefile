@@ -9,10 +9,13 @@ export BROKERS ?= 1
 # `make bench S3_LATENCY_MS=25`: every S3 request of the functions waits 25 ms, as on a cloud store.
 export S3_LATENCY_MS ?= 0
 
-.PHONY: install up down status demo run test fast slow unit integration e2e lint typecheck check bench logs clean
+.PHONY: install install-tests up down status demo run test fast slow unit integration e2e lint typecheck check bench logs clean
 
-install:
+install:               ## the venv, the broker's jars and the S3 server
 	@bash infra/install.sh
+
+install-tests:         ## install, and the docker compose plugin the compose check needs
+	@bash infra/install.sh --for-tests
 
 up: install            ## broker, S3, provisioning, coordinator, CRM and runtime, in the background
 	@$(PY) -m infra.stack up
@@ -26,22 +29,22 @@ status:
 demo: up               ## a billing run for every seed customer, then the bills in S3
 	@$(PY) -m infra.demo
 
-test: install          ## every tier; starts the broker and S3 server if they are not running
+test: install-tests    ## every tier; starts the broker and S3 server if they are not running
 	@$(PY) -m pytest
 
-fast: install          ## every tier but the slow fault tests
+fast: install-tests    ## every tier but the slow fault tests
 	@$(PY) -m pytest -m "not slow"
 
-slow: install          ## only the slow fault tests: crashes, outages, lost brokers
+slow: install-tests    ## only the slow fault tests: crashes, outages, lost brokers
 	@$(PY) -m pytest -m slow
 
-unit: install
+unit: install-tests
 	@$(PY) -m pytest tests/unit
 
-integration: install
+integration: install-tests
 	@$(PY) -m pytest tests/integration
 
-e2e: install
+e2e: install-tests
 	@$(PY) -m pytest tests/e2e
 
 lint: install
@@ -53,7 +56,8 @@ typecheck: install
 check: lint typecheck test
 
 N ?= 10000
-bench: up              ## a billing run of N customers (default 10000), then a one-customer run 20 times; S3_LATENCY_MS=25 for a cloud's latency
+bench: up              ## the CRM with N customers, a billing run of them (default 10000), then a one-customer run 20 times; S3_LATENCY_MS=25 for a cloud's latency
+	@$(PY) -m bench.crm --customers $(N)
 	@$(PY) -m bench.billing_run --customers $(N)
 	@$(PY) -m bench.billing_run --latency
 

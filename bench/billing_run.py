@@ -230,7 +230,7 @@ def one_customer_latency(settings: Settings, repeat: int) -> None:
 
 def customer_create_latency(settings: Settings, repeat: int) -> None:
     """POST /customers to the CRM, as many times: what a create costs with every customer
-    the CRM already holds (the first may count the ids once, when no hint is kept)."""
+    the CRM already holds (the first may reserve the process's block of ids)."""
     api = Api(settings)
     fields = {"firstName": "Bench", "lastName": "Mark", "city": "Utrecht"}
     fields |= {"connectionId": "1", "connectionMandate": "1"}

@@ -6,6 +6,7 @@ Each failure becomes a ``CliError`` with one line saying what is wrong and what 
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -34,6 +35,12 @@ class Api:
     def _call(
         self, service: str, base: str, path: str, body: Any = None, timeout_s: float = 120
     ) -> Any:
+        return self._exchange(service, base, path, body, timeout_s)[0]
+
+    def _exchange(
+        self, service: str, base: str, path: str, body: Any = None, timeout_s: float = 120
+    ) -> tuple[Any, str | None]:
+        """The answer's JSON, and the path of the next page if its ``Link`` names one."""
         headers = {"Accept": "application/json"}
         data = None
         if body is not None:
@@ -44,7 +51,7 @@ class Api:
         request = urllib.request.Request(base.rstrip("/") + path, data=data, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=timeout_s) as response:
-                return json.load(response)
+                return json.load(response), _next_page(response.headers.get("Link", ""))
         except urllib.error.HTTPError as exc:
             reason = f"{_reason(exc)}{_hint(exc.code)}"
             raise CliError(f"the {service} answered {exc.code}: {reason}") from None
@@ -75,8 +82,28 @@ class Api:
         answer: dict[str, str] = self._call("CRM", self.settings.crm_url, "/customers", fields)
         return answer
 
-    def customers(self) -> list[dict[str, str]]:
-        answer: list[dict[str, str]] = self._call("CRM", self.settings.crm_url, "/")
+    def customer_pages(
+        self, limit: int | None = None, after: str | None = None
+    ) -> Iterator[tuple[list[dict[str, str]], bool]]:
+        """The CRM's customers in id order, a page at a time, each with whether more follow."""
+        yield from self._pages("/", limit, after)
+
+    def customer_id_pages(self) -> Iterator[list[str]]:
+        """Every customer id, in pages of the CRM's default size (one S3 listing each)."""
+        for page, _ in self._pages("/customer-ids", None, None):
+            yield page
+
+    def _pages(self, path: str, limit: int | None, after: str | None) -> Iterator[tuple[Any, bool]]:
+        query = {key: str(value) for key, value in (("after", after), ("limit", limit)) if value}
+        next_path: str | None = path + ("?" + urllib.parse.urlencode(query) if query else "")
+        while next_path is not None:
+            page, next_path = self._exchange("CRM", self.settings.crm_url, next_path)
+            yield page, next_path is not None
+
+    def import_customers(self, customers: list[dict[str, str]]) -> list[dict[str, str]]:
+        answer: list[dict[str, str]] = self._call(
+            "CRM", self.settings.crm_url, "/customers", customers
+        )
         return answer
 
     @cached_property
@@ -94,6 +121,15 @@ class Api:
             return self._bills.text(name)
         except StorageUnavailable as exc:
             raise CliError(_storage(exc)) from None
+
+
+_NEXT = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?')
+
+
+def _next_page(link: str) -> str | None:
+    """The target of ``rel="next"`` in an RFC 8288 ``Link`` header, if there is one."""
+    found = _NEXT.search(link)
+    return found.group(1) if found else None
 
 
 def _reason(exc: urllib.error.HTTPError) -> str:

@@ -1,8 +1,10 @@
 """crm: the CRM's HTTP API, as the lab's CRM offers it.
 
 - ``GET /?customerId=N``: one customer, or 404
-- ``GET /``: every customer
-- ``POST /customers``: create a customer; its id is the highest numeric id plus one
+- ``GET /[?after=<id>&limit=N]``: a page of customers in id order; ``Link: <...>; rel="next"``
+  names the next page (the lab's CRM gave every customer at once)
+- ``GET /customer-ids[?after=<id>&limit=N]``: the same, ids only, 10,000 a page by default
+- ``POST /customers``: create a customer under a new id; or, given a JSON list, import them
 - ``POST /customers/<id>``: update the given fields of a customer, or 404
 """
 
@@ -10,16 +12,18 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
-from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any
+from urllib.parse import urlencode
 
 from functions.errors import InvalidRequest, NotFound
 from functions.identifiers import CUSTOMER_ID_RULE, is_customer_id
 from functions.messages import Customer
-from functions.storage import CustomerStore
+from functions.storage import CustomerStore, Page
 from functions.web import HttpRequest, HttpResponse, Route
 
 log = logging.getLogger(__name__)
@@ -31,17 +35,37 @@ EDITABLE = {
     "connectionId": "connection_id",
     "connectionMandate": "connection_mandate",
 }
-_CREATE_ATTEMPTS = 20
+# Page sizes (default, most): a customer costs a read, ids a listing per shard of up to 1,000.
+CUSTOMERS_PAGE = (100, 500)
+IDS_PAGE = (10_000, 10_000)
+MAX_CUSTOMERS_PER_IMPORT = 1000
+_PROBLEMS_SHOWN = 20
+_EXTRA_COLUMNS = "\0extra"
+
+
+def customer_rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """The rows of a customer file in the lab's CSV format (a header line, then
+    ``customerId,firstName,lastName,city,connectionId,connectionMandate``), each with the
+    line it ends on; an empty ``customerId`` is left out, and blank lines are skipped."""
+    reader = csv.DictReader(io.StringIO(text), restkey=_EXTRA_COLUMNS)
+    for row in reader:
+        extra = row.pop(_EXTRA_COLUMNS, [])
+        values = {(key or "").strip(): (value or "").strip() for key, value in row.items()}
+        width = len(reader.fieldnames or ())
+        values |= {f"column {width + n}": value for n, value in enumerate(extra, 1)}
+        if not any(values.values()):
+            continue
+        if not values.get("customerId"):
+            values.pop("customerId", None)
+        yield reader.line_num, values
 
 
 def seed_customers() -> list[Customer]:
     """The lab's customer file; a row without an id gets the highest id plus one."""
     text = resources.files("functions").joinpath("data/customer-database.csv").read_text("utf-8")
-    rows = [row for row in csv.DictReader(io.StringIO(text)) if any(row.values())]
     customers: list[Customer] = []
-    for row in rows:
-        values = {key.strip(): (value or "").strip() for key, value in row.items()}
-        if not values["customerId"]:
+    for _, values in customer_rows(text):
+        if "customerId" not in values:
             values["customerId"] = str(
                 _next_id(int(c.customer_id) for c in customers if c.customer_id.isdigit())
             )
@@ -51,11 +75,6 @@ def seed_customers() -> list[Customer]:
 
 def _next_id(numeric_ids: Iterable[int]) -> int:
     return max(numeric_ids, default=0) + 1
-
-
-def _by_id(customer: Customer) -> tuple[int, str]:
-    cid = customer.customer_id
-    return (int(cid), "") if cid.isdigit() else (1 << 62, cid)
 
 
 def _editable_fields(body: Mapping[str, Any]) -> dict[str, str]:
@@ -75,22 +94,111 @@ def _editable_fields(body: Mapping[str, Any]) -> dict[str, str]:
     return changes
 
 
-def _create(body: Mapping[str, Any], customers: CustomerStore) -> HttpResponse:
+def _new_customer(body: Mapping[str, Any]) -> Callable[[str], Customer]:
+    """What makes the customer ``body`` describes, once it has an id."""
     fields = _editable_fields(body)
     missing = [name for name, attribute in EDITABLE.items() if attribute not in fields]
     if missing:
         raise InvalidRequest(f"a new customer needs {missing}")
-    # The next id comes from a hint, so a create costs the same whatever the CRM holds;
-    # a stale hint (racing creators) costs a few more tries, a lost one a recount.
-    for recount in (False, True):
-        first = customers.next_free_id(recount)
-        for candidate in range(first, first + _CREATE_ATTEMPTS):
-            customer = Customer(customer_id=str(candidate), **fields)
-            if customers.add(customer):
-                customers.remember_next_id(candidate + 1)
-                log.info("customer %s created", customer.customer_id)
-                return HttpResponse(201, customer.to_wire())
-    raise InvalidRequest("too many customers are being created at once; try again", status=503)
+    return lambda customer_id: Customer(customer_id=customer_id, **fields)
+
+
+def _create(body: Mapping[str, Any], customers: CustomerStore) -> HttpResponse:
+    # As the lab's CRM does, a single create gives the id; a "customerId" sent is ignored.
+    [customer] = customers.add_new([_new_customer(body)])
+    log.info("customer %s created", customer.customer_id)
+    return HttpResponse(201, customer.to_wire())
+
+
+def _import(items: list[Any], customers: CustomerStore) -> HttpResponse:
+    """A list of customers: those with a ``customerId`` are stored under it (replacing
+    one there), the others get new ids. Nothing is written unless every item is valid."""
+    if not items:
+        raise InvalidRequest(
+            f"the list of customers is empty; send 1 to {MAX_CUSTOMERS_PER_IMPORT} of them"
+        )
+    if len(items) > MAX_CUSTOMERS_PER_IMPORT:
+        raise InvalidRequest(
+            f"{len(items)} customers in one request; send at most {MAX_CUSTOMERS_PER_IMPORT}"
+            " per request",
+            status=413,
+        )
+    plan = plan_import(items, [f"[{index}]" for index in range(len(items))])
+    if plan.problems:
+        # A list only a repeated id spoils is well-formed: 422, as a conflict in content.
+        status = 400 if plan.invalid else 422
+        raise InvalidRequest(f"nothing was imported: {_listed(plan.problems)}", status=status)
+    given, new = plan.given, plan.new
+    customers.put_all(list(given.values()))
+    created = dict(zip(new, customers.add_new(list(new.values())), strict=True))
+    stored = {**given, **created}
+    log.info(
+        "imported %d customer(s): %d new, %d by their id", len(items), len(created), len(given)
+    )
+    return HttpResponse(201, [stored[index].to_wire() for index in range(len(items))])
+
+
+@dataclass
+class ImportPlan:
+    """An import's items by position: the customers under their own ids, what makes the
+    new ones, and what is wrong (each problem led by the item's label)."""
+
+    given: dict[int, Customer] = field(default_factory=dict)
+    new: dict[int, Callable[[str], Customer]] = field(default_factory=dict)
+    invalid: list[tuple[int, str]] = field(default_factory=list)
+    repeated: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[str]:
+        """Every problem, in the items' order."""
+        return [problem for _, problem in sorted(self.invalid + self.repeated)]
+
+
+def plan_import(items: Sequence[Any], labels: Sequence[str]) -> ImportPlan:
+    """Check every item of an import (``labels`` name them in problems), writing nothing."""
+    plan = ImportPlan()
+    first_at: dict[str, str] = {}
+    for index, (item, label) in enumerate(zip(items, labels, strict=True)):
+        try:
+            given_or_new = _imported_customer(item)
+        except InvalidRequest as exc:
+            plan.invalid.append((index, f"{label}: {exc}"))
+            continue
+        if not isinstance(given_or_new, Customer):
+            plan.new[index] = given_or_new
+            continue
+        plan.given[index] = given_or_new
+        first = first_at.setdefault(given_or_new.customer_id, label)
+        if first != label:
+            problem = f"{label}: customerId {given_or_new.customer_id!r} is also at {first}"
+            plan.repeated.append((index, problem))
+    return plan
+
+
+def _listed(problems: list[str]) -> str:
+    shown = "; ".join(problems[:_PROBLEMS_SHOWN])
+    hidden = len(problems) - _PROBLEMS_SHOWN
+    return f"{len(problems)} invalid customer(s): {shown}" + (
+        f" and {hidden} more" if hidden > 0 else ""
+    )
+
+
+def _imported_customer(item: Any) -> Customer | Callable[[str], Customer]:
+    """An item of an import: the customer under its own id, or what makes a new one."""
+    if not isinstance(item, dict):
+        raise InvalidRequest(f"a customer must be a JSON object, not {type(item).__name__}")
+    make = _new_customer(item)
+    if "customerId" not in item:
+        return make
+    customer_id = item["customerId"]
+    if not isinstance(customer_id, str):
+        shown = json.dumps(customer_id)
+        raise InvalidRequest(f'customerId must be a string, got {shown} (write it as "{shown}")')
+    if not is_customer_id(customer_id):
+        raise InvalidRequest(
+            f"customerId {customer_id!r} is not a customer id ({CUSTOMER_ID_RULE})"
+        )
+    return make(customer_id)
 
 
 def _update(customer_id: str, body: Mapping[str, Any], customers: CustomerStore) -> HttpResponse:
@@ -109,9 +217,30 @@ def _customer_id(text: str) -> str:
     return text
 
 
+def _paging(request: HttpRequest, sizes: tuple[int, int]) -> tuple[str, int]:
+    """The ``after`` cursor and the page size a listing was asked for."""
+    after = request.query.get("after", "")
+    if "after" in request.query:
+        _customer_id(after)
+    default, most = sizes
+    text = request.query.get("limit", str(default))
+    if not text.isdigit() or not 1 <= int(text) <= most:
+        raise InvalidRequest(f"limit must be a whole number from 1 to {most}, got {text!r}")
+    return after, int(text)
+
+
+def _paged(request: HttpRequest, page: Page[Any], limit: int) -> HttpResponse:
+    if page.next_after is None:
+        return HttpResponse(200, page.items)
+    query = urlencode({"after": page.next_after, "limit": limit})
+    return HttpResponse(200, page.items, {"Link": f'<{request.path}?{query}>; rel="next"'})
+
+
 def get_customers(request: HttpRequest, customers: CustomerStore) -> HttpResponse:
+    after, limit = _paging(request, CUSTOMERS_PAGE)
     if "customerId" not in request.query:
-        return HttpResponse(200, [c.to_wire() for c in sorted(customers.all(), key=_by_id)])
+        page = customers.page(after, limit)
+        return _paged(request, Page([c.to_wire() for c in page.items], page.next_after), limit)
     customer_id = _customer_id(request.query["customerId"])
     customer = customers.get(customer_id)
     if customer is None:
@@ -119,8 +248,21 @@ def get_customers(request: HttpRequest, customers: CustomerStore) -> HttpRespons
     return HttpResponse(200, customer.to_wire())
 
 
+def get_customer_ids(request: HttpRequest, customers: CustomerStore) -> HttpResponse:
+    after, limit = _paging(request, IDS_PAGE)
+    return _paged(request, customers.id_page(after, limit), limit)
+
+
 def create_customer(request: HttpRequest, customers: CustomerStore) -> HttpResponse:
-    return _create(request.json_object(), customers)
+    body = request.json()
+    if isinstance(body, list):
+        return _import(body, customers)
+    if not isinstance(body, dict):
+        raise InvalidRequest(
+            f"the request body must be a customer (a JSON object) or a list of them,"
+            f" not {type(body).__name__}"
+        )
+    return _create(body, customers)
 
 
 def update_customer(
@@ -132,6 +274,7 @@ def update_customer(
 # What the CRM answers, as the lab's CRM does; its OpenAPI document is built from this.
 ROUTES = (
     Route("GET", "/", "getCustomers", get_customers),
+    Route("GET", "/customer-ids", "getCustomerIds", get_customer_ids),
     Route("POST", "/customers", "createCustomer", create_customer),
     Route("POST", "/customers/{customerId}", "updateCustomer", update_customer),
 )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from functions.coordinator import FIELD, MAX_CUSTOMERS_PER_RUN, MAX_IDEMPOTENCY_KEY
-from functions.crm_api import EDITABLE
+from functions.crm_api import CUSTOMERS_PAGE, EDITABLE, IDS_PAGE, MAX_CUSTOMERS_PER_IMPORT
 from functions.identifiers import CUSTOMER_ID, RUN_ID
 from functions.messages import Customer
 from functions.runs import STATES
@@ -229,48 +229,128 @@ def crm() -> Description:
         "required": list(Customer.WIRE_FIELDS),
         "properties": {name: {"type": "string"} for name in Customer.WIRE_FIELDS},
     }
+    fields: Schema = {name: FIELD_VALUE for name in EDITABLE}
     changes = {
         "type": "object",
         "additionalProperties": False,
-        "properties": {"customerId": {}, **{name: FIELD_VALUE for name in EDITABLE}},
+        "properties": {"customerId": {}, **fields},
     }
     new_customer = {**changes, "required": list(EDITABLE)}
+    imported_customer = {
+        **new_customer,
+        "properties": {
+            **fields,
+            "customerId": CUSTOMER_ID_SCHEMA,
+        },
+    }
     customer_path_id = {
         "name": "customerId",
         "in": "path",
         "required": True,
         "schema": CUSTOMER_ID_SCHEMA,
     }
+
+    def paging(sizes: tuple[int, int], what: str) -> list[Schema]:
+        default, most = sizes
+        return [
+            {
+                "name": "after",
+                "in": "query",
+                "required": False,
+                "description": f"the cursor: the last id of the page before; {what} after it",
+                "schema": CUSTOMER_ID_SCHEMA,
+            },
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "description": f"the page's size (default {default})",
+                "schema": {"type": "integer", "minimum": 1, "maximum": most},
+            },
+        ]
+
+    next_page = {
+        "Link": {
+            "description": 'the next page, `<...?after=<id>&limit=N>; rel="next"`; absent on'
+            " the last",
+            "schema": {"type": "string"},
+        }
+    }
     operations: dict[str, Schema] = {
         "getCustomers": {
-            "summary": "One customer (with customerId), or every customer",
+            "summary": "One customer (with customerId; after and limit are then not used),"
+            " or a page of customers in id order",
             "parameters": [
                 {
                     "name": "customerId",
                     "in": "query",
                     "required": False,
                     "schema": CUSTOMER_ID_SCHEMA,
-                }
+                },
+                *paging(CUSTOMERS_PAGE, "the customers"),
             ],
             "responses": {
-                "200": _json(
-                    {"oneOf": [_ref("Customer"), {"type": "array", "items": _ref("Customer")}]},
-                    "the customer, or all of them",
-                ),
-                "400": _error("not a customer id"),
+                "200": {
+                    **_json(
+                        {"oneOf": [_ref("Customer"), {"type": "array", "items": _ref("Customer")}]},
+                        "the customer, or a page of customers",
+                    ),
+                    "headers": next_page,
+                },
+                "400": _error("not a customer id, or a limit out of range"),
                 "401": UNAUTHORIZED,
                 "404": _error("there is no such customer"),
                 "503": _error("S3 is unavailable"),
             },
         },
-        "createCustomer": {
-            "summary": "Create a customer; its id is the highest numeric id plus one",
-            "requestBody": _json_body("NewCustomer"),
+        "getCustomerIds": {
+            "summary": "A page of customer ids in id order, one S3 request per 1,000",
+            "parameters": paging(IDS_PAGE, "the ids"),
             "responses": {
-                "201": _json(_ref("Customer"), "the customer created"),
-                "400": _error("a field is missing or not a non-empty string"),
+                "200": {
+                    **_json({"type": "array", "items": CUSTOMER_ID_SCHEMA}, "a page of ids"),
+                    "headers": next_page,
+                },
+                "400": _error("not a customer id, or a limit out of range"),
+                "401": UNAUTHORIZED,
+                "503": _error("S3 is unavailable"),
+            },
+        },
+        "createCustomer": {
+            "summary": "Create a customer under a new id; or import a list of customers",
+            "description": "A list is imported whole or not at all: an item with a customerId"
+            " is stored under it (replacing the customer there), the others get new ids."
+            f" At most {MAX_CUSTOMERS_PER_IMPORT} customers a request.",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "oneOf": [
+                                _ref("NewCustomer"),
+                                {
+                                    "type": "array",
+                                    "minItems": 1,
+                                    "maxItems": MAX_CUSTOMERS_PER_IMPORT,
+                                    "items": _ref("ImportedCustomer"),
+                                },
+                            ]
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "201": _json(
+                    {"oneOf": [_ref("Customer"), {"type": "array", "items": _ref("Customer")}]},
+                    "the customer created, or the customers imported, in order",
+                ),
+                "400": _error("a field is missing or not a non-empty string (nothing imported)"),
+                "422": _error("a list names a customerId twice (nothing imported)"),
                 **BODY_REFUSALS,
-                "503": _error("S3 is unavailable, or too many creations at once"),
+                "413": _error(
+                    f"the body is over 1 MiB, or lists over {MAX_CUSTOMERS_PER_IMPORT} customers"
+                ),
+                "503": _error("S3 is unavailable"),
             },
         },
         "updateCustomer": {
@@ -289,6 +369,7 @@ def crm() -> Description:
     schemas: dict[str, Schema] = {
         "Customer": customer,
         "NewCustomer": new_customer,
+        "ImportedCustomer": imported_customer,
         "CustomerChanges": changes,
     }
     return Description(

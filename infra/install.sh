@@ -2,8 +2,9 @@
 # Installs everything the project needs on a fresh machine; safe to run again.
 #   - .venv with the pinned Python packages (the project itself, editable)
 #   - the Kafka broker's jars and the S3 server (S3Proxy), resolved from Maven Central by mvn
-#   - the `docker compose` plugin, only where the machine has none: built from its Go
-#     module, so `docker compose config` can check docker-compose.yml without a Docker engine
+#   - with --for-tests, the `docker compose` plugin, only where the machine has none: built
+#     from its Go module (a few minutes, once), so a test can check docker-compose.yml with
+#     `docker compose config` without a Docker engine. Nothing else needs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +30,9 @@ echo "install: Kafka broker jars and the S3 server (S3Proxy)"
 "$VENV/bin/python" -c 'from infra.broker import resolve_jars; from runtime.config import Settings; print("install: jars in", resolve_jars(Settings.from_env()))'
 "$VENV/bin/python" -c 'from infra.s3server import resolve_jar; from runtime.config import Settings; print("install: S3 server", resolve_jar(Settings.from_env()))'
 
+if [ "${1:-}" != "--for-tests" ]; then
+  exit 0
+fi
 if docker compose version >/dev/null 2>&1 || [ -x "$TOOLS/cli-plugins/docker-compose" ]; then
   exit 0
 fi

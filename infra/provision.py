@@ -14,7 +14,8 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from functions.errors import ConfigurationError
-from functions.storage.bucket import NOT_FOUND
+from functions.storage.bucket import NOT_FOUND, Bucket
+from functions.storage.s3_customers import S3CustomerStore
 from infra.tool import run_tool
 from runtime.config import Settings
 from runtime.services import s3_client
@@ -99,9 +100,16 @@ def provision_buckets(settings: Settings) -> None:
                 raise
 
 
+def migrate_storage(settings: Settings) -> None:
+    """Move what an earlier version kept in another layout (see each store's method)."""
+    customers = S3CustomerStore(Bucket(s3_client(settings), settings.customers_bucket))
+    customers.move_legacy_keys()
+
+
 def provision(settings: Settings) -> None:
     provision_topics(settings)
     provision_buckets(settings)
+    migrate_storage(settings)
 
 
 def main() -> int:

@@ -43,6 +43,7 @@ def run_function(function: str, settings: Settings) -> int:
 
     # Heard from the start: a SIGTERM while the clients are being built still stops cleanly.
     stop = stop_event(function)
+    log.info("%s: starting", function)
     hold_if_supervised(settings.supervisor_pid)
     serve(settings.metrics_host, settings.metrics_port)
     services = Services(settings)

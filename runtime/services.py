@@ -21,7 +21,8 @@ from functions.crm_api import seed_customers
 from functions.messages import Outgoing
 from functions.storage import CustomerStore, RunStore
 from functions.storage.bucket import Bucket
-from functions.storage.s3 import S3BillStore, S3CustomerStore, S3RunStore
+from functions.storage.s3 import S3BillStore, S3RunStore
+from functions.storage.s3_customers import S3CustomerStore
 from functions.storage.s3_jobs import S3JobStore
 from runtime.config import Settings
 from runtime.metrics import count_s3_requests

@@ -43,6 +43,7 @@ def isolated(base: Settings) -> Settings:
         customers_bucket=f"{tag}-crm-customers",
         consumer_group_prefix=f"{tag}-",
         storage_retry_s=5.0,
+        metrics_port=0,  # a test's processes never take the port of a stack running beside
     )
     provision(settings)
     return settings

@@ -1,7 +1,8 @@
 """Where the functions keep state: waiting and failed jobs, runs, bills and customers.
 
 ``base`` holds the small abstract stores the functions are written against;
-``s3`` implements them on any S3-compatible storage (AWS, S3Proxy, LocalStack, moto).
+``s3``, ``s3_jobs`` and ``s3_customers`` implement them on any S3-compatible storage
+(AWS, S3Proxy, LocalStack, moto).
 """
 
 from functions.storage.base import (
@@ -11,6 +12,7 @@ from functions.storage.base import (
     IdempotencyRecord,
     Job,
     JobStore,
+    Page,
     Run,
     RunStore,
     StoredBill,
@@ -23,6 +25,7 @@ __all__ = [
     "IdempotencyRecord",
     "Job",
     "JobStore",
+    "Page",
     "Run",
     "RunStore",
     "StoredBill",

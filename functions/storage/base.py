@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Generic, TypeVar
 
 from functions.identifiers import WorkflowId
 from functions.messages import Customer
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,25 +165,43 @@ class RunStore(abc.ABC):
     def save(self, run: Run) -> None: ...
 
 
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a listing; ``next_after`` is the cursor of the next, None on the last."""
+
+    items: list[T]
+    next_after: str | None
+
+
 class CustomerStore(abc.ABC):
+    """The CRM's customers, listed in id order: shorter ids first, then alphabetically, so
+    numeric ids come as numbers do (9 before 10)."""
+
     @abc.abstractmethod
     def get(self, customer_id: str) -> Customer | None: ...
 
     @abc.abstractmethod
-    def all(self) -> list[Customer]: ...
+    def page(self, after: str, limit: int) -> Page[Customer]:
+        """Up to ``limit`` customers after the id ``after`` ("" for the first page), at a
+        cost of the page, not of the CRM."""
+
+    @abc.abstractmethod
+    def id_page(self, after: str, limit: int) -> Page[str]:
+        """The same, ids only: one request per 1,000 ids."""
 
     @abc.abstractmethod
     def add(self, customer: Customer) -> bool:
         """Store a customer unless its id is taken; False if it was."""
 
     @abc.abstractmethod
-    def next_free_id(self, recount: bool = False) -> int:
-        """A numeric id that is probably free (the one after the last given out), at a
-        cost that does not grow with the customers; ``recount`` searches the ids again."""
+    def add_new(self, customers: Sequence[Callable[[str], Customer]]) -> list[Customer]:
+        """Store new customers, each under an id no one else is given (``customers`` make
+        one from its id); them as stored, in order."""
 
     @abc.abstractmethod
-    def remember_next_id(self, customer_id: int) -> None:
-        """The id ``next_free_id`` should offer next."""
+    def put_all(self, customers: Sequence[Customer]) -> None:
+        """Store the customers, each replacing the one with its id; numeric ids among them
+        are never given to a new customer afterwards."""
 
     @abc.abstractmethod
     def put(self, customer: Customer) -> None:

@@ -4,7 +4,8 @@ refuse to overwrite, and every other error turned into ``StorageUnavailable``.""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -20,6 +21,21 @@ T = TypeVar("T")
 # What S3 servers answer for an object (or bucket) that is not there.
 NOT_FOUND = frozenset({"NoSuchKey", "NoSuchBucket", "404", "NotFound"})
 _ALREADY_THERE = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
+# Reads of a page of objects go out together: a page of 100 costs about what 7 reads cost.
+_PARALLEL_REQUESTS = 16
+_pool: ThreadPoolExecutor | None = None
+
+
+def _parallel() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(_PARALLEL_REQUESTS, thread_name_prefix="s3-parallel")
+    return _pool
+
+
+def in_parallel(call: Callable[[T], Any], items: Iterable[T]) -> list[Any]:
+    """``call`` on every item, a few S3 requests at a time; the results in the items' order."""
+    return list(_parallel().map(call, items))
 
 
 class Bucket:
@@ -136,6 +152,39 @@ class Bucket:
                     yield item["Key"], item["LastModified"], item["Size"]
         except (ClientError, BotoCoreError) as exc:
             raise self._unavailable("list", prefix + "*", exc) from exc
+
+    def keys(self, prefix: str, start_after: str = "") -> Iterator[str]:
+        """The keys with ``prefix`` that sort after ``start_after``, in key order, listed a
+        thousand to a request as they are taken."""
+        yield from self._listed("Contents", "Key", Prefix=prefix, StartAfter=start_after)
+
+    def folders(self, prefix: str, start_after: str = "") -> Iterator[str]:
+        """The "folders" right below ``prefix`` (the common prefixes up to the next ``/``)
+        that sort after ``start_after``, in key order. A folder's name stands for all its
+        objects: a server need not read them to list it."""
+        yield from self._listed(
+            "CommonPrefixes", "Prefix", Prefix=prefix, StartAfter=start_after, Delimiter="/"
+        )
+
+    def files(self, prefix: str) -> Iterator[str]:
+        """The keys right below ``prefix``, not those in its folders."""
+        yield from self._listed("Contents", "Key", Prefix=prefix, Delimiter="/")
+
+    def _listed(self, part: str, field: str, **listing: str) -> Iterator[str]:
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.name,
+                **listing,  # type: ignore[arg-type]
+            )
+            for page in pages:
+                for item in page.get(part, []):
+                    yield item[field]
+        except (ClientError, BotoCoreError) as exc:
+            raise self._unavailable("list", listing["Prefix"] + "*", exc) from exc
+
+    def get_json_all(self, keys: Sequence[str]) -> list[Mapping[str, Any] | None]:
+        """The objects' JSON (None for one that is gone), read in parallel, in ``keys``' order."""
+        return in_parallel(self.get_json, keys)
 
     def names(self, prefix: str = "") -> Iterator[str]:
         return (key for key, _, _ in self.objects(prefix))

@@ -1,5 +1,5 @@
-"""The stores of runs, bills and customers on S3-compatible storage, one object each (the
-jobs' store is ``s3_jobs.py``).
+"""The stores of runs and bills on S3-compatible storage, one object each (the jobs' store
+is ``s3_jobs.py``, the customers' ``s3_customers.py``).
 
 Every conditional write creates an object that does not exist yet (``If-None-Match: *``),
 so a duplicate message or a second engine instance can never overwrite a bill. Nothing
@@ -13,11 +13,9 @@ import hashlib
 from collections.abc import Iterator
 
 from functions.identifiers import WorkflowId, safe_key
-from functions.messages import Customer
 from functions.storage import records
 from functions.storage.base import (
     BillStore,
-    CustomerStore,
     IdempotencyRecord,
     Run,
     RunStore,
@@ -81,57 +79,3 @@ class S3BillStore(BillStore):
     def listing(self, prefix: str = "") -> Iterator[StoredBill]:
         for name, modified, size in self.bucket.objects(prefix):
             yield StoredBill(name, size, modified)
-
-
-class S3CustomerStore(CustomerStore):
-    """``customers/<id>.json``, and ``ids/next-customer-id.json``: where numbering goes on."""
-
-    PREFIX = "customers/"
-    NEXT_ID = "ids/next-customer-id.json"
-
-    def __init__(self, bucket: Bucket) -> None:
-        self.bucket = bucket
-
-    def _key(self, customer_id: str) -> str:
-        return f"{self.PREFIX}{safe_key(customer_id)}.json"
-
-    def get(self, customer_id: str) -> Customer | None:
-        stored = self.bucket.get_json(self._key(customer_id))
-        return None if stored is None else Customer.from_wire(stored)
-
-    def all(self) -> list[Customer]:
-        customers = []
-        for key in self.bucket.names(self.PREFIX):
-            stored = self.bucket.get_json(key)
-            if stored is not None:
-                customers.append(Customer.from_wire(stored))
-        return customers
-
-    def add(self, customer: Customer) -> bool:
-        key = self._key(customer.customer_id)
-        return self.bucket.put_json(key, customer.to_wire(), only_if_absent=True) is not None
-
-    def _taken(self, customer_id: int) -> bool:
-        return self.bucket.metadata(self._key(str(customer_id))) is not None
-
-    def next_free_id(self, recount: bool = False) -> int:
-        hint = None if recount else self.bucket.get_json(self.NEXT_ID)
-        if hint is not None:
-            return int(hint["nextId"])
-        # Numbers are handed out in order, so the taken ones run from 1 up: find where that
-        # run ends by doubling, then halving, at 2 log2(N) reads, never by listing N.
-        taken, probe = 0, 1
-        while self._taken(probe):
-            taken, probe = probe, probe * 2
-        while probe - taken > 1:
-            middle = (taken + probe) // 2
-            taken, probe = (middle, probe) if self._taken(middle) else (taken, middle)
-        return probe
-
-    def remember_next_id(self, customer_id: int) -> None:
-        # Unconditional: a racing writer may set it lower, which costs a later creator
-        # one more try, never a customer.
-        self.bucket.put_json(self.NEXT_ID, {"nextId": customer_id})
-
-    def put(self, customer: Customer) -> None:
-        self.bucket.put_json(self._key(customer.customer_id), customer.to_wire())

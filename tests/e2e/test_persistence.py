@@ -14,7 +14,8 @@ from functions.identifiers import WorkflowId
 from functions.messages import Customer
 from functions.storage import Job, Run
 from functions.storage.bucket import Bucket
-from functions.storage.s3 import S3BillStore, S3CustomerStore, S3RunStore
+from functions.storage.s3 import S3BillStore, S3RunStore
+from functions.storage.s3_customers import S3CustomerStore
 from functions.storage.s3_jobs import S3JobStore
 from infra import s3server
 from infra.components import http_answers

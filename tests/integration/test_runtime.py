@@ -183,6 +183,8 @@ def test_a_sigterm_while_it_starts_stops_it_cleanly(
     """The stop signal is heard from the start, not only once the function consumes: a
     supervisor that dies at once must not leave a worker killed without a word."""
     process = processes.runtime(function, settings)
-    process.wait_for_output("metrics on")  # its clients are still being built
+    # Logged once SIGTERM is heard, before the clients are built. (It waited for "metrics
+    # on" before, which never came while another process held the metrics port.)
+    process.wait_for_output(f"{function}: starting")
     assert process.terminate() == 0, process.output()
     assert f"{function}: stopped" in process.output()

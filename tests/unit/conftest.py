@@ -13,7 +13,8 @@ from moto import mock_aws
 import runtime.http
 from functions.context import FunctionContext
 from functions.storage.bucket import Bucket
-from functions.storage.s3 import S3BillStore, S3CustomerStore
+from functions.storage.s3 import S3BillStore
+from functions.storage.s3_customers import S3CustomerStore
 from functions.storage.s3_jobs import S3JobStore
 from runtime.config import Settings
 from runtime.metrics import count_s3_requests

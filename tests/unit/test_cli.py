@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from cli.__main__ import main
+from cli.__main__ import _runs_of, main
+from cli.api import _next_page
 from cli.progress import follow, summary
 from functions.identifiers import WorkflowId
 from functions.storage.bucket import Bucket
@@ -140,3 +142,46 @@ def test_bills_are_listed_and_shown_by_key_or_by_customer(
     assert "no bill for customer 9 yet" in capsys.readouterr().err
     assert main(["bills", "show", f"{older}/customer-bill-9.txt"]) == 2
     assert "there is no bill" in capsys.readouterr().err
+
+
+def test_all_customers_go_out_in_runs_of_the_coordinators_limit() -> None:
+    ids = (str(n) for n in range(25_001))
+    assert [len(chunk) for chunk in _runs_of(ids)] == [10_000, 10_000, 5_001]
+    assert list(_runs_of([])) == []
+
+
+@pytest.mark.parametrize(
+    ("link", "target"),
+    [
+        ('</?after=8&limit=100>; rel="next"', "/?after=8&limit=100"),
+        ("</customer-ids?after=9>;rel=next", "/customer-ids?after=9"),
+        ('</?after=1>; rel="prev", </?after=9>; rel="next"', "/?after=9"),
+        ("", None),
+        ('</?after=1>; rel="prev"', None),
+    ],
+)
+def test_the_next_page_is_read_from_the_link_header(link: str, target: str | None) -> None:
+    assert _next_page(link) == target
+
+
+def test_an_invalid_csv_names_each_bad_line_and_nothing_is_sent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_text(
+        "\ufeffcustomerId,firstName,lastName,city,connectionId,connectionMandate\n"
+        "1,John,Doe,Eindhoven,8179,2\n\n"
+        "2,Jane,,Veldhoven,1721,0\n"
+        "1,Twice,Doe,Eindhoven,8179,2\n"
+        "3,Too,Many,Columns,1,2,3\n"
+    )
+    # No stack runs: a request would be a second, different error.
+    assert main(["customers", "import", str(path)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"{path}:4: \"lastName\" must be a non-empty string, got ''",
+        f"{path}:5: customerId '1' is also at {path}:2",
+        f"{path}:6: unknown field(s) ['column 7']; a customer has"
+        " ['city', 'connectionId', 'connectionMandate', 'firstName', 'lastName']",
+        f"billing: nothing was imported: 3 invalid row(s) in {path}",
+    ]

@@ -50,7 +50,8 @@ def _compose() -> list[str]:
     tools = Path(Settings.from_env().kafka_cache_dir)
     plugin = tools / "tools" / "cli-plugins" / "docker-compose"
     assert plugin.exists() or shutil.which("docker-compose"), (
-        "no `docker compose` here; `make install` builds the plugin (it needs Go)"
+        "no `docker compose` here; `make install-tests` (which `make test` runs) builds the"
+        " plugin (it needs Go)"
     )
     return [str(plugin)] if plugin.exists() else ["docker-compose"]
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from functions.messages import Customer, Stream, WorkflowMessage, encode
+from functions.messages import Stream, WorkflowMessage, encode
 from functions.web import MAX_BODY_BYTES
-from tests.unit.harness import Harness, client, s3_requests
+from tests.unit.harness import Harness, client
 
 
 def test_coordinator_publishes_one_lab_workflow_per_customer(harness: Harness) -> None:
@@ -262,7 +262,7 @@ def test_crm_names_its_routes_on_a_wrong_one(harness: Harness) -> None:
     response = client("crm").get("/accounts/1")
     assert response.status_code == 404
     error = response.get_json()["error"]
-    assert "GET /, POST /customers, POST /customers/{customerId}" in error
+    assert "GET /, GET /customer-ids, POST /customers, POST /customers/{customerId}" in error
 
 
 @pytest.mark.parametrize(
@@ -282,35 +282,3 @@ def test_a_known_path_with_a_wrong_method_is_405_with_allow(
     assert response.status_code == 405
     assert response.headers["Allow"] == allowed
     assert allowed in response.get_json()["error"]
-
-
-ADA = {"firstName": "Ada", "lastName": "L", "city": "Delft"} | {
-    "connectionId": "1",
-    "connectionMandate": "0",
-}
-
-
-def test_creating_a_customer_costs_the_same_whatever_the_crm_holds(harness: Harness) -> None:
-    crm = client("crm")
-    assert crm.post("/customers", json=ADA).get_json()["customerId"] == "9"  # counts once
-    costs = []
-    for extra in (0, 2500):
-        for n in range(extra):
-            harness.services.context.customers.add(Customer(f"x{n}", "A", "B", "C", "1", "0"))
-        before = s3_requests()
-        assert crm.post("/customers", json=ADA).status_code == 201
-        costs.append(s3_requests() - before)
-    # the hint, the customer, the next hint: with 10 customers as with 2,510
-    assert costs == [3, 3]
-
-
-def test_a_stale_or_lost_hint_still_gives_the_next_free_id(harness: Harness) -> None:
-    crm = client("crm")
-    customers = harness.services.context.customers
-    assert crm.post("/customers", json=ADA).get_json()["customerId"] == "9"
-    customers.remember_next_id(3)  # a racing creator wrote an older hint
-    assert crm.post("/customers", json=ADA).get_json()["customerId"] == "10"
-    harness.s3.delete_object(
-        Bucket=harness.services.settings.customers_bucket, Key="ids/next-customer-id.json"
-    )
-    assert crm.post("/customers", json=ADA).get_json()["customerId"] == "11"

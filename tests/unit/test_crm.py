@@ -1,0 +1,215 @@
+"""The CRM at scale: ids from reserved blocks, listings a page at a time, imports."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from functions.messages import Customer
+from functions.storage import CustomerStore
+from functions.storage.bucket import Bucket
+from functions.storage.id_blocks import IdBlocks
+from functions.storage.s3_customers import S3CustomerStore
+from tests.unit.harness import Harness, client, s3_requests
+
+ADA = {"firstName": "Ada", "lastName": "L", "city": "Delft"} | {
+    "connectionId": "1",
+    "connectionMandate": "0",
+}
+
+
+def synthetic(count: int, start: int = 1) -> list[Customer]:
+    return [Customer(str(n), "F", "L", "C", "1", "0") for n in range(start, start + count)]
+
+
+def customers_bucket(harness: Harness) -> Bucket:
+    return harness.bucket(harness.services.settings.customers_bucket)
+
+
+def new_store(harness: Harness) -> S3CustomerStore:
+    """Another CRM process's store on the same bucket."""
+    return S3CustomerStore(customers_bucket(harness))
+
+
+def test_a_create_costs_one_request_whatever_the_crm_holds(harness: Harness) -> None:
+    crm = client("crm")
+    assert crm.post("/customers", json=ADA).get_json()["customerId"] == "9"  # reserves a block
+    costs = []
+    for extra in (0, 1100):
+        harness.services.context.customers.put_all(synthetic(extra, start=10_000))
+        before = s3_requests()
+        assert crm.post("/customers", json=ADA).status_code == 201
+        costs.append(s3_requests() - before)
+    assert costs == [1, 1]  # the customer's own create, with 10 customers as with 1,110
+
+
+def test_concurrent_creators_of_one_process_never_share_an_id(harness: Harness) -> None:
+    # Two processes racing for a block is the integration tier's (moto's conditional
+    # writes are not atomic across threads; the S3 server's are).
+    store = new_store(harness)
+    other = new_store(harness)
+    make = [lambda customer_id: Customer(customer_id, "F", "L", "C", "1", "0")]
+    with ThreadPoolExecutor(64) as pool:
+        ids = list(pool.map(lambda _: store.add_new(make)[0].customer_id, range(640)))
+    ids += [other.add_new(make)[0].customer_id for _ in range(150)]
+    assert len(ids) == len(set(ids)) == 790
+    assert len([c for page in _all_pages(store) for c in page]) == 790
+
+
+def _all_pages(store: CustomerStore) -> list[list[str]]:
+    pages, after = [], ""
+    while True:
+        page = store.id_page(after, 1000)
+        pages.append(page.items)
+        if page.next_after is None:
+            return pages
+        after = page.next_after
+
+
+def test_a_restarted_process_goes_on_after_its_block_leaving_a_gap(harness: Harness) -> None:
+    make = [lambda customer_id: Customer(customer_id, "F", "L", "C", "1", "0")]
+    first = new_store(harness)
+    assert [first.add_new(make)[0].customer_id for _ in range(3)] == ["1", "2", "3"]
+    restarted = new_store(harness)
+    assert restarted.add_new(make)[0].customer_id == "101"  # 4 to 100 stay unused
+    assert first.add_new(make)[0].customer_id == "4"  # still its own block
+
+
+def test_ids_start_after_those_a_crm_gave_before_the_blocks(harness: Harness) -> None:
+    bucket = customers_bucket(harness)
+    store = new_store(harness)
+    store.put_all(synthetic(40))
+    bucket.delete(IdBlocks.NEXT_BLOCK)  # as a CRM before the blocks left it
+    fresh = new_store(harness)
+    assert fresh.add_new([lambda i: Customer(i, "F", "L", "C", "1", "0")])[0].customer_id == "41"
+    bucket.delete(IdBlocks.NEXT_BLOCK)
+    bucket.put_json(IdBlocks.LEGACY_NEXT_ID, {"nextId": 250})  # its note, if it left one
+    noted = new_store(harness)
+    assert noted.add_new([lambda i: Customer(i, "F", "L", "C", "1", "0")])[0].customer_id == "250"
+
+
+def test_ids_given_by_hand_are_skipped_not_collided_with(harness: Harness) -> None:
+    make = [lambda customer_id: Customer(customer_id, "F", "L", "C", "1", "0")]
+    busy = new_store(harness)
+    assert busy.add_new(make)[0].customer_id == "1"
+    new_store(harness).put_all(synthetic(500, start=2))  # an import of ids 2 to 501
+    # The busy process's block is taken from 2 on: it gives it up and reserves past 501.
+    assert busy.add_new(make)[0].customer_id == "601"
+    assert new_store(harness).add_new(make)[0].customer_id == "701"
+
+
+def test_customers_are_listed_in_id_order_a_page_at_a_time(harness: Harness) -> None:
+    crm = client("crm")
+    crm.get("/?customerId=1")  # seeds 1 to 8
+    harness.services.context.customers.put_all([*synthetic(20, start=9), synthetic(1, 100)[0]])
+    first = crm.get("/?limit=10")
+    assert [c["customerId"] for c in first.get_json()] == [str(n) for n in range(1, 11)]
+    assert first.headers["Link"] == '</?after=10&limit=10>; rel="next"'
+    last = crm.get("/?after=20&limit=10")
+    expected = [*(str(n) for n in range(21, 29)), "100"]
+    assert [c["customerId"] for c in last.get_json()] == expected
+    assert "Link" not in last.headers
+    assert len(crm.get("/").get_json()) == 29  # a page of 100 by default
+
+
+def test_a_page_costs_the_page_not_the_crm(harness: Harness) -> None:
+    crm = client("crm")
+    crm.get("/?customerId=1")
+    harness.services.context.customers.put_all(synthetic(1100, start=9))
+    before = s3_requests()
+    assert len(crm.get("/?limit=20&after=500").get_json()) == 20
+    # The folders of the ids' lengths and of the shards of 3 digits, the shard's keys
+    # (501 to 599), and a read a customer.
+    assert s3_requests() - before == 3 + 20
+    ids = crm.get("/customer-ids?limit=1000")
+    assert ids.get_json()[:3] == ["1", "2", "3"] and len(ids.get_json()) == 1000
+    assert ids.headers["Link"] == '</customer-ids?after=1000&limit=1000>; rel="next"'
+
+
+def test_every_id_is_enumerated_at_about_one_request_per_thousand(harness: Harness) -> None:
+    store = harness.services.context.customers
+    store.put_all(synthetic(2100, start=10_000))
+    before = s3_requests()
+    page = store.id_page("", 10_000)
+    # Two folder listings (the ids' lengths, then the shards of 5 digits), and one listing
+    # per shard of up to a thousand: 10000-10999, 11000-11999, 12000-12099.
+    assert s3_requests() - before == 2 + 3
+    assert page.items == [str(n) for n in range(10_000, 12_100)] and page.next_after is None
+    pages = _all_pages(store)  # the same a thousand at a time
+    assert [len(page) for page in pages] == [1000, 1000, 100]
+    assert [n for page in pages for n in page] == [str(n) for n in range(10_000, 12_100)]
+
+
+@pytest.mark.parametrize(
+    ("query", "complaint"),
+    [
+        ("limit=0", "limit must be a whole number from 1 to 500"),
+        ("limit=501", "from 1 to 500"),
+        ("limit=ten", "got 'ten'"),
+        ("after=../x", "not a customer id"),
+        ("page=2", "unknown query parameter(s) 'page'"),
+    ],
+)
+def test_a_bad_page_request_says_what_is_wrong(
+    harness: Harness, query: str, complaint: str
+) -> None:
+    response = client("crm").get(f"/?{query}")
+    assert response.status_code == 400
+    assert complaint in response.get_json()["error"]
+
+
+def test_a_list_is_imported_with_given_and_new_ids_in_order(harness: Harness) -> None:
+    crm = client("crm")
+    crm.get("/?customerId=1")
+    items = [
+        ADA | {"customerId": "7"},
+        ADA,
+        ADA | {"customerId": "C-1"},
+        ADA | {"customerId": "500"},
+    ]
+    response = crm.post("/customers", json=items)
+    assert response.status_code == 201
+    assert [c["customerId"] for c in response.get_json()] == ["7", "501", "C-1", "500"]
+    assert crm.get("/?customerId=7").get_json()["firstName"] == "Ada"  # replaced
+    assert crm.post("/customers", json=ADA).get_json()["customerId"] == "502"
+
+
+@pytest.mark.parametrize(
+    ("items", "status", "complaint"),
+    [
+        ([ADA, {"firstName": "A"}, ADA | {"colour": "red"}], 400, "2 invalid customer(s): [1]"),
+        ([ADA | {"customerId": "../x"}], 400, "[0]: customerId '../x' is not a customer id"),
+        ([ADA, "x"], 400, "[1]: a customer must be a JSON object, not str"),
+        ([ADA | {"customerId": 5}], 400, 'customerId must be a string, got 5 (write it as "5")'),
+        (
+            [ADA | {"customerId": "5"}, ADA | {"customerId": "5"}],
+            422,
+            "[1]: customerId '5' is also at [0]",
+        ),
+        ([], 400, "the list of customers is empty"),
+        ([ADA] * 1001, 413, "send at most 1000 per request"),
+    ],
+)
+def test_an_invalid_import_writes_nothing(
+    harness: Harness, items: list[Any], status: int, complaint: str
+) -> None:
+    crm = client("crm")
+    crm.get("/?customerId=1")
+    response = crm.post("/customers", json=items)
+    assert response.status_code == status
+    assert complaint in response.get_json()["error"]
+    assert len(crm.get("/").get_json()) == 8
+
+
+def test_customers_kept_before_the_ordered_keys_are_moved(harness: Harness) -> None:
+    bucket = customers_bucket(harness)
+    for customer in synthetic(3):
+        bucket.put_json(f"customers/{customer.customer_id}.json", customer.to_wire())
+    store = new_store(harness)
+    assert store.get("2") is None
+    assert store.move_legacy_keys() == 3
+    assert store.get("2") == synthetic(3)[1]
+    assert list(bucket.names("customers/")) == [f"customers/01/_/{n}.json" for n in (1, 2, 3)]
+    assert store.move_legacy_keys() == 0
