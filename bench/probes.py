@@ -4,16 +4,15 @@ counters the functions keep (messages, S3 requests)."""
 from __future__ import annotations
 
 import os
-import re
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from infra.processes import stat_fields
 from infra.stack import Stack
 from runtime.config import Settings
-
-_SAMPLE = re.compile(r"^(billing_\w+_total)\{([^}]*)\} ([0-9.e+]+)$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -76,9 +75,12 @@ def counters(urls: list[str]) -> dict[str, float]:
                 text = response.read().decode()
         except OSError:
             continue
-        for name, labels, value in _SAMPLE.findall(text):
-            key = f"{name}{{{labels}}}"
-            total[key] = total.get(key, 0.0) + float(value)
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name.startswith("billing_") and sample.name.endswith("_total"):
+                    labels = ",".join(f'{name}="{value}"' for name, value in sample.labels.items())
+                    key = f"{sample.name}{{{labels}}}"
+                    total[key] = total.get(key, 0.0) + sample.value
     return total
 
 

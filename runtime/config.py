@@ -37,10 +37,21 @@ def setting(
     secret: bool = False,
     zero_allowed: bool = False,
     upper: bool = False,
+    doc: str,
+    shown: str | None = None,
 ) -> Any:
     """A field read from ``env``. Numbers must be greater than zero unless ``zero_allowed``;
-    ``upper``: the value is upper-cased as it is read (LOG_LEVEL=debug)."""
-    metadata = {"env": env, "choices": choices, "zero_allowed": zero_allowed, "upper": upper}
+    ``upper``: the value is upper-cased as it is read (LOG_LEVEL=debug). ``doc`` says what
+    it is for, in docs/configuration.md; ``shown``: the default as that page shows it, where
+    the value depends on the machine."""
+    metadata = {
+        "env": env,
+        "choices": choices,
+        "zero_allowed": zero_allowed,
+        "upper": upper,
+        "doc": doc,
+        "shown": shown,
+    }
     return field(default=default, repr=not secret, metadata={**metadata, "secret": secret})
 
 
@@ -53,87 +64,220 @@ class Settings:
     to use AWS S3 (credentials come from the usual AWS chain).
     """
 
-    kafka_bootstrap_servers: str = setting("127.0.0.1:9092", "KAFKA_BOOTSTRAP_SERVERS")
-    # Empty: AWS S3 itself.
-    s3_endpoint_url: str | None = setting(LOCAL_S3, "S3_ENDPOINT_URL")
-    aws_region: str = setting("us-east-1", "AWS_DEFAULT_REGION")
-    # Unset: boto3's own chain (profile, role), or LOCAL_S3_CREDENTIALS for a local server.
-    aws_access_key_id: str | None = setting(None, "AWS_ACCESS_KEY_ID")
-    aws_secret_access_key: str | None = setting(None, "AWS_SECRET_ACCESS_KEY", secret=True)
-    aws_session_token: str | None = setting(None, "AWS_SESSION_TOKEN", secret=True)
-    bills_bucket: str = setting("bills", "BILLS_BUCKET")
-    jobs_bucket: str = setting("billing-jobs", "JOBS_BUCKET")
-    customers_bucket: str = setting("crm-customers", "CUSTOMERS_BUCKET")
-    workflow_topic: str = setting("workflow-queue", "WORKFLOW_TOPIC")
-    questions_topic: str = setting("questions-topic", "QUESTIONS_TOPIC")
-    answers_topic: str = setting("answers-topic", "ANSWERS_TOPIC")
-    topic_partitions: int = setting(4, "TOPIC_PARTITIONS")
-    topic_replication: int = setting(2, "TOPIC_REPLICATION")
-    consumer_group_prefix: str = setting("", "CONSUMER_GROUP_PREFIX")
-    publish_timeout_s: float = setting(10.0, "PUBLISH_TIMEOUT_S")
-    storage_retry_s: float = setting(60.0, "STORAGE_RETRY_S")
-    commit_interval_s: float = setting(1.0, "COMMIT_INTERVAL_S")
-    # Records one Kafka-triggered function works on at once (threads waiting on S3).
-    max_in_flight: int = setting(32, "MAX_IN_FLIGHT")
-    # at-least-once is the default: S3 writes sit outside any Kafka transaction, so
-    # exactly-once adds a transaction per checkpoint without making a bill more certain.
+    kafka_bootstrap_servers: str = setting(
+        "127.0.0.1:9092",
+        "KAFKA_BOOTSTRAP_SERVERS",
+        doc="the brokers every Kafka client of every process connects to",
+    )
+    s3_endpoint_url: str | None = setting(
+        LOCAL_S3, "S3_ENDPOINT_URL", doc="the S3 server; empty: AWS S3 itself"
+    )
+    aws_region: str = setting("us-east-1", "AWS_DEFAULT_REGION", doc="the S3 region")
+    aws_access_key_id: str | None = setting(
+        None,
+        "AWS_ACCESS_KEY_ID",
+        doc="unset: boto3's own chain (profile, role), or `test` for a local S3 server",
+    )
+    aws_secret_access_key: str | None = setting(
+        None,
+        "AWS_SECRET_ACCESS_KEY",
+        secret=True,
+        doc="unset: boto3's own chain, or `test` for a local S3 server",
+    )
+    aws_session_token: str | None = setting(
+        None, "AWS_SESSION_TOKEN", secret=True, doc="with temporary credentials"
+    )
+    bills_bucket: str = setting(
+        "bills", "BILLS_BUCKET", doc="the bills, `<run id>/customer-bill-<customer>.txt`"
+    )
+    jobs_bucket: str = setting(
+        "billing-jobs", "JOBS_BUCKET", doc="runs, waiting and failed jobs, questions asked again"
+    )
+    customers_bucket: str = setting(
+        "crm-customers", "CUSTOMERS_BUCKET", doc="the CRM's customers and its blocks of ids"
+    )
+    workflow_topic: str = setting(
+        "workflow-queue", "WORKFLOW_TOPIC", doc="the coordinator's workflows (the lab's name)"
+    )
+    questions_topic: str = setting(
+        "questions-topic",
+        "QUESTIONS_TOPIC",
+        doc="the engine's questions to the CRM (the lab's name)",
+    )
+    answers_topic: str = setting(
+        "answers-topic", "ANSWERS_TOPIC", doc="the CRM's answers (the lab's name)"
+    )
+    topic_partitions: int = setting(
+        4, "TOPIC_PARTITIONS", doc="partitions of each topic `python -m infra.provision` creates"
+    )
+    topic_replication: int = setting(
+        2, "TOPIC_REPLICATION", doc="copies of each topic, at most the number of brokers"
+    )
+    consumer_group_prefix: str = setting(
+        "",
+        "CONSUMER_GROUP_PREFIX",
+        doc="put before every consumer group's name, to run two systems on one cluster",
+    )
+    publish_timeout_s: float = setting(
+        10.0,
+        "PUBLISH_TIMEOUT_S",
+        doc="how long a producer waits for Kafka to acknowledge what it sent",
+    )
+    storage_retry_s: float = setting(
+        60.0,
+        "STORAGE_RETRY_S",
+        doc="how long an S3 outage is retried before a worker stops without committing",
+    )
+    commit_interval_s: float = setting(
+        1.0,
+        "COMMIT_INTERVAL_S",
+        doc="how often a Kafka-triggered function commits what it finished",
+    )
+    max_in_flight: int = setting(
+        32,
+        "MAX_IN_FLIGHT",
+        doc="records one Kafka-triggered function works on at once (threads waiting on S3)",
+    )
     processing_guarantee: str = setting(
-        "at-least-once", "PROCESSING_GUARANTEE", choices=("at-least-once", "exactly-once")
+        "at-least-once",
+        "PROCESSING_GUARANTEE",
+        choices=("at-least-once", "exactly-once"),
+        doc="at-least-once: S3 writes sit outside any Kafka transaction, so exactly-once"
+        " adds a transaction per commit without making a bill more certain",
     )
-    # How soon a crashed worker's partitions go to another; Kafka's own default is 45 s.
-    session_timeout_s: float = setting(10.0, "KAFKA_SESSION_TIMEOUT_S")
-    answer_timeout_s: float = setting(30.0, "ANSWER_TIMEOUT_S")
-    answer_backoff: float = setting(2.0, "ANSWER_BACKOFF")
-    answer_attempts: int = setting(5, "ANSWER_ATTEMPTS")
-    retry_interval_s: float = setting(5.0, "RETRY_INTERVAL_S")
+    session_timeout_s: float = setting(
+        10.0,
+        "KAFKA_SESSION_TIMEOUT_S",
+        doc="how soon a crashed worker's partitions go to another (Kafka's own default is 45 s)",
+    )
+    answer_timeout_s: float = setting(
+        30.0,
+        "ANSWER_TIMEOUT_S",
+        doc="how long a question waits for its answer before it is asked again",
+    )
+    answer_backoff: float = setting(
+        2.0, "ANSWER_BACKOFF", doc="each wait is this many times the one before"
+    )
+    answer_attempts: int = setting(5, "ANSWER_ATTEMPTS", doc="questions asked before the job fails")
+    retry_interval_s: float = setting(
+        5.0, "RETRY_INTERVAL_S", doc="how often `retry-unanswered` looks for overdue questions"
+    )
     log_level: str = setting(
-        "INFO", "LOG_LEVEL", choices=("DEBUG", "INFO", "WARNING", "ERROR"), upper=True
+        "INFO",
+        "LOG_LEVEL",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        upper=True,
+        doc="the least level logged",
     )
-    log_format: str = setting("json", "LOG_FORMAT", choices=("json", "text"))
-    metrics_host: str = setting("127.0.0.1", "METRICS_HOST")
-    # The first Kafka-triggered function's port; `runtime all` counts up from it. 0: off.
-    metrics_port: int = setting(9400, "METRICS_PORT", zero_allowed=True)
+    log_format: str = setting(
+        "json",
+        "LOG_FORMAT",
+        choices=("json", "text"),
+        doc="json: one object a line; text: for people",
+    )
+    metrics_host: str = setting(
+        "127.0.0.1",
+        "METRICS_HOST",
+        doc="where the Kafka-triggered functions serve their Prometheus metrics",
+    )
+    metrics_port: int = setting(
+        9400,
+        "METRICS_PORT",
+        zero_allowed=True,
+        doc="the first Kafka-triggered function's metrics port; `runtime all` counts up"
+        " from it; 0: off",
+    )
     quix_state_dir: str = setting(
-        os.path.join(tempfile.gettempdir(), "billing-quix-state"), "QUIX_STATE_DIR"
+        os.path.join(tempfile.gettempdir(), "billing-quix-state"),
+        "QUIX_STATE_DIR",
+        doc="quix-streams' state folder (the functions keep no state there)",
+        shown="<temp folder>/billing-quix-state",
     )
-    # A managed Kafka (Confluent Cloud, MSK, Aiven...): SASL_SSL with a user and password.
     kafka_security_protocol: str = setting(
         "PLAINTEXT",
         "KAFKA_SECURITY_PROTOCOL",
         choices=("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
+        doc="a managed Kafka (Confluent Cloud, MSK, Aiven...): SASL_SSL with a user and password",
     )
     kafka_sasl_mechanism: str = setting(
-        "PLAIN", "KAFKA_SASL_MECHANISM", choices=("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+        "PLAIN",
+        "KAFKA_SASL_MECHANISM",
+        choices=("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"),
+        doc="the SASL mechanism of a managed Kafka",
     )
-    kafka_sasl_username: str | None = setting(None, "KAFKA_SASL_USERNAME")
-    kafka_sasl_password: str | None = setting(None, "KAFKA_SASL_PASSWORD", secret=True)
-    # The CA bundle to trust; None: the system's.
-    kafka_ssl_ca_location: str | None = setting(None, "KAFKA_SSL_CA_LOCATION")
-    # Set: both HTTP functions want `Authorization: Bearer <token>`; unset: no auth.
-    auth_token: str | None = setting(None, "BILLING_TOKEN", secret=True)
-    # A file holding the token, read when BILLING_TOKEN is unset.
-    auth_token_file: str | None = setting(None, "BILLING_TOKEN_FILE")
-    # The ports `make up` serves the HTTP functions on.
-    coordinator_port: int = setting(3007, "COORDINATOR_PORT")
-    crm_port: int = setting(3008, "CRM_PORT")
-    # Where clients (the `billing` CLI, the benchmark) find the HTTP functions; empty: on
-    # 127.0.0.1 at the ports above.
-    coordinator_url: str = setting("", "COORDINATOR_URL")
-    crm_url: str = setting("", "CRM_URL")
-    # The functions-framework target this process serves (functions-framework sets it).
-    function_target: str = setting("http", "FUNCTION_TARGET")
-    # The runtime's supervisor, which the functions it starts watch (runtime/lifeline.py).
-    supervisor_pid: int | None = setting(None, "BILLING_SUPERVISOR_PID")
+    kafka_sasl_username: str | None = setting(
+        None, "KAFKA_SASL_USERNAME", doc="a managed Kafka's API key"
+    )
+    kafka_sasl_password: str | None = setting(
+        None, "KAFKA_SASL_PASSWORD", secret=True, doc="a managed Kafka's API secret"
+    )
+    kafka_ssl_ca_location: str | None = setting(
+        None, "KAFKA_SSL_CA_LOCATION", doc="the CA bundle to trust; unset: the system's"
+    )
+    auth_token: str | None = setting(
+        None,
+        "BILLING_TOKEN",
+        secret=True,
+        doc="set: both HTTP functions want `Authorization: Bearer <token>`; unset: no auth"
+        " (`make up` sets one)",
+    )
+    auth_token_file: str | None = setting(
+        None, "BILLING_TOKEN_FILE", doc="a file holding the token, read when BILLING_TOKEN is unset"
+    )
+    coordinator_port: int = setting(
+        3007, "COORDINATOR_PORT", doc="the coordinator's port under `make up`"
+    )
+    crm_port: int = setting(3008, "CRM_PORT", doc="the CRM's port under `make up`")
+    coordinator_url: str = setting(
+        "",
+        "COORDINATOR_URL",
+        doc="where clients (the `billing` CLI, the benchmark) find the coordinator; empty:"
+        " 127.0.0.1 at COORDINATOR_PORT",
+    )
+    crm_url: str = setting(
+        "", "CRM_URL", doc="where clients find the CRM; empty: 127.0.0.1 at CRM_PORT"
+    )
+    function_target: str = setting(
+        "http",
+        "FUNCTION_TARGET",
+        doc="the functions-framework target this process serves (functions-framework sets it)",
+    )
+    supervisor_pid: int | None = setting(
+        None,
+        "BILLING_SUPERVISOR_PID",
+        doc="the runtime's supervisor, which the functions it starts watch (set by `runtime all`)",
+    )
 
     # The local stack (`make up`, infra/): where it keeps its state and how it runs.
-    state_dir: str = setting(str(REPO / ".state"), "STATE_DIR")
-    brokers: int = setting(1, "BROKERS")
-    kafka_heap: str = setting("-Xms256m -Xmx1g", "KAFKA_HEAP")
-    kafka_cache_dir: str = setting(str(Path.home() / ".cache" / "kafka-billing"), "KAFKA_CACHE_DIR")
-    s3_server_heap: str = setting("-Xms64m -Xmx512m", "S3_SERVER_HEAP")
-    # `make up S3_LATENCY_MS=25`: the functions reach S3 through a proxy holding each request.
-    s3_latency_ms: float = setting(0.0, "S3_LATENCY_MS", zero_allowed=True)
-    s3_latency_port: int = setting(4567, "S3_LATENCY_PORT")
+    state_dir: str = setting(
+        str(REPO / ".state"),
+        "STATE_DIR",
+        doc="where `make up` keeps the stack's data, logs and pid files",
+        shown="<repository>/.state",
+    )
+    brokers: int = setting(
+        1, "BROKERS", doc="`make up`: 1 broker, or 3 for a cluster any one node of which may die"
+    )
+    kafka_heap: str = setting(
+        "-Xms256m -Xmx1g", "KAFKA_HEAP", doc="`make up`: the brokers' JVM heap"
+    )
+    kafka_cache_dir: str = setting(
+        str(Path.home() / ".cache" / "kafka-billing"),
+        "KAFKA_CACHE_DIR",
+        doc="`make install`: where Maven puts the broker's and the S3 server's jars",
+        shown="~/.cache/kafka-billing",
+    )
+    s3_server_heap: str = setting(
+        "-Xms64m -Xmx512m", "S3_SERVER_HEAP", doc="`make up`: the S3 server's JVM heap"
+    )
+    s3_latency_ms: float = setting(
+        0.0,
+        "S3_LATENCY_MS",
+        zero_allowed=True,
+        doc="`make up`, `make bench`: above 0, the functions reach S3 through a proxy that"
+        " holds each request this long, as a cloud store would",
+    )
+    s3_latency_port: int = setting(4567, "S3_LATENCY_PORT", doc="the latency proxy's port")
 
     def __post_init__(self) -> None:
         for spec in dataclasses.fields(self):

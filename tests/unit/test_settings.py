@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
 import pytest
 
 from functions.errors import ConfigurationError
+from runtime import settings_doc
 from runtime.config import Settings, client_settings
 from tests.support import REPO
 
@@ -114,3 +116,12 @@ def test_secrets_stay_out_of_the_repr_and_dummy_keys_are_no_secret() -> None:
     )
     assert "t0ken-value" not in repr(settings)
     assert sorted(settings.secrets()) == ["session-token-value", "t0ken-value"]
+
+
+def test_the_configuration_page_lists_every_setting_as_declared() -> None:
+    page = settings_doc.PAGE.read_text()
+    assert settings_doc.page_with_table(page) == page, (
+        "docs/configuration.md is out of date: run `python -m runtime.settings_doc`"
+    )
+    for spec in dataclasses.fields(Settings):
+        assert f"| `{spec.metadata['env']}` |" in page
