@@ -143,51 +143,47 @@ class Bucket:
 
     def objects(self, prefix: str = "") -> Iterator[tuple[str, datetime, int]]:
         """Each object's key, last-modified time and size, in key order."""
-        try:
-            pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.name, Prefix=prefix
-            )
-            for page in pages:
-                for item in page.get("Contents", []):
-                    yield item["Key"], item["LastModified"], item["Size"]
-        except (ClientError, BotoCoreError) as exc:
-            raise self._unavailable("list", prefix + "*", exc) from exc
+        for item in self._listed("Contents", Prefix=prefix):
+            yield item["Key"], item["LastModified"], item["Size"]
 
-    def keys(self, prefix: str, start_after: str = "") -> Iterator[str]:
+    def names(self, prefix: str = "", start_after: str = "") -> Iterator[str]:
         """The keys with ``prefix`` that sort after ``start_after``, in key order, listed a
         thousand to a request as they are taken."""
-        yield from self._listed("Contents", "Key", Prefix=prefix, StartAfter=start_after)
+        for item in self._listed("Contents", Prefix=prefix, StartAfter=start_after):
+            yield item["Key"]
 
     def folders(self, prefix: str, start_after: str = "") -> Iterator[str]:
         """The "folders" right below ``prefix`` (the common prefixes up to the next ``/``)
         that sort after ``start_after``, in key order. A folder's name stands for all its
         objects: a server need not read them to list it."""
-        yield from self._listed(
-            "CommonPrefixes", "Prefix", Prefix=prefix, StartAfter=start_after, Delimiter="/"
+        listing = self._listed(
+            "CommonPrefixes", Prefix=prefix, StartAfter=start_after, Delimiter="/"
         )
+        for item in listing:
+            yield item["Prefix"]
 
     def files(self, prefix: str) -> Iterator[str]:
         """The keys right below ``prefix``, not those in its folders."""
-        yield from self._listed("Contents", "Key", Prefix=prefix, Delimiter="/")
+        for item in self._listed("Contents", Prefix=prefix, Delimiter="/"):
+            yield item["Key"]
 
-    def _listed(self, part: str, field: str, **listing: str) -> Iterator[str]:
+    def _listed(self, part: str, **listing: str) -> Iterator[Any]:
+        """The ``part`` ("Contents" or "CommonPrefixes") of every page of a listing; an
+        empty value of ``listing`` is left out (no prefix, no start)."""
+        given = {name: value for name, value in listing.items() if value}
         try:
             pages = self.client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.name,
-                **listing,  # type: ignore[arg-type]
+                **given,  # type: ignore[arg-type]
             )
             for page in pages:
-                for item in page.get(part, []):
-                    yield item[field]
+                yield from page.get(part, [])
         except (ClientError, BotoCoreError) as exc:
-            raise self._unavailable("list", listing["Prefix"] + "*", exc) from exc
+            raise self._unavailable("list", listing.get("Prefix", "") + "*", exc) from exc
 
     def get_json_all(self, keys: Sequence[str]) -> list[Mapping[str, Any] | None]:
         """The objects' JSON (None for one that is gone), read in parallel, in ``keys``' order."""
         return in_parallel(self.get_json, keys)
-
-    def names(self, prefix: str = "") -> Iterator[str]:
-        return (key for key, _, _ in self.objects(prefix))
 
     def stems(self, folder: str, starting: str = "") -> Iterator[str]:
         """The names of the JSON objects in ``folder`` (those starting with ``starting``),

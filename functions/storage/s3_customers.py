@@ -54,7 +54,7 @@ class S3CustomerStore(CustomerStore):
         start = self._key(after) if after else ""
         for length_folder in self.bucket.folders(self.PREFIX, start[: len(self.PREFIX) + 2]):
             for shard in self.bucket.folders(length_folder, start.rsplit("/", 1)[0]):
-                yield from self.bucket.keys(shard, start)
+                yield from self.bucket.names(shard, start)
 
     def get(self, customer_id: str) -> Customer | None:
         stored = self.bucket.get_json(self._key(customer_id))
