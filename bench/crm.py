@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -68,6 +70,15 @@ def concurrent_creates(api: Api, clients: int, each: int) -> tuple[float, int, i
     return len(created) / elapsed, len(ids) - len(created), len(set(created))
 
 
+def cli_start_s(times: int = 5) -> float:
+    """The quickest of a few `billing --help`: what starting the CLI costs."""
+    command = [str(Path(sys.executable).parent / "billing"), "--help"]
+    return min(
+        timed(lambda: subprocess.run(command, capture_output=True, check=True))
+        for _ in range(times)
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=10_000)
@@ -101,6 +112,8 @@ def main() -> None:
             f" {distinct} distinct ids"
         )
         figures |= {f"creates_per_s_{clients}": rate, f"create_errors_{clients}": errors}
+    figures["cli_help_s"] = cli_start_s()
+    print(f"`billing --help` in {figures['cli_help_s']:.2f} s (the quickest of 5)")
     print(json.dumps({"n": args.customers, **{k: round(v, 2) for k, v in figures.items()}}))
 
 

@@ -3,14 +3,13 @@ counters the functions keep (messages, S3 requests)."""
 
 from __future__ import annotations
 
-import os
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
-from infra.processes import stat_fields
 from infra.stack import Stack
 from runtime.config import Settings
 
@@ -40,30 +39,38 @@ def stack_processes(settings: Settings) -> list[Process]:
 
 
 def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
+    try:
+        return [child.pid for child in psutil.Process(pid).children()]
+    except psutil.Error:
+        return []
 
 
 def _function_of(pid: int) -> str:
-    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    return argv[-2].decode() if len(argv) >= 2 else str(pid)
+    try:
+        return psutil.Process(pid).cmdline()[-1]
+    except (psutil.Error, IndexError):
+        return str(pid)
 
 
 def peak_memory_mib(pid: int) -> float:
-    """The most memory the process ever had resident (VmHWM)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
+    """The most memory the process ever had resident (VmHWM). psutil tells today's resident
+    memory only, so this one figure is read from /proc."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return 0.0
 
 
 def cpu_seconds(pid: int) -> float:
     """User and system CPU time the process has used (0 if it is gone)."""
     try:
-        fields = stat_fields(pid)
-    except FileNotFoundError:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.Error:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return times.user + times.system
 
 
 def counters(urls: list[str]) -> dict[str, float]:

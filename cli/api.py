@@ -12,14 +12,14 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.errors import BillingError, StorageUnavailable
 from functions.storage import StoredBill
-from functions.storage.bucket import Bucket
-from functions.storage.s3 import S3BillStore
 from runtime.config import Settings
-from runtime.services import s3_client
+
+if TYPE_CHECKING:
+    from functions.storage.s3 import S3BillStore
 
 START_STACK = "is the stack up? `make up` starts it, `make status` tells"
 
@@ -108,6 +108,11 @@ class Api:
 
     @cached_property
     def _bills(self) -> S3BillStore:
+        # boto3 takes longer to import than the rest of the CLI: only for the bills.
+        from functions.storage.bucket import Bucket
+        from functions.storage.s3 import S3BillStore
+        from runtime.services import s3_client
+
         return S3BillStore(Bucket(s3_client(self.settings), self.settings.bills_bucket))
 
     def bills(self, prefix: str = "") -> Iterator[StoredBill]:

@@ -33,14 +33,22 @@ class Totals:
 
 
 def bar(totals: Totals, elapsed_s: float) -> str:
-    done = totals.billed + totals.failed
-    share = done / totals.total if totals.total else 1.0
-    filled = int(share * BAR_WIDTH)
+    """The bar, the counts, the rate and, while bills come, the time left (tqdm's)."""
+    from tqdm import tqdm  # imported once a bar is drawn: `billing --help` stays quick
+
+    done, total = totals.billed + totals.failed, totals.total
     rate = totals.billed / elapsed_s if elapsed_s > 0 else 0.0
-    return (
-        f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {share:4.0%}  "
-        f"{totals.billed}/{totals.total} billed, {totals.failed} failed, "
-        f"{totals.pending} pending  {rate:.1f} bills/s"
+    counts = (
+        f"{totals.billed}/{total} billed, {totals.failed} failed, {totals.pending} pending"
+        f"  {rate:.1f} bills/s"
+    )
+    left = ", {remaining} left" if 0 < done < total else ""
+    return tqdm.format_meter(
+        done if total else 1,
+        total or 1,
+        elapsed_s,
+        ascii=".#",
+        bar_format=f"[{{bar:{BAR_WIDTH}}}] {{percentage:3.0f}}%  {counts}{left}",
     )
 
 

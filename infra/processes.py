@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from functions.errors import ConfigurationError
 from infra.components import Component, port_open
 from runtime.config import REPO, Settings
@@ -27,7 +29,6 @@ from runtime.config import REPO, Settings
 log = logging.getLogger("infra.stack")
 
 MARKER = "BILLING_STACK"
-PROC = Path("/proc")
 
 
 @dataclass(frozen=True)
@@ -41,52 +42,32 @@ def marker_env(state_dir: Path) -> dict[str, str]:
     return {MARKER: str(state_dir.resolve())}
 
 
-def stat_fields(pid: int) -> list[str]:
-    """``/proc/<pid>/stat`` from the state on (field 3 of proc(5) is item 0); the command
-    before it is skipped whole, since it may hold spaces and parentheses."""
-    return (PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
-
-
 def alive(pid: int) -> bool:
     """Whether ``pid`` runs; a zombie has exited, only its parent's wait is missing."""
     try:
-        return stat_fields(pid)[0] != "Z"
-    except (OSError, IndexError):
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
         return False
 
 
-def _parent(pid: int) -> int:
-    return int(stat_fields(pid)[1])
-
-
-def _command(pid: int) -> str:
-    argv = (PROC / str(pid) / "cmdline").read_bytes().split(b"\0")
-    return " ".join(part.decode(errors="replace") for part in argv if part)[:200]
-
-
 def _ancestors() -> set[int]:
-    found, pid = set(), os.getpid()
-    while pid > 1:
-        found.add(pid)
-        try:
-            pid = _parent(pid)
-        except (OSError, ValueError, IndexError):
-            break
-    return found
+    this = psutil.Process()
+    return {this.pid, *(parent.pid for parent in this.parents())}
 
 
 def marked(state_dir: Path) -> list[StackProcess]:
     """The running processes that carry this stack's marker (never this one's own line)."""
-    wanted = f"{MARKER}={state_dir.resolve()}".encode()
+    wanted = str(state_dir.resolve())
     mine = _ancestors()
     found = []
-    for entry in PROC.iterdir():
-        if not entry.name.isdigit() or int(entry.name) in mine:
+    # A process we may not look into answers None for what it hides: not ours, then.
+    for process in psutil.process_iter(["ppid", "cmdline", "environ", "status"]):
+        info = process.info
+        if process.pid in mine or info["status"] in (None, psutil.STATUS_ZOMBIE):
             continue
-        pid = int(entry.name)
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            if wanted in (entry / "environ").read_bytes().split(b"\0") and alive(pid):
-                found.append(StackProcess(pid, _parent(pid), _command(pid)))
+        if (info["environ"] or {}).get(MARKER) == wanted:
+            command = " ".join(info["cmdline"] or ())[:200]
+            found.append(StackProcess(process.pid, info["ppid"], command))
     return found
 
 

@@ -17,8 +17,10 @@ from infra import components
 from infra.processes import Background
 from infra.provision import provision
 from runtime.config import Settings
-from tests.faults import Cluster
-from tests.support import Processes, TopicReader, isolated
+from tests.helpers.faults import Cluster
+from tests.helpers.kafka import TopicReader
+from tests.helpers.processes import Processes
+from tests.helpers.stores import isolated
 
 # The local S3 servers take any credentials; the aws CLI and boto3 want some.
 for _name, _value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}.items():

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
 from runtime.config import Settings
-from tests.support import Processes, start_http_function
-
-TOKEN = "e2e-token-Zq8w"
-BILLING = str(Path(sys.executable).parent / "billing")
+from tests.helpers.cli import TOKEN
+from tests.helpers.processes import Processes, start_http_function
 
 
 @pytest.fixture
@@ -25,12 +19,3 @@ def stack(settings: Settings, processes: Processes) -> Settings:
     crm, _ = start_http_function(processes, guarded, "crm")
     processes.runtime("all", guarded)
     return replace(guarded, coordinator_url=coordinator, crm_url=crm)
-
-
-def billing(
-    settings: Settings, *arguments: str, token: str | None = TOKEN
-) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **settings.to_env(), "BILLING_TOKEN": token or ""}
-    return subprocess.run(
-        [BILLING, *arguments], capture_output=True, text=True, env=env, timeout=180
-    )

@@ -11,7 +11,8 @@ import requests
 from functions.runs import bill_names
 from infra.demo import aws_s3_ls
 from runtime.config import Settings
-from tests.support import Processes, start_http_function, wait_for
+from tests.helpers.processes import Processes, start_http_function
+from tests.helpers.waiting import wait_for
 
 TARGETS = ("coordinator", "crm")
 

@@ -6,11 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from runtime.config import Settings
-from tests.e2e.conftest import TOKEN, billing
-from tests.support import (
-    Processes,
-    start_http_function,
-)
+from tests.helpers.cli import TOKEN, billing
+from tests.helpers.processes import Processes, start_http_function
 
 CLOUD_EVENT = {"ce_specversion", "ce_id", "ce_type", "ce_source", "ce_time", "content-type"}
 

@@ -5,13 +5,10 @@ from __future__ import annotations
 import requests
 
 from runtime.config import Settings
-from tests.e2e.conftest import TOKEN, billing
-from tests.support import (
-    Processes,
-    produce,
-    topic_records,
-    wait_for,
-)
+from tests.helpers.cli import TOKEN, billing
+from tests.helpers.kafka import produce, topic_records
+from tests.helpers.processes import Processes
+from tests.helpers.waiting import wait_for
 
 CLOUD_EVENT = {"ce_specversion", "ce_id", "ce_type", "ce_source", "ce_time", "content-type"}
 

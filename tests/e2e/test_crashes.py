@@ -17,18 +17,11 @@ import requests
 
 from functions import runs
 from runtime.config import Settings
-from tests.faults import Cluster
-from tests.support import (
-    Process,
-    Processes,
-    assert_billed_exactly_once,
-    bill_names,
-    closed,
-    seed_customers,
-    start_http_function,
-    topic_records,
-    wait_for,
-)
+from tests.helpers.faults import Cluster
+from tests.helpers.kafka import topic_records
+from tests.helpers.processes import Process, Processes, start_http_function
+from tests.helpers.stores import assert_billed_exactly_once, bill_names, closed, seed_customers
+from tests.helpers.waiting import wait_for
 
 KAFKA_TRIGGERED = ("engine-start", "crm-answer", "engine-complete")
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from runtime.config import Settings
-from tests.e2e.conftest import TOKEN, billing
-from tests.support import Processes, start_http_function
+from tests.helpers.cli import TOKEN, billing
+from tests.helpers.processes import Processes, start_http_function
 
 NEW = {"firstName": "Ada", "lastName": "L", "city": "Delft", "connectionId": "1"} | {
     "connectionMandate": "0"

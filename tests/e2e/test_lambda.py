@@ -1,5 +1,5 @@
 """A billing run through the Lambda adapters alone: a function URL event starts it, and an
-event source mapping of our own (tests/lambda_esm.py) invokes the Kafka-triggered functions
+event source mapping of our own (tests/helpers/lambda_esm.py) invokes the Kafka-triggered functions
 in fresh processes on the local broker and S3 server."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from dataclasses import replace
 from functions.bills import bill_name
 from functions.crm_api import seed_customers
 from functions.identifiers import WorkflowId
-from runtime.config import Settings
-from tests.lambda_esm import EventSourceMapping, invoke
-from tests.support import REPO, assert_billed_exactly_once, bill_names, job_outcomes
+from runtime.config import REPO, Settings
+from tests.helpers.lambda_esm import EventSourceMapping, invoke
+from tests.helpers.stores import assert_billed_exactly_once, bill_names, job_outcomes
 
 TOKEN = "lambda-e2e-token-Qx7"
 

@@ -14,7 +14,8 @@ import pytest
 
 from infra import processes as stack_processes
 from runtime.config import Settings
-from tests.support import Processes, run_module, stack_env, wait_for
+from tests.helpers.processes import Processes, run_module, stack_env
+from tests.helpers.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 

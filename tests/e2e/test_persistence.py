@@ -21,7 +21,9 @@ from infra import s3server
 from infra.components import http_answers
 from runtime.config import Settings
 from runtime.services import s3_client
-from tests.support import Processes, free_port, run_module, stack_env, wait_for
+from tests.helpers.ports import free_port
+from tests.helpers.processes import Processes, run_module, stack_env
+from tests.helpers.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 

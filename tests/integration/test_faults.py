@@ -16,20 +16,19 @@ from functions.bills import bill_name
 from functions.identifiers import WorkflowId
 from runtime.config import Settings
 from runtime.services import Services
-from tests.faults import Cluster, FlakyProxy
-from tests.support import (
-    Processes,
+from tests.helpers.faults import Cluster, FlakyProxy
+from tests.helpers.kafka import produce, topic_records
+from tests.helpers.lab import workflow
+from tests.helpers.processes import Processes
+from tests.helpers.stores import (
     assert_billed_exactly_once,
     bill_names,
     closed,
     dead_letters,
     job_outcomes,
-    produce,
     seed_customers,
-    topic_records,
-    wait_for,
-    workflow,
 )
+from tests.helpers.waiting import wait_for
 
 
 def expected_bills(workflows: dict[str, str]) -> list[str]:

@@ -10,7 +10,8 @@ from functions.errors import StorageUnavailable
 from functions.messages import Outgoing, Stream, WorkflowMessage
 from runtime.config import Settings
 from runtime.publisher import KafkaPublisher
-from tests.support import TopicReader, workflow
+from tests.helpers.kafka import TopicReader
+from tests.helpers.lab import workflow
 
 
 def outgoing(workflow_id: str) -> Outgoing:

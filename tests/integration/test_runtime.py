@@ -13,16 +13,11 @@ from functions.bills import bill_name
 from functions.identifiers import WorkflowId
 from runtime.config import Settings
 from runtime.services import Services
-from tests.support import (
-    LAB_WORKFLOW,
-    Processes,
-    TopicReader,
-    bill,
-    group_members,
-    produce,
-    wait_for,
-    workflow,
-)
+from tests.helpers.kafka import TopicReader, group_members, produce
+from tests.helpers.lab import LAB_WORKFLOW, workflow
+from tests.helpers.processes import Processes
+from tests.helpers.stores import bill
+from tests.helpers.waiting import wait_for
 
 Reader = Callable[[Settings, str], TopicReader]
 

@@ -11,7 +11,9 @@ from functions.storage.bucket import Bucket
 from infra.components import http_answers
 from runtime.config import Settings
 from runtime.services import s3_client
-from tests.support import Processes, free_port, wait_for
+from tests.helpers.ports import free_port
+from tests.helpers.processes import Processes
+from tests.helpers.waiting import wait_for
 
 
 def test_requests_through_the_latency_proxy_reach_the_s3_server_whole(

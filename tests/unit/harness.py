@@ -15,8 +15,8 @@ from prometheus_client import REGISTRY
 from functions.errors import PublishFailed
 from functions.messages import Customer, Outgoing, WorkflowMessage
 from functions.storage.bucket import Bucket
+from runtime.config import REPO
 from runtime.services import Services
-from tests.support import REPO
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

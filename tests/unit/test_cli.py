@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,8 +16,8 @@ from cli.progress import follow, summary
 from functions.identifiers import WorkflowId
 from functions.storage.bucket import Bucket
 from functions.storage.s3 import S3BillStore
-from runtime.config import Settings
-from tests.support import free_port
+from runtime.config import REPO, Settings
+from tests.helpers.ports import free_port
 
 RUN = "run-20261128T001500-0a1b2c3d"
 
@@ -51,6 +53,9 @@ def test_following_a_run_shows_progress_until_nothing_is_pending() -> None:
     assert final == [status(3, 1, 0)]
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("[" + "." * 30 + "]   0%  0/4 billed, 0 failed, 4 pending")
+    # Half done after 10 s: tqdm's estimate of the time left, from the rate so far.
+    assert lines[1].startswith("[" + "#" * 15 + "." * 15 + "]  50%  2/4 billed")
+    assert lines[1].endswith("0.2 bills/s, 00:10 left")
     assert lines[-1].startswith("[" + "#" * 30 + "] 100%  3/4 billed, 1 failed, 0 pending")
     assert "0.1 bills/s" in lines[-1]
 
@@ -185,3 +190,12 @@ def test_an_invalid_csv_names_each_bad_line_and_nothing_is_sent(
         " ['city', 'connectionId', 'connectionMandate', 'firstName', 'lastName']",
         f"billing: nothing was imported: 3 invalid row(s) in {path}",
     ]
+
+
+def test_the_cli_starts_without_boto3_or_tqdm() -> None:
+    # boto3 alone took longer to import than all the rest of `billing --help`.
+    code = "import sys, cli.__main__; print(sorted({'boto3', 'tqdm'} & set(sys.modules)))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert loaded.stdout.strip() == "[]"

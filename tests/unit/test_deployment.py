@@ -12,9 +12,8 @@ import tomllib
 from pathlib import Path
 
 from infra.broker import cluster_nodes, kafka_version, new_cluster_id, server_properties
-from runtime.config import Settings
+from runtime.config import REPO, Settings
 from runtime.triggers import TRIGGERS
-from tests.support import REPO
 
 
 def test_the_runtime_lists_its_kafka_and_timer_triggers() -> None:

@@ -22,11 +22,10 @@ from runtime.aws_lambda import handlers
 from runtime.aws_lambda.http import HttpAdapter
 from runtime.aws_lambda.kafka import KafkaAdapter, records_of
 from runtime.aws_lambda.schedule import ScheduleAdapter
-from runtime.config import Settings
+from runtime.config import REPO, Settings
 from runtime.http_function import HttpFunction
 from runtime.triggers import BY_FUNCTION, TIMER_BY_FUNCTION, TRIGGERS
 from runtime.worker import Produced
-from tests.support import REPO
 from tests.unit.harness import Harness, RecordingPublisher
 
 EVENTS = REPO / "tests" / "data" / "lambda"

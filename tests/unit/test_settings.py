@@ -10,8 +10,7 @@ import pytest
 
 from functions.errors import ConfigurationError
 from runtime import settings_doc
-from runtime.config import Settings, client_settings
-from tests.support import REPO
+from runtime.config import REPO, Settings, client_settings
 
 
 def test_settings_come_from_the_environment() -> None:

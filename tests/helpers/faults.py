@@ -4,7 +4,6 @@ a node, and a proxy that cuts the S3 server off."""
 from __future__ import annotations
 
 import contextlib
-import random
 import socket
 import threading
 from pathlib import Path
@@ -13,7 +12,13 @@ from urllib.parse import urlsplit
 from infra import broker
 from infra.components import kafka_ready
 from runtime.config import Settings
-from tests.support import Process, Processes, wait_for
+from tests.helpers.ports import free_port_block
+from tests.helpers.processes import Process, Processes
+from tests.helpers.waiting import wait_for
+
+
+def _serves(address: str) -> bool:
+    return kafka_ready(Settings(kafka_bootstrap_servers=address))
 
 
 class Cluster:
@@ -55,26 +60,6 @@ class Cluster:
 
     def _all_serving(self) -> bool:
         return kafka_ready(Settings(kafka_bootstrap_servers=self.bootstrap), len(self.nodes))
-
-
-def _serves(address: str) -> bool:
-    return kafka_ready(Settings(kafka_bootstrap_servers=address))
-
-
-def free_port_block(count: int) -> int:
-    """The first of ``count`` free ports in a row, below the range the kernel hands out
-    for outgoing connections, so no connection between brokers can take one meanwhile."""
-    for _ in range(100):
-        first = random.randrange(20_000, 32_000 - count)
-        with contextlib.ExitStack() as held:
-            try:
-                for port in range(first, first + count):
-                    sock = held.enter_context(socket.socket())
-                    sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return first
-    raise AssertionError(f"no {count} free ports in a row")
 
 
 class FlakyProxy:

@@ -1,0 +1,15 @@
+"""What the tests share besides their fixtures, one module a subject, with no cycles:
+
+- ``waiting``: wait for an event (a probe polled), never for a clock
+- ``ports``: free ports for the servers a test starts
+- ``lab``: the lab's messages as its services write them
+- ``kafka``: produce records, read topics, consumer groups (imports Kafka's client)
+- ``stores``: a test's own topics and buckets, bills, jobs and their outcomes in S3
+- ``processes``: processes started as users start them, with their logs
+- ``faults``: a Kafka cluster of a test's own, a proxy that drops connections
+- ``cli``: the `billing` command as a user runs it
+- ``lambda_esm``: an event source mapping of our own, for the Lambda adapters
+
+The unit tier uses ``ports`` only: its harness, ``tests/unit/harness.py``, is its own, free
+of Kafka and of ``infra``.
+"""

@@ -1,0 +1,107 @@
+"""What a test reads and writes in S3: its own buckets and topics, bills, jobs, outcomes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+
+from functions.messages import Customer
+from functions.storage import records
+from functions.storage.bucket import Bucket
+from infra.provision import provision
+from runtime.config import Settings
+from runtime.services import Services, s3_client
+from tests.helpers.kafka import topic_records
+
+
+def isolated(base: Settings) -> Settings:
+    """Settings with topics, buckets and consumer groups of their own, provisioned."""
+    tag = "t" + uuid.uuid4().hex[:10]
+    settings = replace(
+        base,
+        workflow_topic=f"{tag}-workflow-queue",
+        questions_topic=f"{tag}-questions-topic",
+        answers_topic=f"{tag}-answers-topic",
+        bills_bucket=f"{tag}-bills",
+        jobs_bucket=f"{tag}-billing-jobs",
+        customers_bucket=f"{tag}-crm-customers",
+        consumer_group_prefix=f"{tag}-",
+        storage_retry_s=5.0,
+        metrics_port=0,  # a test's processes never take the port of a stack running beside
+    )
+    provision(settings)
+    return settings
+
+
+def bill(settings: Settings, name: str) -> bytes | None:
+    """A bill's bytes as they are in S3, or None."""
+    return Bucket(s3_client(settings), settings.bills_bucket).get_bytes(name)
+
+
+def seed_customers(settings: Settings, count: int) -> list[str]:
+    """``count`` synthetic customers in the CRM's store; their ids."""
+    customers = [
+        Customer(str(1000 + n), f"First{n}", f"Last{n}", "Utrecht", str(5000 + n), "1")
+        for n in range(count)
+    ]
+    Services(settings).context.customers.seed(customers)
+    return [customer.customer_id for customer in customers]
+
+
+def bill_names(settings: Settings) -> list[str]:
+    return list(Bucket(s3_client(settings), settings.bills_bucket).names())
+
+
+def job_outcomes(settings: Settings) -> dict[str, list[str]]:
+    """Workflow keys by outcome: waiting ("pending"), "failed", and billed ("completed")."""
+    client = s3_client(settings)
+    jobs = Bucket(client, settings.jobs_bucket)
+    bills = Bucket(client, settings.bills_bucket)
+    # Each bill says in its metadata which workflow wrote it.
+    billed = [(bills.metadata(name) or {}).get("workflow-id", "?") for name in bills.names()]
+    failed = list(jobs.stems("failed/"))
+    # A job waits while a batch lists it and it has neither a bill nor a failure.
+    listed = {
+        job.workflow_id.key
+        for key in jobs.names("waiting/")
+        for job in records.to_jobs(jobs.get_json(key) or {"jobs": []})
+    }
+    pending = sorted(listed - set(billed) - set(failed))
+    return {"pending": pending, "completed": billed, "failed": failed}
+
+
+def closed(settings: Settings, count: int) -> Callable[[], dict[str, list[str]] | None]:
+    """A probe: the job outcomes once ``count`` jobs are billed or failed."""
+
+    def probe() -> dict[str, list[str]] | None:
+        outcomes = job_outcomes(settings)
+        done = len(outcomes["completed"]) + len(outcomes["failed"])
+        return outcomes if done >= count and not outcomes["pending"] else None
+
+    return probe
+
+
+def dead_letters(settings: Settings) -> int:
+    """How many records the three dead-letter topics hold."""
+    sources = (settings.workflow_topic, settings.questions_topic, settings.answers_topic)
+    return sum(len(topic_records(settings, settings.dead_letter_topic(t), 1)) for t in sources)
+
+
+def assert_billed_exactly_once(
+    settings: Settings,
+    outcomes: dict[str, list[str]],
+    bills: list[str],
+    workflows: Iterable[str] | None = None,
+) -> None:
+    """Each customer billed exactly once: the bills are ``bills`` and no other, a bill for
+    each workflow (``workflows``, when the test knows them), none failed, none waiting, and
+    the dead-letter topics empty."""
+    assert sorted(bill_names(settings)) == sorted(bills)
+    completed = sorted(outcomes["completed"])
+    if workflows is not None:
+        assert completed == sorted(workflows)
+    assert len(completed) == len(bills), "a workflow billed twice, or one bill for two"
+    assert outcomes["failed"] == []
+    assert outcomes["pending"] == []
+    assert dead_letters(settings) == 0
