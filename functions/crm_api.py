@@ -128,12 +128,14 @@ def _import(items: list[Any], customers: CustomerStore) -> HttpResponse:
         # A list only a repeated id spoils is well-formed: 422, as a conflict in content.
         status = 400 if plan.invalid else 422
         raise InvalidRequest(f"nothing was imported: {_listed(plan.problems)}", status=status)
-    given, new = plan.given, plan.new
-    customers.put_all(list(given.values()))
-    created = dict(zip(new, customers.add_new(list(new.values())), strict=True))
-    stored = {**given, **created}
+    customers.put_all(list(plan.given.values()))
+    created = dict(zip(plan.new, customers.add_new(list(plan.new.values())), strict=True))
+    stored = {**plan.given, **created}
     log.info(
-        "imported %d customer(s): %d new, %d by their id", len(items), len(created), len(given)
+        "imported %d customer(s): %d new, %d by their id",
+        len(items),
+        len(created),
+        len(plan.given),
     )
     return HttpResponse(201, [stored[index].to_wire() for index in range(len(items))])
 

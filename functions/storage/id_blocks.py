@@ -54,20 +54,21 @@ class IdBlocks:
     def skip_past(self, taken: int) -> None:
         """Ids up to ``taken`` were given by hand (an import): reservations start above it."""
         with self._lock:
-            last_taken = max(taken, self._start() - 1)
-            if self._block_of(last_taken) + 1 > self._noted_next_block():
-                self.bucket.put_json(self.NEXT_BLOCK, {"nextBlock": self._block_of(last_taken) + 1})
+            noted = self._noted_next_block()
+            after = self._block_of(max(taken, self._start(noted) - 1)) + 1
+            if after > noted:
+                self.bucket.put_json(self.NEXT_BLOCK, {"nextBlock": after})
 
     def _block_of(self, customer_id: int) -> int:
         return (customer_id - 1) // self.size
 
     def _noted_next_block(self) -> int:
+        """The block the last reservation noted as next; -1 if none was ever noted."""
         noted = self.bucket.get_json(self.NEXT_BLOCK)
         return -1 if noted is None else int(noted["nextBlock"])
 
-    def _start(self) -> int:
+    def _start(self, noted: int) -> int:
         """The first id worth reserving: after the noted block, or after what is taken."""
-        noted = self._noted_next_block()
         if noted >= 0:
             return noted * self.size + 1
         legacy = self.bucket.get_json(self.LEGACY_NEXT_ID)
@@ -78,7 +79,7 @@ class IdBlocks:
         return self.bucket.put_json(key, claim, only_if_absent=True) is not None
 
     def _reserve(self) -> Iterator[int]:
-        start = self._start()
+        start = self._start(self._noted_next_block())
         block = self._block_of(start)
         claim = {"reservedAt": datetime.now(UTC).isoformat(timespec="milliseconds")}
         # A block another process won makes us try the next: each costs one create.
