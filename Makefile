@@ -29,17 +29,22 @@ status:
 demo: up               ## a billing run for every seed customer, then the bills in S3
 	@$(PY) -m infra.demo
 
+# The unit tier runs on its own, with Kafka's client and infra unimportable (tests/helpers/unit_tier.py).
+UNIT := $(PY) -m pytest -p tests.helpers.unit_tier tests/unit
+
 test: install-tests    ## every tier; starts the broker and S3 server if they are not running
-	@$(PY) -m pytest
+	@$(UNIT)
+	@$(PY) -m pytest tests/integration tests/e2e
 
 fast: install-tests    ## every tier but the slow fault tests
-	@$(PY) -m pytest -m "not slow"
+	@$(UNIT)
+	@$(PY) -m pytest -m "not slow" tests/integration tests/e2e
 
 slow: install-tests    ## only the slow fault tests: crashes, outages, lost brokers
 	@$(PY) -m pytest -m slow
 
-unit: install-tests
-	@$(PY) -m pytest tests/unit
+unit: install
+	@$(UNIT)
 
 integration: install-tests
 	@$(PY) -m pytest tests/integration

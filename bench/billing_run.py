@@ -18,7 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
-from bench import ceilings, probes
+from bench import ceilings, cost, probes
 from cli.api import Api
 from functions.coordinator import MAX_CUSTOMERS_PER_RUN
 from functions.messages import Customer
@@ -26,24 +26,26 @@ from functions.runs import bill_names
 from functions.storage.bucket import Bucket
 from infra import s3server
 from infra.components import http_answers
-from runtime.config import Settings, client_settings
+from runtime.config import PriceSettings, StackSettings
 from runtime.services import Services, s3_client
 from runtime.triggers import FUNCTIONS
 
 
-def metrics_urls(settings: Settings) -> list[str]:
+def metrics_urls(settings: StackSettings) -> list[str]:
     ports = [settings.metrics_port + n for n in range(len(FUNCTIONS))]
-    http = [f"{url.rstrip('/')}/metrics" for url in (settings.coordinator_url, settings.crm_url)]
+    http = [
+        f"{url.rstrip('/')}/metrics" for url in (settings.coordinator_address, settings.crm_address)
+    ]
     return [f"http://127.0.0.1:{port}/metrics" for port in ports] + http
 
 
-def start_run(settings: Settings, customer_ids: list[str]) -> tuple[str, set[str]]:
+def start_run(settings: StackSettings, customer_ids: list[str]) -> tuple[str, set[str]]:
     """POST a run as the CLI does; its id and the names its bills will have."""
     accepted = Api(settings).start_run(customer_ids)
     return accepted["runId"], set(bill_names(accepted))
 
 
-def start_runs(settings: Settings, customer_ids: list[str]) -> dict[str, set[str]]:
+def start_runs(settings: StackSettings, customer_ids: list[str]) -> dict[str, set[str]]:
     """As many runs as the coordinator needs for these customers (10,000 to a run),
     all started before any is waited for: each run's id, and its bills' names."""
     runs = {}
@@ -53,12 +55,12 @@ def start_runs(settings: Settings, customer_ids: list[str]) -> dict[str, set[str
     return runs
 
 
-def server_name(settings: Settings) -> str:
+def server_name(settings: StackSettings) -> str:
     started = probes.running_pid(settings, "s3") is not None
     return f"s3proxy {s3server.VERSION}" if started else "not started by `make up`"
 
 
-def cpu_seconds(settings: Settings, names: tuple[str, ...]) -> float:
+def cpu_seconds(settings: StackSettings, names: tuple[str, ...]) -> float:
     """CPU time used so far by the stack's processes whose names start with ``names``."""
     return sum(
         probes.cpu_seconds(process.pid)
@@ -71,7 +73,7 @@ FUNCTION_PROCESSES = ("coordinator", "crm", "runtime")
 SERVER_PROCESSES = ("kafka", "s3")
 
 
-def seed(settings: Settings, count: int) -> list[str]:
+def seed(settings: StackSettings, count: int) -> list[str]:
     customers = [
         Customer(f"bench-{n:05d}", f"First{n}", f"Last{n}", "Utrecht", str(10_000 + n), "1")
         for n in range(count)
@@ -83,7 +85,7 @@ def seed(settings: Settings, count: int) -> list[str]:
 
 
 def wait_until_billed(
-    settings: Settings, runs: dict[str, set[str]], answered_before: float, timeout_s: float
+    settings: StackSettings, runs: dict[str, set[str]], answered_before: float, timeout_s: float
 ) -> float:
     """Seconds until every bill exists. engine-complete's counter of answers says when to
     look; listing 10,000 bills every second would load the S3 server under test."""
@@ -103,7 +105,7 @@ def wait_until_billed(
     raise SystemExit(f"not every bill exists after {timeout_s:.0f}s")
 
 
-def billed_after_ms(settings: Settings, names: set[str], posted: datetime) -> list[float]:
+def billed_after_ms(settings: StackSettings, names: set[str], posted: datetime) -> list[float]:
     bills = Services(settings).context.bills
 
     def latency(name: str) -> float:
@@ -119,7 +121,7 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(fraction * len(sorted_values)))]
 
 
-def billing_run(settings: Settings, count: int) -> dict[str, float]:
+def billing_run(settings: StackSettings, count: int) -> dict[str, float]:
     customers = seed(settings, count)
     before = probes.counters(metrics_urls(settings))
     functions_cpu = cpu_seconds(settings, FUNCTION_PROCESSES)
@@ -165,6 +167,9 @@ def billing_run(settings: Settings, count: int) -> dict[str, float]:
         f"            {functions_cpu * 1000:.2f} ms CPU in the functions,"
         f" {servers_cpu * 1000:.2f} ms in Kafka and S3"
     )
+    million = cost.million_bills(operations, functions_cpu, PriceSettings.from_env())
+    for line in million.lines():
+        print(f"  {line}")
     print("  peak memory (VmHWM):")
     for process in probes.stack_processes(settings):
         print(f"    {process.name:28} {probes.peak_memory_mib(process.pid):7.0f} MiB")
@@ -178,10 +183,11 @@ def billing_run(settings: Settings, count: int) -> dict[str, float]:
         "kafka_messages_per_bill": messages_per_bill,
         "function_cpu_s_per_bill": functions_cpu,
         "server_cpu_s_per_bill": servers_cpu,
+        "million_bills_usd": million.total,
     }
 
 
-def measure_ceiling(settings: Settings, figures: dict[str, float]) -> float:
+def measure_ceiling(settings: StackSettings, figures: dict[str, float]) -> float:
     """The bills/s the servers allow: their raw rates over what one bill costs of each."""
     s3_requests = ceilings.s3_requests_per_second(settings)
     s3_bills = s3_requests / figures["s3_requests_per_bill"]
@@ -198,7 +204,7 @@ def measure_ceiling(settings: Settings, figures: dict[str, float]) -> float:
     return min(s3_bills, kafka_bills)
 
 
-def one_customer_latency(settings: Settings, repeat: int) -> None:
+def one_customer_latency(settings: StackSettings, repeat: int) -> None:
     seed(settings, 1)
     bills = Bucket(s3_client(settings), settings.bills_bucket)
     timings = []
@@ -228,7 +234,7 @@ def one_customer_latency(settings: Settings, repeat: int) -> None:
     )
 
 
-def customer_create_latency(settings: Settings, repeat: int) -> None:
+def customer_create_latency(settings: StackSettings, repeat: int) -> None:
     """POST /customers to the CRM, as many times: what a create costs with every customer
     the CRM already holds (the first may reserve the process's block of ids)."""
     api = Api(settings)
@@ -252,10 +258,10 @@ def main() -> None:
     parser.add_argument("--latency", action="store_true", help="time a one-customer run")
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
-    settings = client_settings()
-    if not http_answers(settings.coordinator_url):
+    settings = StackSettings.from_env()
+    if not http_answers(settings.coordinator_address):
         raise SystemExit(
-            f"no coordinator at {settings.coordinator_url}; start the stack with `make up`"
+            f"no coordinator at {settings.coordinator_address}; start the stack with `make up`"
         )
     if args.latency:
         one_customer_latency(settings, args.repeat)

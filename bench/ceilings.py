@@ -13,13 +13,15 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from functions.storage.bucket import Bucket
-from runtime.config import Settings
+from runtime.config import StackSettings
 from runtime.services import s3_client
 
 REQUESTS_PER_SYNTHETIC_BILL = 4
 
 
-def s3_requests_per_second(settings: Settings, seconds: float = 5.0, threads: int = 8) -> float:
+def s3_requests_per_second(
+    settings: StackSettings, seconds: float = 5.0, threads: int = 8
+) -> float:
     """S3 requests/s when the server does nothing but the requests a bill needs, in the
     mix a bill needs them (create the job, read the customer, read the job, create the
     bill; ending the waits costs one request per batch), from ``threads`` clients at once."""
@@ -51,7 +53,7 @@ def s3_requests_per_second(settings: Settings, seconds: float = 5.0, threads: in
     return sum(done) * REQUESTS_PER_SYNTHETIC_BILL / elapsed
 
 
-def kafka_messages_per_second(settings: Settings, count: int = 30_000) -> float:
+def kafka_messages_per_second(settings: StackSettings, count: int = 30_000) -> float:
     """Messages/s from produce to consume through the broker, with messages the size of ours."""
     topic = f"bench-ceiling-{uuid.uuid4().hex[:8]}"
     quiet = {"bootstrap.servers": settings.kafka_bootstrap_servers, "log_level": 3}

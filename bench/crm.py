@@ -24,7 +24,7 @@ from pathlib import Path
 from cli.__main__ import main as billing
 from cli.api import Api, CliError
 from infra.components import http_answers
-from runtime.config import client_settings
+from runtime.config import StackSettings
 
 COLUMNS = "customerId,firstName,lastName,city,connectionId,connectionMandate"
 NEW = {"firstName": "Bench", "lastName": "Mark", "city": "Utrecht"} | {
@@ -83,9 +83,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=10_000)
     args = parser.parse_args()
-    settings = client_settings()
-    if not http_answers(settings.crm_url + "/openapi.json"):
-        raise SystemExit(f"no CRM at {settings.crm_url}; start the stack with `make up`")
+    settings = StackSettings.from_env()
+    if not http_answers(settings.crm_address + "/openapi.json"):
+        raise SystemExit(f"no CRM at {settings.crm_address}; start the stack with `make up`")
     api = Api(settings)
     imported_s = import_csv(args.customers)
     print(

@@ -11,7 +11,7 @@ import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
 from infra.stack import Stack
-from runtime.config import Settings
+from runtime.config import StackSettings
 
 
 @dataclass(frozen=True)
@@ -20,11 +20,11 @@ class Process:
     pid: int
 
 
-def running_pid(settings: Settings, name: str) -> int | None:
+def running_pid(settings: StackSettings, name: str) -> int | None:
     return Stack(settings).background.running_pid(name)
 
 
-def stack_processes(settings: Settings) -> list[Process]:
+def stack_processes(settings: StackSettings) -> list[Process]:
     """Every process `make up` started, and the function processes under the runtime."""
     found = []
     stack = Stack(settings)

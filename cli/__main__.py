@@ -25,13 +25,13 @@ from typing import Any
 
 from cli.api import Api, CliError
 from cli.progress import follow, summary
-from functions.bills import bill_file
 from functions.coordinator import MAX_CUSTOMERS_PER_RUN
 from functions.crm_api import MAX_CUSTOMERS_PER_IMPORT, customer_rows, plan_import
 from functions.errors import BillingError
 from functions.runs import STATES
 from functions.storage import StoredBill
-from runtime.config import client_settings
+from functions.storage.keys import bill_file
+from runtime.config import ClientSettings
 
 _RUNS_POSTED_AT_ONCE = 3
 
@@ -262,7 +262,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return int(args.action(Api(client_settings()), args))
+        return int(args.action(Api(ClientSettings.from_env()), args))
     except BillingError as exc:
         print(f"billing: {exc}", file=sys.stderr)
         return 2

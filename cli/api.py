@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from functions.errors import BillingError, StorageUnavailable
 from functions.storage import StoredBill
-from runtime.config import Settings
+from runtime.config import ClientSettings
 
 if TYPE_CHECKING:
     from functions.storage.s3 import S3BillStore
@@ -29,7 +29,7 @@ class CliError(BillingError):
 
 
 class Api:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: ClientSettings) -> None:
         self.settings = settings
 
     def _call(
@@ -46,8 +46,8 @@ class Api:
         if body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
-        if self.settings.auth_token:
-            headers["Authorization"] = f"Bearer {self.settings.auth_token}"
+        if self.settings.token:
+            headers["Authorization"] = f"Bearer {self.settings.token}"
         request = urllib.request.Request(base.rstrip("/") + path, data=data, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=timeout_s) as response:
@@ -63,7 +63,9 @@ class Api:
 
     def start_run(self, customer_ids: list[str]) -> dict[str, Any]:
         body = {"customerIdentifiers": customer_ids}
-        answer: dict[str, Any] = self._call("coordinator", self.settings.coordinator_url, "/", body)
+        answer: dict[str, Any] = self._call(
+            "coordinator", self.settings.coordinator_address, "/", body
+        )
         return answer
 
     def run_status(
@@ -75,11 +77,11 @@ class Api:
         path = f"/runs/{urllib.parse.quote(run_id, safe='')}"
         if query:
             path += "?" + urllib.parse.urlencode(query)
-        answer: dict[str, Any] = self._call("coordinator", self.settings.coordinator_url, path)
+        answer: dict[str, Any] = self._call("coordinator", self.settings.coordinator_address, path)
         return answer
 
     def create_customer(self, fields: dict[str, str]) -> dict[str, str]:
-        answer: dict[str, str] = self._call("CRM", self.settings.crm_url, "/customers", fields)
+        answer: dict[str, str] = self._call("CRM", self.settings.crm_address, "/customers", fields)
         return answer
 
     def customer_pages(
@@ -97,12 +99,12 @@ class Api:
         query = {key: str(value) for key, value in (("after", after), ("limit", limit)) if value}
         next_path: str | None = path + ("?" + urllib.parse.urlencode(query) if query else "")
         while next_path is not None:
-            page, next_path = self._exchange("CRM", self.settings.crm_url, next_path)
+            page, next_path = self._exchange("CRM", self.settings.crm_address, next_path)
             yield page, next_path is not None
 
     def import_customers(self, customers: list[dict[str, str]]) -> list[dict[str, str]]:
         answer: list[dict[str, str]] = self._call(
-            "CRM", self.settings.crm_url, "/customers", customers
+            "CRM", self.settings.crm_address, "/customers", customers
         )
         return answer
 

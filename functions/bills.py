@@ -1,30 +1,14 @@
-"""The bill text and the bill's object name, as the lab's engine writes them."""
+"""The bill text, as the lab's engine writes it (its object's name: ``storage/keys.py``)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from email.utils import format_datetime
 
-from functions.identifiers import WorkflowId, safe_key
+from functions.identifiers import WorkflowId
 from functions.messages import Customer
 
 AMOUNT_EUR = 199  # the lab's engine bills every customer a fixed amount
-
-
-def bill_folder(workflow_id: WorkflowId) -> str:
-    """The run's id, or ``wf-<workflow>`` for a workflow that belongs to no run of ours."""
-    return workflow_id.run_id or f"wf-{workflow_id.key}"
-
-
-def bill_file(customer_id: str) -> str:
-    """``customer-bill-<customerId>.txt``, the lab engine's file name for a bill."""
-    return f"customer-bill-{safe_key(customer_id)}.txt"
-
-
-def bill_name(customer_id: str, workflow_id: WorkflowId) -> str:
-    """``<run id>/customer-bill-<customerId>.txt``: a run's bills share its prefix, and a
-    run bills each customer once."""
-    return f"{bill_folder(workflow_id)}/{bill_file(customer_id)}"
 
 
 def render_bill(customer: Customer, workflow_id: WorkflowId, generated_at: datetime) -> str:

@@ -6,7 +6,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from functions.storage import BillStore, CustomerStore, Job, JobStore
+from functions.storage import (
+    AnswerJobFinder,
+    BillStore,
+    CustomerStore,
+    Job,
+    JobBatchWriter,
+    JobFailures,
+    OverdueJobSweep,
+)
 
 
 def utc_now() -> datetime:
@@ -49,7 +57,14 @@ class AnswerPolicy:
 
 @dataclass(frozen=True)
 class FunctionContext:
-    jobs: JobStore
+    """The stores, by the role each function has in a job's life: engine-start writes
+    ``new_jobs``, engine-complete finds an answer's job in ``answer_jobs``, retry-unanswered
+    runs the ``sweep``; either of the last two may record a job's failure."""
+
+    new_jobs: JobBatchWriter
+    answer_jobs: AnswerJobFinder
+    sweep: OverdueJobSweep
+    failures: JobFailures
     bills: BillStore
     customers: CustomerStore
     clock: Callable[[], datetime] = field(default=utc_now)

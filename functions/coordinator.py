@@ -26,7 +26,14 @@ from functions.identifiers import CUSTOMER_ID_RULE, is_customer_id
 from functions.log_context import about_run
 from functions.messages import Outgoing, Stream
 from functions.runs import STATES, BillingRun, is_run_id, new_run_id, plan, run_status
-from functions.storage import BillStore, IdempotencyRecord, JobStore, Run, RunStore
+from functions.storage import (
+    BillStore,
+    IdempotencyRecord,
+    JobFailures,
+    Run,
+    RunProgress,
+    RunStore,
+)
 from functions.web import HttpRequest, HttpResponse, Route
 
 log = logging.getLogger(__name__)
@@ -86,7 +93,8 @@ class Coordination:
 
     publish: Publish
     runs: RunStore
-    jobs: JobStore
+    progress: RunProgress
+    failures: JobFailures
     bills: BillStore
     clock: Callable[[], datetime] = utc_now
     make_run_id: Callable[[], str] = new_run_id
@@ -104,7 +112,9 @@ def show_run(request: HttpRequest, stores: Coordination, run_id: str) -> HttpRes
     run = stores.runs.get(run_id)
     if run is None:
         raise NotFound(f"there is no run {run_id!r}")
-    status = run_status(run, stores.jobs, stores.bills, state, customers == "true")
+    status = run_status(
+        run, stores.progress, stores.failures, stores.bills, state, customers == "true"
+    )
     return HttpResponse(200, status)
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 
-from functions.bills import bill_name, render_bill
+from functions.bills import render_bill
 from functions.context import FunctionContext, iso_millis
 from functions.messages import Answer, Outgoing
+from functions.storage.keys import bill_name
 
 log = logging.getLogger(__name__)
 
@@ -20,20 +21,21 @@ log = logging.getLogger(__name__)
 def engine_complete(answer: Answer, context: FunctionContext) -> list[Outgoing]:
     qa_id = answer.qa_identifier.text
     customer_id = answer.customer.customer_id if answer.customer else None
-    job = context.jobs.get(answer.qa_identifier, customer_id)
+    job = context.answer_jobs.find(answer.qa_identifier, customer_id)
     if job is None:
         log.info("answer %s: no job waits for it (billed, failed or not ours); skipped", qa_id)
         return []
 
     now = context.clock()
-    if context.answers.may_have_failed(job, now) and context.jobs.failure(job.workflow_id):
+    if context.answers.may_have_failed(job, now) and context.failures.get(job.workflow_id):
         log.info("answer %s: its job failed before the answer came; skipped", qa_id)
-        context.jobs.close(job.workflow_id)
+        context.answer_jobs.close(job.workflow_id)
         return []
     if answer.customer is None:
         reason = answer.error or "the CRM gave no answer"
         log.warning("answer %s: no customer in the answer (%s); job failed", qa_id, reason)
-        context.jobs.fail(job, reason, iso_millis(now))
+        context.failures.record(job, reason, iso_millis(now))
+        context.answer_jobs.close(job.workflow_id)
         return []
 
     name = bill_name(job.customer_id, job.workflow_id)
@@ -43,5 +45,5 @@ def engine_complete(answer: Answer, context: FunctionContext) -> list[Outgoing]:
     else:
         # A crash or a concurrent copy wrote it first; the first bill stays as it is.
         log.info("answer %s: bill %s was already written", qa_id, name)
-    context.jobs.close(job.workflow_id)
+    context.answer_jobs.close(job.workflow_id)
     return []

@@ -19,7 +19,7 @@ def engine_start(workflow: WorkflowMessage, context: FunctionContext) -> list[Ou
 
     customer_id = workflow.customer_identifier
     now = iso_millis(context.clock())
-    context.jobs.create(Job(workflow.workflow_id, customer_id, created_at=now, asked_at=now))
+    context.new_jobs.create(Job(workflow.workflow_id, customer_id, created_at=now, asked_at=now))
 
     # A redelivered workflow is asked again: the first question may never have reached
     # Kafka. Answers after the first find no waiting job, and a bill is never rewritten.

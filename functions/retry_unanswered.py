@@ -38,7 +38,7 @@ def retry_unanswered(tick: Tick, context: FunctionContext) -> list[Outgoing]:
     # No question is overdue sooner than the first timeout, so newer ones are not read.
     overdue = [
         job
-        for job in context.jobs.waiting(tick.now - policy.wait_after(1))
+        for job in context.sweep.waiting(tick.now - policy.wait_after(1))
         if policy.due(job, tick.now)
     ]
     questions = []
@@ -62,10 +62,10 @@ def _retry(job: Job, now: datetime, context: FunctionContext) -> Outgoing | None
             f" {job.customer_id} over {waited:.0f}s"
         )
         log.warning("workflow %s: %s; job failed", workflow_id, reason)
-        context.jobs.fail(job, reason, iso_millis(now))
+        context.failures.record(job, reason, iso_millis(now))
         return None
     again = job.asked_again(iso_millis(now))
-    if not context.jobs.ask_again(again):
+    if not context.sweep.ask_again(again):
         return None  # answered since it was read
     log.info(
         "workflow %s: no answer after %.0fs; asking again (question %d of %d)",

@@ -15,11 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from functions.bills import bill_name
 from functions.context import utc_now
 from functions.identifiers import RUN_ID, WorkflowId
 from functions.messages import BILL_GENERATION, WorkflowMessage
-from functions.storage import BillStore, JobStore, Run
+from functions.storage import BillStore, JobFailures, Run, RunProgress
+from functions.storage.keys import bill_name, bills_of_run, workflow_prefix
 
 STATES = ("pending", "billed", "failed")
 
@@ -76,7 +76,8 @@ def bill_names(accepted: Mapping[str, Any]) -> list[str]:
 
 def run_status(
     run: Run,
-    jobs: JobStore,
+    progress: RunProgress,
+    failures: JobFailures,
     bills: BillStore,
     state: str | None = None,
     with_customers: bool = True,
@@ -84,9 +85,9 @@ def run_status(
     """Counts of the run's workflows by state, and each customer's (only those in
     ``state``, if given; none without ``with_customers``). A bill counts even if the job
     also failed: the bill exists."""
-    billed = set(bills.names(f"{run.run_id}/"))
-    waiting = jobs.asked_keys(run.run_id)
-    failed_keys = jobs.failed_keys(f"{run.run_id}-")
+    billed = set(bills.names(bills_of_run(run.run_id)))
+    waiting = progress.asked_keys(run.run_id)
+    failed_keys = failures.workflow_keys(workflow_prefix(run.run_id))
     counts = dict.fromkeys(STATES, 0)
     customers = []
     shown_failures = []
@@ -111,7 +112,7 @@ def run_status(
                 shown_failures.append((entry, workflow.workflow_id))
     # Read only for the failures shown and not billed after all: one GET each.
     for entry, workflow_id in shown_failures:
-        failure = jobs.failure(workflow_id)
+        failure = failures.get(workflow_id)
         entry["reason"] = failure.reason if failure else "the failure record vanished"
     return {
         "runId": run.run_id,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from functions.errors import ConfigurationError
-from runtime.config import Settings
+from runtime.config import StackSettings
 
 INFRA = Path(__file__).resolve().parent
 POM = INFRA / "kafka" / "pom.xml"
@@ -28,11 +28,11 @@ def kafka_version() -> str:
     return match.group(1)
 
 
-def cache_dir(settings: Settings) -> Path:
+def cache_dir(settings: StackSettings) -> Path:
     return Path(settings.kafka_cache_dir) / f"kafka-{kafka_version()}"
 
 
-def resolve_jars(settings: Settings) -> Path:
+def resolve_jars(settings: StackSettings) -> Path:
     """The folder of the broker's jars, downloaded by ``mvn`` on first use."""
     libs = cache_dir(settings) / "libs"
     complete = cache_dir(settings) / ".complete"
@@ -129,7 +129,7 @@ def _cluster_id(cluster_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def prepare(cluster_dir: Path, node: Node, nodes: list[Node], settings: Settings) -> list[str]:
+def prepare(cluster_dir: Path, node: Node, nodes: list[Node], settings: StackSettings) -> list[str]:
     """Write a node's config, format its storage once, and return its command line."""
     libs = resolve_jars(settings)
     classpath = f"{libs}/*"

@@ -18,7 +18,7 @@ from confluent_kafka.admin import AdminClient
 
 from functions.errors import ConfigurationError
 from infra import broker, s3server
-from runtime.config import Settings
+from runtime.config import StackSettings
 from runtime.triggers import TRIGGERS
 
 BIN = Path(sys.executable).parent
@@ -27,9 +27,9 @@ BIN = Path(sys.executable).parent
 @dataclass(frozen=True)
 class Component:
     name: str
-    command: Callable[[Settings], list[str]]
-    ready: Callable[[Settings], bool]
-    port: Callable[[Settings], tuple[str, int]] | None = None
+    command: Callable[[StackSettings], list[str]]
+    ready: Callable[[StackSettings], bool]
+    port: Callable[[StackSettings], tuple[str, int]] | None = None
     timeout_s: float = 90.0
 
 
@@ -56,12 +56,12 @@ def http_answers(url: str, token: str | None = None) -> bool:
         return False
 
 
-def _admin(settings: Settings) -> AdminClient:
+def _admin(settings: StackSettings) -> AdminClient:
     # log_level 0 keeps librdkafka quiet about refused connections while a broker starts.
     return AdminClient({**settings.kafka_connection(), "log_level": 0})
 
 
-def kafka_ready(settings: Settings, brokers: int = 1) -> bool:
+def kafka_ready(settings: StackSettings, brokers: int = 1) -> bool:
     """Whether the cluster answers, with at least ``brokers`` of its nodes."""
     try:
         return len(_admin(settings).list_topics(timeout=2).brokers) >= brokers
@@ -69,7 +69,7 @@ def kafka_ready(settings: Settings, brokers: int = 1) -> bool:
         return False
 
 
-def groups_ready(settings: Settings) -> bool:
+def groups_ready(settings: StackSettings) -> bool:
     """Whether every Kafka-triggered function has joined its consumer group."""
     groups = [settings.consumer_group_prefix + t.consumer_group for t in TRIGGERS]
     # The client must outlive its futures: one collected early leaves them unresolved.
@@ -81,7 +81,7 @@ def groups_ready(settings: Settings) -> bool:
         return False
 
 
-def s3_address(settings: Settings) -> tuple[str, int]:
+def s3_address(settings: StackSettings) -> tuple[str, int]:
     if settings.s3_endpoint_url is None:
         raise ConfigurationError(
             "S3_ENDPOINT_URL is empty (real AWS); the stack starts local S3 only"
@@ -90,18 +90,18 @@ def s3_address(settings: Settings) -> tuple[str, int]:
     return parts.hostname or "127.0.0.1", parts.port or 80
 
 
-def kafka_nodes(settings: Settings) -> list[broker.Node]:
+def kafka_nodes(settings: StackSettings) -> list[broker.Node]:
     first = settings.kafka_bootstrap_servers.split(",")[0]
     return broker.cluster_nodes(host_port(first)[1], settings.brokers)
 
 
 def _kafka_node(index: int) -> Component:
-    def command(settings: Settings) -> list[str]:
+    def command(settings: StackSettings) -> list[str]:
         nodes = kafka_nodes(settings)
         cluster_dir = Path(settings.state_dir) / "kafka" / f"{len(nodes)}-node"
         return broker.prepare(cluster_dir, nodes[index], nodes, settings)
 
-    def ready(settings: Settings) -> bool:
+    def ready(settings: StackSettings) -> bool:
         address = kafka_nodes(settings)[index].address
         return kafka_ready(dataclasses.replace(settings, kafka_bootstrap_servers=address))
 
@@ -114,7 +114,7 @@ def _kafka_node(index: int) -> Component:
     )
 
 
-def _http_function(target: str, port: Callable[[Settings], int], probe_path: str) -> Component:
+def _http_function(target: str, port: Callable[[StackSettings], int], probe_path: str) -> Component:
     """A functions-framework target, started the way the README tells a user to."""
     return Component(
         target,
@@ -122,12 +122,12 @@ def _http_function(target: str, port: Callable[[Settings], int], probe_path: str
             str(BIN / "functions-framework"),
             *("--target", target, "--host", "127.0.0.1", "--port", str(port(s))),
         ],
-        lambda s: http_answers(f"http://127.0.0.1:{port(s)}{probe_path}", s.auth_token),
+        lambda s: http_answers(f"http://127.0.0.1:{port(s)}{probe_path}", s.token),
         lambda s: ("127.0.0.1", port(s)),
     )
 
 
-def infra(settings: Settings) -> tuple[Component, ...]:
+def infra(settings: StackSettings) -> tuple[Component, ...]:
     """What the functions need; topics and buckets are provisioned once all are ready."""
     s3 = Component(
         "s3",
@@ -160,5 +160,5 @@ FUNCTIONS = (
 )
 
 
-def components(settings: Settings) -> tuple[Component, ...]:
+def components(settings: StackSettings) -> tuple[Component, ...]:
     return infra(settings) + FUNCTIONS

@@ -11,18 +11,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-from runtime.config import Settings
+from runtime.config import StackSettings
 
 BIN = Path(sys.executable).parent
 
 
-def aws_env(settings: Settings) -> dict[str, str]:
+def aws_env(settings: StackSettings) -> dict[str, str]:
     """The aws CLI's environment: the keys the local S3 server takes, unless AWS's own."""
     key, secret = settings.local_s3_keys()
     return {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret, **os.environ}
 
 
-def aws_s3_ls(settings: Settings, path: str = "", recursive: bool = False) -> list[str]:
+def aws_s3_ls(settings: StackSettings, path: str = "", recursive: bool = False) -> list[str]:
     """The `aws s3 ls` of the bills bucket (or of a run's folder in it), as a user types it."""
     endpoint = ["--endpoint-url", settings.s3_endpoint_url] if settings.s3_endpoint_url else []
     flags = ["--recursive"] if recursive else []
@@ -45,7 +45,7 @@ def _shown(command: list[str], env: dict[str, str]) -> str:
 
 
 def main() -> int:
-    settings = Settings.from_env()
+    settings = StackSettings.from_env()
     billing = str(BIN / "billing")
     env = aws_env(settings)
     started = _shown([billing, "run", "--all-customers", "--wait"], env)

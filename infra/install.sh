@@ -27,8 +27,8 @@ if [ ! -f "$stamp" ]; then
 fi
 
 echo "install: Kafka broker jars and the S3 server (S3Proxy)"
-"$VENV/bin/python" -c 'from infra.broker import resolve_jars; from runtime.config import Settings; print("install: jars in", resolve_jars(Settings.from_env()))'
-"$VENV/bin/python" -c 'from infra.s3server import resolve_jar; from runtime.config import Settings; print("install: S3 server", resolve_jar(Settings.from_env()))'
+"$VENV/bin/python" -c 'from infra.broker import resolve_jars; from runtime.config import StackSettings; print("install: jars in", resolve_jars(StackSettings.from_env()))'
+"$VENV/bin/python" -c 'from infra.s3server import resolve_jar; from runtime.config import StackSettings; print("install: S3 server", resolve_jar(StackSettings.from_env()))'
 
 if [ "${1:-}" != "--for-tests" ]; then
   exit 0

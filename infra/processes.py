@@ -24,7 +24,7 @@ import psutil
 
 from functions.errors import ConfigurationError
 from infra.components import Component, port_open
-from runtime.config import REPO, Settings
+from runtime.config import REPO, StackSettings
 
 log = logging.getLogger("infra.stack")
 
@@ -134,7 +134,7 @@ class Background:
         return "(no log)"
 
     def launch(
-        self, component: Component, settings: Settings, env: Mapping[str, str] | None = None
+        self, component: Component, settings: StackSettings, env: Mapping[str, str] | None = None
     ) -> subprocess.Popen[bytes] | None:
         """Start ``component`` unless it runs, with ``env`` over this process's environment;
         its process, if started now."""
@@ -166,7 +166,7 @@ class Background:
         return process
 
     def await_ready(
-        self, component: Component, settings: Settings, process: subprocess.Popen[bytes] | None
+        self, component: Component, settings: StackSettings, process: subprocess.Popen[bytes] | None
     ) -> None:
         deadline = time.monotonic() + component.timeout_s
         while not component.ready(settings):
@@ -181,7 +181,7 @@ class Background:
             time.sleep(0.3)
         log.info("%s is ready", component.name)
 
-    def start_together(self, components: list[Component], settings: Settings) -> None:
+    def start_together(self, components: list[Component], settings: StackSettings) -> None:
         """Launch all, then wait for each: the nodes of a cluster need each other to be ready."""
         launched = [(component, self.launch(component, settings)) for component in components]
         for component, process in launched:

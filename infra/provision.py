@@ -14,16 +14,16 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from functions.errors import ConfigurationError
-from functions.storage.bucket import NOT_FOUND, Bucket
-from functions.storage.s3_customers import S3CustomerStore
+from functions.storage.bucket import NOT_FOUND
+from functions.storage.migrations import adopt_legacy_pending_jobs, move_legacy_customers
 from infra.tool import run_tool
-from runtime.config import Settings
-from runtime.services import s3_client
+from runtime.config import StackSettings
+from runtime.services import Services, s3_client
 
 log = logging.getLogger("infra.provision")
 
 
-def provision_topics(settings: Settings, timeout_s: float = 60.0) -> None:
+def provision_topics(settings: StackSettings, timeout_s: float = 60.0) -> None:
     admin = AdminClient(settings.kafka_connection())
     try:
         metadata = admin.list_topics(timeout=timeout_s)
@@ -75,7 +75,7 @@ def _wait_for_leaders(admin: AdminClient, topics: list[str], timeout_s: float) -
     raise ConfigurationError(f"topics {topics} have no partition leaders after {timeout_s}s")
 
 
-def provision_buckets(settings: Settings) -> None:
+def provision_buckets(settings: StackSettings) -> None:
     s3 = s3_client(settings)
     for name in settings.all_buckets:
         try:
@@ -100,20 +100,22 @@ def provision_buckets(settings: Settings) -> None:
                 raise
 
 
-def migrate_storage(settings: Settings) -> None:
-    """Move what an earlier version kept in another layout (see each store's method)."""
-    customers = S3CustomerStore(Bucket(s3_client(settings), settings.customers_bucket))
-    customers.move_legacy_keys()
+def migrate_storage(settings: StackSettings) -> None:
+    """Move what an earlier version kept in another layout (``functions/storage/migrations.py``)."""
+    services = Services(settings)
+    context = services.context
+    adopt_legacy_pending_jobs(services.bucket(settings.jobs_bucket), context.new_jobs)
+    move_legacy_customers(services.bucket(settings.customers_bucket), context.customers)
 
 
-def provision(settings: Settings) -> None:
+def provision(settings: StackSettings) -> None:
     provision_topics(settings)
     provision_buckets(settings)
     migrate_storage(settings)
 
 
 def main() -> int:
-    def act(settings: Settings) -> int:
+    def act(settings: StackSettings) -> int:
         provision(settings)
         return 0
 

@@ -21,18 +21,18 @@ import subprocess
 from pathlib import Path
 
 from functions.errors import ConfigurationError
-from runtime.config import Settings
+from runtime.config import StackSettings
 
 VERSION = "4.0.0"
 ARTIFACT = f"org.gaul:s3proxy:{VERSION}:jar:jar-with-dependencies"
 JAR_NAME = f"s3proxy-{VERSION}-jar-with-dependencies.jar"
 
 
-def cache_dir(settings: Settings) -> Path:
+def cache_dir(settings: StackSettings) -> Path:
     return Path(settings.kafka_cache_dir) / f"s3proxy-{VERSION}"
 
 
-def resolve_jar(settings: Settings) -> Path:
+def resolve_jar(settings: StackSettings) -> Path:
     """The server's jar, downloaded by ``mvn`` on first use and cached outside git."""
     jar = cache_dir(settings) / JAR_NAME
     if jar.exists():
@@ -66,7 +66,7 @@ def properties(data_dir: Path, host: str, port: int, access_key: str, secret_key
     )
 
 
-def prepare(state_dir: Path, host: str, port: int, settings: Settings) -> list[str]:
+def prepare(state_dir: Path, host: str, port: int, settings: StackSettings) -> list[str]:
     """Write the server's configuration and return its command line.
 
     The credentials are the ones every client of the stack signs with

@@ -27,7 +27,7 @@ from infra.components import FUNCTIONS, S3_LATENCY, Component
 from infra.processes import Background, stop_all
 from infra.provision import provision
 from infra.tool import run_tool
-from runtime.config import Settings
+from runtime.config import StackSettings
 
 log = logging.getLogger("infra.stack")
 
@@ -35,7 +35,7 @@ log = logging.getLogger("infra.stack")
 class Stack:
     """The local system of one state folder, as ``settings`` describe it."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: StackSettings) -> None:
         self.settings = settings
         self.background = Background(Path(settings.state_dir))
         self.infra = components.infra(settings)
@@ -70,7 +70,7 @@ class Stack:
         for component in chosen(FUNCTIONS):
             process = self.background.launch(component, settings, env)
             self.background.await_ready(component, settings, process)
-        urls = {"coordinator": settings.coordinator_url, "crm": settings.crm_url}
+        urls = {"coordinator": settings.coordinator_address, "crm": settings.crm_address}
         running = [
             f"{c.name} {urls[c.name]}" if c.name in urls else c.name
             for c in chosen(self.infra + FUNCTIONS)
@@ -127,9 +127,9 @@ class Stack:
         latency_file.write_text(f"{wanted:g}")
 
 
-def _with_token(settings: Settings) -> Settings:
+def _with_token(settings: StackSettings) -> StackSettings:
     """Auth is on in the local stack too: a random token, kept where local clients look."""
-    if settings.auth_token is not None:
+    if settings.auth_token is not None or settings.auth_token_file:
         return settings
     path = settings.token_file
     if not path.exists():
@@ -141,7 +141,7 @@ def _with_token(settings: Settings) -> Settings:
     return dataclasses.replace(settings, auth_token_file=str(path))
 
 
-def _with_every_node(settings: Settings) -> Settings:
+def _with_every_node(settings: StackSettings) -> StackSettings:
     """Every process `up` starts learns of every node, so any one of them may fail."""
     if settings.brokers == 1 or "KAFKA_BOOTSTRAP_SERVERS" in os.environ:
         return settings
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    def act(settings: Settings) -> int:
+    def act(settings: StackSettings) -> int:
         stack = Stack(_with_every_node(settings))
         names = stack.known_names()
         if args.only and not args.only <= set(names):

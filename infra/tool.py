@@ -8,14 +8,14 @@ import subprocess
 from collections.abc import Callable
 
 from functions.errors import BillingError
-from runtime.config import Settings
+from runtime.config import StackSettings
 from runtime.logs import configure_logging
 
 
-def run_tool(role: str, act: Callable[[Settings], int]) -> int:
+def run_tool(role: str, act: Callable[[StackSettings], int]) -> int:
     log = logging.getLogger(f"infra.{role}")
     try:
-        settings = Settings.from_env()
+        settings = StackSettings.from_env()
         configure_logging(settings, role=role, for_people=True)
         return act(settings)
     except (BillingError, subprocess.CalledProcessError) as exc:

@@ -1,9 +1,12 @@
 """The local event runtime: it owns Kafka, S3 clients and configuration.
 
 - ``triggers``: which topic triggers which function, in which consumer group
-- ``worker``: runs one Kafka-triggered function on quix-streams
+- ``kafka``: runs a Kafka-triggered function on quix-streams; the only Kafka client code
+- ``timers``: runs a timer-triggered function
 - ``http``: the functions-framework targets ``coordinator`` and ``crm``
+- ``aws_lambda``: the same functions as Lambda handlers
 - ``services``: the composition root that builds clients and stores for a process
+- ``config``: the settings of each audience, read from the environment
 """
 
 import contextlib

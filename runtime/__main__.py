@@ -13,14 +13,14 @@ import logging
 import sys
 
 from functions.errors import BillingError
-from runtime.config import Settings
+from runtime.config import FunctionSettings
 from runtime.logs import configure_logging
 from runtime.triggers import BY_FUNCTION, FUNCTIONS, TIMER_BY_FUNCTION, TIMERS, TRIGGERS
 
 log = logging.getLogger("runtime")
 
 
-def _describe(settings: Settings) -> str:
+def _describe(settings: FunctionSettings) -> str:
     lines = []
     for trigger in TRIGGERS:
         outputs = ", ".join(settings.topic(s) for s in trigger.outputs) or "-"
@@ -34,8 +34,8 @@ def _describe(settings: Settings) -> str:
     return "\n".join(lines)
 
 
-def run_function(function: str, settings: Settings) -> int:
-    from runtime.batches import BatchWorker
+def run_function(function: str, settings: FunctionSettings) -> int:
+    from runtime.kafka.batch_loop import BatchLoop
     from runtime.lifeline import hold_if_supervised
     from runtime.metrics import serve
     from runtime.services import Services
@@ -55,7 +55,7 @@ def run_function(function: str, settings: Settings) -> int:
         log.info("%s: stopped", function)
         return 0
     trigger = BY_FUNCTION[function]
-    worker = BatchWorker(trigger, settings, services.context_for(trigger))
+    worker = BatchLoop(trigger, settings, services.context_for(trigger))
     log.info(
         "%s: consuming %s as group %s%s on %s, up to %d record(s) in flight, %s",
         function,
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("function", choices=[*FUNCTIONS, "all", "list"])
     args = parser.parse_args(argv)
     try:
-        settings = Settings.from_env()
+        settings = FunctionSettings.from_env()
         configure_logging(settings, role=args.function)
         if args.function == "list":
             print(_describe(settings))

@@ -1,7 +1,8 @@
 """The functions-framework targets: each HTTP function bound to what it needs.
 
-One target per process (``functions-framework --target coordinator``). The process
-builds its configuration, clients and stores once, on the first request.
+One target per process (``functions-framework --target coordinator``). Importing this
+module reads nothing and sets nothing up: ``start`` reads the process's configuration and
+sets up its logging, once (``main.py``, functions-framework's entry point, calls it).
 
 Every target also answers ``GET /openapi.json`` (its OpenAPI 3 description) and
 ``GET /metrics`` (Prometheus); neither tells anything about customers, so neither
@@ -20,7 +21,7 @@ import flask
 from werkzeug.exceptions import HTTPException
 
 from functions.web import MAX_BODY_BYTES, HttpRequest, HttpResponse
-from runtime.config import Settings
+from runtime.config import FunctionSettings
 from runtime.http_function import HttpFunction
 from runtime.logs import configure_logging
 from runtime.services import Services
@@ -30,27 +31,33 @@ log = logging.getLogger(__name__)
 FlaskResponse = tuple[str, int, dict[str, str]]
 
 
-def _target_name() -> str:
+def _target_name(settings: FunctionSettings) -> str:
     """The ``--target`` this process serves, to name it in its log lines."""
     if "--target" in sys.argv[:-1]:
         return sys.argv[sys.argv.index("--target") + 1]
-    return SETTINGS.function_target
+    return settings.function_target
 
-
-# The process's one configuration, read on import, so it logs from its first line on.
-SETTINGS = Settings.from_env()
-configure_logging(SETTINGS, role=_target_name())
 
 _services: Services | None = None
 _services_lock = threading.Lock()
 
 
-def services() -> Services:
+def start() -> Services:
+    """Read the environment and set up logging, once; a bad setting stops the process
+    before it serves anything. The services' clients are built when first used."""
     global _services
     with _services_lock:
         if _services is None:
-            _services = Services(SETTINGS)
+            settings = FunctionSettings.from_env()
+            role = _target_name(settings)
+            configure_logging(settings, role=role)
+            log.info("%s: starting", role)
+            _services = Services(settings)
         return _services
+
+
+def services() -> Services:
+    return _services or start()
 
 
 def framework_error(exc: HTTPException) -> FlaskResponse:

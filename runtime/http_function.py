@@ -30,7 +30,11 @@ ROUTES: Mapping[str, tuple[Sequence[Route], Callable[[Services], object]]] = {
     "coordinator": (
         functions.coordinator.ROUTES,
         lambda svc: Coordination(
-            svc.publisher.publish, svc.runs, svc.context.jobs, svc.context.bills
+            svc.publisher.publish,
+            svc.runs,
+            svc.run_progress,
+            svc.context.failures,
+            svc.context.bills,
         ),
     ),
     "crm": (functions.crm_api.ROUTES, lambda svc: svc.seeded_customers()),
@@ -87,7 +91,7 @@ class HttpFunction:
         except InvalidRequest as exc:
             route, parameters, refusal = None, {}, exc
         if not self.router.is_public(head.path):
-            token = self._services().settings.auth_token
+            token = self._services().settings.token
             if token is not None and (denied := unauthorized(head.headers, token)):
                 return denied  # before telling whether the path exists
         if route is None:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from functions import log_context
 from functions.context import iso_millis
-from runtime.config import Settings
+from runtime.config import LogSettings
 
 BLANKED = "***"
 
@@ -63,7 +63,7 @@ class TextFormatter(_Redacting):
         return f"{line} [{about}]" if about else line
 
 
-def configure_logging(settings: Settings, role: str, for_people: bool = False) -> None:
+def configure_logging(settings: LogSettings, role: str, for_people: bool = False) -> None:
     """``for_people``: text whatever LOG_FORMAT says (the dev tools a person watches)."""
     text = for_people or settings.log_format == "text"
     formatter = (TextFormatter if text else JsonFormatter)(role, settings.secrets())

@@ -19,12 +19,16 @@ from botocore.utils import parse_timestamp
 from functions.context import AnswerPolicy, FunctionContext
 from functions.crm_api import seed_customers
 from functions.messages import Outgoing
-from functions.storage import CustomerStore, RunStore
+from functions.storage import CustomerStore, RunProgress, RunStore
 from functions.storage.bucket import Bucket
 from functions.storage.s3 import S3BillStore, S3RunStore
 from functions.storage.s3_customers import S3CustomerStore
-from functions.storage.s3_jobs import S3JobStore
-from runtime.config import Settings
+from functions.storage.s3_failures import S3JobFailures
+from functions.storage.s3_job_finder import S3AnswerJobFinder
+from functions.storage.s3_job_writer import S3JobBatchWriter
+from functions.storage.s3_run_progress import S3RunProgress
+from functions.storage.s3_sweep import S3OverdueJobSweep
+from runtime.config import FunctionSettings, S3Settings
 from runtime.metrics import count_s3_requests
 
 if TYPE_CHECKING:
@@ -50,7 +54,8 @@ def s3_timestamp(value: str | float) -> datetime:
     return cast("datetime", parse_timestamp(value))
 
 
-def s3_client(settings: Settings) -> S3Client:
+def s3_client(settings: S3Settings, connections: int = 10) -> S3Client:
+    """A boto3 client of the S3 server ``settings`` name, with ``connections`` in its pool."""
     core = botocore.session.get_session()
     parsers = core.get_component("response_parser_factory")
     parsers.set_parser_defaults(timestamp_parser=s3_timestamp)
@@ -68,8 +73,7 @@ def s3_client(settings: Settings) -> S3Client:
         region_name=settings.aws_region,
         config=Config(
             retries={"max_attempts": 3, "mode": "standard"},
-            # One connection for each record in flight, and a few for the HTTP functions.
-            max_pool_connections=max(10, settings.max_in_flight),
+            max_pool_connections=connections,
             connect_timeout=5,
             read_timeout=30,
             s3={"addressing_style": "path"},
@@ -101,7 +105,7 @@ class Services:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: FunctionSettings,
         *,
         s3: S3Client | None = None,
         publisher: Publisher | None = None,
@@ -114,17 +118,21 @@ class Services:
 
     @cached_property
     def s3(self) -> S3Client:
-        return self._s3 or s3_client(self.settings)
+        # One connection for each record in flight, and a few for the HTTP functions.
+        return self._s3 or s3_client(self.settings, max(10, self.settings.max_in_flight))
 
     @cached_property
     def context(self) -> FunctionContext:
         settings = self.settings
+        jobs, bills = self.bucket(settings.jobs_bucket), self.bucket(settings.bills_bucket)
+        failures = S3JobFailures(jobs)
         return FunctionContext(
-            jobs=S3JobStore(
-                Bucket(self.s3, settings.jobs_bucket), Bucket(self.s3, settings.bills_bucket)
-            ),
-            bills=S3BillStore(Bucket(self.s3, settings.bills_bucket)),
-            customers=S3CustomerStore(Bucket(self.s3, settings.customers_bucket)),
+            new_jobs=S3JobBatchWriter(jobs),
+            answer_jobs=S3AnswerJobFinder(jobs),
+            sweep=S3OverdueJobSweep(jobs, bills, failures),
+            failures=failures,
+            bills=S3BillStore(bills),
+            customers=S3CustomerStore(self.bucket(settings.customers_bucket)),
             answers=AnswerPolicy(
                 timeout_s=settings.answer_timeout_s,
                 backoff=settings.answer_backoff,
@@ -132,15 +140,22 @@ class Services:
             ),
         )
 
+    def bucket(self, name: str) -> Bucket:
+        return Bucket(self.s3, name)
+
     @cached_property
     def runs(self) -> RunStore:
-        return S3RunStore(Bucket(self.s3, self.settings.jobs_bucket))
+        return S3RunStore(self.bucket(self.settings.jobs_bucket))
+
+    @cached_property
+    def run_progress(self) -> RunProgress:
+        return S3RunProgress(self.bucket(self.settings.jobs_bucket))
 
     @cached_property
     def publisher(self) -> Publisher:
         if self._publisher is not None:
             return self._publisher
-        from runtime.publisher import KafkaPublisher
+        from runtime.kafka.publisher import KafkaPublisher
 
         return KafkaPublisher(self.settings, role="coordinator")
 

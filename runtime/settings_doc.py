@@ -7,9 +7,10 @@ declarations (``runtime/config.py``): ``python -m runtime.settings_doc``.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import sys
 
-from runtime.config import REPO, Settings
+from runtime.config import AUDIENCES, REPO
 
 PAGE = REPO / "docs" / "configuration.md"
 BEGIN = "<!-- settings: written by `python -m runtime.settings_doc`; do not edit by hand -->"
@@ -28,17 +29,33 @@ def _default(spec: dataclasses.Field[object]) -> str:
 
 
 def table() -> str:
-    """The settings as a Markdown table, in the order they are declared."""
-    rows = ["| variable | default | what for |", "|---|---|---|"]
-    for spec in dataclasses.fields(Settings):
-        metadata = spec.metadata
-        doc = metadata["doc"]
-        if metadata["choices"]:
-            doc += "; one of " + ", ".join(f"`{choice}`" for choice in metadata["choices"])
-        if metadata["secret"]:
-            doc += " (a secret: never logged)"
-        rows.append(f"| `{metadata['env']}` | {_default(spec)} | {doc} |")
-    return "\n".join(rows)
+    """The settings as Markdown tables, one per part of the settings (``AUDIENCES``),
+    each in the order its settings are declared."""
+    sections = []
+    for audience in AUDIENCES:
+        own = inspect.get_annotations(audience)
+        first_paragraph = (audience.__doc__ or "").strip().split("\n\n")[0]
+        summary = " ".join(first_paragraph.split()).replace("``", "`")
+        rows = [
+            f"### `{audience.__name__}`",
+            "",
+            summary,
+            "",
+            "| variable | default | what for |",
+            "|---|---|---|",
+        ]
+        for spec in dataclasses.fields(audience):
+            if spec.name not in own:
+                continue  # declared by a part the audience shares
+            metadata = spec.metadata
+            doc = metadata["doc"]
+            if metadata["choices"]:
+                doc += "; one of " + ", ".join(f"`{choice}`" for choice in metadata["choices"])
+            if metadata["secret"]:
+                doc += " (a secret: never logged)"
+            rows.append(f"| `{metadata['env']}` | {_default(spec)} | {doc} |")
+        sections.append("\n".join(rows))
+    return "\n\n".join(sections)
 
 
 def page_with_table(text: str) -> str:

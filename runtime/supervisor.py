@@ -9,7 +9,7 @@ import sys
 import time
 from dataclasses import replace
 
-from runtime.config import Settings
+from runtime.config import FunctionSettings
 from runtime.stopping import stop_event
 from runtime.triggers import FUNCTIONS
 
@@ -19,7 +19,7 @@ RESTART_DELAY_S = 2.0
 STOP_GRACE_S = 30.0
 
 
-def _start(function: str, settings: Settings, metrics_port: int) -> subprocess.Popen[bytes]:
+def _start(function: str, settings: FunctionSettings, metrics_port: int) -> subprocess.Popen[bytes]:
     # The child stops when this process dies, however it dies (see runtime/lifeline.py).
     own = replace(settings, metrics_port=metrics_port, supervisor_pid=os.getpid())
     env = {**os.environ, **own.to_env()}
@@ -28,7 +28,7 @@ def _start(function: str, settings: Settings, metrics_port: int) -> subprocess.P
     return process
 
 
-def supervise(settings: Settings) -> int:
+def supervise(settings: FunctionSettings) -> int:
     first_metrics_port = settings.metrics_port
     stop = stop_event("supervisor")
 

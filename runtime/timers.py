@@ -13,9 +13,7 @@ import threading
 from functions.context import FunctionContext
 from functions.errors import BillingError
 from functions.retry_unanswered import Tick
-from runtime.backlog import Backlog
-from runtime.config import Settings
-from runtime.publisher import KafkaPublisher
+from runtime.config import FunctionSettings
 from runtime.services import Publisher
 from runtime.triggers import Timer
 
@@ -32,9 +30,12 @@ def tick(timer: Timer, context: FunctionContext, backlog_moving: bool, publisher
 
 
 def run_timer(
-    timer: Timer, settings: Settings, context: FunctionContext, stop: threading.Event
+    timer: Timer, settings: FunctionSettings, context: FunctionContext, stop: threading.Event
 ) -> None:
     """Tick until ``stop`` is set (``runtime.stopping.stop_event``)."""
+    from runtime.kafka.backlog import Backlog
+    from runtime.kafka.publisher import KafkaPublisher
+
     publisher = KafkaPublisher(settings, role=timer.function)
     backlog = Backlog(settings)
     while not stop.wait(settings.retry_interval_s):

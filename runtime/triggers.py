@@ -18,6 +18,7 @@ from functions.engine_start import engine_start
 from functions.errors import BillingError
 from functions.messages import Answer, Outgoing, Question, Stream, WorkflowMessage
 from functions.retry_unanswered import Tick, retry_unanswered
+from functions.storage import JobBatchWriter
 
 M = TypeVar("M")
 M_co = TypeVar("M_co", covariant=True)
@@ -47,6 +48,9 @@ class Trigger(Generic[M]):
     outputs: tuple[Stream, ...]
     # It answers from the CRM's customers, so the lab's are seeded before it starts.
     reads_customers: bool = False
+    # Writes it holds until its batch of records is done, and makes before any output of
+    # the batch leaves: engine-start's jobs, which the answers to its questions must find.
+    writes_before_outputs: Callable[[FunctionContext], JobBatchWriter] | None = None
 
     def check_outputs(self, outgoing: list[Outgoing]) -> None:
         """Refuse a message for a stream this table does not give the function."""
@@ -61,6 +65,7 @@ TRIGGERS: tuple[Trigger[Any], ...] = (
         message=WorkflowMessage,
         handler=engine_start,
         outputs=(Stream.QUESTIONS,),
+        writes_before_outputs=lambda context: context.new_jobs,
     ),
     Trigger(
         function="crm-answer",

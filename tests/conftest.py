@@ -1,7 +1,9 @@
 """Fixtures for the tiers that need real services.
 
 The ``infra`` fixture uses the Kafka broker and S3 server that are running (``make up``)
-or starts them, and stops what it started. If they cannot start, the tests fail.
+or starts them, and stops what it started. If they cannot start, the tests fail. The
+fixtures import what they use, so that the unit tier never loads Kafka's client or
+``infra`` (``tests/helpers/unit_tier.py``).
 """
 
 from __future__ import annotations
@@ -10,17 +12,16 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from infra import components
-from infra.processes import Background
-from infra.provision import provision
-from runtime.config import Settings
-from tests.helpers.faults import Cluster
-from tests.helpers.kafka import TopicReader
-from tests.helpers.processes import Processes
-from tests.helpers.stores import isolated
+from runtime.config import StackSettings
+
+if TYPE_CHECKING:
+    from tests.helpers.faults import Cluster
+    from tests.helpers.kafka import TopicReader
+    from tests.helpers.processes import Processes
 
 # The local S3 servers take any credentials; the aws CLI and boto3 want some.
 for _name, _value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}.items():
@@ -29,8 +30,11 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 
 @pytest.fixture(scope="session")
-def infra() -> Iterator[Settings]:
-    base = Settings.from_env()
+def infra() -> Iterator[StackSettings]:
+    from infra import components
+    from infra.processes import Background
+
+    base = StackSettings.from_env()
     background = Background(Path(base.state_dir))
     missing = [component for component in components.infra(base) if not component.ready(base)]
     background.start_together(missing, base)
@@ -40,24 +44,30 @@ def infra() -> Iterator[Settings]:
 
 
 @pytest.fixture
-def settings(infra: Settings) -> Settings:
+def settings(infra: StackSettings) -> StackSettings:
     """Topics, buckets and consumer groups of this test's own, on the real services."""
+    from tests.helpers.stores import isolated
+
     return isolated(infra)
 
 
 @pytest.fixture
 def processes(tmp_path: Path) -> Iterator[Processes]:
+    from tests.helpers.processes import Processes
+
     started = Processes(tmp_path)
     yield started
     started.stop_all()
 
 
 @pytest.fixture
-def reader() -> Iterator[Callable[[Settings, str], TopicReader]]:
+def reader() -> Iterator[Callable[[StackSettings, str], TopicReader]]:
     """Opens topic readers that are closed after the test."""
+    from tests.helpers.kafka import TopicReader
+
     readers: list[TopicReader] = []
 
-    def open_reader(settings: Settings, topic: str) -> TopicReader:
+    def open_reader(settings: StackSettings, topic: str) -> TopicReader:
         readers.append(TopicReader(settings, topic))
         return readers[-1]
 
@@ -68,11 +78,13 @@ def reader() -> Iterator[Callable[[Settings, str], TopicReader]]:
 
 @pytest.fixture
 def own_cluster(
-    settings: Settings, processes: Processes, tmp_path: Path
-) -> Iterator[Callable[[int], tuple[Cluster, Settings]]]:
+    settings: StackSettings, processes: Processes, tmp_path: Path
+) -> Iterator[Callable[[int], tuple[Cluster, StackSettings]]]:
     """A Kafka cluster of the test's own; its settings have topics provisioned on it."""
+    from infra.provision import provision
+    from tests.helpers.faults import Cluster
 
-    def start(size: int) -> tuple[Cluster, Settings]:
+    def start(size: int) -> tuple[Cluster, StackSettings]:
         cluster = Cluster(processes, tmp_path / "cluster", size)
         on_cluster = replace(settings, kafka_bootstrap_servers=cluster.bootstrap)
         provision(on_cluster)

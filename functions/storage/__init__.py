@@ -1,32 +1,40 @@
 """Where the functions keep state: waiting and failed jobs, runs, bills and customers.
 
-``base`` holds the small abstract stores the functions are written against;
-``s3``, ``s3_jobs`` and ``s3_customers`` implement them on any S3-compatible storage
-(AWS, S3Proxy, LocalStack, moto).
+``base`` holds the small abstract stores the functions are written against, one a role;
+the ``s3*`` modules implement them on any S3-compatible storage (AWS, S3Proxy,
+LocalStack, moto); ``keys`` names every object they keep.
 """
 
 from functions.storage.base import (
+    AnswerJobFinder,
     BillStore,
     CustomerStore,
     Failure,
     IdempotencyRecord,
     Job,
-    JobStore,
+    JobBatchWriter,
+    JobFailures,
+    OverdueJobSweep,
     Page,
     Run,
+    RunProgress,
     RunStore,
     StoredBill,
 )
 
 __all__ = [
+    "AnswerJobFinder",
     "BillStore",
     "CustomerStore",
     "Failure",
     "IdempotencyRecord",
     "Job",
-    "JobStore",
+    "JobBatchWriter",
+    "JobFailures",
+    "OverdueJobSweep",
     "Page",
     "Run",
+    "RunProgress",
     "RunStore",
     "StoredBill",
 ]

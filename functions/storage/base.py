@@ -57,11 +57,13 @@ class Failure:
     failed_at: str
 
 
-class JobStore(abc.ABC):
+class JobBatchWriter(abc.ABC):
+    """engine-start's: keeps new jobs as waiting, a batch of them in one write."""
+
     @abc.abstractmethod
     def create(self, job: Job) -> None:
         """Keep ``job`` as waiting (within ``batch``, once the batch ends well). A workflow
-        created twice waits once: the first job is the one ``get`` returns."""
+        created twice waits once: the first job is the one an answer finds."""
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[Callable[[], None]]:
@@ -70,27 +72,43 @@ class JobStore(abc.ABC):
         produced only after its jobs are written."""
         yield lambda: None
 
-    @abc.abstractmethod
-    def get(self, workflow_id: WorkflowId, customer_id: str | None = None) -> Job | None:
-        """The job waiting for this workflow's answer (the one for ``customer_id`` if the
-        id was reused), or None once it is closed or failed here, or was never ours. A job
-        another process failed may still be returned: see ``failure``."""
+
+class AnswerJobFinder(abc.ABC):
+    """engine-complete's: the waiting job an answer is for."""
 
     @abc.abstractmethod
-    def ask_again(self, job: Job) -> bool:
-        """Record question ``job.attempts`` (read with one fewer); False if another sweep
-        recorded it first or the job no longer waits."""
+    def find(self, workflow_id: WorkflowId, customer_id: str | None = None) -> Job | None:
+        """The job waiting for this workflow's answer (the one for ``customer_id`` if the
+        id was reused), or None once it is closed here, or was never ours. A job another
+        process failed may still be returned: see ``JobFailures.get``."""
 
     @abc.abstractmethod
     def close(self, workflow_id: WorkflowId) -> None:
-        """The job is billed: it no longer waits."""
+        """The job is billed or failed: no answer finds it here any more."""
+
+
+class JobFailures(abc.ABC):
+    """Why jobs ended without a bill: written by engine-complete and the sweep, read by
+    engine-complete (a late answer) and a run's progress."""
 
     @abc.abstractmethod
-    def fail(self, job: Job, reason: str, at: str) -> None:
-        """Record why the job ended without a bill; it no longer waits."""
+    def record(self, job: Job, reason: str, at: str) -> None:
+        """Record why the job ended without a bill (the first reason stays); it waits no
+        more, and its questions asked again are cleared away."""
 
     @abc.abstractmethod
-    def failure(self, workflow_id: WorkflowId) -> Failure | None: ...
+    def get(self, workflow_id: WorkflowId) -> Failure | None: ...
+
+    @abc.abstractmethod
+    def exists(self, workflow_id: WorkflowId) -> bool: ...
+
+    @abc.abstractmethod
+    def workflow_keys(self, workflow_prefix: str) -> set[str]:
+        """The keys (``WorkflowId.key``) of the failed jobs whose key has the prefix."""
+
+
+class OverdueJobSweep(abc.ABC):
+    """retry-unanswered's: the jobs still waiting, and asking their question again."""
 
     @abc.abstractmethod
     def waiting(self, asked_before: datetime) -> Iterator[Job]:
@@ -98,13 +116,18 @@ class JobStore(abc.ABC):
         what no longer waits may be cleared away meanwhile."""
 
     @abc.abstractmethod
+    def ask_again(self, job: Job) -> bool:
+        """Record question ``job.attempts`` (read with one fewer); False if another sweep
+        recorded it first or the job no longer waits."""
+
+
+class RunProgress(abc.ABC):
+    """The coordinator's: which of a run's workflows asked their question."""
+
+    @abc.abstractmethod
     def asked_keys(self, run_id: str) -> set[str]:
         """The keys (``WorkflowId.key``) of the run's workflows whose question was asked
         and whose job is still kept (it may have a bill or a failure since)."""
-
-    @abc.abstractmethod
-    def failed_keys(self, workflow_prefix: str) -> set[str]:
-        """The keys of the failed jobs whose key has the prefix."""
 
 
 @dataclass(frozen=True)

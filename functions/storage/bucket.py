@@ -184,9 +184,3 @@ class Bucket:
     def get_json_all(self, keys: Sequence[str]) -> list[Mapping[str, Any] | None]:
         """The objects' JSON (None for one that is gone), read in parallel, in ``keys``' order."""
         return in_parallel(self.get_json, keys)
-
-    def stems(self, folder: str, starting: str = "") -> Iterator[str]:
-        """The names of the JSON objects in ``folder`` (those starting with ``starting``),
-        without the folder and the ``.json``."""
-        names = self.names(folder + starting)
-        return (name.removeprefix(folder).removesuffix(".json") for name in names)

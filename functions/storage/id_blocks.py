@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
+from functions.storage import keys
 from functions.storage.bucket import Bucket
 
 BLOCK_SIZE = 100
@@ -23,10 +24,6 @@ BLOCK_SIZE = 100
 
 class IdBlocks:
     """The numeric ids this process hands out, a reserved block at a time."""
-
-    BLOCKS = "ids/blocks/"
-    NEXT_BLOCK = "ids/next-block.json"
-    LEGACY_NEXT_ID = "ids/next-customer-id.json"  # where versions before the blocks went on
 
     def __init__(
         self, bucket: Bucket, first_free: Callable[[], int], size: int = BLOCK_SIZE
@@ -57,25 +54,25 @@ class IdBlocks:
             noted = self._noted_next_block()
             after = self._block_of(max(taken, self._start(noted) - 1)) + 1
             if after > noted:
-                self.bucket.put_json(self.NEXT_BLOCK, {"nextBlock": after})
+                self.bucket.put_json(keys.NEXT_ID_BLOCK, {"nextBlock": after})
 
     def _block_of(self, customer_id: int) -> int:
         return (customer_id - 1) // self.size
 
     def _noted_next_block(self) -> int:
         """The block the last reservation noted as next; -1 if none was ever noted."""
-        noted = self.bucket.get_json(self.NEXT_BLOCK)
+        noted = self.bucket.get_json(keys.NEXT_ID_BLOCK)
         return -1 if noted is None else int(noted["nextBlock"])
 
     def _start(self, noted: int) -> int:
         """The first id worth reserving: after the noted block, or after what is taken."""
         if noted >= 0:
             return noted * self.size + 1
-        legacy = self.bucket.get_json(self.LEGACY_NEXT_ID)
+        legacy = self.bucket.get_json(keys.LEGACY_NEXT_ID)
         return int(legacy["nextId"]) if legacy is not None else self._first_free()
 
     def _claim(self, block: int, claim: dict[str, str]) -> bool:
-        key = f"{self.BLOCKS}{block:012d}.json"
+        key = keys.id_block(block)
         return self.bucket.put_json(key, claim, only_if_absent=True) is not None
 
     def _reserve(self) -> Iterator[int]:
@@ -87,6 +84,6 @@ class IdBlocks:
             block += 1
         # Unconditional: a racing writer may note a lower block, which costs a later
         # reservation one more try, never an id.
-        self.bucket.put_json(self.NEXT_BLOCK, {"nextBlock": block + 1})
+        self.bucket.put_json(keys.NEXT_ID_BLOCK, {"nextBlock": block + 1})
         first = max(start, block * self.size + 1)
         return iter(range(first, (block + 1) * self.size + 1))

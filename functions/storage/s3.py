@@ -1,5 +1,6 @@
-"""The stores of runs and bills on S3-compatible storage, one object each (the jobs' store
-is ``s3_jobs.py``, the customers' ``s3_customers.py``).
+"""The stores of runs and bills on S3-compatible storage, one object each. The jobs are kept
+by role (``s3_job_writer``, ``s3_job_finder``, ``s3_sweep``, ``s3_failures``,
+``s3_run_progress``), the customers by ``s3_customers``.
 
 Every conditional write creates an object that does not exist yet (``If-None-Match: *``),
 so a duplicate message or a second engine instance can never overwrite a bill. Nothing
@@ -9,11 +10,10 @@ relies on ``If-Match``, which no local S3 server applies atomically (see
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 
-from functions.identifiers import WorkflowId, safe_key
-from functions.storage import records
+from functions.identifiers import WorkflowId
+from functions.storage import keys, records
 from functions.storage.base import (
     BillStore,
     IdempotencyRecord,
@@ -25,17 +25,13 @@ from functions.storage.bucket import Bucket
 
 
 class S3RunStore(RunStore):
-    """``runs/<run id>.json`` and ``idempotency/<digest of the key>.json``."""
-
-    RUNS = "runs/"
-    KEYS = "idempotency/"
+    """``keys.run_record`` and ``keys.idempotency_claim``."""
 
     def __init__(self, bucket: Bucket) -> None:
         self.bucket = bucket
 
     def claim(self, idempotency_key: str, record: IdempotencyRecord) -> IdempotencyRecord:
-        # Digesting the key keeps any text a client sends out of the object's name.
-        key = self.KEYS + hashlib.sha256(idempotency_key.encode()).hexdigest() + ".json"
+        key = keys.idempotency_claim(idempotency_key)
         if self.bucket.put_json(key, records.claim(record), only_if_absent=True) is not None:
             return record
         stored = self.bucket.get_json(key)
@@ -44,11 +40,11 @@ class S3RunStore(RunStore):
         return records.to_claim(stored)
 
     def get(self, run_id: str) -> Run | None:
-        stored = self.bucket.get_json(f"{self.RUNS}{safe_key(run_id)}.json")
+        stored = self.bucket.get_json(keys.run_record(run_id))
         return None if stored is None else records.to_run(stored)
 
     def save(self, run: Run) -> None:
-        self.bucket.put_json(f"{self.RUNS}{safe_key(run.run_id)}.json", records.run(run))
+        self.bucket.put_json(keys.run_record(run.run_id), records.run(run))
 
 
 class S3BillStore(BillStore):

@@ -4,18 +4,15 @@ order is the ids' order, and new ids from blocks reserved a process at a time
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator, Sequence
 from itertools import islice
 
 from functions.errors import StorageUnavailable
-from functions.identifiers import safe_key
 from functions.messages import Customer
+from functions.storage import keys
 from functions.storage.base import CustomerStore, Page
 from functions.storage.bucket import Bucket, in_parallel
 from functions.storage.id_blocks import IdBlocks
-
-log = logging.getLogger(__name__)
 
 # Ids found taken in a row before the rest of a block is given up; blocks given up before
 # a create gives up. Only ids written by hand (an import) can be taken, and an import
@@ -25,55 +22,39 @@ _BLOCKS_BEFORE_GIVING_UP = 10
 
 
 class S3CustomerStore(CustomerStore):
-    """``customers/<length of the id, two digits>/<shard>/<id>.json``.
-
-    S3 lists keys in byte order; the length first makes that order 1, 2, ..., 9, 10, 11
-    rather than 1, 10, 11, 2. The shard is the id less its last three characters (``_``
-    for shorter ids), so a shard holds at most a thousand numeric ids: a page is listed
-    shard by shard, and a listing with a narrow prefix is cheap on any S3 server (one on
-    a file system reads every object a prefix matches, which for ``customers/`` is all).
-    """
-
-    PREFIX = "customers/"
+    """``keys.customer``: a page is listed shard by shard, and a listing with a narrow
+    prefix is cheap on any S3 server (one on a file system reads every object a prefix
+    matches, which for ``customers/`` is all)."""
 
     def __init__(self, bucket: Bucket) -> None:
         self.bucket = bucket
         self.ids = IdBlocks(bucket, self._first_free)
 
-    def _key(self, customer_id: str) -> str:
-        name = safe_key(customer_id)
-        return f"{self.PREFIX}{len(name):02d}/{name[:-3] or '_'}/{name}.json"
-
-    def _id_of(self, key: str) -> str | None:
-        """The id a key names; None for a key of another layout."""
-        name = key.rsplit("/", 1)[-1].removesuffix(".json")
-        return name if self._key(name) == key else None
-
     def _keys_after(self, after: str) -> Iterator[str]:
         """Every customer's key after ``after``'s, in order, listed shard by shard as taken."""
-        start = self._key(after) if after else ""
-        for length_folder in self.bucket.folders(self.PREFIX, start[: len(self.PREFIX) + 2]):
+        start = keys.customer(after) if after else ""
+        for length_folder in self.bucket.folders(keys.CUSTOMERS, start[: len(keys.CUSTOMERS) + 2]):
             for shard in self.bucket.folders(length_folder, start.rsplit("/", 1)[0]):
                 yield from self.bucket.names(shard, start)
 
     def get(self, customer_id: str) -> Customer | None:
-        stored = self.bucket.get_json(self._key(customer_id))
+        stored = self.bucket.get_json(keys.customer(customer_id))
         return None if stored is None else Customer.from_wire(stored)
 
     def id_page(self, after: str, limit: int) -> Page[str]:
-        keys = list(islice(self._keys_after(after), limit + 1))
-        ids = [found for key in keys[:limit] if (found := self._id_of(key)) is not None]
-        return Page(ids, ids[-1] if len(keys) > limit and ids else None)
+        listed = list(islice(self._keys_after(after), limit + 1))
+        ids = [found for key in listed[:limit] if (found := keys.customer_id_of(key)) is not None]
+        return Page(ids, ids[-1] if len(listed) > limit and ids else None)
 
     def page(self, after: str, limit: int) -> Page[Customer]:
         ids = self.id_page(after, limit)
-        stored = self.bucket.get_json_all([self._key(customer_id) for customer_id in ids.items])
+        stored = self.bucket.get_json_all([keys.customer(customer_id) for customer_id in ids.items])
         # A customer deleted between the listing and the read is simply not shown.
         customers = [Customer.from_wire(record) for record in stored if record is not None]
         return Page(customers, ids.next_after)
 
     def add(self, customer: Customer) -> bool:
-        key = self._key(customer.customer_id)
+        key = keys.customer(customer.customer_id)
         return self.bucket.put_json(key, customer.to_wire(), only_if_absent=True) is not None
 
     def add_new(self, customers: Sequence[Callable[[str], Customer]]) -> list[Customer]:
@@ -93,7 +74,7 @@ class S3CustomerStore(CustomerStore):
             self.ids.skip_block()
         raise StorageUnavailable(
             f"every new id tried in {_BLOCKS_BEFORE_GIVING_UP} blocks of"
-            f" s3://{self.bucket.name}/{self.PREFIX} was taken; ids are being written by hand"
+            f" s3://{self.bucket.name}/{keys.CUSTOMERS} was taken; ids are being written by hand"
             " past the blocks' note (ids/next-block.json)"
         )
 
@@ -104,10 +85,10 @@ class S3CustomerStore(CustomerStore):
         in_parallel(self.put, customers)
 
     def put(self, customer: Customer) -> None:
-        self.bucket.put_json(self._key(customer.customer_id), customer.to_wire())
+        self.bucket.put_json(keys.customer(customer.customer_id), customer.to_wire())
 
     def _taken(self, customer_id: int) -> bool:
-        return self.bucket.metadata(self._key(str(customer_id))) is not None
+        return self.bucket.metadata(keys.customer(str(customer_id))) is not None
 
     def _first_free(self) -> int:
         """The first free id after those taken in order from 1, at 2 log2(N) reads."""
@@ -120,20 +101,3 @@ class S3CustomerStore(CustomerStore):
             middle = (taken + probe) // 2
             taken, probe = (middle, probe) if self._taken(middle) else (taken, middle)
         return probe
-
-    def move_legacy_keys(self) -> int:
-        """Move customers kept as ``customers/<id>.json`` (versions before the listing
-        pages) to their key in id order; how many were moved. Safe to repeat, and to run
-        while the CRM works: a customer already at its new key keeps what it has there."""
-        legacy = list(self.bucket.files(self.PREFIX))
-
-        def move(key: str) -> None:
-            record = self.bucket.get_json(key)
-            if record is not None:
-                self.add(Customer.from_wire(record))
-
-        in_parallel(move, legacy)
-        self.bucket.delete_many(legacy)
-        if legacy:
-            log.info("moved %d customer(s) to keys in id order", len(legacy))
-        return len(legacy)

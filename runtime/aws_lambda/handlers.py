@@ -1,7 +1,7 @@
 """The Lambda entry points, one per function (``Handler: runtime.aws_lambda.handlers.<name>``).
 
 Everything a function needs is built on its first invocation (the cold start) from the
-environment, through the same ``Settings`` and ``Services`` as the local runtime, and kept
+environment, through the same ``FunctionSettings`` and ``Services`` as the local runtime, and kept
 for the invocations that follow.
 """
 
@@ -14,11 +14,9 @@ from typing import Any
 from runtime.aws_lambda.http import HttpAdapter
 from runtime.aws_lambda.kafka import KafkaAdapter
 from runtime.aws_lambda.schedule import ScheduleAdapter
-from runtime.backlog import Backlog
-from runtime.config import Settings
+from runtime.config import FunctionSettings
 from runtime.http_function import HttpFunction
 from runtime.logs import configure_logging
-from runtime.publisher import KafkaPublisher
 from runtime.services import Services
 from runtime.triggers import BY_FUNCTION, TIMER_BY_FUNCTION
 
@@ -27,7 +25,7 @@ Handler = Callable[[Mapping[str, Any], object], Any]
 
 @functools.cache
 def _services() -> Services:
-    settings = Settings.from_env()
+    settings = FunctionSettings.from_env()
     configure_logging(settings, role=settings.function_target)
     return Services(settings)
 
@@ -57,6 +55,9 @@ def _http(role: str) -> Handler:
 
 def _schedule(function: str) -> Handler:
     def build() -> Handler:
+        from runtime.kafka.backlog import Backlog
+        from runtime.kafka.publisher import KafkaPublisher
+
         services = _services()
         settings = services.settings
         publisher = KafkaPublisher(settings, role=function)

@@ -16,13 +16,14 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from confluent_kafka import KafkaError, Message, Producer
-
 from functions.context import FunctionContext
-from functions.errors import MalformedMessage, PublishFailed
-from runtime.config import Settings
+from functions.errors import MalformedMessage
+from runtime.config import FunctionSettings
+from runtime.kafka.acking_producer import AckingProducer
+from runtime.kafka.clients import idempotent_producer
+from runtime.kafka.invoker import BatchInvoker
+from runtime.kafka.records import Produced, Record
 from runtime.triggers import Trigger
-from runtime.worker import BatchInvoker, Produced, Record
 
 log = logging.getLogger(__name__)
 
@@ -62,35 +63,9 @@ def _headers(headers: Sequence[Mapping[str, Sequence[int]]]) -> list[tuple[str, 
 
 
 class Output(Protocol):
-    def produce(self, outputs: Sequence[Produced]) -> None: ...
+    def send(self, items: Sequence[Produced]) -> None: ...
 
-
-class OutputProducer:
-    """Produces a batch's outputs and waits until Kafka acknowledged every one."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.producer = Producer(
-            {**settings.kafka_connection(), "enable.idempotence": True, "acks": "all"}
-        )
-        self._errors: list[str] = []
-
-    def produce(self, outputs: Sequence[Produced]) -> None:
-        self._errors.clear()
-        for item in outputs:
-            self.producer.produce(
-                item.topic, item.value, item.key, headers=list(item.headers), on_delivery=self._sent
-            )
-        remaining = self.producer.flush(self.settings.publish_timeout_s)
-        if remaining or self._errors:
-            raise PublishFailed(
-                f"Kafka did not acknowledge {remaining + len(self._errors)} of"
-                f" {len(outputs)} output(s) {self._errors[:3]}; the batch will be retried"
-            )
-
-    def _sent(self, error: KafkaError | None, message: Message) -> None:
-        if error is not None:
-            self._errors.append(f"{message.topic()}: {error}")
+    def wait_for_acks(self, then: str) -> None: ...
 
 
 class KafkaAdapter(BatchInvoker):
@@ -99,17 +74,20 @@ class KafkaAdapter(BatchInvoker):
     def __init__(
         self,
         trigger: Trigger[Any],
-        settings: Settings,
+        settings: FunctionSettings,
         context: FunctionContext,
         output: Output | None = None,
     ) -> None:
         super().__init__(trigger, settings, context)
-        self.output = output or OutputProducer(settings)
+        self.output = output or AckingProducer(
+            idempotent_producer(settings), settings.publish_timeout_s
+        )
 
     def __call__(self, event: Mapping[str, Any], _lambda_context: object = None) -> dict[str, int]:
         records = records_of(event)
         outputs = self.invoke_batch(records)
-        self.output.produce(outputs)
+        self.output.send(outputs)
+        self.output.wait_for_acks("Lambda retries the batch")
         log.info(
             "%s: %d record(s), %d output(s)", self.trigger.function, len(records), len(outputs)
         )

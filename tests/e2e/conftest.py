@@ -6,13 +6,13 @@ from dataclasses import replace
 
 import pytest
 
-from runtime.config import Settings
+from runtime.config import StackSettings
 from tests.helpers.cli import TOKEN
 from tests.helpers.processes import Processes, start_http_function
 
 
 @pytest.fixture
-def stack(settings: Settings, processes: Processes) -> Settings:
+def stack(settings: StackSettings, processes: Processes) -> StackSettings:
     """Coordinator, CRM and runtime with bearer auth on; the settings a client needs."""
     guarded = replace(settings, auth_token=TOKEN)
     coordinator, _ = start_http_function(processes, guarded, "coordinator")

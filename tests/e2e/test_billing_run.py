@@ -10,7 +10,7 @@ import requests
 
 from functions.runs import bill_names
 from infra.demo import aws_s3_ls
-from runtime.config import Settings
+from runtime.config import StackSettings
 from tests.helpers.processes import Processes, start_http_function
 from tests.helpers.waiting import wait_for
 
@@ -18,11 +18,11 @@ TARGETS = ("coordinator", "crm")
 
 
 @pytest.fixture
-def http_functions(settings: Settings, processes: Processes) -> dict[str, str]:
+def http_functions(settings: StackSettings, processes: Processes) -> dict[str, str]:
     return {target: start_http_function(processes, settings, target)[0] for target in TARGETS}
 
 
-def _listing_with(settings: Settings, names: list[str]) -> str | None:
+def _listing_with(settings: StackSettings, names: list[str]) -> str | None:
     """The `aws s3 ls` output once it lists every one of ``names``."""
     command = aws_s3_ls(settings, recursive=True)
     listing = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -34,7 +34,7 @@ def _bill_names(response: requests.Response) -> list[str]:
 
 
 def test_a_billing_run_puts_every_bill_in_s3_even_across_a_runtime_restart(
-    settings: Settings, http_functions: dict[str, str], processes: Processes
+    settings: StackSettings, http_functions: dict[str, str], processes: Processes
 ) -> None:
     everyone = [str(n) for n in range(1, 9)]
     runtime = processes.runtime("all", settings)

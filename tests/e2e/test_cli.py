@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from runtime.config import Settings
+from runtime.config import StackSettings
 from tests.helpers.cli import TOKEN, billing
 from tests.helpers.processes import Processes, start_http_function
 
@@ -13,7 +13,7 @@ CLOUD_EVENT = {"ce_specversion", "ce_id", "ce_type", "ce_source", "ce_time", "co
 
 
 def test_a_new_user_follows_a_run_from_the_cli_to_the_bill_text(
-    stack: Settings, processes: Processes
+    stack: StackSettings, processes: Processes
 ) -> None:
     started = billing(stack, "run", "--all-customers", "--wait")
     assert started.returncode == 0, started.stderr

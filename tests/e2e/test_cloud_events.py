@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from runtime.config import Settings
+from runtime.config import StackSettings
 from tests.helpers.cli import TOKEN, billing
 from tests.helpers.kafka import produce, topic_records
 from tests.helpers.processes import Processes
@@ -14,11 +14,14 @@ CLOUD_EVENT = {"ce_specversion", "ce_id", "ce_type", "ce_source", "ce_time", "co
 
 
 def test_every_message_is_a_cloud_event_and_every_workflow_line_names_its_run(
-    stack: Settings, processes: Processes
+    stack: StackSettings, processes: Processes
 ) -> None:
     bearer = {"Authorization": f"Bearer {TOKEN}"}
     response = requests.post(
-        stack.coordinator_url, json={"customerIdentifiers": ["1", "2"]}, headers=bearer, timeout=30
+        stack.coordinator_address,
+        json={"customerIdentifiers": ["1", "2"]},
+        headers=bearer,
+        timeout=30,
     )
     assert response.status_code == 202, response.text
     run_id = response.json()["runId"]
@@ -32,7 +35,9 @@ def test_every_message_is_a_cloud_event_and_every_workflow_line_names_its_run(
     produce(stack, stack.workflow_topic, [lab])
 
     def answered() -> bool:
-        status = requests.get(f"{stack.coordinator_url}runs/{run_id}", headers=bearer, timeout=10)
+        status = requests.get(
+            f"{stack.coordinator_address}runs/{run_id}", headers=bearer, timeout=10
+        )
         return bool(status.json()["done"])
 
     wait_for("the run to be done", answered)

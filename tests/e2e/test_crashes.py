@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from functions import runs
-from runtime.config import Settings
+from runtime.config import StackSettings
 from tests.helpers.faults import Cluster
 from tests.helpers.kafka import topic_records
 from tests.helpers.processes import Process, Processes, start_http_function
@@ -36,7 +36,7 @@ def expected_bills(response: requests.Response) -> list[str]:
 
 
 def test_with_the_broker_down_the_coordinator_answers_503_and_publishes_nothing(
-    own_cluster: Callable[[int], tuple[Cluster, Settings]], processes: Processes
+    own_cluster: Callable[[int], tuple[Cluster, StackSettings]], processes: Processes
 ) -> None:
     cluster, settings = own_cluster(1)
     settings = replace(settings, publish_timeout_s=3)
@@ -64,7 +64,7 @@ def test_with_the_broker_down_the_coordinator_answers_503_and_publishes_nothing(
 class Crasher:
     """Kills (SIGKILL) and restarts the functions of a running system at random moments."""
 
-    def __init__(self, processes: Processes, settings: Settings, seed: int) -> None:
+    def __init__(self, processes: Processes, settings: StackSettings, seed: int) -> None:
         self.processes = processes
         self.settings = settings
         self.random = random.Random(seed)
@@ -104,7 +104,7 @@ class Crasher:
 
 @pytest.mark.slow
 def test_kill_9_of_any_function_mid_run_of_1000_loses_and_doubles_nothing(
-    settings: Settings, processes: Processes
+    settings: StackSettings, processes: Processes
 ) -> None:
     seed = random.randrange(1 << 30)
     print(f"crash schedule seed: {seed}")  # rerun a failure with the same schedule

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.config import Settings
+from runtime.config import StackSettings
 from tests.helpers.cli import TOKEN, billing
 from tests.helpers.processes import Processes, start_http_function
 
@@ -22,7 +22,7 @@ NEW = {"firstName": "Ada", "lastName": "L", "city": "Delft", "connectionId": "1"
 
 
 @pytest.fixture
-def crm(settings: Settings, processes: Processes) -> Settings:
+def crm(settings: StackSettings, processes: Processes) -> StackSettings:
     """The CRM with auth on, as `functions-framework --target crm` starts it."""
     guarded = replace(settings, auth_token=TOKEN)
     url, _ = start_http_function(processes, guarded, "crm")
@@ -42,9 +42,9 @@ def create(url: str) -> tuple[int, str]:
         return exc.code, exc.read().decode()
 
 
-def test_64_concurrent_clients_create_1280_customers_with_unique_ids(crm: Settings) -> None:
+def test_64_concurrent_clients_create_1280_customers_with_unique_ids(crm: StackSettings) -> None:
     with ThreadPoolExecutor(64) as clients:
-        answers = list(clients.map(lambda _: create(crm.crm_url), range(64 * 20)))
+        answers = list(clients.map(lambda _: create(crm.crm_address), range(64 * 20)))
     refused = [answer for answer in answers if answer[0] != 201]
     assert refused == []
     ids = [customer_id for _, customer_id in answers]
@@ -54,7 +54,9 @@ def test_64_concurrent_clients_create_1280_customers_with_unique_ids(crm: Settin
     assert len(listed.stdout.splitlines()) == 1 + 8 + 1280  # the header, the seed, the new
 
 
-def test_a_csv_is_imported_whole_and_listed_a_page_at_a_time(crm: Settings, tmp_path: Path) -> None:
+def test_a_csv_is_imported_whole_and_listed_a_page_at_a_time(
+    crm: StackSettings, tmp_path: Path
+) -> None:
     header = "customerId,firstName,lastName,city,connectionId,connectionMandate\n"
     rows = [f"{n},First{n},Last{n},Utrecht,{5000 + n},1\n" for n in range(100, 350)]
     good = tmp_path / "customers.csv"

@@ -8,10 +8,10 @@ import json
 import time
 from dataclasses import replace
 
-from functions.bills import bill_name
 from functions.crm_api import seed_customers
 from functions.identifiers import WorkflowId
-from runtime.config import REPO, Settings
+from functions.storage.keys import bill_name
+from runtime.config import REPO, StackSettings
 from tests.helpers.lambda_esm import EventSourceMapping, invoke
 from tests.helpers.stores import assert_billed_exactly_once, bill_names, job_outcomes
 
@@ -19,7 +19,7 @@ TOKEN = "lambda-e2e-token-Qx7"
 
 
 def test_a_run_through_the_lambda_adapters_bills_every_seed_customer_once(
-    settings: Settings,
+    settings: StackSettings,
 ) -> None:
     settings = replace(settings, auth_token=TOKEN)
     customers = [customer.customer_id for customer in seed_customers()]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from infra import processes as stack_processes
-from runtime.config import Settings
+from runtime.config import StackSettings
 from tests.helpers.processes import Processes, run_module, stack_env
 from tests.helpers.waiting import wait_for
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_the_function_processes_die_with_their_supervisor(
-    settings: Settings, processes: Processes
+    settings: StackSettings, processes: Processes
 ) -> None:
     supervisor = processes.start(
         [sys.executable, "-m", "runtime", "all"], settings, "runtime", clean_exits=(0, -9)
@@ -46,7 +46,7 @@ def test_the_function_processes_die_with_their_supervisor(
 
 
 def test_make_down_stops_what_lost_its_parent_and_leaves_the_rest_alone(
-    settings: Settings, processes: Processes, tmp_path: Path
+    settings: StackSettings, processes: Processes, tmp_path: Path
 ) -> None:
     env = stack_env(tmp_path)
     state = Path(env["STATE_DIR"])

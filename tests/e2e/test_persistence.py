@@ -13,14 +13,10 @@ from botocore.exceptions import ClientError
 from functions.identifiers import WorkflowId
 from functions.messages import Customer
 from functions.storage import Job, Run
-from functions.storage.bucket import Bucket
-from functions.storage.s3 import S3BillStore, S3RunStore
-from functions.storage.s3_customers import S3CustomerStore
-from functions.storage.s3_jobs import S3JobStore
 from infra import s3server
 from infra.components import http_answers
-from runtime.config import Settings
-from runtime.services import s3_client
+from runtime.config import StackSettings
+from runtime.services import Services, s3_client
 from tests.helpers.ports import free_port
 from tests.helpers.processes import Processes, run_module, stack_env
 from tests.helpers.waiting import wait_for
@@ -31,30 +27,29 @@ JOHN = Customer("1", "John", "Doe", "Eindhoven", "8179", "1")
 
 
 def _s3_server(processes: Processes, state: Path, port: int, name: str) -> None:
-    command = s3server.prepare(state, "127.0.0.1", port, Settings.from_env())
+    command = s3server.prepare(state, "127.0.0.1", port, StackSettings.from_env())
     # A JVM killed by SIGKILL exits with 137; one stopped by SIGTERM with 143.
-    processes.start(command, Settings(), name, clean_exits=(0, 143))
+    processes.start(command, StackSettings(), name, clean_exits=(0, 143))
     wait_for("the S3 server", lambda: http_answers(f"http://127.0.0.1:{port}"))
 
 
 def test_a_crash_of_the_s3_server_loses_no_object(processes: Processes, tmp_path: Path) -> None:
     port = free_port()
     _s3_server(processes, tmp_path, port, "s3-first")
-    settings = Settings(s3_endpoint_url=f"http://127.0.0.1:{port}")
+    settings = StackSettings(s3_endpoint_url=f"http://127.0.0.1:{port}")
     client = s3_client(settings)
     for bucket in settings.all_buckets:
         client.create_bucket(Bucket=bucket)
-    bills = S3BillStore(Bucket(client, settings.bills_bucket))
-    jobs = S3JobStore(Bucket(client, settings.jobs_bucket), Bucket(client, settings.bills_bucket))
-    runs = S3RunStore(Bucket(client, settings.jobs_bucket))
-    customers = S3CustomerStore(Bucket(client, settings.customers_bucket))
+    context = Services(settings, s3=client).context
+    bills, customers = context.bills, context.customers
+    runs = Services(settings, s3=client).runs
     waiting = Job(
         WorkflowId("run-1-2"), "2", "2026-11-29T00:00:00.000Z", "2026-11-29T00:00:00.000Z"
     )
     assert bills.create(
         "run-1/customer-bill-1.txt", "Bill for John Doe", WorkflowId("run-1-1"), "t"
     )
-    jobs.create(waiting)
+    context.new_jobs.create(waiting)
     runs.save(Run("run-1", "2026-11-29T00:00:00.000Z", ("1", "2"), published=True))
     assert customers.add(JOHN)
 
@@ -62,7 +57,7 @@ def test_a_crash_of_the_s3_server_loses_no_object(processes: Processes, tmp_path
     _s3_server(processes, tmp_path, port, "s3-second")
 
     assert bills.text("run-1/customer-bill-1.txt") == "Bill for John Doe"
-    assert jobs.get(WorkflowId("run-1-2")) == waiting
+    assert context.answer_jobs.find(WorkflowId("run-1-2")) == waiting
     assert runs.get("run-1") == Run("run-1", "2026-11-29T00:00:00.000Z", ("1", "2"), True)
     assert customers.get("1") == JOHN
     # A created bill still refuses to be created again.
@@ -75,15 +70,12 @@ def test_make_down_and_up_keep_bills_runs_jobs_and_customers(tmp_path: Path) -> 
         run_module(env, "infra.stack", "up")
         ran = run_module(env, "cli", "run", "1", "2", "--wait")
         run_id = ran.split(":")[0].strip()
-        settings = Settings.from_env(env)
-        client = s3_client(settings)
-        jobs = S3JobStore(
-            Bucket(client, settings.jobs_bucket), Bucket(client, settings.bills_bucket)
-        )
+        settings = StackSettings.from_env(env)
+        context = Services(settings).context
         waiting = Job(
             WorkflowId("lab-7"), "7", "2026-11-29T00:00:00.000Z", "2026-11-29T00:00:00.000Z"
         )
-        jobs.create(waiting)
+        context.new_jobs.create(waiting)
         run_module(env, "infra.stack", "down")
         run_module(env, "infra.stack", "up")
 
@@ -91,7 +83,7 @@ def test_make_down_and_up_keep_bills_runs_jobs_and_customers(tmp_path: Path) -> 
         assert "2 billed, 0 failed, 0 pending" in shown, shown
         assert "Bill for John Doe" in run_module(env, "cli", "bills", "show", "1")
         assert "Mary Bertrand" in run_module(env, "cli", "customers", "ls")
-        assert jobs.get(WorkflowId("lab-7")) == waiting
+        assert Services(settings).context.answer_jobs.find(WorkflowId("lab-7")) == waiting
     finally:
         run_module(env, "infra.stack", "down", check=False)
     status = run_module(env, "infra.stack", "status", check=False)

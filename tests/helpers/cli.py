@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from runtime.config import Settings
+from runtime.config import StackSettings
 
 # The bearer token the end-to-end stacks run with.
 TOKEN = "e2e-token-Zq8w"
@@ -15,7 +15,7 @@ BILLING = str(Path(sys.executable).parent / "billing")
 
 
 def billing(
-    settings: Settings, *arguments: str, token: str | None = TOKEN
+    settings: StackSettings, *arguments: str, token: str | None = TOKEN
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **settings.to_env(), "BILLING_TOKEN": token or ""}
     return subprocess.run(

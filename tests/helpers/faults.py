@@ -11,14 +11,14 @@ from urllib.parse import urlsplit
 
 from infra import broker
 from infra.components import kafka_ready
-from runtime.config import Settings
+from runtime.config import StackSettings
 from tests.helpers.ports import free_port_block
 from tests.helpers.processes import Process, Processes
 from tests.helpers.waiting import wait_for
 
 
 def _serves(address: str) -> bool:
-    return kafka_ready(Settings(kafka_bootstrap_servers=address))
+    return kafka_ready(StackSettings(kafka_bootstrap_servers=address))
 
 
 class Cluster:
@@ -38,11 +38,11 @@ class Cluster:
 
     def start(self, node_id: int) -> None:
         node = self.nodes[node_id - 1]
-        command = broker.prepare(self._data, node, self.nodes, Settings.from_env())
+        command = broker.prepare(self._data, node, self.nodes, StackSettings.from_env())
         self._starts[node_id] = self._starts.get(node_id, 0) + 1
         name = f"kafka-{node_id}-start-{self._starts[node_id]}"
         # The JVM answers SIGTERM by shutting down cleanly, then exits with 143.
-        self.running[node_id] = self._processes.start(command, Settings(), name, (0, 143))
+        self.running[node_id] = self._processes.start(command, StackSettings(), name, (0, 143))
         self.running[node_id].may_hang = True
 
     def kill(self, node_id: int) -> None:
@@ -59,7 +59,7 @@ class Cluster:
         return self._all_serving()
 
     def _all_serving(self) -> bool:
-        return kafka_ready(Settings(kafka_bootstrap_servers=self.bootstrap), len(self.nodes))
+        return kafka_ready(StackSettings(kafka_bootstrap_servers=self.bootstrap), len(self.nodes))
 
 
 class FlakyProxy:

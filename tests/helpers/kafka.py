@@ -11,10 +11,10 @@ from typing import Any
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
-from runtime.config import Settings
+from runtime.config import StackSettings
 
 
-def produce(settings: Settings, topic: str, values: Sequence[bytes | dict[str, Any]]) -> None:
+def produce(settings: StackSettings, topic: str, values: Sequence[bytes | dict[str, Any]]) -> None:
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap_servers})
     for value in values:
         raw = value if isinstance(value, bytes) else json.dumps(value).encode()
@@ -25,7 +25,7 @@ def produce(settings: Settings, topic: str, values: Sequence[bytes | dict[str, A
 class TopicReader:
     """Reads a topic from its start, accumulating what it has seen."""
 
-    def __init__(self, settings: Settings, topic: str) -> None:
+    def __init__(self, settings: StackSettings, topic: str) -> None:
         self.records: list[Any] = []
         self._consumer = Consumer(
             {
@@ -63,13 +63,13 @@ class TopicReader:
         self._consumer.close()
 
 
-def group_members(settings: Settings, group: str) -> list[Any]:
+def group_members(settings: StackSettings, group: str) -> list[Any]:
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
     future = admin.describe_consumer_groups([group], request_timeout=10)[group]
     return list(future.result().members)
 
 
-def topic_records(settings: Settings, topic: str, quiet_s: float = 3.0) -> list[Any]:
+def topic_records(settings: StackSettings, topic: str, quiet_s: float = 3.0) -> list[Any]:
     """Every committed record a topic holds, read until it stays quiet for ``quiet_s``."""
     reader = TopicReader(settings, topic)
     try:

@@ -19,7 +19,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
-from runtime.config import Settings
+from runtime.config import StackSettings
 from runtime.triggers import BY_FUNCTION
 
 
@@ -46,7 +46,7 @@ def msk_event(messages: list[Message], bootstrap: str) -> dict[str, Any]:
 def invoke(
     entry: str,
     event: dict[str, Any],
-    settings: Settings,
+    settings: StackSettings,
     until_killed: Callable[[], bool] | None = None,
 ) -> subprocess.CompletedProcess[str] | None:
     """Run ``handlers.<entry>`` on ``event`` in a fresh process; None if ``until_killed``
@@ -78,7 +78,7 @@ def invoke(
 
 
 class EventSourceMapping:
-    def __init__(self, settings: Settings, function: str, batch_size: int = 100) -> None:
+    def __init__(self, settings: StackSettings, function: str, batch_size: int = 100) -> None:
         trigger = BY_FUNCTION[function]
         self.settings = settings
         self.entry = function.replace("-", "_")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.components import http_answers
-from runtime.config import REPO, Settings
+from runtime.config import REPO, StackSettings
 from tests.helpers.ports import free_port, free_port_block
 from tests.helpers.waiting import wait_for
 
@@ -23,7 +23,7 @@ class Process:
     def __init__(
         self,
         command: Sequence[str],
-        settings: Settings,
+        settings: StackSettings,
         log: Path,
         clean_exits: tuple[int, ...] = (0,),
     ) -> None:
@@ -103,7 +103,7 @@ class Processes:
     def start(
         self,
         command: Sequence[str],
-        settings: Settings,
+        settings: StackSettings,
         name: str,
         clean_exits: tuple[int, ...] = (0,),
     ) -> Process:
@@ -115,7 +115,7 @@ class Processes:
     def started(self) -> list[Process]:
         return list(self._started)
 
-    def runtime(self, function: str, settings: Settings, name: str | None = None) -> Process:
+    def runtime(self, function: str, settings: StackSettings, name: str | None = None) -> Process:
         return self.start([sys.executable, "-m", "runtime", function], settings, name or function)
 
     def stop_all(self) -> None:
@@ -136,7 +136,7 @@ class Processes:
 
 
 def start_http_function(
-    processes: Processes, settings: Settings, target: str, name: str | None = None
+    processes: Processes, settings: StackSettings, target: str, name: str | None = None
 ) -> tuple[str, Process]:
     """A functions-framework target started as the README says: its URL once it answers,
     and its process."""

@@ -7,16 +7,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from functions.messages import Customer
-from functions.storage import records
+from functions.storage import keys, records
 from functions.storage.bucket import Bucket
 from infra.provision import provision
-from runtime.config import Settings
+from runtime.config import StackSettings
 from runtime.services import Services, s3_client
 from tests.helpers.kafka import topic_records
 
 
-def isolated(base: Settings) -> Settings:
-    """Settings with topics, buckets and consumer groups of their own, provisioned."""
+def isolated(base: StackSettings) -> StackSettings:
+    """StackSettings with topics, buckets and consumer groups of their own, provisioned."""
     tag = "t" + uuid.uuid4().hex[:10]
     settings = replace(
         base,
@@ -34,12 +34,12 @@ def isolated(base: Settings) -> Settings:
     return settings
 
 
-def bill(settings: Settings, name: str) -> bytes | None:
+def bill(settings: StackSettings, name: str) -> bytes | None:
     """A bill's bytes as they are in S3, or None."""
     return Bucket(s3_client(settings), settings.bills_bucket).get_bytes(name)
 
 
-def seed_customers(settings: Settings, count: int) -> list[str]:
+def seed_customers(settings: StackSettings, count: int) -> list[str]:
     """``count`` synthetic customers in the CRM's store; their ids."""
     customers = [
         Customer(str(1000 + n), f"First{n}", f"Last{n}", "Utrecht", str(5000 + n), "1")
@@ -49,29 +49,29 @@ def seed_customers(settings: Settings, count: int) -> list[str]:
     return [customer.customer_id for customer in customers]
 
 
-def bill_names(settings: Settings) -> list[str]:
+def bill_names(settings: StackSettings) -> list[str]:
     return list(Bucket(s3_client(settings), settings.bills_bucket).names())
 
 
-def job_outcomes(settings: Settings) -> dict[str, list[str]]:
+def job_outcomes(settings: StackSettings) -> dict[str, list[str]]:
     """Workflow keys by outcome: waiting ("pending"), "failed", and billed ("completed")."""
     client = s3_client(settings)
     jobs = Bucket(client, settings.jobs_bucket)
     bills = Bucket(client, settings.bills_bucket)
     # Each bill says in its metadata which workflow wrote it.
     billed = [(bills.metadata(name) or {}).get("workflow-id", "?") for name in bills.names()]
-    failed = list(jobs.stems("failed/"))
+    failed = [keys.workflow_of_failure(key) for key in jobs.names(keys.FAILED)]
     # A job waits while a batch lists it and it has neither a bill nor a failure.
     listed = {
         job.workflow_id.key
-        for key in jobs.names("waiting/")
+        for key in jobs.names(keys.WAITING)
         for job in records.to_jobs(jobs.get_json(key) or {"jobs": []})
     }
     pending = sorted(listed - set(billed) - set(failed))
     return {"pending": pending, "completed": billed, "failed": failed}
 
 
-def closed(settings: Settings, count: int) -> Callable[[], dict[str, list[str]] | None]:
+def closed(settings: StackSettings, count: int) -> Callable[[], dict[str, list[str]] | None]:
     """A probe: the job outcomes once ``count`` jobs are billed or failed."""
 
     def probe() -> dict[str, list[str]] | None:
@@ -82,14 +82,14 @@ def closed(settings: Settings, count: int) -> Callable[[], dict[str, list[str]] 
     return probe
 
 
-def dead_letters(settings: Settings) -> int:
+def dead_letters(settings: StackSettings) -> int:
     """How many records the three dead-letter topics hold."""
     sources = (settings.workflow_topic, settings.questions_topic, settings.answers_topic)
     return sum(len(topic_records(settings, settings.dead_letter_topic(t), 1)) for t in sources)
 
 
 def assert_billed_exactly_once(
-    settings: Settings,
+    settings: StackSettings,
     outcomes: dict[str, list[str]],
     bills: list[str],
     workflows: Iterable[str] | None = None,

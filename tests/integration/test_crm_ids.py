@@ -7,11 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 from functions.messages import Customer
 from functions.storage.bucket import Bucket
 from functions.storage.s3_customers import S3CustomerStore
-from runtime.config import Settings
+from runtime.config import StackSettings
 from runtime.services import s3_client
 
 
-def test_four_processes_racing_for_blocks_never_give_an_id_twice(settings: Settings) -> None:
+def test_four_processes_racing_for_blocks_never_give_an_id_twice(settings: StackSettings) -> None:
     # Four stores stand for four CRM processes: each reserves blocks of its own with a
     # conditional create, which the S3 server lets exactly one of them win.
     stores = [

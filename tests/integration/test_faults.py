@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from functions.bills import bill_name
 from functions.identifiers import WorkflowId
-from runtime.config import Settings
+from functions.storage.keys import bill_name
+from runtime.config import StackSettings
 from runtime.services import Services
 from tests.helpers.faults import Cluster, FlakyProxy
 from tests.helpers.kafka import produce, topic_records
@@ -36,7 +36,7 @@ def expected_bills(workflows: dict[str, str]) -> list[str]:
 
 
 def test_an_unknown_customer_fails_its_job_with_the_reason_and_gets_no_bill(
-    settings: Settings, processes: Processes
+    settings: StackSettings, processes: Processes
 ) -> None:
     processes.runtime("all", settings)
     produce(settings, settings.workflow_topic, [workflow("known", "1"), workflow("unknown", "999")])
@@ -47,7 +47,7 @@ def test_an_unknown_customer_fails_its_job_with_the_reason_and_gets_no_bill(
         "failed": ["unknown"],
     }
     assert bill_names(settings) == [bill_name("1", WorkflowId("known"))]
-    failure = Services(settings).context.jobs.failure(WorkflowId("unknown"))
+    failure = Services(settings).context.failures.get(WorkflowId("unknown"))
     assert failure is not None
     assert failure.reason == "customer '999' is not known to the CRM"
     assert dead_letters(settings) == 0
@@ -55,7 +55,7 @@ def test_an_unknown_customer_fails_its_job_with_the_reason_and_gets_no_bill(
 
 @pytest.mark.parametrize("guarantee", ["at-least-once", "exactly-once"])
 def test_each_processing_guarantee_bills_every_customer_exactly_once(
-    settings: Settings, processes: Processes, guarantee: str
+    settings: StackSettings, processes: Processes, guarantee: str
 ) -> None:
     settings = replace(settings, processing_guarantee=guarantee)
     runtime = processes.runtime("all", settings)
@@ -69,7 +69,7 @@ def test_each_processing_guarantee_bills_every_customer_exactly_once(
 
 @pytest.mark.slow
 def test_a_crm_that_starts_late_still_gets_every_job_billed(
-    settings: Settings, processes: Processes
+    settings: StackSettings, processes: Processes
 ) -> None:
     patient = replace(
         settings, answer_timeout_s=2, answer_backoff=1.5, answer_attempts=10, retry_interval_s=0.5
@@ -87,14 +87,14 @@ def test_a_crm_that_starts_late_still_gets_every_job_billed(
     assert_billed_exactly_once(settings, outcomes, expected_bills(runs), runs)
 
 
-def _asked_again(settings: Settings) -> bool:
-    jobs = Services(settings).context.jobs
+def _asked_again(settings: StackSettings) -> bool:
+    sweep = Services(settings).context.sweep
     in_an_hour = datetime.now(UTC) + timedelta(hours=1)
-    return any(job.attempts > 1 for job in jobs.waiting(in_an_hour))
+    return any(job.attempts > 1 for job in sweep.waiting(in_an_hour))
 
 
 def test_a_crm_that_never_answers_leaves_every_job_failed_with_its_reason(
-    settings: Settings, processes: Processes
+    settings: StackSettings, processes: Processes
 ) -> None:
     impatient = replace(
         settings, answer_timeout_s=1, answer_backoff=1, answer_attempts=3, retry_interval_s=0.3
@@ -107,7 +107,7 @@ def test_a_crm_that_never_answers_leaves_every_job_failed_with_its_reason(
     assert sorted(outcomes["failed"]) == sorted(runs)
     assert outcomes["completed"] == []
     assert bill_names(settings) == []
-    failure = Services(settings).context.jobs.failure(WorkflowId("never-0"))
+    failure = Services(settings).context.failures.get(WorkflowId("never-0"))
     assert failure is not None
     assert failure.reason.startswith("no answer from the CRM to 3 question(s) about customer 1")
     asked = topic_records(settings, settings.questions_topic)
@@ -116,7 +116,7 @@ def test_a_crm_that_never_answers_leaves_every_job_failed_with_its_reason(
 
 @pytest.mark.slow
 def test_two_copies_of_every_function_bill_every_customer_exactly_once(
-    settings: Settings, processes: Processes
+    settings: StackSettings, processes: Processes
 ) -> None:
     customers = seed_customers(settings, 300)
     for copy in (1, 2):
@@ -128,10 +128,10 @@ def test_two_copies_of_every_function_bill_every_customer_exactly_once(
 
 
 def bill_300_through(
-    settings: Settings,
+    settings: StackSettings,
     processes: Processes,
     fault: Callable[[], None],
-    functions_settings: Settings | None = None,
+    functions_settings: StackSettings | None = None,
 ) -> None:
     """A run of 300 customers with ``fault`` once a fifth of the bills exist; then every
     job must be billed exactly once, none failed, nothing left waiting or dead-lettered."""
@@ -152,7 +152,7 @@ def bill_300_through(
     ids=["one-broker-restarted", "one-of-three-brokers-killed"],
 )
 def test_a_broker_lost_mid_run_loses_and_doubles_nothing(
-    own_cluster: Callable[[int], tuple[Cluster, Settings]],
+    own_cluster: Callable[[int], tuple[Cluster, StackSettings]],
     processes: Processes,
     brokers: int,
     fault: Callable[[Cluster], None],
@@ -163,7 +163,7 @@ def test_a_broker_lost_mid_run_loses_and_doubles_nothing(
 
 @pytest.mark.slow
 def test_s3_unreachable_for_ten_seconds_mid_run_loses_and_doubles_nothing(
-    settings: Settings, processes: Processes
+    settings: StackSettings, processes: Processes
 ) -> None:
     proxy = FlakyProxy(settings.s3_endpoint_url or "")
     through_proxy = replace(settings, s3_endpoint_url=proxy.url, storage_retry_s=60)

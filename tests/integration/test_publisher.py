@@ -8,8 +8,8 @@ import pytest
 
 from functions.errors import StorageUnavailable
 from functions.messages import Outgoing, Stream, WorkflowMessage
-from runtime.config import Settings
-from runtime.publisher import KafkaPublisher
+from runtime.config import StackSettings
+from runtime.kafka.publisher import KafkaPublisher
 from tests.helpers.kafka import TopicReader
 from tests.helpers.lab import workflow
 
@@ -19,7 +19,7 @@ def outgoing(workflow_id: str) -> Outgoing:
 
 
 def test_a_step_that_fails_before_the_commit_leaves_nothing_to_read(
-    settings: Settings, reader: Callable[[Settings, str], TopicReader]
+    settings: StackSettings, reader: Callable[[StackSettings, str], TopicReader]
 ) -> None:
     publisher = KafkaPublisher(settings, role="coordinator")
     steps: list[str] = []

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from functions.bills import bill_name
 from functions.identifiers import WorkflowId
-from runtime.config import Settings
+from functions.storage.keys import bill_name
+from runtime.config import StackSettings
 from runtime.services import Services
 from tests.helpers.kafka import TopicReader, group_members, produce
 from tests.helpers.lab import LAB_WORKFLOW, workflow
@@ -19,11 +19,11 @@ from tests.helpers.processes import Processes
 from tests.helpers.stores import bill
 from tests.helpers.waiting import wait_for
 
-Reader = Callable[[Settings, str], TopicReader]
+Reader = Callable[[StackSettings, str], TopicReader]
 
 
 def test_engine_start_asks_the_lab_question_and_keeps_the_job_in_s3(
-    settings: Settings, processes: Processes, reader: Reader
+    settings: StackSettings, processes: Processes, reader: Reader
 ) -> None:
     questions = reader(settings, settings.questions_topic)
     processes.runtime("engine-start", settings)
@@ -34,13 +34,13 @@ def test_engine_start_asks_the_lab_question_and_keeps_the_job_in_s3(
         b'"payload":{"customerIdentifier":"1"}}'
     )
     assert record.key() == b"1616523703935.42"
-    job = Services(settings).context.jobs.get(WorkflowId(1616523703935.42))
+    job = Services(settings).context.answer_jobs.find(WorkflowId(1616523703935.42))
     assert job is not None, "the job waits for its answer in S3"
     assert (job.customer_id, job.attempts) == ("1", 1)
 
 
 def test_good_and_bad_records_interleaved_each_go_their_way(
-    settings: Settings, processes: Processes, reader: Reader
+    settings: StackSettings, processes: Processes, reader: Reader
 ) -> None:
     questions = reader(settings, settings.questions_topic)
     dead_letters = reader(settings, settings.dead_letter_topic(settings.workflow_topic))
@@ -76,7 +76,7 @@ def test_good_and_bad_records_interleaved_each_go_their_way(
 
 
 def test_all_functions_bill_every_customer_once_despite_duplicate_answers(
-    settings: Settings, processes: Processes
+    settings: StackSettings, processes: Processes
 ) -> None:
     runtime = processes.runtime("all", settings)
     ids: list[str | float] = [f"wf-{n}" for n in range(1, 5)] + [1000.5 + n for n in range(5, 9)]
@@ -111,7 +111,7 @@ def test_all_functions_bill_every_customer_once_despite_duplicate_answers(
 
 
 def test_two_copies_of_a_function_share_its_partitions(
-    settings: Settings, processes: Processes, reader: Reader
+    settings: StackSettings, processes: Processes, reader: Reader
 ) -> None:
     group = settings.consumer_group_prefix + "billing-engine-start"
     questions = reader(settings, settings.questions_topic)
@@ -135,7 +135,7 @@ def test_two_copies_of_a_function_share_its_partitions(
 
 
 def test_offsets_are_committed_on_sigterm_so_a_restart_does_not_redo_work(
-    settings: Settings, processes: Processes, reader: Reader
+    settings: StackSettings, processes: Processes, reader: Reader
 ) -> None:
     questions = reader(settings, settings.questions_topic)
     first = processes.runtime("engine-start", settings, "first")
@@ -151,7 +151,7 @@ def test_offsets_are_committed_on_sigterm_so_a_restart_does_not_redo_work(
 
 
 def test_a_crash_before_the_commit_redelivers_without_a_second_bill(
-    settings: Settings, processes: Processes
+    settings: StackSettings, processes: Processes
 ) -> None:
     slow_commits = replace(settings, commit_interval_s=3600.0)
     processes.runtime("engine-start", settings)
@@ -173,7 +173,7 @@ def test_a_crash_before_the_commit_redelivers_without_a_second_bill(
 
 @pytest.mark.parametrize("function", ["engine-start", "retry-unanswered"])
 def test_a_sigterm_while_it_starts_stops_it_cleanly(
-    settings: Settings, processes: Processes, function: str
+    settings: StackSettings, processes: Processes, function: str
 ) -> None:
     """The stop signal is heard from the start, not only once the function consumes: a
     supervisor that dies at once must not leave a worker killed without a word."""

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from functions.storage.bucket import Bucket
 from infra.components import http_answers
-from runtime.config import Settings
+from runtime.config import StackSettings
 from runtime.services import s3_client
 from tests.helpers.ports import free_port
 from tests.helpers.processes import Processes
@@ -17,7 +17,7 @@ from tests.helpers.waiting import wait_for
 
 
 def test_requests_through_the_latency_proxy_reach_the_s3_server_whole(
-    settings: Settings, processes: Processes
+    settings: StackSettings, processes: Processes
 ) -> None:
     server = urlsplit(settings.s3_endpoint_url or "")
     port = free_port()

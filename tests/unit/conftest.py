@@ -12,11 +12,7 @@ from moto import mock_aws
 
 import runtime.http
 from functions.context import FunctionContext
-from functions.storage.bucket import Bucket
-from functions.storage.s3 import S3BillStore
-from functions.storage.s3_customers import S3CustomerStore
-from functions.storage.s3_jobs import S3JobStore
-from runtime.config import Settings
+from runtime.config import FunctionSettings
 from runtime.metrics import count_s3_requests
 from runtime.services import Services
 from tests.unit.harness import NOW, TOKEN, Harness, RecordingPublisher
@@ -36,12 +32,13 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def unit_settings() -> Settings:
-    return Settings(s3_endpoint_url=None)
+def unit_settings() -> FunctionSettings:
+    """A function's settings: the ones the HTTP functions and the triggers are given."""
+    return FunctionSettings(s3_endpoint_url=None)
 
 
 @pytest.fixture
-def s3(unit_settings: Settings) -> Iterator[S3Client]:
+def s3(unit_settings: FunctionSettings) -> Iterator[S3Client]:
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
         count_s3_requests(client)
@@ -51,19 +48,14 @@ def s3(unit_settings: Settings) -> Iterator[S3Client]:
 
 
 @pytest.fixture
-def context(s3: S3Client, unit_settings: Settings) -> FunctionContext:
-    return FunctionContext(
-        jobs=S3JobStore(
-            Bucket(s3, unit_settings.jobs_bucket), Bucket(s3, unit_settings.bills_bucket)
-        ),
-        bills=S3BillStore(Bucket(s3, unit_settings.bills_bucket)),
-        customers=S3CustomerStore(Bucket(s3, unit_settings.customers_bucket)),
-        clock=lambda: NOW,
-    )
+def context(s3: S3Client, unit_settings: FunctionSettings) -> FunctionContext:
+    return replace(Services(unit_settings, s3=s3).context, clock=lambda: NOW)
 
 
 @pytest.fixture
-def harness(s3: S3Client, unit_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Harness:
+def harness(
+    s3: S3Client, unit_settings: FunctionSettings, monkeypatch: pytest.MonkeyPatch
+) -> Harness:
     """The HTTP functions, as functions-framework loads them, on moto and a recorder."""
     publisher = RecordingPublisher()
     services = Services(unit_settings, s3=s3, publisher=publisher)

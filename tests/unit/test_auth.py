@@ -52,5 +52,5 @@ def test_the_description_and_the_metrics_need_no_token(guarded: Harness) -> None
 
 
 def test_without_a_token_configured_auth_is_off(harness: Harness) -> None:
-    assert harness.services.settings.auth_token is None
+    assert harness.services.settings.token is None
     assert client("crm").get("/?customerId=1").status_code == 200

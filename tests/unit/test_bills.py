@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from functions.bills import bill_name, render_bill
+from functions.bills import render_bill
 from functions.identifiers import WorkflowId
 from functions.messages import Customer
+from functions.storage.keys import bill_name
 from tests.unit.harness import NOW
 
 # A copy of the lab's own bill, ../shared/seed/customer-bill-1.txt.

@@ -16,7 +16,7 @@ from cli.progress import follow, summary
 from functions.identifiers import WorkflowId
 from functions.storage.bucket import Bucket
 from functions.storage.s3 import S3BillStore
-from runtime.config import REPO, Settings
+from runtime.config import REPO, FunctionSettings
 from tests.helpers.ports import free_port
 
 RUN = "run-20261128T001500-0a1b2c3d"
@@ -116,7 +116,9 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture
-def bills(s3: S3Client, unit_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> S3BillStore:
+def bills(
+    s3: S3Client, unit_settings: FunctionSettings, monkeypatch: pytest.MonkeyPatch
+) -> S3BillStore:
     monkeypatch.setenv("S3_ENDPOINT_URL", "")  # moto's mock stands in for AWS itself
     return S3BillStore(Bucket(s3, unit_settings.bills_bucket))
 

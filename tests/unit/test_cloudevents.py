@@ -12,9 +12,10 @@ from functions.crm_api import seed_customers
 from functions.identifiers import WorkflowId
 from functions.messages import Question, encode
 from runtime import cloudevents
-from runtime.config import Settings
+from runtime.config import FunctionSettings
+from runtime.kafka.invoker import Invoker
+from runtime.kafka.records import Produced, Record
 from runtime.triggers import BY_FUNCTION
-from runtime.worker import Invoker, Produced, Record
 
 WORKFLOW_ID = "run-20261128T001500-0a1b2c3d-1"
 WORKFLOW = {
@@ -26,7 +27,9 @@ WORKFLOW = {
 REQUIRED = {"ce_specversion", "ce_id", "ce_type", "ce_source", "ce_time", "content-type"}
 
 
-def invoke(function: str, context: FunctionContext, settings: Settings, record: Record) -> Produced:
+def invoke(
+    function: str, context: FunctionContext, settings: FunctionSettings, record: Record
+) -> Produced:
     (produced,) = Invoker(BY_FUNCTION[function], settings, context, sleep=lambda _: None)(record)
     return produced
 
@@ -43,7 +46,7 @@ def check_event(produced: Produced, type_: str, source: str) -> dict[str, str]:
 
 
 def test_a_lab_message_without_headers_is_read_and_answered_with_an_event(
-    context: FunctionContext, unit_settings: Settings
+    context: FunctionContext, unit_settings: FunctionSettings
 ) -> None:
     plain = Record(json.dumps(WORKFLOW).encode(), "workflow-queue")
     assert plain.headers == ()
@@ -56,7 +59,7 @@ def test_a_lab_message_without_headers_is_read_and_answered_with_an_event(
 
 
 def test_the_crm_answers_with_an_event_of_its_own(
-    context: FunctionContext, unit_settings: Settings
+    context: FunctionContext, unit_settings: FunctionSettings
 ) -> None:
     context.customers.put(seed_customers()[0])
     question = {
@@ -74,7 +77,9 @@ def test_the_crm_answers_with_an_event_of_its_own(
     assert headers["ce_id"] != "q-1"
 
 
-def test_ids_are_unique_per_event(context: FunctionContext, unit_settings: Settings) -> None:
+def test_ids_are_unique_per_event(
+    context: FunctionContext, unit_settings: FunctionSettings
+) -> None:
     record = Record(json.dumps(WORKFLOW).encode(), "workflow-queue")
     ids = {
         dict(invoke("engine-start", context, unit_settings, record).headers)["ce_id"]
@@ -84,7 +89,7 @@ def test_ids_are_unique_per_event(context: FunctionContext, unit_settings: Setti
 
 
 def test_a_dead_letter_is_an_event_that_keeps_the_originals_id_and_headers(
-    context: FunctionContext, unit_settings: Settings
+    context: FunctionContext, unit_settings: FunctionSettings
 ) -> None:
     poison = Record(
         b"{oops",

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from functions.messages import Customer
-from functions.storage import CustomerStore
+from functions.storage import CustomerStore, keys
 from functions.storage.bucket import Bucket
-from functions.storage.id_blocks import IdBlocks
+from functions.storage.migrations import move_legacy_customers
 from functions.storage.s3_customers import S3CustomerStore
 from tests.unit.harness import Harness, client, s3_requests
 
@@ -81,11 +81,11 @@ def test_ids_start_after_those_a_crm_gave_before_the_blocks(harness: Harness) ->
     bucket = customers_bucket(harness)
     store = new_store(harness)
     store.put_all(synthetic(40))
-    bucket.delete(IdBlocks.NEXT_BLOCK)  # as a CRM before the blocks left it
+    bucket.delete(keys.NEXT_ID_BLOCK)  # as a CRM before the blocks left it
     fresh = new_store(harness)
     assert fresh.add_new([lambda i: Customer(i, "F", "L", "C", "1", "0")])[0].customer_id == "41"
-    bucket.delete(IdBlocks.NEXT_BLOCK)
-    bucket.put_json(IdBlocks.LEGACY_NEXT_ID, {"nextId": 250})  # its note, if it left one
+    bucket.delete(keys.NEXT_ID_BLOCK)
+    bucket.put_json(keys.LEGACY_NEXT_ID, {"nextId": 250})  # its note, if it left one
     noted = new_store(harness)
     assert noted.add_new([lambda i: Customer(i, "F", "L", "C", "1", "0")])[0].customer_id == "250"
 
@@ -209,7 +209,7 @@ def test_customers_kept_before_the_ordered_keys_are_moved(harness: Harness) -> N
         bucket.put_json(f"customers/{customer.customer_id}.json", customer.to_wire())
     store = new_store(harness)
     assert store.get("2") is None
-    assert store.move_legacy_keys() == 3
+    assert move_legacy_customers(bucket, store) == 3
     assert store.get("2") == synthetic(3)[1]
     assert list(bucket.names("customers/")) == [f"customers/01/_/{n}.json" for n in (1, 2, 3)]
-    assert store.move_legacy_keys() == 0
+    assert move_legacy_customers(bucket, store) == 0

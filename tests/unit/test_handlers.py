@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from functions.bills import bill_name
 from functions.context import FunctionContext
 from functions.crm_answer import crm_answer
 from functions.crm_api import seed_customers
@@ -13,6 +12,7 @@ from functions.engine_complete import engine_complete
 from functions.engine_start import engine_start
 from functions.identifiers import WorkflowId
 from functions.messages import Answer, Outgoing, Question, Stream, WorkflowMessage
+from functions.storage.keys import bill_name
 from tests.unit.harness import JOHN, NOW, workflow
 
 
@@ -29,7 +29,7 @@ def test_engine_start_saves_a_pending_job_and_asks_about_the_customer(
     assert out == [
         Outgoing(Stream.QUESTIONS, Question.about_customer(WorkflowId(1616523703935.42), "1"))
     ]
-    job = context.jobs.get(WorkflowId(1616523703935.42))
+    job = context.answer_jobs.find(WorkflowId(1616523703935.42))
     assert job is not None
     assert (job.customer_id, job.attempts, job.asked_at) == ("1", 1, "2021-03-23T18:21:47.000Z")
 
@@ -48,13 +48,13 @@ def test_a_redelivered_workflow_is_asked_again_but_never_billed_twice(
     later = replace(context, clock=lambda: NOW + timedelta(hours=1))
     engine_complete(Answer(wid, replace(JOHN, city="Elsewhere")), later)
     assert read_bill(context, name) == first
-    assert context.jobs.get(wid) is None
+    assert context.answer_jobs.find(wid) is None
 
 
 def test_other_workflow_types_are_skipped(context: FunctionContext) -> None:
     other = WorkflowMessage.from_wire({"workflow-type": "refund", "workflow-id": "r1"})
     assert engine_start(other, context) == []
-    assert context.jobs.get(WorkflowId("r1")) is None
+    assert context.answer_jobs.find(WorkflowId("r1")) is None
 
 
 def test_crm_answers_with_the_customer(context: FunctionContext) -> None:
@@ -88,8 +88,8 @@ def test_engine_complete_writes_the_bill_and_completes_the_job(
     name = bill_name("1", WorkflowId("run-a-1"))
     assert read_bill(context, name).startswith("Bill for John Doe\n")
     assert context.bills.billed_at(name) == "2021-03-23T18:21:47.000Z"
-    assert context.jobs.get(WorkflowId("run-a-1")) is None, "a billed job waits no more"
-    assert context.jobs.failure(WorkflowId("run-a-1")) is None
+    assert context.answer_jobs.find(WorkflowId("run-a-1")) is None, "a billed job waits no more"
+    assert context.failures.get(WorkflowId("run-a-1")) is None
 
 
 def test_duplicate_answer_never_rewrites_the_bill(s3: object, context: FunctionContext) -> None:
@@ -110,19 +110,19 @@ def test_bill_written_before_a_crash_is_kept_when_the_answer_comes_again(
     context.bills.create(name, "written before the crash", WorkflowId("run-a-1"), "then")
     engine_complete(Answer(WorkflowId("run-a-1"), JOHN), context)
     assert read_bill(context, name) == "written before the crash"
-    assert context.jobs.get(WorkflowId("run-a-1")) is None
+    assert context.answer_jobs.find(WorkflowId("run-a-1")) is None
 
 
 def test_answer_for_an_unknown_job_is_skipped(context: FunctionContext) -> None:
     assert engine_complete(Answer(WorkflowId("nobody"), JOHN), context) == []
-    assert context.jobs.get(WorkflowId("nobody")) is None
+    assert context.answer_jobs.find(WorkflowId("nobody")) is None
 
 
 def test_answer_without_customer_fails_the_job_with_the_reason(context: FunctionContext) -> None:
     engine_start(workflow("run-a-1", customer="99"), context)
     engine_complete(Answer(WorkflowId("run-a-1"), None, "customer '99' is not known"), context)
-    assert context.jobs.get(WorkflowId("run-a-1")) is None
-    failure = context.jobs.failure(WorkflowId("run-a-1"))
+    assert context.answer_jobs.find(WorkflowId("run-a-1")) is None
+    failure = context.failures.get(WorkflowId("run-a-1"))
     assert failure is not None
     assert (failure.customer_id, failure.reason) == ("99", "customer '99' is not known")
 

@@ -13,9 +13,10 @@ from functions.context import FunctionContext
 from functions.errors import StorageUnavailable
 from functions.identifiers import WorkflowId
 from functions.messages import Answer, Outgoing, Stream
-from runtime.config import Settings
+from runtime.config import FunctionSettings
+from runtime.kafka.invoker import BatchInvoker, Invoker
+from runtime.kafka.records import Record
 from runtime.triggers import BY_FUNCTION, Trigger
-from runtime.worker import Invoker, Record
 
 WORKFLOW = json.dumps(
     {
@@ -31,12 +32,12 @@ def record(value: bytes | None, partition: int = 0, offset: int = 1, **extra: An
     return Record(value, "workflow-queue", partition, offset, **extra)
 
 
-def invoker(trigger: Trigger[Any], context: FunctionContext, settings: Settings) -> Invoker:
+def invoker(trigger: Trigger[Any], context: FunctionContext, settings: FunctionSettings) -> Invoker:
     return Invoker(trigger, settings, context, sleep=lambda _seconds: None)
 
 
 def test_a_workflow_becomes_a_question_on_the_questions_topic(
-    context: FunctionContext, unit_settings: Settings
+    context: FunctionContext, unit_settings: FunctionSettings
 ) -> None:
     produced = invoker(BY_FUNCTION["engine-start"], context, unit_settings)(record(WORKFLOW))
     assert [p.topic for p in produced] == ["questions-topic"]
@@ -50,7 +51,7 @@ def test_a_workflow_becomes_a_question_on_the_questions_topic(
 
 @pytest.mark.parametrize("raw", [b"{oops", None, b'{"workflow-type": "bill-generation"}'])
 def test_malformed_records_are_dead_lettered_with_the_reason(
-    raw: bytes | None, context: FunctionContext, unit_settings: Settings
+    raw: bytes | None, context: FunctionContext, unit_settings: FunctionSettings
 ) -> None:
     origin = record(raw, partition=2, offset=9, key=b"k", headers=[("trace", b"abc")])
     produced = invoker(BY_FUNCTION["engine-start"], context, unit_settings)(origin)
@@ -69,7 +70,7 @@ def test_malformed_records_are_dead_lettered_with_the_reason(
 
 
 def test_a_record_that_breaks_the_function_is_dead_lettered_not_fatal(
-    context: FunctionContext, unit_settings: Settings
+    context: FunctionContext, unit_settings: FunctionSettings
 ) -> None:
     def broken(_message: object, _context: FunctionContext) -> list[Outgoing]:
         raise KeyError("surprise")
@@ -81,7 +82,7 @@ def test_a_record_that_breaks_the_function_is_dead_lettered_not_fatal(
 
 
 def test_output_to_an_undeclared_stream_is_refused(
-    context: FunctionContext, unit_settings: Settings
+    context: FunctionContext, unit_settings: FunctionSettings
 ) -> None:
     def strays(_message: object, _context: FunctionContext) -> list[Outgoing]:
         return [Outgoing(Stream.ANSWERS, Answer(WorkflowId(1), None, "x"))]
@@ -93,7 +94,7 @@ def test_output_to_an_undeclared_stream_is_refused(
 
 
 def test_storage_outages_are_retried_then_raised_so_nothing_is_committed(
-    context: FunctionContext, unit_settings: Settings
+    context: FunctionContext, unit_settings: FunctionSettings
 ) -> None:
     calls = []
 
@@ -116,7 +117,7 @@ def test_storage_outages_are_retried_then_raised_so_nothing_is_committed(
 
 
 def test_outcomes_are_counted_per_function(
-    context: FunctionContext, unit_settings: Settings
+    context: FunctionContext, unit_settings: FunctionSettings
 ) -> None:
     def count(outcome: str) -> float:
         value = REGISTRY.get_sample_value(
@@ -132,3 +133,48 @@ def test_outcomes_are_counted_per_function(
     assert count("dead_lettered") == before["dead_lettered"] + 1
     s3_puts = REGISTRY.get_sample_value("billing_s3_requests_total", {"operation": "PutObject"})
     assert s3_puts is not None and s3_puts >= 2
+
+
+def _workflows(run: str, count: int) -> list[Record]:
+    return [
+        record(
+            json.dumps(
+                {
+                    "workflow-type": "bill-generation",
+                    "workflow-id": f"{run}-{n}",
+                    "create-time": "",
+                    "payload": {"customerIdentifier": str(n)},
+                }
+            ).encode(),
+            offset=n,
+        )
+        for n in range(1, count + 1)
+    ]
+
+
+def _puts() -> float:
+    return REGISTRY.get_sample_value("billing_s3_requests_total", {"operation": "PutObject"}) or 0
+
+
+def test_the_writes_a_trigger_declares_are_made_once_a_batch_before_its_outputs(
+    context: FunctionContext, unit_settings: FunctionSettings
+) -> None:
+    engine_start = BY_FUNCTION["engine-start"]
+    assert engine_start.writes_before_outputs is not None
+    before = _puts()
+    outputs = BatchInvoker(engine_start, unit_settings, context).invoke_batch(
+        _workflows("run-20261201T000000-0000000a", 5)
+    )
+    assert len(outputs) == 5
+    assert _puts() - before == 1, "the batch's five jobs are one object"
+
+    # Without the declaration, each job is written as its function keeps it.
+    undeclared = replace(engine_start, writes_before_outputs=None)
+    before = _puts()
+    BatchInvoker(undeclared, unit_settings, context).invoke_batch(
+        _workflows("run-20261201T000000-0000000b", 5)
+    )
+    assert _puts() - before == 5
+    assert all(
+        BY_FUNCTION[f].writes_before_outputs is None for f in ("crm-answer", "engine-complete")
+    )

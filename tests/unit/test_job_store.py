@@ -1,5 +1,5 @@
-"""The job store on moto's S3: a batch's jobs in one object, a bill in one request, and
-the sweep clearing what no longer waits."""
+"""The jobs on moto's S3, by role: a batch's jobs in one object, a bill in one request,
+the sweep clearing what no longer waits, a run's progress, the move of legacy jobs."""
 
 from __future__ import annotations
 
@@ -12,16 +12,18 @@ from typing import TYPE_CHECKING
 import pytest
 from prometheus_client import REGISTRY
 
-from functions.bills import bill_name
 from functions.context import FunctionContext
 from functions.engine_complete import engine_complete
 from functions.engine_start import engine_start
 from functions.identifiers import WorkflowId
 from functions.messages import Answer
-from functions.storage import Job, job_index, records
+from functions.storage import Job, job_index, keys, records
 from functions.storage.bucket import Bucket
-from functions.storage.s3_jobs import S3JobStore
-from runtime.config import Settings
+from functions.storage.keys import bill_name
+from functions.storage.migrations import adopt_legacy_pending_jobs
+from functions.storage.s3_run_progress import S3RunProgress
+from runtime.config import FunctionSettings
+from runtime.services import Services
 from tests.unit.harness import JOHN, NOW, workflow
 
 if TYPE_CHECKING:
@@ -42,13 +44,13 @@ def spent(before: dict[str, float]) -> dict[str, float]:
     return {op: n - before[op] for op, n in requests().items() if n != before[op]}
 
 
-def another_process(s3: S3Client, settings: Settings) -> S3JobStore:
-    """A second store on the same buckets, as another function's process has."""
-    return S3JobStore(Bucket(s3, settings.jobs_bucket), Bucket(s3, settings.bills_bucket))
+def another_process(s3: S3Client, settings: FunctionSettings) -> FunctionContext:
+    """The stores of another function's process, on the same buckets."""
+    return Services(settings, s3=s3).context
 
 
 def start_batch(context: FunctionContext, workflow_ids: list[str]) -> None:
-    with context.jobs.batch():
+    with context.new_jobs.batch():
         for n, workflow_id in enumerate(workflow_ids, start=1):
             engine_start(workflow(workflow_id, str(n)), context)
 
@@ -78,7 +80,7 @@ def test_answers_in_flight_together_list_their_run_once(context: FunctionContext
     start_batch(context, ids)
     before = requests()
     with ThreadPoolExecutor(32) as pool:  # all but the first, whose name the batch has
-        list(pool.map(lambda wid: context.jobs.get(WorkflowId(wid)), ids[1:]))
+        list(pool.map(lambda wid: context.answer_jobs.find(WorkflowId(wid)), ids[1:]))
     # one look for a batch named after the first answer's job; the listing; the batch
     assert spent(before) == {"GetObject": 2, "ListObjectsV2": 1}
 
@@ -91,7 +93,7 @@ def test_an_answer_finds_its_job_written_after_the_run_was_first_read(
     start_batch(context, [f"{RUN}-2"])
     engine_complete(Answer(WorkflowId(f"{RUN}-2"), replace(JOHN, customer_id="1")), context)
     assert sorted(context.bills.names(f"{RUN}/")) == [f"{RUN}/customer-bill-1.txt"]
-    assert context.jobs.get(WorkflowId(f"{RUN}-2")) is None, "billed: it waits no more"
+    assert context.answer_jobs.find(WorkflowId(f"{RUN}-2")) is None, "billed: it waits no more"
 
 
 def test_an_answer_no_batch_asked_for_writes_nothing(context: FunctionContext) -> None:
@@ -102,19 +104,19 @@ def test_an_answer_no_batch_asked_for_writes_nothing(context: FunctionContext) -
 
 
 def test_a_late_answer_to_a_job_the_sweep_failed_writes_no_bill(
-    s3: S3Client, unit_settings: Settings, context: FunctionContext
+    s3: S3Client, unit_settings: FunctionSettings, context: FunctionContext
 ) -> None:
     start_batch(context, [f"{RUN}-1"])
-    assert context.jobs.get(WorkflowId(f"{RUN}-1")) is not None  # engine-complete read it
+    assert context.answer_jobs.find(WorkflowId(f"{RUN}-1")) is not None  # engine-complete read it
     sweep = another_process(s3, unit_settings)
-    job = context.jobs.get(WorkflowId(f"{RUN}-1"))
+    job = context.answer_jobs.find(WorkflowId(f"{RUN}-1"))
     assert job is not None
-    sweep.fail(job, "no answer from the CRM to 5 question(s)", "t")
+    sweep.failures.record(job, "no answer from the CRM to 5 question(s)", "t")
 
     late = replace(context, clock=lambda: NOW + context.answers.total_wait())
     engine_complete(Answer(WorkflowId(f"{RUN}-1"), JOHN), late)
     assert list(context.bills.names()) == []
-    failure = context.jobs.failure(WorkflowId(f"{RUN}-1"))
+    failure = context.failures.get(WorkflowId(f"{RUN}-1"))
     assert failure is not None and failure.reason.startswith("no answer")
 
 
@@ -128,14 +130,14 @@ def test_the_answer_to_a_lone_question_finds_its_job_in_one_read(
 
 
 def test_a_batch_redelivered_with_the_same_first_job_gets_a_name_of_its_own(
-    s3: S3Client, unit_settings: Settings, context: FunctionContext
+    s3: S3Client, unit_settings: FunctionSettings, context: FunctionContext
 ) -> None:
     start_batch(context, [f"{RUN}-1", f"{RUN}-2"])
-    with context.jobs.batch():
+    with context.new_jobs.batch():
         engine_start(workflow(f"{RUN}-1", "1"), context)
         engine_start(workflow(f"{RUN}-3", "3"), context)
     assert len(list(Bucket(s3, unit_settings.jobs_bucket).names(f"waiting/{RUN}/"))) == 2
-    assert context.jobs.get(WorkflowId(f"{RUN}-3")) is not None
+    assert context.answer_jobs.find(WorkflowId(f"{RUN}-3")) is not None
 
 
 def test_an_answer_held_up_by_a_backlog_does_not_look_for_a_failure(
@@ -143,7 +145,7 @@ def test_an_answer_held_up_by_a_backlog_does_not_look_for_a_failure(
 ) -> None:
     """The sweep fails a job only once every wait it allows is over (15.5 min here)."""
     start_batch(context, [f"{RUN}-1"])
-    context.jobs.get(WorkflowId(f"{RUN}-1"))
+    context.answer_jobs.find(WorkflowId(f"{RUN}-1"))
     before = requests()
     after_a_backlog = replace(context, clock=lambda: NOW + timedelta(minutes=5))
     engine_complete(Answer(WorkflowId(f"{RUN}-1"), JOHN), after_a_backlog)
@@ -154,7 +156,7 @@ def test_a_workflow_id_reused_for_another_customer_bills_the_answered_one(
     context: FunctionContext,
 ) -> None:
     start_batch(context, [f"{RUN}-1"])  # customer 1
-    with context.jobs.batch():
+    with context.new_jobs.batch():
         engine_start(workflow(f"{RUN}-1", "2"), context)
     mary = replace(JOHN, customer_id="2", first_name="Mary")
     engine_complete(Answer(WorkflowId(f"{RUN}-1"), mary), context)
@@ -162,11 +164,11 @@ def test_a_workflow_id_reused_for_another_customer_bills_the_answered_one(
 
 
 def test_the_sweep_clears_a_batch_once_each_job_has_a_bill_or_a_failure(
-    s3: S3Client, unit_settings: Settings, context: FunctionContext
+    s3: S3Client, unit_settings: FunctionSettings, context: FunctionContext
 ) -> None:
     start_batch(context, [f"{RUN}-1", f"{RUN}-2", f"{RUN}-3"])
     jobs = Bucket(s3, unit_settings.jobs_bucket)
-    sweep = another_process(s3, unit_settings)
+    sweep = another_process(s3, unit_settings).sweep
     later = NOW + timedelta(days=1)
     engine_complete(Answer(WorkflowId(f"{RUN}-1"), JOHN), context)
     engine_complete(Answer(WorkflowId(f"{RUN}-2"), None, "customer '2' is not known"), context)
@@ -179,29 +181,32 @@ def test_the_sweep_clears_a_batch_once_each_job_has_a_bill_or_a_failure(
 
 
 def test_a_batch_the_sweep_cleared_away_is_forgotten_by_every_reader(
-    s3: S3Client, unit_settings: Settings, context: FunctionContext
+    s3: S3Client, unit_settings: FunctionSettings, context: FunctionContext
 ) -> None:
     start_batch(context, [f"{RUN}-1", f"{RUN}-2"])
-    status = another_process(s3, unit_settings)  # as the coordinator's, for a run's status
+    status = S3RunProgress(Bucket(s3, unit_settings.jobs_bucket))  # the coordinator's
     assert status.asked_keys(RUN) == {f"{RUN}-1", f"{RUN}-2"}
     for n in (1, 2):
         engine_complete(
             Answer(WorkflowId(f"{RUN}-{n}"), replace(JOHN, customer_id=str(n))), context
         )
-    assert list(another_process(s3, unit_settings).waiting(NOW + timedelta(days=1))) == []
+    assert list(another_process(s3, unit_settings).sweep.waiting(NOW + timedelta(days=1))) == []
     assert status.asked_keys(RUN) == set()
 
 
-def test_jobs_an_earlier_version_kept_one_object_each_are_asked_again(
-    s3: S3Client, unit_settings: Settings, context: FunctionContext
+def test_jobs_an_earlier_version_kept_one_object_each_are_moved_and_asked_again(
+    s3: S3Client, unit_settings: FunctionSettings, context: FunctionContext
 ) -> None:
     jobs = Bucket(s3, unit_settings.jobs_bucket)
     at = "2021-03-23T18:21:47.000Z"
     legacy = Job(WorkflowId(f"{OLD}-1"), "1", at, at)
-    jobs.put_json(f"pending/{OLD}-1.json", records.job(legacy))
-    sweep = another_process(s3, unit_settings)
+    jobs.put_json(keys.legacy_pending_job(legacy.workflow_id.key), records.job(legacy))
+    sweep = another_process(s3, unit_settings).sweep
+    assert list(sweep.waiting(NOW + timedelta(days=1))) == [], "a sweep moves nothing"
+    assert adopt_legacy_pending_jobs(jobs, context.new_jobs) == 1
+    assert adopt_legacy_pending_jobs(jobs, context.new_jobs) == 0
     assert list(sweep.waiting(NOW + timedelta(days=1))) == [legacy]
-    assert list(jobs.names("pending/")) == []
+    assert list(jobs.names(keys.LEGACY_PENDING)) == []
     engine_complete(Answer(WorkflowId(f"{OLD}-1"), JOHN), context)
     assert list(context.bills.names()) == [bill_name("1", WorkflowId(f"{OLD}-1"))]
 
@@ -213,10 +218,12 @@ def test_past_its_limit_the_store_forgets_the_run_read_least_recently(
     monkeypatch.setattr(job_index, limit, {"MAX_OPEN_JOBS": 3, "MAX_RUNS": 1}[limit])
     start_batch(context, [f"{RUN}-1", f"{RUN}-2", f"{RUN}-3"])
     start_batch(context, [f"{OTHER}-1", f"{OTHER}-2"])
-    assert context.jobs.get(WorkflowId(f"{RUN}-1")) is not None
-    assert context.jobs.get(WorkflowId(f"{OTHER}-1")) is not None  # the first run is forgotten
+    assert context.answer_jobs.find(WorkflowId(f"{RUN}-1")) is not None
+    assert (
+        context.answer_jobs.find(WorkflowId(f"{OTHER}-1")) is not None
+    )  # the first run is forgotten
     before = requests()
-    assert context.jobs.get(WorkflowId(f"{RUN}-2")) is not None
+    assert context.answer_jobs.find(WorkflowId(f"{RUN}-2")) is not None
     assert spent(before) == {"ListObjectsV2": 1, "GetObject": 2}, "read again when needed"
 
 
@@ -230,16 +237,16 @@ def test_billed_jobs_no_longer_count_toward_the_limit(
         engine_complete(Answer(WorkflowId(workflow_id), replace(JOHN, customer_id=str(n))), context)
     start_batch(context, [f"{OTHER}-1", f"{OTHER}-2"])
     start_batch(context, [f"{OLD}-1"])
-    assert context.jobs.get(WorkflowId(f"{OTHER}-1")) is not None
-    assert context.jobs.get(WorkflowId(f"{OLD}-1")) is not None
+    assert context.answer_jobs.find(WorkflowId(f"{OTHER}-1")) is not None
+    assert context.answer_jobs.find(WorkflowId(f"{OLD}-1")) is not None
     before = requests()
     # three jobs open in all: the second run is still known
-    assert context.jobs.get(WorkflowId(f"{OTHER}-2")) is not None
+    assert context.answer_jobs.find(WorkflowId(f"{OTHER}-2")) is not None
     assert spent(before) == {}
 
 
 def test_a_batch_record_lists_its_jobs_as_written(
-    s3: S3Client, unit_settings: Settings, context: FunctionContext
+    s3: S3Client, unit_settings: FunctionSettings, context: FunctionContext
 ) -> None:
     start_batch(context, [f"{RUN}-1", f"{RUN}-2"])
     jobs = Bucket(s3, unit_settings.jobs_bucket)
@@ -250,19 +257,18 @@ def test_a_batch_record_lists_its_jobs_as_written(
 
 
 def test_once_a_run_is_nearly_done_the_sweep_reads_the_few_bills_left(
-    s3: S3Client, unit_settings: Settings, context: FunctionContext
+    s3: S3Client, unit_settings: FunctionSettings, context: FunctionContext
 ) -> None:
     ids = [f"{RUN}-{n}" for n in range(1, 31)]
     start_batch(context, ids)
     for n, workflow_id in enumerate(ids[:-1], start=1):
         engine_complete(Answer(WorkflowId(workflow_id), replace(JOHN, customer_id=str(n))), context)
-    sweep = another_process(s3, unit_settings)
+    sweep = another_process(s3, unit_settings).sweep
     later = NOW + timedelta(days=1)
     before = requests()
     assert [job.workflow_id.text for job in sweep.waiting(later)] == [ids[-1]]
-    # jobs an earlier version kept (a process's first sweep only), waiting jobs, questions
-    # asked again, the run's bills, its failures; the batch read
-    assert spent(before) == {"ListObjectsV2": 5, "GetObject": 1}
+    # waiting jobs, questions asked again, the run's bills, its failures; the batch read
+    assert spent(before) == {"ListObjectsV2": 4, "GetObject": 1}
     before = requests()
     assert [job.workflow_id.text for job in sweep.waiting(later)] == [ids[-1]]
     assert spent(before) == {"ListObjectsV2": 3, "HeadObject": 1}

@@ -22,10 +22,10 @@ from runtime.aws_lambda import handlers
 from runtime.aws_lambda.http import HttpAdapter
 from runtime.aws_lambda.kafka import KafkaAdapter, records_of
 from runtime.aws_lambda.schedule import ScheduleAdapter
-from runtime.config import REPO, Settings
+from runtime.config import REPO, FunctionSettings
 from runtime.http_function import HttpFunction
+from runtime.kafka.records import Produced
 from runtime.triggers import BY_FUNCTION, TIMER_BY_FUNCTION, TRIGGERS
-from runtime.worker import Produced
 from tests.unit.harness import Harness, RecordingPublisher
 
 EVENTS = REPO / "tests" / "data" / "lambda"
@@ -41,8 +41,11 @@ class RecordingOutput:
     def __init__(self) -> None:
         self.produced: list[Produced] = []
 
-    def produce(self, outputs: Sequence[Produced]) -> None:
-        self.produced.extend(outputs)
+    def send(self, items: Sequence[Produced]) -> None:
+        self.produced.extend(items)
+
+    def wait_for_acks(self, then: str) -> None:
+        pass
 
 
 @pytest.mark.parametrize("source", ["msk", "self-managed-kafka"])
@@ -57,7 +60,7 @@ def test_both_kafka_event_shapes_become_records_in_offset_order(source: str) -> 
 
 
 def test_engine_start_on_lambda_asks_the_question_and_parks_the_poison_record(
-    context: FunctionContext, unit_settings: Settings
+    context: FunctionContext, unit_settings: FunctionSettings
 ) -> None:
     output = RecordingOutput()
     adapter = KafkaAdapter(BY_FUNCTION["engine-start"], unit_settings, context, output)
@@ -73,18 +76,18 @@ def test_engine_start_on_lambda_asks_the_question_and_parks_the_poison_record(
     assert dead_letter.topic == "workflow-queue.dlq"
     assert dead_letter.value == b"not json at all"
     assert dict(dead_letter.headers)["dlq-source-offset"] == b"16"
-    assert context.jobs.get(WorkflowId(1616523703935.42)) is not None
+    assert context.answer_jobs.find(WorkflowId(1616523703935.42)) is not None
 
 
 def test_s3_unavailable_fails_the_invocation_so_lambda_retries_the_batch(
-    context: FunctionContext, unit_settings: Settings, monkeypatch: pytest.MonkeyPatch
+    context: FunctionContext, unit_settings: FunctionSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def unavailable(job: Job) -> Job:
+    def unavailable(jobs: object) -> None:
         raise StorageUnavailable("S3 is down")
 
-    monkeypatch.setattr(context.jobs, "create", unavailable)
+    monkeypatch.setattr(context.new_jobs, "write", unavailable)
     output = RecordingOutput()
-    settings = Settings(s3_endpoint_url=None, storage_retry_s=0.1)
+    settings = FunctionSettings(s3_endpoint_url=None, storage_retry_s=0.1)
     adapter = KafkaAdapter(BY_FUNCTION["engine-start"], settings, context, output)
     with pytest.raises(StorageUnavailable):
         adapter(event("msk"))
@@ -126,7 +129,7 @@ def test_bad_input_gets_the_same_4xx_as_on_functions_framework(
 
 def test_the_schedule_asks_overdue_questions_again(context: FunctionContext) -> None:
     asked = datetime.now(UTC)
-    context.jobs.create(Job(WorkflowId("run-1-1"), "1", asked.isoformat(), asked.isoformat()))
+    context.new_jobs.create(Job(WorkflowId("run-1-1"), "1", asked.isoformat(), asked.isoformat()))
     # The store lists by the S3 server's write times: an hour later the question is overdue.
     later = replace(context, clock=lambda: asked + timedelta(hours=1))
     publisher = RecordingPublisher()
@@ -152,7 +155,7 @@ def test_every_function_has_an_entry_point_and_the_template_deploys_each() -> No
         entry = function.replace("-", "_")
         assert callable(getattr(handlers, entry)), f"no entry point for {function}"
         assert entry in deployed, f"{function} is not in {TEMPLATE.name}"
-    settings = Settings()
+    settings = FunctionSettings()
     for trigger in TRIGGERS:
         props = deployed[trigger.function.replace("-", "_")]
         [source] = props["Events"].values()

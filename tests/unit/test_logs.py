@@ -12,10 +12,11 @@ import pytest
 from functions.context import FunctionContext
 from functions.identifiers import WorkflowId
 from functions.log_context import about_run, about_workflow
-from runtime.config import Settings
+from runtime.config import FunctionSettings
+from runtime.kafka.invoker import Invoker
+from runtime.kafka.records import Record
 from runtime.logs import JsonFormatter, TextFormatter, configure_logging
 from runtime.triggers import BY_FUNCTION
-from runtime.worker import Invoker, Record
 from tests.unit.harness import TOKEN, Harness, client
 
 RUN = "run-20261128T001500-0a1b2c3d"
@@ -49,10 +50,10 @@ def test_no_token_reaches_a_log_line(guarded: Harness, log_lines: io.StringIO) -
 
 
 def test_settings_never_show_their_secrets() -> None:
-    settings = Settings(auth_token=TOKEN, kafka_sasl_password="kafka-secret")
+    settings = FunctionSettings(auth_token=TOKEN, kafka_sasl_password="kafka-secret")
     assert TOKEN not in repr(settings)
     assert "kafka-secret" not in repr(settings)
-    assert settings.secrets() == ["kafka-secret", TOKEN]
+    assert sorted(settings.secrets()) == sorted(["kafka-secret", TOKEN])
 
 
 def _json_lines(stream: io.StringIO) -> list[dict[str, object]]:
@@ -60,7 +61,7 @@ def _json_lines(stream: io.StringIO) -> list[dict[str, object]]:
 
 
 def test_each_log_line_about_a_workflow_names_it_and_its_run(
-    context: FunctionContext, unit_settings: Settings, log_lines: io.StringIO
+    context: FunctionContext, unit_settings: FunctionSettings, log_lines: io.StringIO
 ) -> None:
     workflow = {
         "workflow-type": "bill-generation",
@@ -105,7 +106,7 @@ def test_aws_secrets_from_the_environment_are_blanked_too(
     root = logging.getLogger()
     saved = root.handlers[:]
     try:
-        configure_logging(Settings.from_env(env), role="test")
+        configure_logging(FunctionSettings.from_env(env), role="test")
         logging.getLogger("botocore.careless").warning("signing with %s and %s", aws_secret, TOKEN)
     finally:
         root.handlers[:] = saved

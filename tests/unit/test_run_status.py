@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from functions.bills import bill_name
 from functions.context import FunctionContext
 from functions.identifiers import WorkflowId
-from functions.storage import Job
+from functions.storage import Job, keys
+from functions.storage.keys import bill_name
 from tests.unit.harness import Harness, client, s3_requests
 
 
@@ -24,7 +24,7 @@ def start(customers: list[str]) -> dict[str, Any]:
 def wait(context: FunctionContext, workflow_id: str, customer: str) -> Job:
     at = "2021-03-23T18:21:47.000Z"
     job = Job(WorkflowId(workflow_id), customer, at, at)
-    context.jobs.create(job)
+    context.new_jobs.create(job)
     return job
 
 
@@ -45,7 +45,8 @@ def test_a_run_tells_each_customers_state_bill_and_failure(harness: Harness) -> 
     run = start(["1", "2", "3", "4"])
     ids = {w["customerIdentifier"]: w["workflowId"] for w in run["workflows"]}
     bill(context, ids["1"], "1")
-    context.jobs.fail(wait(context, ids["2"], "2"), "customer '2' is not known to the CRM", "t")
+    unknown = "customer '2' is not known to the CRM"
+    context.failures.record(wait(context, ids["2"], "2"), unknown, "t")
     wait(context, ids["3"], "3")
 
     body = status(run["runId"])
@@ -70,7 +71,7 @@ def test_a_run_tells_each_customers_state_bill_and_failure(harness: Harness) -> 
     assert (counts_only["counts"]["failed"], counts_only["customers"]) == (1, [])
     bill(context, ids["3"], "3")
     bill(context, ids["4"], "4")
-    context.jobs.close(WorkflowId(ids["3"]))
+    context.answer_jobs.close(WorkflowId(ids["3"]))
     done = status(run["runId"], "?state=pending")
     assert (done["counts"]["pending"], done["done"], done["customers"]) == (0, True, [])
 
@@ -81,7 +82,8 @@ def test_a_run_never_published_is_not_done(harness: Harness) -> None:
         "/", json={"customerIdentifiers": ["1"]}, headers={"Idempotency-Key": "k-1"}
     )
     assert response.status_code == 503
-    (run_id,) = harness.bucket(harness.services.settings.jobs_bucket).stems("runs/")
+    (record,) = harness.bucket(harness.services.settings.jobs_bucket).names(keys.RUNS)
+    run_id = keys.run_of_record(record)
     body = status(run_id)
     assert (body["published"], body["done"], body["counts"]["pending"]) == (False, False, 1)
 
@@ -117,13 +119,13 @@ def test_a_runs_status_costs_listings_and_a_read_per_failure_not_a_read_per_cust
     workflows = run["workflows"]
     for workflow in workflows[:1200]:
         bill(context, workflow["workflowId"], workflow["customerIdentifier"])
-    with context.jobs.batch():  # as engine-start keeps them: a batch at a time
+    with context.new_jobs.batch():  # as engine-start keeps them: a batch at a time
         asked = [
             wait(context, workflow["workflowId"], workflow["customerIdentifier"])
             for workflow in workflows[1200:1300]
         ]
     for job in asked[:5]:
-        context.jobs.fail(job, "unknown", "t")
+        context.failures.record(job, "unknown", "t")
 
     before = s3_requests()
     body = status(run["runId"])

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from functions.bills import bill_name
 from functions.context import AnswerPolicy, FunctionContext, iso_millis
 from functions.engine_complete import engine_complete
 from functions.engine_start import engine_start
 from functions.identifiers import WorkflowId
 from functions.messages import Answer, Question
 from functions.retry_unanswered import Tick, retry_unanswered
+from functions.storage.keys import bill_name
 from tests.unit.harness import JOHN, workflow
 
 WF = WorkflowId("run-1-1")
@@ -38,7 +38,7 @@ class Scene:
 
     def waiting(self) -> list[tuple[str, int]]:
         in_a_year = self.start + timedelta(days=365)
-        return [(j.workflow_id.text, j.attempts) for j in self.context.jobs.waiting(in_a_year)]
+        return [(j.workflow_id.text, j.attempts) for j in self.context.sweep.waiting(in_a_year)]
 
 
 def test_a_job_waits_from_engine_start_until_its_answer(context: FunctionContext) -> None:
@@ -65,7 +65,7 @@ def test_unanswered_questions_are_asked_again_with_backoff_then_fail(
     assert scene.sweep(11 + 21 + 41) == []  # the last one went unanswered
 
     assert scene.waiting() == []
-    failure = context.jobs.failure(WF)
+    failure = context.failures.get(WF)
     assert failure is not None
     assert failure.reason == "no answer from the CRM to 3 question(s) about customer 1 over 73s"
     assert failure.failed_at == iso_millis(scene.start + timedelta(seconds=73))
@@ -84,12 +84,13 @@ def test_nothing_is_overdue_while_questions_or_answers_are_still_in_line(
 def test_an_answer_after_the_job_failed_changes_nothing(context: FunctionContext) -> None:
     scene = Scene(context)
     engine_start(workflow("run-1-1"), scene.at(0))
-    job = context.jobs.get(WF)
+    job = context.answer_jobs.find(WF)
     assert job is not None
-    context.jobs.fail(job, "no answer", "2026-11-27T12:00:00.000Z")
+    context.failures.record(job, "no answer", "2026-11-27T12:00:00.000Z")
+    context.answer_jobs.close(job.workflow_id)  # as engine-complete does when it fails one
     engine_complete(Answer(WF, JOHN), scene.at(1))
     assert context.bills.billed_at(bill_name("1", WF)) is None
-    failure = context.jobs.failure(WF)
+    failure = context.failures.get(WF)
     assert failure is not None
     assert failure.reason == "no answer"
 
@@ -99,10 +100,10 @@ def test_a_question_answered_while_the_sweep_read_it_is_not_asked_again(
 ) -> None:
     scene = Scene(context)
     engine_start(workflow("run-1-1"), scene.at(0))
-    read_by_sweep = context.jobs.get(WF)
+    read_by_sweep = context.answer_jobs.find(WF)
     assert read_by_sweep is not None
     engine_complete(Answer(WF, JOHN), scene.at(1))  # billed meanwhile
-    assert not context.jobs.ask_again(read_by_sweep.asked_again("2026-11-27T12:00:00.000Z"))
+    assert not context.sweep.ask_again(read_by_sweep.asked_again("2026-11-27T12:00:00.000Z"))
     assert scene.waiting() == [], "a billed job must not come back as waiting"
 
 
@@ -111,12 +112,12 @@ def test_a_job_asked_again_by_one_sweep_is_not_asked_again_by_another(
 ) -> None:
     scene = Scene(context)
     engine_start(workflow("run-1-1"), scene.at(0))
-    first = context.jobs.get(WF)
-    second = context.jobs.get(WF)
+    first = context.answer_jobs.find(WF)
+    second = context.answer_jobs.find(WF)
     assert first is not None
     assert second is not None
-    assert context.jobs.ask_again(first.asked_again("2026-11-27T12:00:00.000Z"))
-    assert not context.jobs.ask_again(second.asked_again("2026-11-27T12:00:01.000Z"))
+    assert context.sweep.ask_again(first.asked_again("2026-11-27T12:00:00.000Z"))
+    assert not context.sweep.ask_again(second.asked_again("2026-11-27T12:00:01.000Z"))
 
 
 def test_the_policy_waits_longer_after_each_question() -> None:

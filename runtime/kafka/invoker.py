@@ -1,4 +1,4 @@
-"""Calls one Kafka-triggered function for one record (``runtime.batches`` runs many at once).
+"""Calls one Kafka-triggered function for one record, or for every record of a batch at once.
 
 Per record: decode and type the message, call the function, say what to produce. The
 function's S3 writes are done before it returns.
@@ -16,15 +16,16 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from contextlib import nullcontext
 from typing import Any, TypeVar
 
 from functions.context import FunctionContext
 from functions.errors import MalformedMessage, StorageUnavailable
 from functions.log_context import about_workflow
-from functions.messages import Outgoing, decode_object, encode
+from functions.messages import Outgoing, decode_object
 from runtime import cloudevents
-from runtime.config import Settings
+from runtime.config import FunctionSettings
+from runtime.kafka.records import Produced, Record, produced
 from runtime.metrics import HANDLER_SECONDS, MESSAGES
 from runtime.triggers import Trigger
 
@@ -33,39 +34,13 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Record:
-    """A consumed record, and where it came from."""
-
-    value: bytes | None
-    topic: str
-    partition: int = 0
-    offset: int = 0
-    key: bytes | None = None
-    headers: Sequence[tuple[str, bytes]] = ()
-
-    @property
-    def origin(self) -> str:
-        return f"{self.topic}[{self.partition}]@{self.offset}"
-
-
-@dataclass(frozen=True)
-class Produced:
-    """A record on its way out: the topic, its key, the encoded value, its headers."""
-
-    topic: str
-    value: bytes
-    key: bytes | None = None
-    headers: cloudevents.Headers = field(default_factory=list)
-
-
 class Invoker:
     """Calls one function for one raw record and says what to produce."""
 
     def __init__(
         self,
         trigger: Trigger[Any],
-        settings: Settings,
+        settings: FunctionSettings,
         context: FunctionContext,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -130,22 +105,11 @@ class Invoker:
         )
 
 
-def produced(outgoing: Outgoing, settings: Settings, function: str) -> Produced:
-    topic = settings.topic(outgoing.stream)
-    message = outgoing.message
-    return Produced(
-        topic,
-        encode(message),
-        message.partition_key.encode(),
-        cloudevents.for_message(message, function),
-    )
-
-
 class BatchInvoker:
     """Calls one function on every record of a batch at once: the base of the local
     runtime's batch loop and of Lambda's Kafka adapter."""
 
-    def __init__(self, trigger: Trigger[Any], settings: Settings, context: FunctionContext):
+    def __init__(self, trigger: Trigger[Any], settings: FunctionSettings, context: FunctionContext):
         self.trigger = trigger
         self.settings = settings
         self.context = context
@@ -155,14 +119,17 @@ class BatchInvoker:
     def invoke_batch(self, records: Sequence[Record]) -> list[Produced]:
         """Every record at once, on the pool; the outputs in record order.
 
-        The jobs the batch creates are written together, once all records are done and
-        before any output leaves (an answer must find its job). A StorageUnavailable that
-        outlasts ``STORAGE_RETRY_S`` is raised: nothing of the batch may count as done.
+        What the trigger declares it ``writes_before_outputs`` (engine-start's jobs: an
+        answer must find its job) is written together, once all records are done and
+        before any output leaves. A StorageUnavailable that outlasts ``STORAGE_RETRY_S``
+        is raised: nothing of the batch may count as done.
         """
         function, retry_s = self.trigger.function, self.settings.storage_retry_s
-        with self.context.jobs.batch() as write_jobs:
+        held = self.trigger.writes_before_outputs
+        scope = held(self.context).batch() if held else nullcontext(lambda: None)
+        with scope as write_held:
             outputs = list(self.pool.map(self.invoke, records))
-            retrying_storage(function, write_jobs, retry_s, time.sleep)
+            retrying_storage(function, write_held, retry_s, time.sleep)
         return [item for produced in outputs for item in produced]
 
 
@@ -182,21 +149,3 @@ def retrying_storage(
             log.warning("%s: %s; retrying in %.1fs", function, exc, delay)
             sleep(delay)
             delay = min(delay * 2, 10.0)
-
-
-def kafka_client_config(settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]:
-    """librdkafka settings for a worker's (consumer, producer)."""
-    session_ms = int(settings.session_timeout_s * 1000)
-    consumer = {
-        "session.timeout.ms": session_ms,
-        "heartbeat.interval.ms": max(500, session_ms // 4),
-        # What librdkafka fetches ahead (64 MiB by default, and a fetch on top) is memory a
-        # backlog would fill: a worker's memory would grow with the lines it serves. 1 MiB
-        # queued and 256 KiB a partition a fetch are still thousands of our records.
-        "queued.max.messages.kbytes": 1024,
-        "max.partition.fetch.bytes": 256 * 1024,
-    }
-    # An open transaction of a crashed worker holds back readers until it times out;
-    # it must outlast the S3 retries a healthy worker may spend inside one.
-    producer = {"transaction.timeout.ms": int((settings.storage_retry_s + 15) * 1000)}
-    return consumer, producer

@@ -23,51 +23,33 @@ from collections.abc import Sequence
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, TopicPartition
-from quixstreams import Application
-from quixstreams.kafka.configuration import ConnectionConfig
 
 from functions.context import FunctionContext
-from functions.errors import BillingError, PublishFailed
-from runtime.config import Settings
+from functions.errors import BillingError
+from runtime.config import FunctionSettings
+from runtime.kafka.acking_producer import AckingProducer
+from runtime.kafka.clients import build_application
+from runtime.kafka.invoker import BatchInvoker
+from runtime.kafka.records import Record
 from runtime.triggers import Trigger
-from runtime.worker import BatchInvoker, Produced, Record, kafka_client_config
 
 log = logging.getLogger(__name__)
 
 
-def build_application(trigger: Trigger[Any], settings: Settings) -> Application:
-    """quix-streams' application: the factory of the worker's consumer and producer."""
-    consumer_config, producer_config = kafka_client_config(settings)
-    return Application(
-        broker_address=ConnectionConfig.from_librdkafka_dict(settings.kafka_connection()),
-        consumer_group=settings.consumer_group_prefix + trigger.consumer_group,
-        # A new group starts from the oldest record: work queued while no worker ran is done.
-        auto_offset_reset="earliest",
-        auto_create_topics=False,
-        use_changelog_topics=False,
-        processing_guarantee=settings.processing_guarantee,  # type: ignore[arg-type]
-        consumer_extra_config=consumer_config,
-        producer_extra_config={**producer_config, "linger.ms": 2},
-        loglevel=None,
-        # Stateless functions keep nothing here, but quix-streams wants a folder.
-        state_dir=settings.quix_state_dir,
-    )
-
-
-class BatchWorker(BatchInvoker):
+class BatchLoop(BatchInvoker):
     """One Kafka-triggered function: consume, invoke concurrently, produce, commit."""
 
-    def __init__(self, trigger: Trigger[Any], settings: Settings, context: FunctionContext):
+    def __init__(self, trigger: Trigger[Any], settings: FunctionSettings, context: FunctionContext):
         super().__init__(trigger, settings, context)
         self.source = settings.topic(trigger.source)
         self.exactly_once = settings.processing_guarantee == "exactly-once"
         app = build_application(trigger, settings)
         self.consumer = app.get_consumer(auto_commit_enable=False)
         self.producer = app.get_producer(transactional=self.exactly_once)
+        self.output = AckingProducer(self.producer, settings.publish_timeout_s)
         self._uncommitted: dict[tuple[str, int], int] = {}
         self._in_transaction = False
         self._last_commit = time.monotonic()
-        self._delivery_errors: list[str] = []
 
     def run(self, stop: threading.Event) -> None:
         """Until ``stop`` is set (``runtime.stopping.stop_event``)."""
@@ -115,23 +97,9 @@ class BatchWorker(BatchInvoker):
         if self.exactly_once and not self._in_transaction:
             self.producer.begin_transaction()
             self._in_transaction = True
-        for item in outputs:
-            self._produce(item)
+        self.output.send(outputs)
         for record in records:
             self._uncommitted[(record.topic, record.partition)] = record.offset + 1
-
-    def _produce(self, item: Produced) -> None:
-        self.producer.produce(
-            item.topic,
-            item.value,
-            item.key,
-            headers=list(item.headers),
-            on_delivery=self._delivered,
-        )
-
-    def _delivered(self, error: KafkaError | None, message: Message) -> None:
-        if error is not None:
-            self._delivery_errors.append(f"{message.topic()}: {error}")
 
     def _commit(self) -> None:
         self._last_commit = time.monotonic()
@@ -145,12 +113,7 @@ class BatchWorker(BatchInvoker):
             self.producer.commit_transaction(self.settings.publish_timeout_s)
             self._in_transaction = False
         else:
-            remaining = self.producer.flush(self.settings.publish_timeout_s)
-            if remaining or self._delivery_errors:
-                raise PublishFailed(
-                    f"{self.trigger.function}: Kafka did not acknowledge {remaining} output(s)"
-                    f" {self._delivery_errors[:3]}; stopping without committing"
-                )
+            self.output.wait_for_acks(f"{self.trigger.function} stops without committing")
             self.consumer.commit(offsets=offsets, asynchronous=False)
         self._uncommitted.clear()
 

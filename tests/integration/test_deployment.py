@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 
 from infra.broker import cluster_nodes, kafka_version, new_cluster_id, server_properties
-from runtime.config import REPO, Settings
+from runtime.config import REPO, StackSettings
 from runtime.triggers import TRIGGERS
 
 
@@ -46,7 +46,7 @@ def test_every_function_has_its_own_consumer_group() -> None:
 def _compose() -> list[str]:
     if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
         return ["docker", "compose"]
-    tools = Path(Settings.from_env().kafka_cache_dir)
+    tools = Path(StackSettings.from_env().kafka_cache_dir)
     plugin = tools / "tools" / "cli-plugins" / "docker-compose"
     assert plugin.exists() or shutil.which("docker-compose"), (
         "no `docker compose` here; `make install-tests` (which `make test` runs) builds the"

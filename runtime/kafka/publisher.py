@@ -11,26 +11,27 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Callable, Sequence
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from functions.errors import PublishFailed
-from functions.messages import Outgoing, encode
-from runtime import cloudevents
-from runtime.config import Settings
+from functions.messages import Outgoing
+from runtime.config import FunctionSettings
+from runtime.kafka.acking_producer import AckingProducer
+from runtime.kafka.records import produced
 
 log = logging.getLogger(__name__)
 
 
 class KafkaPublisher:
-    def __init__(self, settings: Settings, role: str = "publisher") -> None:
+    def __init__(self, settings: FunctionSettings, role: str = "publisher") -> None:
         self._settings = settings
         self._role = role
         self._lock = threading.Lock()
         self._producer: Producer | None = None
+        self._output: AckingProducer | None = None
 
     def _config(self) -> dict[str, object]:
         timeout_ms = int(self._settings.publish_timeout_s * 1000)
@@ -50,12 +51,13 @@ class KafkaPublisher:
             "log_level": 3,
         }
 
-    def _ready(self) -> Producer:
-        if self._producer is None:
+    def _ready(self) -> tuple[Producer, AckingProducer]:
+        if self._producer is None or self._output is None:
             producer = Producer(self._config())
             producer.init_transactions(self._settings.publish_timeout_s)
             self._producer = producer
-        return self._producer
+            self._output = AckingProducer(producer, self._settings.publish_timeout_s)
+        return self._producer, self._output
 
     def publish(
         self, messages: Sequence[Outgoing], before_commit: Callable[[], None] = lambda: None
@@ -66,7 +68,7 @@ class KafkaPublisher:
         with self._lock:
             try:
                 self._publish_in_transaction(messages, before_commit)
-            except (KafkaException, BufferError) as exc:
+            except (KafkaException, BufferError, PublishFailed) as exc:
                 self._recover(exc)
                 raise PublishFailed(
                     f"Kafka at {self._settings.kafka_bootstrap_servers} did not take the"
@@ -81,23 +83,11 @@ class KafkaPublisher:
     def _publish_in_transaction(
         self, messages: Sequence[Outgoing], before_commit: Callable[[], None]
     ) -> None:
-        producer = self._ready()
+        producer, output = self._ready()
         producer.begin_transaction()
-        deadline = time.monotonic() + self._settings.publish_timeout_s
-        for outgoing in messages:
-            topic = self._settings.topic(outgoing.stream)
-            value = encode(outgoing.message)
-            key = outgoing.message.partition_key.encode()
-            headers = cloudevents.for_message(outgoing.message, self._role)
-            while True:
-                try:
-                    producer.produce(topic, value, key, headers=headers)
-                    break
-                except BufferError:
-                    if time.monotonic() > deadline:
-                        raise
-                    producer.poll(0.05)  # the local queue is full; let it drain
+        output.send([produced(outgoing, self._settings, self._role) for outgoing in messages])
         before_commit()
+        output.wait_for_acks("the transaction is aborted")
         producer.commit_transaction(self._settings.publish_timeout_s)
 
     def _recover(self, exc: Exception) -> None:
@@ -108,18 +98,19 @@ class KafkaPublisher:
             return
         try:
             producer.abort_transaction(self._settings.publish_timeout_s)
+            if self._output is not None:
+                self._output.discard()
             if isinstance(error, KafkaError) and error.fatal():
-                self._producer = None
+                self._producer = self._output = None
         except KafkaException as abort_failure:
             # Unreachable broker: the transaction expires there, unseen by any reader.
             log.warning("could not abort the transaction (%s); starting afresh", abort_failure)
-            self._producer = None
+            self._producer = self._output = None
 
     def close(self) -> None:
         with self._lock:
-            if self._producer is not None:
-                self._producer.flush(self._settings.publish_timeout_s)
-                self._producer = None
+            # Every transaction committed was acknowledged: nothing waits to be sent.
+            self._producer = self._output = None
 
 
 def _describe(exc: Exception) -> str:

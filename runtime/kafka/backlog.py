@@ -14,7 +14,7 @@ from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaExcepti
 from confluent_kafka.admin import AdminClient
 
 from functions.messages import Stream
-from runtime.config import Settings
+from runtime.config import FunctionSettings
 from runtime.triggers import TRIGGERS
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ Positions = dict[tuple[str, int], int]
 
 
 class Backlog:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: FunctionSettings) -> None:
         self._settings = settings
         config = {**settings.kafka_connection(), "log_level": 3}
         self._admin = AdminClient(config)

@@ -1,5 +1,6 @@
 """The batch loop's rules, with Kafka's clients replaced by recorders: records are in
-flight together, and an offset is committed only once every record before it is done."""
+flight together, and an offset is committed only once every record before it is done.
+No broker, but the loop is built on Kafka's client library: not a unit test."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ from typing import Any
 
 import pytest
 
-import runtime.batches
+import runtime.kafka.batch_loop
 from functions.context import FunctionContext
 from functions.errors import StorageUnavailable
-from runtime.batches import BatchWorker
-from runtime.config import Settings
+from runtime.config import StackSettings
+from runtime.kafka.batch_loop import BatchLoop
+from runtime.kafka.records import Produced, Record
+from runtime.services import Services
 from runtime.triggers import BY_FUNCTION
-from runtime.worker import Produced, Record
 
 
 class Message:
@@ -59,6 +61,9 @@ class Kafka:
     def produce(self, topic: str, value: bytes, key: Any, **_: Any) -> None:
         self.events.append(("produce", topic, value))
 
+    def poll(self, timeout: float) -> int:
+        return 0
+
     def flush(self, timeout: float) -> int:
         self.events.append(("flush",))
         return 0
@@ -68,19 +73,25 @@ class Kafka:
 
 
 @pytest.fixture
+def context(settings: StackSettings) -> FunctionContext:
+    return Services(settings).context
+
+
+@pytest.fixture
 def kafka(monkeypatch: pytest.MonkeyPatch) -> Kafka:
     recorder = Kafka()
-    monkeypatch.setattr(runtime.batches, "build_application", lambda *_: recorder)
+    monkeypatch.setattr(runtime.kafka.batch_loop, "build_application", lambda *_: recorder)
     return recorder
 
 
-def worker(context: FunctionContext, in_flight: int) -> BatchWorker:
-    settings = replace(Settings(s3_endpoint_url=None), max_in_flight=in_flight)
-    return BatchWorker(BY_FUNCTION["engine-start"], settings, context)
+def worker(settings: StackSettings, context: FunctionContext, in_flight: int) -> BatchLoop:
+    return BatchLoop(
+        BY_FUNCTION["engine-start"], replace(settings, max_in_flight=in_flight), context
+    )
 
 
 def test_the_records_of_a_batch_are_in_flight_together(
-    kafka: Kafka, context: FunctionContext
+    kafka: Kafka, settings: StackSettings, context: FunctionContext
 ) -> None:
     together = threading.Barrier(8, timeout=10)
 
@@ -88,7 +99,7 @@ def test_the_records_of_a_batch_are_in_flight_together(
         together.wait()  # breaks, failing the test, unless eight wait at once
         return [Produced("questions-topic", str(record.offset).encode())]
 
-    batch_worker = worker(context, in_flight=8)
+    batch_worker = worker(settings, context, in_flight=8)
     batch_worker.invoke = invoke
     batch_worker._process([Message(n % 2, n) for n in range(8)])
     batch_worker._commit()
@@ -98,14 +109,14 @@ def test_the_records_of_a_batch_are_in_flight_together(
 
 
 def test_nothing_is_committed_when_a_record_of_the_batch_cannot_reach_s3(
-    kafka: Kafka, context: FunctionContext
+    kafka: Kafka, settings: StackSettings, context: FunctionContext
 ) -> None:
     def invoke(record: Record) -> list[Produced]:
         if record.offset == 3:
             raise StorageUnavailable("S3 is down")
         return [Produced("questions-topic", b"q")]
 
-    batch_worker = worker(context, in_flight=4)
+    batch_worker = worker(settings, context, in_flight=4)
     batch_worker.invoke = invoke
     with pytest.raises(StorageUnavailable):
         batch_worker._process([Message(0, n) for n in range(6)])

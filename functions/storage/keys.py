@@ -1,0 +1,157 @@
+"""Every S3 key the functions write, and the inverse of each: what a key says back.
+
+Three buckets: the bills (``BILLS_BUCKET``), the jobs and runs (``JOBS_BUCKET``), the CRM's
+customers (``CUSTOMERS_BUCKET``). A workflow stands in a key as ``WorkflowId.key`` (its text,
+or a digest of it where the text could not stand in a key). A run's workflows are
+``<run id>-<n>``, so everything a run leaves shares a prefix. docs/storage.md says who
+writes, reads and deletes each key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from functions.identifiers import WorkflowId, safe_key
+
+# -- the bills bucket: the lab engine's names, under the run ---------------------------
+
+BILL_FILE_PREFIX = "customer-bill-"
+BILL_FILE_SUFFIX = ".txt"
+OUTSIDE_RUN_PREFIX = "wf-"
+
+
+def run_folder(workflow_id: WorkflowId) -> str:
+    """The run's id, or ``wf-<workflow>`` for a workflow that belongs to no run of ours
+    (the lab's coordinator's). The folder of its bill, and of its waiting job."""
+    return workflow_id.run_id or f"{OUTSIDE_RUN_PREFIX}{workflow_id.key}"
+
+
+def workflow_prefix(folder: str) -> str:
+    """What the keys of a run folder's workflows start with: ``run_folder`` reversed."""
+    if folder.startswith(OUTSIDE_RUN_PREFIX):
+        return folder.removeprefix(OUTSIDE_RUN_PREFIX)
+    return f"{folder}-"
+
+
+def bill_file(customer_id: str) -> str:
+    """``customer-bill-<customerId>.txt``, the lab engine's file name for a bill."""
+    return f"{BILL_FILE_PREFIX}{safe_key(customer_id)}{BILL_FILE_SUFFIX}"
+
+
+def customer_of_bill(name: str) -> str | None:
+    """The customer (as it stands in keys) a bill's name or file names; None if not a bill."""
+    file = name.rpartition("/")[2]
+    if not (file.startswith(BILL_FILE_PREFIX) and file.endswith(BILL_FILE_SUFFIX)):
+        return None
+    return file.removeprefix(BILL_FILE_PREFIX).removesuffix(BILL_FILE_SUFFIX) or None
+
+
+def bill_name(customer_id: str, workflow_id: WorkflowId) -> str:
+    """``<run id>/customer-bill-<customerId>.txt``: a run's bills share its prefix, and a
+    run bills each customer once."""
+    return f"{run_folder(workflow_id)}/{bill_file(customer_id)}"
+
+
+def bills_of_run(run_id: str) -> str:
+    """The prefix of a run's bills."""
+    return f"{run_id}/"
+
+
+# -- the jobs bucket: runs, idempotency keys, waiting, asked and failed jobs ------------
+
+RUNS = "runs/"
+IDEMPOTENCY = "idempotency/"
+WAITING = "waiting/"
+ASKED = "asked/"
+FAILED = "failed/"
+LEGACY_PENDING = "pending/"  # one object per job, as versions before the batches kept it
+
+
+def run_record(run_id: str) -> str:
+    return f"{RUNS}{safe_key(run_id)}.json"
+
+
+def run_of_record(key: str) -> str:
+    return key.removeprefix(RUNS).removesuffix(".json")
+
+
+def idempotency_claim(idempotency_key: str) -> str:
+    """Named by a digest, which keeps any text a client sends out of the key. It has no
+    inverse on purpose: the claim's body names its run."""
+    return f"{IDEMPOTENCY}{hashlib.sha256(idempotency_key.encode()).hexdigest()}.json"
+
+
+def waiting_jobs_of(folder: str) -> str:
+    """The prefix of the batch objects of a run folder's waiting jobs."""
+    return f"{WAITING}{folder}/"
+
+
+def waiting_batch(folder: str, first_workflow_key: str, unique: str = "") -> str:
+    """``waiting/<run>/<first workflow>[-<unique>].json``: the jobs one batch wrote."""
+    suffix = f"-{unique}" if unique else ""
+    return f"{WAITING}{folder}/{first_workflow_key}{suffix}.json"
+
+
+def folder_of_batch(key: str) -> str:
+    return key.removeprefix(WAITING).rpartition("/")[0]
+
+
+def asked_question(workflow_key: str, attempt: int) -> str:
+    """``asked/<workflow>/<n>.json``: question n of a job, asked again by the sweep."""
+    return f"{ASKED}{workflow_key}/{attempt}.json"
+
+
+def parse_asked(key: str) -> tuple[str, int] | None:
+    """(workflow key, attempt) of an ``asked_question`` key; None for any other key."""
+    workflow_key, _, name = key.removeprefix(ASKED).rpartition("/")
+    attempt = name.removesuffix(".json")
+    return (workflow_key, int(attempt)) if workflow_key and attempt.isdigit() else None
+
+
+def failed_job(workflow_key: str) -> str:
+    """``failed/<workflow>.json``: why a job ended without a bill."""
+    return f"{FAILED}{workflow_key}.json"
+
+
+def workflow_of_failure(key: str) -> str:
+    return key.removeprefix(FAILED).removesuffix(".json")
+
+
+def legacy_pending_job(workflow_key: str) -> str:
+    return f"{LEGACY_PENDING}{workflow_key}.json"
+
+
+# -- the customers bucket: customers in id order, blocks of new ids ---------------------
+
+CUSTOMERS = "customers/"
+ID_BLOCKS = "ids/blocks/"
+NEXT_ID_BLOCK = "ids/next-block.json"
+LEGACY_NEXT_ID = "ids/next-customer-id.json"  # where versions before the blocks went on
+
+
+def customer(customer_id: str) -> str:
+    """``customers/<length, two digits>/<shard>/<id>.json``. S3 lists keys in byte order;
+    the length first makes that order 1, 2, ..., 9, 10 rather than 1, 10, 2. The shard is
+    the id less its last three characters (``_`` for shorter ids): at most a thousand
+    numeric ids a shard, so a listing of one is cheap on any S3 server."""
+    name = safe_key(customer_id)
+    return f"{CUSTOMERS}{len(name):02d}/{name[:-3] or '_'}/{name}.json"
+
+
+def customer_id_of(key: str) -> str | None:
+    """The id a ``customer`` key names; None for a key of another layout."""
+    name = key.rpartition("/")[2].removesuffix(".json")
+    return name if customer(name) == key else None
+
+
+def legacy_customer(customer_id: str) -> str:
+    """``customers/<id>.json``, as versions before the ordered keys kept a customer."""
+    return f"{CUSTOMERS}{safe_key(customer_id)}.json"
+
+
+def id_block(number: int) -> str:
+    return f"{ID_BLOCKS}{number:012d}.json"
+
+
+def id_block_number(key: str) -> int:
+    return int(key.removeprefix(ID_BLOCKS).removesuffix(".json"))

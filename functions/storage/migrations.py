@@ -1,0 +1,46 @@
+"""Moving what earlier versions kept to today's keys: explicit steps, run by
+``python -m infra.provision`` (so by ``make up``) and never inside a read. Each is safe to
+repeat, and to run while the functions work."""
+
+from __future__ import annotations
+
+import logging
+
+from functions.messages import Customer
+from functions.storage import keys, records
+from functions.storage.base import CustomerStore, JobBatchWriter
+from functions.storage.bucket import Bucket, in_parallel
+
+log = logging.getLogger(__name__)
+
+
+def adopt_legacy_pending_jobs(jobs: Bucket, writer: JobBatchWriter) -> int:
+    """Jobs kept one object each (``pending/<workflow>.json``, before the batches) go into
+    a batch object of their own; how many moved. Their answers may have found no job
+    meanwhile, so the sweep asks again when due."""
+    legacy = list(jobs.names(keys.LEGACY_PENDING))
+    for key in legacy:
+        stored = jobs.get_json(key)
+        if stored is not None:
+            writer.create(records.to_job(stored))
+        jobs.delete(key)
+    if legacy:
+        log.info("moved %d waiting job(s) from pending/ into batch objects", len(legacy))
+    return len(legacy)
+
+
+def move_legacy_customers(bucket: Bucket, customers: CustomerStore) -> int:
+    """Customers kept as ``customers/<id>.json`` (before the listing pages) go to their key
+    in id order; how many moved. A customer already at its new key keeps what it has there."""
+    legacy = list(bucket.files(keys.CUSTOMERS))
+
+    def move(key: str) -> None:
+        record = bucket.get_json(key)
+        if record is not None:
+            customers.add(Customer.from_wire(record))
+
+    in_parallel(move, legacy)
+    bucket.delete_many(legacy)
+    if legacy:
+        log.info("moved %d customer(s) to keys in id order", len(legacy))
+    return len(legacy)

@@ -1,0 +1,34 @@
+"""Why jobs ended without a bill, on S3: ``failed/<workflow>.json``, one create each, the
+first reason staying."""
+
+from __future__ import annotations
+
+from functions.identifiers import WorkflowId
+from functions.storage import keys, records
+from functions.storage.base import Failure, Job, JobFailures
+from functions.storage.bucket import Bucket
+
+
+class S3JobFailures(JobFailures):
+    def __init__(self, bucket: Bucket) -> None:
+        self.bucket = bucket
+
+    def record(self, job: Job, reason: str, at: str) -> None:
+        key = keys.failed_job(job.workflow_id.key)
+        self.bucket.put_json(key, records.failure(job, reason, at), only_if_absent=True)
+        asked_again = [
+            keys.asked_question(job.workflow_id.key, n) for n in range(2, job.attempts + 1)
+        ]
+        if asked_again:
+            self.bucket.delete_many(asked_again)
+
+    def get(self, workflow_id: WorkflowId) -> Failure | None:
+        record = self.bucket.get_json(keys.failed_job(workflow_id.key))
+        return None if record is None else records.to_failure(record)
+
+    def exists(self, workflow_id: WorkflowId) -> bool:
+        return self.bucket.metadata(keys.failed_job(workflow_id.key)) is not None
+
+    def workflow_keys(self, workflow_prefix: str) -> set[str]:
+        listed = self.bucket.names(keys.FAILED + workflow_prefix)
+        return {keys.workflow_of_failure(key) for key in listed}
