@@ -2,7 +2,10 @@
 
     billing run 1 2 3 [--wait]          bill these customers
     billing run --all-customers --wait  bill every customer the CRM knows, and follow it
+    billing runs ls [--state S] [--limit N] [--since T] [--until T]   the runs, newest first
     billing runs show <run id>          how far a run is, customer by customer
+    billing runs retry <run id> [--wait]  bill the run's failed customers again
+    billing runs cancel <run id>        stop a run: its pending customers fail as cancelled
     billing bills ls [--customer N] [--run <run id>]
     billing bills show <bill key | customer id>
     billing customers ls [--limit N] [--after ID] [--all]
@@ -28,7 +31,7 @@ from cli.progress import follow, summary
 from functions.coordinator import MAX_CUSTOMERS_PER_RUN
 from functions.crm_api import MAX_CUSTOMERS_PER_IMPORT, customer_rows, plan_import
 from functions.errors import BillingError
-from functions.runs import STATES
+from functions.runs import RUN_STATES, STATES
 from functions.storage import StoredBill
 from functions.storage.keys import bill_file
 from runtime.config import ClientSettings
@@ -47,9 +50,15 @@ def run(api: Api, args: argparse.Namespace) -> int:
     run_ids = _start_runs(api, customer_ids)
     if not run_ids:
         raise CliError("the CRM knows no customers; add one with POST /customers")
-    if not args.wait:
-        print(f"follow it with: billing runs show {run_ids[0]}")
-        return 0
+    return _followed(api, run_ids) if args.wait else _follow_hint(run_ids[0])
+
+
+def _follow_hint(run_id: str) -> int:
+    print(f"follow it with: billing runs show {run_id}")
+    return 0
+
+
+def _followed(api: Api, run_ids: list[str]) -> int:
     started = time.monotonic()
     # Counts only while it runs: reading why each failed is for the summary, once.
     follow(run_ids, lambda run_id: api.run_status(run_id, customers=False))
@@ -89,13 +98,60 @@ def _runs_of(customer_ids: Iterable[str]) -> Iterator[list[str]]:
         yield chunk
 
 
+def runs_ls(api: Api, args: argparse.Namespace) -> int:
+    runs, after = api.runs(
+        args.after, args.limit, state=args.state, since=args.since, until=args.until
+    )
+    rows = [
+        (
+            run["runId"],
+            run["createTime"],
+            run["state"],
+            str(run["total"]),
+            *(str(run["counts"][state]) for state in ("billed", "failed", "pending")),
+            run.get("retryOf", ""),
+        )
+        for run in runs
+    ]
+    header = ("RUN", "STARTED", "STATE", "CUSTOMERS", "BILLED", "FAILED", "PENDING", "RETRY OF")
+    if rows:
+        _table(header, rows)
+    else:
+        print("no runs")
+    if after is not None:
+        print(f"more: billing runs ls --after {after}")
+    return 0
+
+
+def runs_retry(api: Api, args: argparse.Namespace) -> int:
+    retry = api.retry_run(args.run_id)
+    count = len(retry["workflows"])
+    print(f"{retry['runId']}: retries {count} failed customer(s) of {args.run_id}")
+    return _followed(api, [retry["runId"]]) if args.wait else _follow_hint(retry["runId"])
+
+
+def runs_cancel(api: Api, args: argparse.Namespace) -> int:
+    status = api.cancel_run(args.run_id)
+    counts = status["counts"]
+    print(
+        f"{status['runId']} cancelled at {status['cancelledAt']}: {counts['billed']} billed,"
+        f" {counts['failed']} failed, {counts['pending']} pending (they end as cancelled)"
+    )
+    return 0
+
+
 def runs_show(api: Api, args: argparse.Namespace) -> int:
     status = api.run_status(args.run_id, args.state)
     counts = status["counts"]
-    state = "done" if status["done"] else "in progress"
+    lineage = "".join(
+        [
+            f", a retry of {status['retryOf']}" if "retryOf" in status else "",
+            f", retried by {', '.join(status['retries'])}" if status.get("retries") else "",
+        ]
+    )
     print(
-        f"{status['runId']} ({state}, started {status['createTime']}): {status['total']}"
-        f" customer(s): {counts['billed']} billed, {counts['failed']} failed,"
+        f"{status['runId']} ({status['state']}, started {status['createTime']}{lineage}):"
+        f" {status['total']} customer(s): {counts['billed']} billed, {counts['failed']} failed,"
         f" {counts['pending']} pending"
     )
     rows = [
@@ -224,6 +280,20 @@ def parser() -> argparse.ArgumentParser:
     start.set_defaults(action=run)
 
     runs = nouns.add_parser("runs", help="billing runs").add_subparsers(dest="verb", required=True)
+    list_runs = runs.add_parser("ls", help="the runs, newest first")
+    list_runs.add_argument("--state", choices=RUN_STATES, help="only the runs in this state")
+    list_runs.add_argument("--limit", type=int, help="runs a page (the coordinator's default: 20)")
+    list_runs.add_argument("--after", help="the page after this run (what `more:` says)")
+    list_runs.add_argument("--since", help="started at or after, ISO 8601 (2026-12-01)")
+    list_runs.add_argument("--until", help="started at or before, ISO 8601")
+    list_runs.set_defaults(action=runs_ls)
+    retry = runs.add_parser("retry", help="bill the run's failed customers again, in a new run")
+    retry.add_argument("run_id")
+    retry.add_argument("--wait", action="store_true", help="follow the retry until it is done")
+    retry.set_defaults(action=runs_retry)
+    cancel = runs.add_parser("cancel", help="cancel a run; its bills stay")
+    cancel.add_argument("run_id")
+    cancel.set_defaults(action=runs_cancel)
     show_run = runs.add_parser("show", help="how far a run is")
     show_run.add_argument("run_id")
     show_run.add_argument("--state", choices=STATES, help="only the customers in this state")

@@ -80,6 +80,29 @@ class Api:
         answer: dict[str, Any] = self._call("coordinator", self.settings.coordinator_address, path)
         return answer
 
+    def runs(
+        self, after: str | None = None, limit: int | None = None, **filters: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of runs, newest first, and the cursor of the next page (None on the last)."""
+        given = {"after": after, "limit": limit, **filters}
+        query = {key: str(value) for key, value in given.items() if value is not None}
+        path = "/runs" + ("?" + urllib.parse.urlencode(query) if query else "")
+        answer = self._call("coordinator", self.settings.coordinator_address, path)
+        return list(answer["runs"]), answer["next"]
+
+    def retry_run(self, run_id: str) -> dict[str, Any]:
+        return self._run_action(run_id, "retry")
+
+    def cancel_run(self, run_id: str) -> dict[str, Any]:
+        return self._run_action(run_id, "cancel")
+
+    def _run_action(self, run_id: str, action: str) -> dict[str, Any]:
+        path = f"/runs/{urllib.parse.quote(run_id, safe='')}/{action}"
+        answer: dict[str, Any] = self._call(
+            "coordinator", self.settings.coordinator_address, path, {}
+        )
+        return answer
+
     def create_customer(self, fields: dict[str, str]) -> dict[str, str]:
         answer: dict[str, str] = self._call("CRM", self.settings.crm_address, "/customers", fields)
         return answer

@@ -14,6 +14,7 @@ from functions.storage import (
     JobBatchWriter,
     JobFailures,
     OverdueJobSweep,
+    RunCancellations,
 )
 
 
@@ -59,12 +60,14 @@ class AnswerPolicy:
 class FunctionContext:
     """The stores, by the role each function has in a job's life: engine-start writes
     ``new_jobs``, engine-complete finds an answer's job in ``answer_jobs``, retry-unanswered
-    runs the ``sweep``; either of the last two may record a job's failure."""
+    runs the ``sweep``; either of the last two may record a job's failure. engine-start and
+    engine-complete bill nothing of a run the operator cancelled (``cancellations``)."""
 
     new_jobs: JobBatchWriter
     answer_jobs: AnswerJobFinder
     sweep: OverdueJobSweep
     failures: JobFailures
+    cancellations: RunCancellations
     bills: BillStore
     customers: CustomerStore
     clock: Callable[[], datetime] = field(default=utc_now)

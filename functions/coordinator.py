@@ -25,15 +25,9 @@ from functions.errors import InvalidRequest, NotFound
 from functions.identifiers import CUSTOMER_ID_RULE, is_customer_id
 from functions.log_context import about_run
 from functions.messages import Outgoing, Stream
-from functions.runs import STATES, BillingRun, is_run_id, new_run_id, plan, run_status
-from functions.storage import (
-    BillStore,
-    IdempotencyRecord,
-    JobFailures,
-    Run,
-    RunProgress,
-    RunStore,
-)
+from functions.run_list import RunQuery
+from functions.runs import STATES, BillingRun, RunRecords, is_run_id, new_run_id, plan, run_status
+from functions.storage import IdempotencyRecord, Run
 from functions.web import HttpRequest, HttpResponse, Route
 
 log = logging.getLogger(__name__)
@@ -92,41 +86,50 @@ class Coordination:
     """What the coordinator touches: Kafka to publish runs, S3 to record and follow them."""
 
     publish: Publish
-    runs: RunStore
-    progress: RunProgress
-    failures: JobFailures
-    bills: BillStore
+    records: RunRecords
     clock: Callable[[], datetime] = utc_now
     make_run_id: Callable[[], str] = new_run_id
 
 
-def show_run(request: HttpRequest, stores: Coordination, run_id: str) -> HttpResponse:
+def _known_run(stores: Coordination, run_id: str) -> Run:
     if not is_run_id(run_id):
         raise InvalidRequest(f"{run_id!r} is not a run id (like run-20261127T200347-1f2e3d4c)")
+    run = stores.records.runs.get(run_id)
+    if run is None:
+        raise NotFound(f"there is no run {run_id!r}")
+    return run
+
+
+def show_run(request: HttpRequest, stores: Coordination, run_id: str) -> HttpResponse:
     state = request.query.get("state")
     if state is not None and state not in STATES:
         raise InvalidRequest(f"state={state!r}; use one of {', '.join(STATES)}")
     customers = request.query.get("customers", "true")
     if customers not in ("true", "false"):
         raise InvalidRequest(f"customers={customers!r}; use true or false")
-    run = stores.runs.get(run_id)
-    if run is None:
-        raise NotFound(f"there is no run {run_id!r}")
-    status = run_status(
-        run, stores.progress, stores.failures, stores.bills, state, customers == "true"
-    )
-    return HttpResponse(200, status)
+    run = _known_run(stores, run_id)
+    return HttpResponse(200, run_status(run, stores.records, state, customers == "true"))
 
 
 def start_run(request: HttpRequest, stores: Coordination) -> HttpResponse:
-    runs = stores.runs
     customer_ids = parse_customer_identifiers(request.json())
     idempotency_key = request.headers.get(IDEMPOTENCY_HEADER)
+    if idempotency_key is not None:
+        _check_idempotency_key(idempotency_key)
+    return _start(customer_ids, idempotency_key, stores)
+
+
+def _start(
+    customer_ids: list[str],
+    idempotency_key: str | None,
+    stores: Coordination,
+    retry_of: str | None = None,
+) -> HttpResponse:
+    runs = stores.records.runs
     if idempotency_key is None:
         run = Run(stores.make_run_id(), iso_millis(stores.clock()), tuple(customer_ids))
         return _publish(run, stores, saved=False)
 
-    _check_idempotency_key(idempotency_key)
     digest = hashlib.sha256(json.dumps(customer_ids).encode()).hexdigest()
     claimed = runs.claim(idempotency_key, IdempotencyRecord(stores.make_run_id(), digest))
     if claimed.request_digest != digest:
@@ -140,9 +143,56 @@ def start_run(request: HttpRequest, stores: Coordination) -> HttpResponse:
         log.info("billing run %s: repeated request, answered with the first", stored.run_id)
         return _accepted(plan(stored), replayed=True)
     if stored is None:
-        run = Run(claimed.run_id, iso_millis(stores.clock()), tuple(customer_ids))
+        created = iso_millis(stores.clock())
+        run = Run(claimed.run_id, created, tuple(customer_ids), retry_of=retry_of)
         return _publish(run, stores, saved=False)
     return _publish(stored, stores, saved=True)
+
+
+def retry_run(request: HttpRequest, stores: Coordination, run_id: str) -> HttpResponse:
+    """A run of the failed customers of ``run_id``. The same failures are retried once: a
+    second request, during the retry or after it, answers with the same run (retry the
+    retry for what failed again)."""
+    run = _known_run(stores, run_id)
+    status = run_status(run, stores.records, state="failed")
+    failed = [customer["customerIdentifier"] for customer in status["customers"]]
+    if not failed:
+        pending = status["counts"]["pending"]
+        waiting = f"; {pending} customer(s) are still pending" if pending else ""
+        raise InvalidRequest(f"run {run_id} has no failed customer to retry{waiting}", status=409)
+    # The retry's identity is its parent and the failures it retries.
+    digest = hashlib.sha256(json.dumps(failed).encode()).hexdigest()[:32]
+    response = _start(failed, f"retry:{run_id}:{digest}", stores, retry_of=run_id)
+    retry_id = response.body["runId"]
+    stores.records.runs.add_retry(run_id, retry_id)
+    log.info("billing run %s: %d failed customer(s) retried by %s", run_id, len(failed), retry_id)
+    return replace(response, body={**response.body, "retryOf": run_id})
+
+
+def cancel_run(request: HttpRequest, stores: Coordination, run_id: str) -> HttpResponse:
+    """Cancel a run: its bills stay, every job still pending fails as ``cancelled``. Again
+    on a cancelled run, the same answer."""
+    run = _known_run(stores, run_id)
+    counts = run_status(run, stores.records, with_customers=False)
+    if counts["state"] == "done":
+        raise InvalidRequest(
+            f"run {run_id} is done: every customer has a bill or a failure; nothing to cancel",
+            status=409,
+        )
+    with about_run(run_id):
+        at = stores.records.cancellations.cancel(run_id, iso_millis(stores.clock()))
+        log.info("billing run %s: cancelled at %s", run_id, at)
+    status = run_status(run, stores.records, with_customers=False)
+    return HttpResponse(202, {key: value for key, value in status.items() if key != "customers"})
+
+
+def list_runs(request: HttpRequest, stores: Coordination) -> HttpResponse:
+    query = RunQuery.parse(request.query)
+    page = query.page(stores.records)
+    headers = {}
+    if page.next_after is not None:
+        headers["Link"] = f'<{query.next_path(page.next_after)}>; rel="next"'
+    return HttpResponse(200, {"runs": page.items, "next": page.next_after}, headers)
 
 
 def _check_idempotency_key(key: str) -> None:
@@ -160,12 +210,12 @@ def _publish(run: Run, stores: Coordination, *, saved: bool) -> HttpResponse:
 
     def save() -> None:
         if not saved:
-            stores.runs.save(run)
+            stores.records.runs.save(run)
 
     with about_run(run.run_id):
         messages = [Outgoing(Stream.WORKFLOWS, workflow) for workflow in planned.workflows]
         stores.publish(messages, save)
-        stores.runs.save(replace(run, published=True))
+        stores.records.runs.save(replace(run, published=True))
         count = len(planned.workflows)
         log.info("billing run %s: %d workflow(s) acknowledged by Kafka", run.run_id, count)
     return _accepted(planned, replayed=False)
@@ -179,5 +229,8 @@ def _accepted(planned: BillingRun, replayed: bool) -> HttpResponse:
 # What the coordinator answers; its OpenAPI document is built from this (functions/openapi.py).
 ROUTES = (
     Route("POST", "/", "startRun", start_run),
+    Route("GET", "/runs", "listRuns", list_runs),
     Route("GET", "/runs/{runId}", "getRun", show_run),
+    Route("POST", "/runs/{runId}/retry", "retryRun", retry_run),
+    Route("POST", "/runs/{runId}/cancel", "cancelRun", cancel_run),
 )

@@ -13,6 +13,7 @@ import logging
 from functions.bills import render_bill
 from functions.context import FunctionContext, iso_millis
 from functions.messages import Answer, Outgoing
+from functions.storage import CANCELLED
 from functions.storage.keys import bill_name
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,12 @@ def engine_complete(answer: Answer, context: FunctionContext) -> list[Outgoing]:
     now = context.clock()
     if context.answers.may_have_failed(job, now) and context.failures.get(job.workflow_id):
         log.info("answer %s: its job failed before the answer came; skipped", qa_id)
+        context.answer_jobs.close(job.workflow_id)
+        return []
+    run_id = job.workflow_id.run_id
+    if run_id is not None and context.cancellations.is_cancelled(run_id):
+        log.info("answer %s: its run %s was cancelled; no bill", qa_id, run_id)
+        context.failures.record(job, CANCELLED, iso_millis(now))
         context.answer_jobs.close(job.workflow_id)
         return []
     if answer.customer is None:

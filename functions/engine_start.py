@@ -6,7 +6,7 @@ import logging
 
 from functions.context import FunctionContext, iso_millis
 from functions.messages import BILL_GENERATION, Outgoing, Question, Stream, WorkflowMessage
-from functions.storage import Job
+from functions.storage import CANCELLED, Job
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,13 @@ def engine_start(workflow: WorkflowMessage, context: FunctionContext) -> list[Ou
 
     customer_id = workflow.customer_identifier
     now = iso_millis(context.clock())
-    context.new_jobs.create(Job(workflow.workflow_id, customer_id, created_at=now, asked_at=now))
+    job = Job(workflow.workflow_id, customer_id, created_at=now, asked_at=now)
+    run_id = workflow.workflow_id.run_id
+    if run_id is not None and context.cancellations.is_cancelled(run_id):
+        log.info("workflow %s: its run %s was cancelled; not asked", workflow_id, run_id)
+        context.failures.record(job, CANCELLED, now)
+        return []
+    context.new_jobs.create(job)
 
     # A redelivered workflow is asked again: the first question may never have reached
     # Kafka. Answers after the first find no waiting job, and a bill is never rewritten.

@@ -15,7 +15,8 @@ from functions.coordinator import FIELD, MAX_CUSTOMERS_PER_RUN, MAX_IDEMPOTENCY_
 from functions.crm_api import CUSTOMERS_PAGE, EDITABLE, IDS_PAGE, MAX_CUSTOMERS_PER_IMPORT
 from functions.identifiers import CUSTOMER_ID, RUN_ID
 from functions.messages import Customer
-from functions.runs import STATES
+from functions.run_list import DEFAULT_PAGE, MOST_A_PAGE
+from functions.runs import RUN_STATES, STATES
 from functions.web import Route
 
 Schema = dict[str, Any]
@@ -25,6 +26,16 @@ RUN_ID_SCHEMA: Schema = {"type": "string", "pattern": f"^{RUN_ID.pattern}$"}
 # The lab sends every field as a string; numbers are taken too, and kept as text.
 FIELD_VALUE: Schema = {"oneOf": [{"type": "string", "pattern": r"\S"}, {"type": "number"}]}
 WORKFLOW_ID: Schema = {"type": ["string", "number"]}
+
+
+# A date, or a date and time, as run filters take them: every day a calendar has (29 February
+# aside), a time with or without seconds, and a zone or none.
+_DAY = (
+    r"((0[13578]|1[02])-(0[1-9]|[12]\d|3[01])|(0[469]|11)-(0[1-9]|[12]\d|30)"
+    r"|02-(0[1-9]|1\d|2[0-8]))"
+)
+_ZONE = r"(Z|[+-]([01]\d|2[0-3]):[0-5]\d)"
+MOMENT_PATTERN = rf"^(19|20)\d\d-{_DAY}(T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?{_ZONE}?)?$"
 
 
 def _ref(name: str) -> Schema:
@@ -102,7 +113,7 @@ def coordinator() -> Description:
             }
         },
     }
-    accepted = {
+    accepted: Schema = {
         "type": "object",
         "required": ["runId", "workflows"],
         "properties": {
@@ -120,13 +131,17 @@ def coordinator() -> Description:
             },
         },
     }
-    status = {
+    status: Schema = {
         "type": "object",
-        "required": ["runId", "createTime", "published", "total", "counts", "done", "customers"],
+        "required": ["runId", "createTime", "published", "total", "counts", "done", "state"],
         "properties": {
             "runId": RUN_ID_SCHEMA,
             "createTime": {"type": "string"},
             "published": {"type": "boolean"},
+            "state": {"enum": list(RUN_STATES)},
+            "retryOf": RUN_ID_SCHEMA,
+            "retries": {"type": "array", "items": RUN_ID_SCHEMA},
+            "cancelledAt": {"type": "string"},
             "total": {"type": "integer"},
             "counts": {
                 "type": "object",
@@ -210,10 +225,102 @@ def coordinator() -> Description:
             },
         },
     }
+    run_path_id = {"name": "runId", "in": "path", "required": True, "schema": RUN_ID_SCHEMA}
+    moment = {
+        "type": "string",
+        "description": "ISO 8601: 2026-12-01 or 2026-12-01T08:00:00Z (UTC unless it says)",
+        "pattern": MOMENT_PATTERN,
+    }
+    operations["listRuns"] = {
+        "summary": "The runs, newest first, a page at a time",
+        "parameters": [
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 1, "maximum": MOST_A_PAGE},
+                "description": f"runs a page, {DEFAULT_PAGE} unless given",
+            },
+            {
+                "name": "after",
+                "in": "query",
+                "required": False,
+                "schema": RUN_ID_SCHEMA,
+                "description": "the cursor: the last run of the page before (`next`)",
+            },
+            {
+                "name": "state",
+                "in": "query",
+                "required": False,
+                "schema": {"enum": list(RUN_STATES)},
+            },
+            {"name": "since", "in": "query", "required": False, "schema": moment},
+            {"name": "until", "in": "query", "required": False, "schema": moment},
+        ],
+        "responses": {
+            "200": {
+                **_json(_ref("RunList"), "a page of runs; `next` is the cursor of the next"),
+                "headers": {"Link": {"schema": {"type": "string"}}},
+            },
+            "400": _error("a bad limit, cursor, state or time"),
+            "401": UNAUTHORIZED,
+            "503": _error("S3 is unavailable"),
+        },
+    }
+    operations["retryRun"] = {
+        "summary": "Start a run of the run's failed customers (the same run if asked again)",
+        "parameters": [run_path_id],
+        "responses": {
+            "202": {
+                **_json(_ref("RunAccepted"), "the retry, whose `retryOf` is the run"),
+                "headers": {"Idempotent-Replayed": {"schema": {"enum": ["true"]}}},
+            },
+            "400": _error("not a run id"),
+            "401": UNAUTHORIZED,
+            "404": _error("there is no such run"),
+            "409": _error("the run has no failed customer"),
+            "503": _error("Kafka or S3 is unavailable; nothing was published"),
+        },
+    }
+    operations["cancelRun"] = {
+        "summary": "Cancel a run: its bills stay, its pending customers fail as cancelled",
+        "parameters": [run_path_id],
+        "responses": {
+            "202": _json(_ref("RunStatus"), "the run, cancelled, with its counts"),
+            "400": _error("not a run id"),
+            "401": UNAUTHORIZED,
+            "404": _error("there is no such run"),
+            "409": _error("the run is done; nothing to cancel"),
+            "503": _error("S3 is unavailable"),
+        },
+    }
+    listed_run = {
+        "type": "object",
+        "required": ["runId", "createTime", "total", "counts", "state"],
+        "properties": {
+            "runId": RUN_ID_SCHEMA,
+            "createTime": {"type": "string"},
+            "total": {"type": "integer"},
+            "counts": status["properties"]["counts"],
+            "state": {"enum": list(RUN_STATES)},
+            "retryOf": RUN_ID_SCHEMA,
+        },
+    }
     schemas: dict[str, Schema] = {
         "RunRequest": run_request,
-        "RunAccepted": accepted,
+        "RunAccepted": {
+            **accepted,
+            "properties": {**accepted["properties"], "retryOf": RUN_ID_SCHEMA},
+        },
         "RunStatus": status,
+        "RunList": {
+            "type": "object",
+            "required": ["runs", "next"],
+            "properties": {
+                "runs": {"type": "array", "items": listed_run},
+                "next": {"oneOf": [RUN_ID_SCHEMA, {"type": "null"}]},
+            },
+        },
     }
     return Description(
         "Billing run coordinator",

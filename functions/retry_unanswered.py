@@ -16,7 +16,7 @@ from datetime import datetime
 from functions.context import FunctionContext, iso_millis
 from functions.log_context import about_workflow
 from functions.messages import Outgoing, Question, Stream
-from functions.storage import Job
+from functions.storage import CANCELLED, Job
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,11 @@ def retry_unanswered(tick: Tick, context: FunctionContext) -> list[Outgoing]:
 def _retry(job: Job, now: datetime, context: FunctionContext) -> Outgoing | None:
     workflow_id = job.workflow_id.text
     policy = context.answers
+    run_id = job.workflow_id.run_id
+    if run_id is not None and context.cancellations.is_cancelled(run_id):
+        log.info("workflow %s: its run %s was cancelled; not asked again", workflow_id, run_id)
+        context.failures.record(job, CANCELLED, iso_millis(now))
+        return None
     if job.attempts >= policy.max_attempts:
         waited = (now - datetime.fromisoformat(job.created_at)).total_seconds()
         reason = (

@@ -12,16 +12,25 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from functions.context import utc_now
 from functions.identifiers import RUN_ID, WorkflowId
 from functions.messages import BILL_GENERATION, WorkflowMessage
-from functions.storage import BillStore, JobFailures, Run, RunProgress
+from functions.storage import (
+    BillStore,
+    JobFailures,
+    Run,
+    RunCancellations,
+    RunProgress,
+    RunStore,
+    RunSummary,
+)
 from functions.storage.keys import bill_name, bills_of_run, workflow_prefix
 
-STATES = ("pending", "billed", "failed")
+STATES = ("pending", "billed", "failed")  # a customer's, in a run
+RUN_STATES = ("running", "done", "cancelled")
 
 
 def new_run_id() -> str:
@@ -74,20 +83,30 @@ def bill_names(accepted: Mapping[str, Any]) -> list[str]:
     ]
 
 
+@dataclass(frozen=True)
+class RunRecords:
+    """Where the coordinator reads a run and how far it is."""
+
+    runs: RunStore
+    progress: RunProgress
+    failures: JobFailures
+    bills: BillStore
+    cancellations: RunCancellations
+
+
 def run_status(
     run: Run,
-    progress: RunProgress,
-    failures: JobFailures,
-    bills: BillStore,
+    records: RunRecords,
     state: str | None = None,
     with_customers: bool = True,
 ) -> dict[str, Any]:
-    """Counts of the run's workflows by state, and each customer's (only those in
-    ``state``, if given; none without ``with_customers``). A bill counts even if the job
-    also failed: the bill exists."""
-    billed = set(bills.names(bills_of_run(run.run_id)))
-    waiting = progress.asked_keys(run.run_id)
-    failed_keys = failures.workflow_keys(workflow_prefix(run.run_id))
+    """Counts of the run's workflows by state, the run's own state, and each customer's
+    (only those in ``state``, if given; none without ``with_customers``). A bill counts
+    even if the job also failed: the bill exists."""
+    billed = set(records.bills.names(bills_of_run(run.run_id)))
+    failed_keys = records.failures.workflow_keys(workflow_prefix(run.run_id))
+    # Whether a pending customer's question was asked costs a read of each batch object.
+    waiting = records.progress.asked_keys(run.run_id) if with_customers else set()
     counts = dict.fromkeys(STATES, 0)
     customers = []
     shown_failures = []
@@ -112,14 +131,51 @@ def run_status(
                 shown_failures.append((entry, workflow.workflow_id))
     # Read only for the failures shown and not billed after all: one GET each.
     for entry, workflow_id in shown_failures:
-        failure = failures.get(workflow_id)
+        failure = records.failures.get(workflow_id)
         entry["reason"] = failure.reason if failure else "the failure record vanished"
-    return {
-        "runId": run.run_id,
-        "createTime": run.create_time,
+    cancelled_at = records.cancellations.cancelled_at(run.run_id)
+    status = {
+        **_described(run, counts, _state(run, counts, cancelled_at)),
         "published": run.published,
-        "total": len(run.customer_ids),
-        "counts": counts,
         "done": counts["pending"] == 0 and run.published,
+        "retries": records.runs.retries(run.run_id),
         "customers": customers,
     }
+    if cancelled_at is not None:
+        status["cancelledAt"] = cancelled_at
+    _keep_summary(run, counts, status["state"], records)
+    return status
+
+
+def _state(run: Run, counts: Mapping[str, int], cancelled_at: str | None) -> str:
+    if cancelled_at is not None:
+        return "cancelled"
+    return "done" if counts["pending"] == 0 and run.published else "running"
+
+
+def _described(run: Run, counts: Mapping[str, int], state: str) -> dict[str, Any]:
+    described: dict[str, Any] = {
+        "runId": run.run_id,
+        "createTime": run.create_time,
+        "total": len(run.customer_ids),
+        "counts": dict(counts),
+        "state": state,
+    }
+    if run.retry_of is not None:
+        described["retryOf"] = run.retry_of
+    return described
+
+
+def _keep_summary(run: Run, counts: Mapping[str, int], state: str, records: RunRecords) -> None:
+    """A run nothing of which is pending any more changes no more: keep what it came to."""
+    if run.summary is None and run.published and counts["pending"] == 0:
+        records.runs.save(replace(run, summary=RunSummary(state, counts)))
+
+
+def listed(run: Run, records: RunRecords) -> dict[str, Any]:
+    """A run as a list shows it: one read for a finished run; for another, a listing of
+    its bills and one of its failures (a request per 1,000 each) and a read."""
+    if run.summary is not None:
+        return _described(run, run.summary.counts, run.summary.state)
+    status = run_status(run, records, with_customers=False)
+    return {key: status[key] for key in _described(run, status["counts"], "")}

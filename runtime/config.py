@@ -301,6 +301,13 @@ class FunctionSettings(KafkaSettings, S3Settings, TokenSettings, LogSettings):
         2.0, "ANSWER_BACKOFF", doc="each wait is this many times the one before"
     )
     answer_attempts: int = setting(5, "ANSWER_ATTEMPTS", doc="questions asked before the job fails")
+    cancel_check_s: float = setting(
+        1.0,
+        "CANCEL_CHECK_S",
+        zero_allowed=True,
+        doc="how long engine-start and engine-complete take a run they saw running for running"
+        " (besides within a batch): a bill may be written this long, and a batch, after a cancel",
+    )
     retry_interval_s: float = setting(
         5.0, "RETRY_INTERVAL_S", doc="how often `retry-unanswered` looks for overdue questions"
     )

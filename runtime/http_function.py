@@ -29,13 +29,7 @@ log = logging.getLogger(__name__)
 ROUTES: Mapping[str, tuple[Sequence[Route], Callable[[Services], object]]] = {
     "coordinator": (
         functions.coordinator.ROUTES,
-        lambda svc: Coordination(
-            svc.publisher.publish,
-            svc.runs,
-            svc.run_progress,
-            svc.context.failures,
-            svc.context.bills,
-        ),
+        lambda svc: Coordination(svc.publisher.publish, svc.run_records),
     ),
     "crm": (functions.crm_api.ROUTES, lambda svc: svc.seeded_customers()),
 }

@@ -19,9 +19,10 @@ from botocore.utils import parse_timestamp
 from functions.context import AnswerPolicy, FunctionContext
 from functions.crm_api import seed_customers
 from functions.messages import Outgoing
-from functions.storage import CustomerStore, RunProgress, RunStore
+from functions.runs import RunRecords
+from functions.storage import CustomerStore, RunStore
 from functions.storage.bucket import Bucket
-from functions.storage.s3 import S3BillStore, S3RunStore
+from functions.storage.s3 import S3BillStore, S3RunCancellations, S3RunStore
 from functions.storage.s3_customers import S3CustomerStore
 from functions.storage.s3_failures import S3JobFailures
 from functions.storage.s3_job_finder import S3AnswerJobFinder
@@ -131,6 +132,7 @@ class Services:
             answer_jobs=S3AnswerJobFinder(jobs),
             sweep=S3OverdueJobSweep(jobs, bills, failures),
             failures=failures,
+            cancellations=S3RunCancellations(jobs, settings.cancel_check_s),
             bills=S3BillStore(bills),
             customers=S3CustomerStore(self.bucket(settings.customers_bucket)),
             answers=AnswerPolicy(
@@ -148,8 +150,16 @@ class Services:
         return S3RunStore(self.bucket(self.settings.jobs_bucket))
 
     @cached_property
-    def run_progress(self) -> RunProgress:
-        return S3RunProgress(self.bucket(self.settings.jobs_bucket))
+    def run_records(self) -> RunRecords:
+        """What the coordinator reads a run and its progress from."""
+        context = self.context
+        return RunRecords(
+            runs=self.runs,
+            progress=S3RunProgress(self.bucket(self.settings.jobs_bucket)),
+            failures=context.failures,
+            bills=context.bills,
+            cancellations=context.cancellations,
+        )
 
     @cached_property
     def publisher(self) -> Publisher:

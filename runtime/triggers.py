@@ -7,7 +7,7 @@ scales on its own and two copies of one function share the partitions of its top
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -18,7 +18,7 @@ from functions.engine_start import engine_start
 from functions.errors import BillingError
 from functions.messages import Answer, Outgoing, Question, Stream, WorkflowMessage
 from functions.retry_unanswered import Tick, retry_unanswered
-from functions.storage import JobBatchWriter
+from functions.storage import BatchScoped
 
 M = TypeVar("M")
 M_co = TypeVar("M_co", covariant=True)
@@ -48,9 +48,10 @@ class Trigger(Generic[M]):
     outputs: tuple[Stream, ...]
     # It answers from the CRM's customers, so the lab's are seeded before it starts.
     reads_customers: bool = False
-    # Writes it holds until its batch of records is done, and makes before any output of
-    # the batch leaves: engine-start's jobs, which the answers to its questions must find.
-    writes_before_outputs: Callable[[FunctionContext], JobBatchWriter] | None = None
+    # The stores it uses a batch of records at a time: writes held until the batch is done
+    # and made before any of its outputs leaves (engine-start's jobs, which the answers to
+    # its questions must find), reads made once a batch (whether a run was cancelled).
+    per_batch: Callable[[FunctionContext], Sequence[BatchScoped]] = lambda _: ()
 
     def check_outputs(self, outgoing: list[Outgoing]) -> None:
         """Refuse a message for a stream this table does not give the function."""
@@ -65,7 +66,7 @@ TRIGGERS: tuple[Trigger[Any], ...] = (
         message=WorkflowMessage,
         handler=engine_start,
         outputs=(Stream.QUESTIONS,),
-        writes_before_outputs=lambda context: context.new_jobs,
+        per_batch=lambda context: (context.new_jobs, context.cancellations),
     ),
     Trigger(
         function="crm-answer",
@@ -83,6 +84,7 @@ TRIGGERS: tuple[Trigger[Any], ...] = (
         message=Answer,
         handler=engine_complete,
         outputs=(),
+        per_batch=lambda context: (context.cancellations,),
     ),
 )
 

@@ -6,7 +6,9 @@ LocalStack, moto); ``keys`` names every object they keep.
 """
 
 from functions.storage.base import (
+    CANCELLED,
     AnswerJobFinder,
+    BatchScoped,
     BillStore,
     CustomerStore,
     Failure,
@@ -17,13 +19,17 @@ from functions.storage.base import (
     OverdueJobSweep,
     Page,
     Run,
+    RunCancellations,
     RunProgress,
     RunStore,
+    RunSummary,
     StoredBill,
 )
 
 __all__ = [
+    "CANCELLED",
     "AnswerJobFinder",
+    "BatchScoped",
     "BillStore",
     "CustomerStore",
     "Failure",
@@ -34,7 +40,9 @@ __all__ = [
     "OverdueJobSweep",
     "Page",
     "Run",
+    "RunCancellations",
     "RunProgress",
     "RunStore",
+    "RunSummary",
     "StoredBill",
 ]

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from functions.identifiers import WorkflowId
 from functions.messages import Customer
@@ -47,6 +47,9 @@ class Job:
         return replace(self, attempts=self.attempts + 1, asked_at=at)
 
 
+CANCELLED = "cancelled"  # the reason of every job a cancel ended
+
+
 @dataclass(frozen=True)
 class Failure:
     """Why a job ended without a bill."""
@@ -55,6 +58,15 @@ class Failure:
     customer_id: str
     reason: str
     failed_at: str
+
+
+class BatchScoped(Protocol):
+    """A store a function uses a batch of records at a time (``runtime/triggers.py``)."""
+
+    def batch(self) -> contextlib.AbstractContextManager[Callable[[], None]]:
+        """Within it, the store may hold writes, to be made by the function it gives (before
+        the batch's outputs leave) or as the block ends well, and keep what it read."""
+        ...
 
 
 class JobBatchWriter(abc.ABC):
@@ -159,13 +171,25 @@ class BillStore(abc.ABC):
 
 
 @dataclass(frozen=True)
+class RunSummary:
+    """What a run came to once nothing of it is pending: kept, so that a list of runs
+    reads one object a finished run."""
+
+    state: str
+    counts: Mapping[str, int]
+
+
+@dataclass(frozen=True)
 class Run:
-    """A billing run as the coordinator planned it; its workflows are ``<run id>-<n>``."""
+    """A billing run as the coordinator planned it; its workflows are ``<run id>-<n>``.
+    ``retry_of``: the run whose failed customers it bills again."""
 
     run_id: str
     create_time: str
     customer_ids: tuple[str, ...]
     published: bool = False
+    retry_of: str | None = None
+    summary: RunSummary | None = None
 
 
 @dataclass(frozen=True)
@@ -185,7 +209,41 @@ class RunStore(abc.ABC):
     def get(self, run_id: str) -> Run | None: ...
 
     @abc.abstractmethod
-    def save(self, run: Run) -> None: ...
+    def save(self, run: Run) -> None:
+        """Keep the run; the first save of a run also lists it (``newest``)."""
+
+    @abc.abstractmethod
+    def newest(self, after: str, started_by: str | None, limit: int) -> Page[str]:
+        """Up to ``limit`` run ids, newest first: those after the run ``after`` ("" for the
+        first page), started at or before ``started_by`` (``yyyymmddHHMMSS``) if given. One
+        listing a page."""
+
+    @abc.abstractmethod
+    def add_retry(self, run_id: str, retry_id: str) -> None: ...
+
+    @abc.abstractmethod
+    def retries(self, run_id: str) -> list[str]:
+        """The runs that retried this one's failures, oldest first."""
+
+
+class RunCancellations(abc.ABC):
+    """Which runs were cancelled. Read by the functions a batch at a time (``batch``): a
+    run seen cancelled stays so, and a run seen running is looked at again in a later batch."""
+
+    @abc.abstractmethod
+    def cancel(self, run_id: str, at: str) -> str:
+        """Cancel the run unless it is; when it was cancelled."""
+
+    @abc.abstractmethod
+    def cancelled_at(self, run_id: str) -> str | None: ...
+
+    @abc.abstractmethod
+    def is_cancelled(self, run_id: str) -> bool:
+        """Whether the run is cancelled: read once a batch (within ``batch``)."""
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[Callable[[], None]]:
+        yield lambda: None
 
 
 @dataclass(frozen=True)

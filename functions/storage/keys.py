@@ -75,6 +75,52 @@ def run_of_record(key: str) -> str:
     return key.removeprefix(RUNS).removesuffix(".json")
 
 
+RUNS_NEWEST_FIRST = "runs-newest-first/"
+CANCELLED = "cancelled/"
+RETRIES = "retries/"
+_LATEST_STAMP = 99_999_999_999_999  # yyyymmddHHMMSS counted down, so that S3 lists newest first
+
+
+def run_listing(run_id: str) -> str:
+    """``runs-newest-first/<99999999999999 - yyyymmddHHMMSS>-<run id>.json``: S3 lists keys
+    in ascending order only, so the run's start, counted down, comes first."""
+    stamp = int(run_id[4:12] + run_id[13:19])  # run-20261127T200347-1f2e3d4c
+    return f"{RUNS_NEWEST_FIRST}{_LATEST_STAMP - stamp:014d}-{run_id}.json"
+
+
+def run_of_listing(key: str) -> str:
+    return key.removeprefix(RUNS_NEWEST_FIRST)[15:].removesuffix(".json")
+
+
+def listing_started_by(moment: str) -> str:
+    """Where a newest-first listing starts to find the runs started at or before ``moment``
+    (``yyyymmddHHMMSS``): after every key of a later start."""
+    return f"{RUNS_NEWEST_FIRST}{_LATEST_STAMP - int(moment):014d}-"
+
+
+def stamp_of_listing(key: str) -> str:
+    """The start (``yyyymmddHHMMSS``) a listing key names."""
+    return f"{_LATEST_STAMP - int(key.removeprefix(RUNS_NEWEST_FIRST)[:14]):014d}"
+
+
+def cancellation(run_id: str) -> str:
+    """``cancelled/<run id>.json``: the run was cancelled, and when."""
+    return f"{CANCELLED}{safe_key(run_id)}.json"
+
+
+def retries_of(run_id: str) -> str:
+    return f"{RETRIES}{safe_key(run_id)}/"
+
+
+def retry(parent_run_id: str, child_run_id: str) -> str:
+    """``retries/<run id>/<retry's run id>.json``: the run's failures were retried by another."""
+    return f"{retries_of(parent_run_id)}{safe_key(child_run_id)}.json"
+
+
+def retry_of_key(key: str) -> str:
+    return key.rpartition("/")[2].removesuffix(".json")
+
+
 def idempotency_claim(idempotency_key: str) -> str:
     """Named by a digest, which keeps any text a client sends out of the key. It has no
     inverse on purpose: the claim's body names its run."""

@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from functions.identifiers import WorkflowId
-from functions.storage.base import Failure, IdempotencyRecord, Job, Run
+from functions.storage.base import Failure, IdempotencyRecord, Job, Run, RunSummary
 
 Record = dict[str, Any]
 
@@ -78,21 +78,29 @@ def to_failure(record: Mapping[str, Any]) -> Failure:
 
 
 def run(planned: Run) -> Record:
-    """``runs/<run id>.json``."""
-    return {
+    """``runs/<run id>.json``; ``retryOf`` and ``summary`` only when there are."""
+    record: Record = {
         "runId": planned.run_id,
         "createTime": planned.create_time,
         "customerIdentifiers": list(planned.customer_ids),
         "published": planned.published,
     }
+    if planned.retry_of is not None:
+        record["retryOf"] = planned.retry_of
+    if planned.summary is not None:
+        record["summary"] = {"state": planned.summary.state, "counts": dict(planned.summary.counts)}
+    return record
 
 
 def to_run(record: Mapping[str, Any]) -> Run:
+    summary = record.get("summary")
     return Run(
         run_id=record["runId"],
         create_time=record["createTime"],
         customer_ids=tuple(record["customerIdentifiers"]),
         published=bool(record.get("published")),
+        retry_of=record.get("retryOf"),
+        summary=RunSummary(summary["state"], summary["counts"]) if summary else None,
     )
 
 

@@ -10,14 +10,20 @@ relies on ``If-Match``, which no local S3 server applies atomically (see
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from itertools import islice
 
-from functions.identifiers import WorkflowId
+from functions.identifiers import RUN_ID, WorkflowId
 from functions.storage import keys, records
 from functions.storage.base import (
     BillStore,
     IdempotencyRecord,
+    Page,
     Run,
+    RunCancellations,
     RunStore,
     StoredBill,
 )
@@ -44,7 +50,98 @@ class S3RunStore(RunStore):
         return None if stored is None else records.to_run(stored)
 
     def save(self, run: Run) -> None:
+        first_save = not run.published and run.summary is None
+        if first_save and RUN_ID.fullmatch(run.run_id):  # listed once, newest first
+            self.bucket.put_json(keys.run_listing(run.run_id), {}, only_if_absent=True)
         self.bucket.put_json(keys.run_record(run.run_id), records.run(run))
+
+    def newest(self, after: str, started_by: str | None, limit: int) -> Page[str]:
+        start = keys.run_listing(after) if after else ""
+        if started_by is not None:
+            start = max(start, keys.listing_started_by(started_by))
+        listed = list(islice(self.bucket.names(keys.RUNS_NEWEST_FIRST, start), limit + 1))
+        run_ids = [keys.run_of_listing(key) for key in listed[:limit]]
+        return Page(run_ids, run_ids[-1] if len(listed) > limit else None)
+
+    def add_retry(self, run_id: str, retry_id: str) -> None:
+        self.bucket.put_json(keys.retry(run_id, retry_id), {}, only_if_absent=True)
+
+    def retries(self, run_id: str) -> list[str]:
+        found = [keys.retry_of_key(key) for key in self.bucket.names(keys.retries_of(run_id))]
+        return sorted(found)
+
+
+class S3RunCancellations(RunCancellations):
+    """``keys.cancellation``: one object a cancelled run, created once.
+
+    A run seen cancelled stays so. A run seen running is not looked at again within the
+    batch, nor for ``fresh_for_s`` after (so a bill costs nothing for it, whatever the size
+    of the batches): a bill may be written that long, plus a batch, after the cancel."""
+
+    def __init__(self, bucket: Bucket, fresh_for_s: float = 1.0) -> None:
+        self.bucket = bucket
+        self.fresh_for_s = fresh_for_s
+        self._lock = threading.Lock()
+        self._cancelled: set[str] = set()
+        self._seen_running: dict[str, float] = {}  # run -> when (time.monotonic)
+        self._running: set[str] | None = None  # within a batch: the runs seen running
+        self._looking = threading.Lock()
+
+    def cancel(self, run_id: str, at: str) -> str:
+        key = keys.cancellation(run_id)
+        created = self.bucket.put_json(
+            key, {"runId": run_id, "cancelledAt": at}, only_if_absent=True
+        )
+        with self._lock:
+            self._cancelled.add(run_id)
+        return at if created else self.cancelled_at(run_id) or at
+
+    def cancelled_at(self, run_id: str) -> str | None:
+        stored = self.bucket.get_json(keys.cancellation(run_id))
+        return None if stored is None else str(stored["cancelledAt"])
+
+    def is_cancelled(self, run_id: str) -> bool:
+        known = self._known(run_id)
+        if known is not None:
+            return known
+        with self._looking:  # the records in flight wait for one look, not one each
+            known = self._known(run_id)
+            return known if known is not None else self._look(run_id)
+
+    def _known(self, run_id: str) -> bool | None:
+        with self._lock:
+            if run_id in self._cancelled:
+                return True
+            if self._running is not None and run_id in self._running:
+                return False
+            seen = self._seen_running.get(run_id)
+            if seen is not None and time.monotonic() - seen < self.fresh_for_s:
+                return False
+        return None
+
+    def _look(self, run_id: str) -> bool:
+        cancelled = self.bucket.metadata(keys.cancellation(run_id)) is not None
+        with self._lock:
+            if cancelled:
+                self._cancelled.add(run_id)
+                self._seen_running.pop(run_id, None)
+            else:
+                self._seen_running[run_id] = time.monotonic()
+                if len(self._seen_running) > 10_000:  # runs long over are forgotten
+                    self._seen_running.pop(next(iter(self._seen_running)))
+                if self._running is not None:
+                    self._running.add(run_id)
+        return cancelled
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[Callable[[], None]]:
+        with self._lock:
+            self._running = set()
+        try:
+            yield lambda: None
+        finally:
+            with self._lock:
+                self._running = None
 
 
 class S3BillStore(BillStore):

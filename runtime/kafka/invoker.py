@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import ExitStack
 from typing import Any, TypeVar
 
 from functions.context import FunctionContext
@@ -119,17 +119,20 @@ class BatchInvoker:
     def invoke_batch(self, records: Sequence[Record]) -> list[Produced]:
         """Every record at once, on the pool; the outputs in record order.
 
-        What the trigger declares it ``writes_before_outputs`` (engine-start's jobs: an
-        answer must find its job) is written together, once all records are done and
-        before any output leaves. A StorageUnavailable that outlasts ``STORAGE_RETRY_S``
-        is raised: nothing of the batch may count as done.
+        The stores the trigger uses ``per_batch`` hold their writes (engine-start's jobs:
+        an answer must find its job) until all records are done, and make them before any
+        output leaves. A StorageUnavailable that outlasts ``STORAGE_RETRY_S`` is raised:
+        nothing of the batch may count as done.
         """
         function, retry_s = self.trigger.function, self.settings.storage_retry_s
-        held = self.trigger.writes_before_outputs
-        scope = held(self.context).batch() if held else nullcontext(lambda: None)
-        with scope as write_held:
+        with ExitStack() as scopes:
+            held = [
+                scopes.enter_context(store.batch())
+                for store in self.trigger.per_batch(self.context)
+            ]
             outputs = list(self.pool.map(self.invoke, records))
-            retrying_storage(function, write_held, retry_s, time.sleep)
+            for write_held in held:
+                retrying_storage(function, write_held, retry_s, time.sleep)
         return [item for produced in outputs for item in produced]
 
 

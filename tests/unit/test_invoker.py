@@ -160,7 +160,7 @@ def test_the_writes_a_trigger_declares_are_made_once_a_batch_before_its_outputs(
     context: FunctionContext, unit_settings: FunctionSettings
 ) -> None:
     engine_start = BY_FUNCTION["engine-start"]
-    assert engine_start.writes_before_outputs is not None
+    assert context.new_jobs in engine_start.per_batch(context)
     before = _puts()
     outputs = BatchInvoker(engine_start, unit_settings, context).invoke_batch(
         _workflows("run-20261201T000000-0000000a", 5)
@@ -169,12 +169,10 @@ def test_the_writes_a_trigger_declares_are_made_once_a_batch_before_its_outputs(
     assert _puts() - before == 1, "the batch's five jobs are one object"
 
     # Without the declaration, each job is written as its function keeps it.
-    undeclared = replace(engine_start, writes_before_outputs=None)
+    undeclared = replace(engine_start, per_batch=lambda _: ())
     before = _puts()
     BatchInvoker(undeclared, unit_settings, context).invoke_batch(
         _workflows("run-20261201T000000-0000000b", 5)
     )
     assert _puts() - before == 5
-    assert all(
-        BY_FUNCTION[f].writes_before_outputs is None for f in ("crm-answer", "engine-complete")
-    )
+    assert context.new_jobs not in BY_FUNCTION["crm-answer"].per_batch(context)

@@ -3,7 +3,9 @@ the sweep clearing what no longer waits, a run's progress, the move of legacy jo
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
@@ -24,6 +26,7 @@ from functions.storage.migrations import adopt_legacy_pending_jobs
 from functions.storage.s3_run_progress import S3RunProgress
 from runtime.config import FunctionSettings
 from runtime.services import Services
+from runtime.triggers import BY_FUNCTION
 from tests.unit.harness import JOHN, NOW, workflow
 
 if TYPE_CHECKING:
@@ -49,10 +52,25 @@ def another_process(s3: S3Client, settings: FunctionSettings) -> FunctionContext
     return Services(settings, s3=s3).context
 
 
+@contextlib.contextmanager
+def batch_of(function: str, context: FunctionContext) -> Iterator[None]:
+    """As the runtime calls ``function`` on a batch: within its stores' batch scopes."""
+    with contextlib.ExitStack() as scopes:
+        for store in BY_FUNCTION[function].per_batch(context):
+            scopes.enter_context(store.batch())
+        yield
+
+
 def start_batch(context: FunctionContext, workflow_ids: list[str]) -> None:
-    with context.new_jobs.batch():
+    with batch_of("engine-start", context):
         for n, workflow_id in enumerate(workflow_ids, start=1):
             engine_start(workflow(workflow_id, str(n)), context)
+
+
+def answer_batch(context: FunctionContext, answers: list[Answer]) -> None:
+    with batch_of("engine-complete", context):
+        for answer in answers:
+            engine_complete(answer, context)
 
 
 def test_a_batch_of_jobs_is_one_write_and_each_bill_one_request(
@@ -61,17 +79,17 @@ def test_a_batch_of_jobs_is_one_write_and_each_bill_one_request(
     ids = [f"{RUN}-{n}" for n in range(1, 41)]
     before = requests()
     start_batch(context, ids)
-    assert spent(before) == {"PutObject": 1}
+    assert spent(before) == {"HeadObject": 1, "PutObject": 1}, "whether cancelled, the jobs"
 
     answers = [
         Answer(WorkflowId(wid), replace(JOHN, customer_id=str(n)))
         for n, wid in enumerate(ids, start=1)
     ]
     before = requests()
-    for answer in answers:
-        engine_complete(answer, context)
-    # The batch read once (it is named after its first job), then one create per bill.
-    assert spent(before) == {"GetObject": 1, "PutObject": 40}
+    answer_batch(context, answers)
+    # The batch read once (it is named after its first job), one look whether the run was
+    # cancelled, then one create per bill.
+    assert spent(before) == {"GetObject": 1, "HeadObject": 1, "PutObject": 40}
     assert len(list(context.bills.names(f"{RUN}/"))) == 40
 
 
@@ -125,8 +143,8 @@ def test_the_answer_to_a_lone_question_finds_its_job_in_one_read(
 ) -> None:
     start_batch(context, [f"{RUN}-1"])
     before = requests()
-    engine_complete(Answer(WorkflowId(f"{RUN}-1"), JOHN), context)
-    assert spent(before) == {"GetObject": 1, "PutObject": 1}
+    answer_batch(context, [Answer(WorkflowId(f"{RUN}-1"), JOHN)])
+    assert spent(before) == {"GetObject": 1, "HeadObject": 1, "PutObject": 1}
 
 
 def test_a_batch_redelivered_with_the_same_first_job_gets_a_name_of_its_own(
@@ -148,8 +166,8 @@ def test_an_answer_held_up_by_a_backlog_does_not_look_for_a_failure(
     context.answer_jobs.find(WorkflowId(f"{RUN}-1"))
     before = requests()
     after_a_backlog = replace(context, clock=lambda: NOW + timedelta(minutes=5))
-    engine_complete(Answer(WorkflowId(f"{RUN}-1"), JOHN), after_a_backlog)
-    assert spent(before) == {"PutObject": 1}
+    answer_batch(after_a_backlog, [Answer(WorkflowId(f"{RUN}-1"), JOHN)])
+    assert spent(before) == {"HeadObject": 1, "PutObject": 1}, "the cancel's look, the bill"
 
 
 def test_a_workflow_id_reused_for_another_customer_bills_the_answered_one(

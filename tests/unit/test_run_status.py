@@ -96,7 +96,8 @@ def test_a_run_never_published_is_not_done(harness: Harness) -> None:
         ("/runs/run-20261128T001500-0a1b2c3d?state=lost", 400, "use one of pending"),
         ("/runs/run-20261128T001500-0a1b2c3d?customers=no", 400, "use true or false"),
         ("/runs/run-20261128T001500-0a1b2c3d?stat=failed", 400, "unknown query parameter"),
-        ("/runs", 404, "GET /runs/{runId}"),
+        ("/runs/run-20261128T001500-0a1b2c3d/retry", 405, "POST"),
+        ("/runs?limit=0", 400, "limit must be a whole number from 1 to 100"),
     ],
 )
 def test_asking_for_a_run_that_cannot_be_is_a_4xx(
@@ -132,8 +133,8 @@ def test_a_runs_status_costs_listings_and_a_read_per_failure_not_a_read_per_cust
     spent = s3_requests() - before
     assert body["counts"] == {"billed": 1200, "failed": 5, "pending": 295}
     # the run; two pages of bills; the waiting batches listed and the new one read; one
-    # page of failures; five failures.
-    assert spent == 1 + 2 + 1 + 1 + 1 + 5
+    # page of failures; five failures; whether it was cancelled; its retries.
+    assert spent == 1 + 2 + 1 + 1 + 1 + 5 + 1 + 1
     before = s3_requests()
     assert status(run["runId"]) == body
     assert s3_requests() - before == spent - 1, "a batch already read is not read again"

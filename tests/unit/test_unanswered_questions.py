@@ -11,6 +11,7 @@ from functions.engine_start import engine_start
 from functions.identifiers import WorkflowId
 from functions.messages import Answer, Question
 from functions.retry_unanswered import Tick, retry_unanswered
+from functions.storage import CANCELLED
 from functions.storage.keys import bill_name
 from tests.unit.harness import JOHN, workflow
 
@@ -123,3 +124,16 @@ def test_a_job_asked_again_by_one_sweep_is_not_asked_again_by_another(
 def test_the_policy_waits_longer_after_each_question() -> None:
     assert [POLICY.wait_after(n).total_seconds() for n in (1, 2, 3)] == [10, 20, 40]
     assert POLICY.total_wait() == timedelta(seconds=70)
+
+
+def test_an_overdue_job_of_a_cancelled_run_fails_as_cancelled_and_is_not_asked_again(
+    context: FunctionContext,
+) -> None:
+    scene = Scene(context)
+    run = "run-20261201T000000-0000000c"
+    engine_start(workflow(f"{run}-1"), scene.at(0))
+    context.cancellations.cancel(run, "2026-12-01T00:00:01.000Z")
+    assert scene.sweep(11) == []
+    failure = context.failures.get(WorkflowId(f"{run}-1"))
+    assert failure is not None and failure.reason == CANCELLED
+    assert scene.waiting() == []

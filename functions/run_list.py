@@ -1,0 +1,108 @@
+"""``GET /runs``: the runs, newest first, a page at a time, filtered by state and start.
+
+A page costs one listing of the runs' index (``keys.run_listing``) and one read a run; a
+run not finished yet also costs a listing of its bills and one of its failures (a request
+per 1,000 each, so at most 10 each for the largest run), a read of its cancellation and a
+listing of its retries. A run seen finished keeps its counts (``RunSummary``), so the next
+page that shows it reads it alone. A filter looks at no more than ``SCANNED_PER_PAGE``
+runs for a page: a page may hold fewer runs than asked and still have a next one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from functions.errors import InvalidRequest
+from functions.runs import RUN_STATES, RunRecords, is_run_id, listed
+from functions.storage import Page
+
+DEFAULT_PAGE = 20
+MOST_A_PAGE = 100
+SCANNED_PER_PAGE = 200
+
+
+def _moment(name: str, text: str) -> str:
+    """An ISO 8601 time (a date, or a date and time; UTC unless it names its zone) as a
+    run id's stamp, ``yyyymmddHHMMSS``."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidRequest(
+            f"{name}={text!r} is not a time; use ISO 8601, like 2026-12-01 or 2026-12-01T08:00:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y%m%d%H%M%S")
+
+
+def _stamp(run_id: str) -> str:
+    return run_id[4:12] + run_id[13:19]  # run-20261127T200347-1f2e3d4c
+
+
+@dataclass(frozen=True)
+class RunQuery:
+    limit: int = DEFAULT_PAGE
+    after: str = ""
+    state: str | None = None
+    since: str | None = None  # yyyymmddHHMMSS, inclusive
+    until: str | None = None
+
+    @classmethod
+    def parse(cls, query: Mapping[str, str]) -> RunQuery:
+        text = query.get("limit", str(DEFAULT_PAGE))
+        if not text.isdigit() or not 1 <= int(text) <= MOST_A_PAGE:
+            raise InvalidRequest(
+                f"limit must be a whole number from 1 to {MOST_A_PAGE}, got {text!r}"
+            )
+        after = query.get("after", "")
+        if "after" in query and not is_run_id(after):
+            raise InvalidRequest(
+                f"after={after!r} is not a run id (like run-20261127T200347-1f2e3d4c)"
+            )
+        state = query.get("state")
+        if state is not None and state not in RUN_STATES:
+            raise InvalidRequest(f"state={state!r}; use one of {', '.join(RUN_STATES)}")
+        since = _moment("since", query["since"]) if "since" in query else None
+        until = _moment("until", query["until"]) if "until" in query else None
+        return cls(int(text), after, state, since, until)
+
+    def page(self, records: RunRecords) -> Page[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        if self.since is not None and self.until is not None and self.since > self.until:
+            return Page(found, None)  # nothing starts after since and by until
+        after, scanned = self.after, 0
+        while len(found) < self.limit and scanned < SCANNED_PER_PAGE:
+            ids = records.runs.newest(
+                after, self.until, min(self.limit, SCANNED_PER_PAGE - scanned)
+            )
+            for run_id in ids.items:
+                after, scanned = run_id, scanned + 1
+                if self.since is not None and _stamp(run_id) < self.since:
+                    return Page(found, None)  # older runs only from here on
+                run = records.runs.get(run_id)
+                entry = listed(run, records) if run is not None else None
+                if entry is not None and self.state in (None, entry["state"]):
+                    found.append(entry)
+                    if len(found) == self.limit:
+                        return Page(
+                            found, run_id if ids.next_after or run_id != ids.items[-1] else None
+                        )
+            if ids.next_after is None:
+                return Page(found, None)
+        return Page(found, after)
+
+    def next_path(self, after: str) -> str:
+        query: dict[str, Any] = {"after": after, "limit": self.limit}
+        for name in ("state", "since", "until"):
+            value = getattr(self, name)
+            if value is not None:
+                query[name] = value if name == "state" else _iso(value)
+        return f"/runs?{urlencode(query)}"
+
+
+def _iso(stamp: str) -> str:
+    return datetime.strptime(stamp, "%Y%m%d%H%M%S").strftime("%Y-%m-%dT%H:%M:%SZ")
