@@ -6,6 +6,7 @@
     billing runs show <run id>          how far a run is, customer by customer
     billing runs retry <run id> [--wait]  bill the run's failed customers again
     billing runs cancel <run id>        stop a run: its pending customers fail as cancelled
+    billing schedule [--count N]        BILLING_SCHEDULE's next ticks, and its last run
     billing bills ls [--customer N] [--run <run id>]
     billing bills show <bill key | customer id>
     billing customers ls [--limit N] [--after ID] [--all]
@@ -23,6 +24,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +139,31 @@ def runs_cancel(api: Api, args: argparse.Namespace) -> int:
         f"{status['runId']} cancelled at {status['cancelledAt']}: {counts['billed']} billed,"
         f" {counts['failed']} failed, {counts['pending']} pending (they end as cancelled)"
     )
+    return 0
+
+
+def schedule(api: Api, args: argparse.Namespace) -> int:
+    planned = api.settings.schedule()
+    if planned is None:
+        raise CliError(
+            "no BILLING_SCHEDULE is set here; set it as the runtime has it, such as"
+            " BILLING_SCHEDULE='0 6 1 * *' BILLING_SCHEDULE_TZ=Europe/Amsterdam"
+        )
+    print(f"{planned.expression} in {planned.zone.key}; the next ticks:")
+    for tick in planned.upcoming(datetime.now(UTC), args.count):
+        print(f"  {tick:%Y-%m-%d %H:%M %Z}")
+    runs, after = api.runs(limit=100)
+    while not any("scheduledFor" in run for run in runs) and after is not None:
+        runs, after = api.runs(after, 100)
+    last = next((run for run in runs if "scheduledFor" in run), None)
+    if last is None:
+        print("no scheduled run yet")
+    else:
+        counts = last["counts"]
+        print(
+            f"the last scheduled run: {last['runId']} for {last['scheduledFor']}, {last['state']}:"
+            f" {counts['billed']} billed, {counts['failed']} failed, {counts['pending']} pending"
+        )
     return 0
 
 
@@ -298,6 +325,10 @@ def parser() -> argparse.ArgumentParser:
     show_run.add_argument("run_id")
     show_run.add_argument("--state", choices=STATES, help="only the customers in this state")
     show_run.set_defaults(action=runs_show)
+
+    ticks = nouns.add_parser("schedule", help="the billing schedule's next ticks, its last run")
+    ticks.add_argument("--count", type=int, default=5, help="ticks to show")
+    ticks.set_defaults(action=schedule)
 
     bills = nouns.add_parser("bills", help="bills in S3").add_subparsers(dest="verb", required=True)
     ls = bills.add_parser("ls", help="list bills")

@@ -27,7 +27,7 @@ from functions.log_context import about_run
 from functions.messages import Outgoing, Stream
 from functions.run_list import RunQuery
 from functions.runs import STATES, BillingRun, RunRecords, is_run_id, new_run_id, plan, run_status
-from functions.storage import IdempotencyRecord, Run
+from functions.storage import CustomerStore, IdempotencyRecord, Run
 from functions.web import HttpRequest, HttpResponse, Route
 
 log = logging.getLogger(__name__)
@@ -124,6 +124,7 @@ def _start(
     idempotency_key: str | None,
     stores: Coordination,
     retry_of: str | None = None,
+    scheduled_for: str | None = None,
 ) -> HttpResponse:
     runs = stores.records.runs
     if idempotency_key is None:
@@ -144,9 +145,37 @@ def _start(
         return _accepted(plan(stored), replayed=True)
     if stored is None:
         created = iso_millis(stores.clock())
-        run = Run(claimed.run_id, created, tuple(customer_ids), retry_of=retry_of)
+        run = Run(
+            claimed.run_id,
+            created,
+            tuple(customer_ids),
+            retry_of=retry_of,
+            scheduled_for=scheduled_for,
+        )
         return _publish(run, stores, saved=False)
     return _publish(stored, stores, saved=True)
+
+
+def start_scheduled_runs(tick: str, stores: Coordination, customers: CustomerStore) -> list[str]:
+    """Runs of every customer of the CRM for the schedule's tick ``tick`` names, 10,000 a
+    run, in the CRM's id order. Each run's identity is the tick's and its page's, so a tick
+    asked again, by a restart or a second scheduler, starts nothing new."""
+    run_ids: list[str] = []
+    after, number = "", 0
+    while True:
+        page = customers.id_page(after, MAX_CUSTOMERS_PER_RUN)
+        if not page.items:
+            return run_ids
+        key = f"schedule:{tick}:{number}"
+        try:
+            response = _start(page.items, key, stores, scheduled_for=tick)
+        except InvalidRequest as exc:  # another scheduler read the CRM as it changed
+            log.warning("schedule %s: page %d started elsewhere (%s)", tick, number, exc)
+        else:
+            run_ids.append(response.body["runId"])
+        if page.next_after is None:
+            return run_ids
+        after, number = page.next_after, number + 1
 
 
 def retry_run(request: HttpRequest, stores: Coordination, run_id: str) -> HttpResponse:

@@ -26,6 +26,11 @@ RUN_ID_SCHEMA: Schema = {"type": "string", "pattern": f"^{RUN_ID.pattern}$"}
 # The lab sends every field as a string; numbers are taken too, and kept as text.
 FIELD_VALUE: Schema = {"oneOf": [{"type": "string", "pattern": r"\S"}, {"type": "number"}]}
 WORKFLOW_ID: Schema = {"type": ["string", "number"]}
+SCHEDULE_TICK: Schema = {
+    "type": "string",
+    "description": "the billing schedule's tick that started the run, as its zone's clock"
+    " showed it: 2026-12-01T06:00 Europe/Amsterdam",
+}
 
 
 # A date, or a date and time, as run filters take them: every day a calendar has (29 February
@@ -140,6 +145,7 @@ def coordinator() -> Description:
             "published": {"type": "boolean"},
             "state": {"enum": list(RUN_STATES)},
             "retryOf": RUN_ID_SCHEMA,
+            "scheduledFor": SCHEDULE_TICK,
             "retries": {"type": "array", "items": RUN_ID_SCHEMA},
             "cancelledAt": {"type": "string"},
             "total": {"type": "integer"},
@@ -304,6 +310,7 @@ def coordinator() -> Description:
             "counts": status["properties"]["counts"],
             "state": {"enum": list(RUN_STATES)},
             "retryOf": RUN_ID_SCHEMA,
+            "scheduledFor": SCHEDULE_TICK,
         },
     }
     schemas: dict[str, Schema] = {

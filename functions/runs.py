@@ -163,6 +163,8 @@ def _described(run: Run, counts: Mapping[str, int], state: str) -> dict[str, Any
     }
     if run.retry_of is not None:
         described["retryOf"] = run.retry_of
+    if run.scheduled_for is not None:
+        described["scheduledFor"] = run.scheduled_for
     return described
 
 

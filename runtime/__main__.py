@@ -2,6 +2,7 @@
 
 python -m runtime engine-start       # one Kafka-triggered function, in its own group
 python -m runtime retry-unanswered   # one timer-triggered function
+python -m runtime bill-on-schedule   # runs on BILLING_SCHEDULE
 python -m runtime all                # every function, one process each
 python -m runtime list               # the trigger tables
 """
@@ -15,7 +16,14 @@ import sys
 from functions.errors import BillingError
 from runtime.config import FunctionSettings
 from runtime.logs import configure_logging
-from runtime.triggers import BY_FUNCTION, FUNCTIONS, TIMER_BY_FUNCTION, TIMERS, TRIGGERS
+from runtime.triggers import (
+    BY_FUNCTION,
+    FUNCTIONS,
+    SCHEDULER,
+    TIMER_BY_FUNCTION,
+    TIMERS,
+    TRIGGERS,
+)
 
 log = logging.getLogger("runtime")
 
@@ -31,6 +39,13 @@ def _describe(settings: FunctionSettings) -> str:
     for timer in TIMERS:
         outputs = ", ".join(settings.topic(s) for s in timer.outputs) or "-"
         lines.append(f"{timer.function:16} every {settings.retry_interval_s:g}s -> {outputs}")
+    schedule = settings.billing_schedule
+    when = (
+        f"on {schedule!r} in {settings.billing_schedule_tz}"
+        if schedule
+        else "off (BILLING_SCHEDULE)"
+    )
+    lines.append(f"{SCHEDULER:16} {when} -> {settings.workflow_topic}")
     return "\n".join(lines)
 
 
@@ -47,6 +62,12 @@ def run_function(function: str, settings: FunctionSettings) -> int:
     hold_if_supervised(settings.supervisor_pid)
     serve(settings.metrics_host, settings.metrics_port)
     services = Services(settings)
+    if function == SCHEDULER:
+        from runtime.scheduler import run_scheduler
+
+        run_scheduler(settings, services, stop)
+        log.info("%s: stopped", function)
+        return 0
     if function in TIMER_BY_FUNCTION:
         from runtime.timers import run_timer
 
@@ -75,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m runtime", description="Run the Kafka-triggered billing functions."
     )
-    parser.add_argument("function", choices=[*FUNCTIONS, "all", "list"])
+    parser.add_argument("function", choices=[*FUNCTIONS, SCHEDULER, "all", "list"])
     args = parser.parse_args(argv)
     try:
         settings = FunctionSettings.from_env()

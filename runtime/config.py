@@ -16,6 +16,7 @@ from pathlib import Path
 
 from functions.errors import ConfigurationError
 from functions.messages import Stream
+from functions.schedule import BillingSchedule
 from runtime.declared import LOCAL_S3_CREDENTIALS, DeclaredSettings, read_secret, setting
 
 REPO = Path(__file__).resolve().parent.parent
@@ -216,7 +217,39 @@ class TokenSettings(DeclaredSettings):
 
 
 @dataclass(frozen=True)
-class ClientSettings(S3Settings, TokenSettings, LogSettings):
+class ScheduleSettings(DeclaredSettings):
+    """When billing runs on its own: read by the scheduler, and by `billing schedule`."""
+
+    billing_schedule: str | None = setting(
+        None,
+        "BILLING_SCHEDULE",
+        doc="a cron expression (minute hour day month weekday): at each tick, a run of every"
+        " customer of the CRM starts; unset: none",
+    )
+    billing_schedule_tz: str = setting(
+        "UTC", "BILLING_SCHEDULE_TZ", doc="the time zone BILLING_SCHEDULE is read in (IANA)"
+    )
+    schedule_catch_up_s: float = setting(
+        86400.0,
+        "SCHEDULE_CATCH_UP_S",
+        doc="a tick missed while no scheduler ran is billed when one comes back this soon"
+        " after it (only the latest such tick)",
+    )
+
+    def schedule(self) -> BillingSchedule | None:
+        if self.billing_schedule is None:
+            return None
+        return BillingSchedule.parse(
+            self.billing_schedule, self.billing_schedule_tz, self.schedule_catch_up_s
+        )
+
+    def _check_together(self) -> None:
+        super()._check_together()
+        self.schedule()  # an expression or a zone that cannot be read stops the process here
+
+
+@dataclass(frozen=True)
+class ClientSettings(S3Settings, TokenSettings, LogSettings, ScheduleSettings):
     """What a client of the HTTP functions needs: the `billing` CLI's, the benchmark's."""
 
     coordinator_url: str = setting(
@@ -261,7 +294,7 @@ class ClientSettings(S3Settings, TokenSettings, LogSettings):
 
 
 @dataclass(frozen=True)
-class FunctionSettings(KafkaSettings, S3Settings, TokenSettings, LogSettings):
+class FunctionSettings(KafkaSettings, S3Settings, TokenSettings, LogSettings, ScheduleSettings):
     """What a function's process needs: the Kafka-triggered functions under the runtime or
     Lambda, the HTTP functions under functions-framework or Lambda."""
 
@@ -418,6 +451,7 @@ AUDIENCES: tuple[type[DeclaredSettings], ...] = (
     S3Settings,
     LogSettings,
     TokenSettings,
+    ScheduleSettings,
     ClientSettings,
     FunctionSettings,
     StackSettings,

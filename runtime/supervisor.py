@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from runtime.config import FunctionSettings
 from runtime.stopping import stop_event
-from runtime.triggers import FUNCTIONS
+from runtime.triggers import FUNCTIONS, SCHEDULER
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +32,14 @@ def supervise(settings: FunctionSettings) -> int:
     first_metrics_port = settings.metrics_port
     stop = stop_event("supervisor")
 
+    # The scheduler runs only when there is a schedule to run.
+    functions = (*FUNCTIONS, SCHEDULER) if settings.billing_schedule else FUNCTIONS
     # Each function its own metrics port, counting up from the first (0 keeps them all off).
     ports = {
         function: first_metrics_port + index if first_metrics_port else 0
-        for index, function in enumerate(FUNCTIONS)
+        for index, function in enumerate(functions)
     }
-    processes = {function: _start(function, settings, ports[function]) for function in FUNCTIONS}
+    processes = {function: _start(function, settings, ports[function]) for function in functions}
     while not stop.is_set():
         time.sleep(0.2)
         for function, process in list(processes.items()):

@@ -107,3 +107,5 @@ TIMERS: tuple[Timer, ...] = (
 
 TIMER_BY_FUNCTION: Mapping[str, Timer] = {timer.function: timer for timer in TIMERS}
 FUNCTIONS: tuple[str, ...] = (*BY_FUNCTION, *TIMER_BY_FUNCTION)
+# Started at the ticks of BILLING_SCHEDULE, when there is one (runtime/scheduler.py).
+SCHEDULER = "bill-on-schedule"

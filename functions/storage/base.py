@@ -182,13 +182,15 @@ class RunSummary:
 @dataclass(frozen=True)
 class Run:
     """A billing run as the coordinator planned it; its workflows are ``<run id>-<n>``.
-    ``retry_of``: the run whose failed customers it bills again."""
+    ``retry_of``: the run whose failed customers it bills again; ``scheduled_for``: the
+    tick of the billing schedule that started it."""
 
     run_id: str
     create_time: str
     customer_ids: tuple[str, ...]
     published: bool = False
     retry_of: str | None = None
+    scheduled_for: str | None = None  # the schedule's tick that started it
     summary: RunSummary | None = None
 
 

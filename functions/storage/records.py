@@ -78,7 +78,8 @@ def to_failure(record: Mapping[str, Any]) -> Failure:
 
 
 def run(planned: Run) -> Record:
-    """``runs/<run id>.json``; ``retryOf`` and ``summary`` only when there are."""
+    """``runs/<run id>.json``; ``retryOf``, ``scheduledFor`` and ``summary`` only when there
+    are."""
     record: Record = {
         "runId": planned.run_id,
         "createTime": planned.create_time,
@@ -87,6 +88,8 @@ def run(planned: Run) -> Record:
     }
     if planned.retry_of is not None:
         record["retryOf"] = planned.retry_of
+    if planned.scheduled_for is not None:
+        record["scheduledFor"] = planned.scheduled_for
     if planned.summary is not None:
         record["summary"] = {"state": planned.summary.state, "counts": dict(planned.summary.counts)}
     return record
@@ -100,6 +103,7 @@ def to_run(record: Mapping[str, Any]) -> Run:
         customer_ids=tuple(record["customerIdentifiers"]),
         published=bool(record.get("published")),
         retry_of=record.get("retryOf"),
+        scheduled_for=record.get("scheduledFor"),
         summary=RunSummary(summary["state"], summary["counts"]) if summary else None,
     )
 

@@ -69,9 +69,29 @@ def _schedule(function: str) -> Handler:
     return _lazily(build)
 
 
+def _scheduled_billing() -> Handler:
+    def build() -> Handler:
+        from functions.context import utc_now
+        from functions.scheduled_billing import bill_on_schedule
+        from runtime.kafka.publisher import KafkaPublisher
+        from runtime.scheduler import FUNCTION, scheduled_billing
+
+        services = _services()
+        billing = scheduled_billing(services, KafkaPublisher(services.settings, role=FUNCTION))
+
+        def handle(_event: Mapping[str, Any], _lambda_context: object = None) -> dict[str, Any]:
+            tick = bill_on_schedule(utc_now(), billing)
+            return {"tick": billing.schedule.name(tick) if tick else None}
+
+        return handle
+
+    return _lazily(build)
+
+
 engine_start = _kafka("engine-start")
 crm_answer = _kafka("crm-answer")
 engine_complete = _kafka("engine-complete")
 coordinator = _http("coordinator")
 crm = _http("crm")
 retry_unanswered = _schedule("retry-unanswered")
+bill_on_schedule = _scheduled_billing()

@@ -131,3 +131,29 @@ def test_a_run_cancelled_midway_bills_no_one_after_the_bound(
     )
     print(f"last bill {(latest - answered).total_seconds():+.3f} s after the cancel was answered")
     assert latest <= answered + CANCEL_BOUND, f"a bill at {latest}, cancel answered {answered}"
+
+
+@pytest.mark.slow
+def test_a_schedule_of_every_minute_bills_every_customer_once_a_tick(
+    settings: StackSettings, processes: Processes
+) -> None:
+    scheduled = replace(settings, billing_schedule="* * * * *", auth_token=TOKEN)
+    coordinator, _ = start_http_function(processes, scheduled, "coordinator")
+    processes.runtime("all", scheduled)
+    client = replace(scheduled, coordinator_url=coordinator)
+
+    def scheduled_runs(count: int) -> list[dict[str, Any]] | None:
+        runs = requests.get(
+            f"{coordinator}runs", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
+        ).json()["runs"]
+        done = [run for run in runs if "scheduledFor" in run and run["state"] == "done"]
+        return done if len(done) >= count else None
+
+    # The tick of the minute before the start is caught up; the next one comes on time.
+    runs = wait_for("two scheduled runs, done", lambda: scheduled_runs(2), timeout_s=150)
+    ticks = [run["scheduledFor"] for run in runs]
+    assert len(set(ticks)) == len(ticks), f"a tick billed twice: {ticks}"
+    assert all(run["counts"] == {"pending": 0, "billed": 8, "failed": 0} for run in runs)
+    shown = billing(client, "schedule").stdout.splitlines()
+    assert shown[0] == "* * * * * in UTC; the next ticks:"
+    assert any(line.startswith("the last scheduled run: run-") for line in shown), shown

@@ -1,0 +1,112 @@
+"""Billing on a schedule: one run a tick, whatever the clocks, restarts and schedulers do."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from functions.coordinator import Coordination
+from functions.errors import ConfigurationError
+from functions.schedule import BillingSchedule
+from functions.scheduled_billing import ScheduledBilling, bill_on_schedule
+from runtime.config import FunctionSettings
+from tests.unit.harness import Harness, client
+
+DAY = 86400.0
+
+
+def scheduler(
+    harness: Harness, expression: str, zone: str = "UTC", catch_up_s: float = DAY
+) -> ScheduledBilling:
+    """A scheduler as the runtime builds one: a process of its own on the same buckets."""
+    services = harness.services
+    return ScheduledBilling(
+        BillingSchedule.parse(expression, zone, catch_up_s),
+        Coordination(harness.publisher.publish, services.run_records),
+        services.seeded_customers(),
+    )
+
+
+def runs() -> list[dict[str, Any]]:
+    listed: list[dict[str, Any]] = client("coordinator").get("/runs?limit=100").get_json()["runs"]
+    return listed
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def test_a_tick_starts_one_run_of_every_customer(harness: Harness) -> None:
+    billing = scheduler(harness, "0 6 1 * *")
+    assert bill_on_schedule(at("2026-12-01T05:59:59Z"), billing) is None, "1 November is long past"
+    handled = bill_on_schedule(at("2026-12-01T06:00:02Z"), billing)
+    assert handled == at("2026-12-01T06:00:00Z")
+    (run,) = [r for r in runs() if r["scheduledFor"] == "2026-12-01T06:00 UTC"]
+    assert run["total"] == 8, "every customer of the CRM"
+    # Checked again and again within the tick: nothing more.
+    assert bill_on_schedule(at("2026-12-01T06:00:07Z"), billing, handled) == handled
+    assert len(runs()) == 1
+
+
+def test_two_schedulers_and_a_tick_delivered_twice_start_one_run(harness: Harness) -> None:
+    first, second = scheduler(harness, "*/5 * * * *"), scheduler(harness, "*/5 * * * *")
+    now = at("2026-12-01T08:05:01Z")
+    bill_on_schedule(now, first)
+    bill_on_schedule(now, second)
+    bill_on_schedule(now, second)  # EventBridge delivers at least once
+    assert len(runs()) == 1
+    published = [o.message.workflow_id.text for o in harness.publisher.published]
+    assert len(published) == 8, "the replays published nothing"
+
+
+def test_a_scheduler_back_after_missed_ticks_catches_up_the_latest_once(
+    harness: Harness,
+) -> None:
+    hourly = scheduler(harness, "0 * * * *", catch_up_s=3600)
+    # Down from before 06:00 until 09:20: 06:00, 07:00, 08:00 and 09:00 were missed.
+    assert bill_on_schedule(at("2026-12-01T09:20:00Z"), hourly) == at("2026-12-01T09:00:00Z")
+    assert [r["scheduledFor"] for r in runs()] == ["2026-12-01T09:00 UTC"]
+    # Back more than the window after the latest tick: nothing is caught up.
+    later = scheduler(harness, "0 */4 * * *", catch_up_s=3600)
+    assert bill_on_schedule(at("2026-12-01T13:30:00Z"), later) is None, "12:00 is past the window"
+    assert len(runs()) == 1
+
+
+def test_the_hour_a_clock_turns_back_bills_once_and_the_hour_it_skips_bills_after_it(
+    harness: Harness,
+) -> None:
+    nightly = scheduler(harness, "30 2 * * *", "Europe/Amsterdam")
+    # 25 October 2026: 03:00 CEST becomes 02:00 CET, so 02:30 comes twice.
+    first = bill_on_schedule(at("2026-10-25T00:30:05Z"), nightly)  # 02:30 CEST
+    assert first == at("2026-10-25T00:30:00Z")
+    second_pass = at("2026-10-25T01:30:05Z")  # 02:30 CET
+    assert bill_on_schedule(second_pass, nightly, first) == first
+    restarted = scheduler(harness, "30 2 * * *", "Europe/Amsterdam")
+    bill_on_schedule(second_pass, restarted)  # a scheduler that knows nothing of the first
+    assert [r["scheduledFor"] for r in runs()] == ["2026-10-25T02:30 Europe/Amsterdam"]
+    # 29 March 2026: 02:00 CET becomes 03:00 CEST; there is no 02:30, the tick comes at 03:00.
+    spring = nightly.schedule.upcoming(at("2026-03-28T12:00:00Z"), 2)
+    assert [tick.isoformat() for tick in spring] == [
+        "2026-03-29T03:00:00+02:00",
+        "2026-03-30T02:30:00+02:00",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("env", "complaint"),
+    [
+        ({"BILLING_SCHEDULE": "every day"}, "BILLING_SCHEDULE='every day' is not a cron"),
+        ({"BILLING_SCHEDULE": "61 * * * *"}, "is not a cron expression"),
+        (
+            {"BILLING_SCHEDULE": "0 6 * * *", "BILLING_SCHEDULE_TZ": "Mars/Olympus"},
+            "BILLING_SCHEDULE_TZ='Mars/Olympus' is not a time zone",
+        ),
+    ],
+)
+def test_a_schedule_that_cannot_be_read_stops_the_process_at_start(
+    env: dict[str, str], complaint: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=complaint):
+        FunctionSettings.from_env(env)
