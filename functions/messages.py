@@ -1,9 +1,10 @@
 """The wire format shared with the lab's Node.js services, as typed messages.
 
 Every message value is a JSON object whose field names, order and types follow the
-lab's services, so any one of them can be swapped for ours (see
-``../shared/seed/README.md``). Ours add a key, the workflow id, so every message about
-one workflow lands on one partition; the lab's services ignore keys.
+lab's services, so any one of them can be swapped for ours (the samples in
+``tests/unit/test_messages.py`` are theirs, byte for byte). Ours add a key, the workflow
+id, so every message about one workflow lands on one partition; the lab's services ignore
+keys.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from functions.messages import Customer
 from functions.storage.keys import bill_name
 from tests.unit.harness import NOW
 
-# A copy of the lab's own bill, ../shared/seed/customer-bill-1.txt.
+# A copy of a bill the lab's own engine wrote.
 LAB_BILL = (Path(__file__).resolve().parents[1] / "data" / "customer-bill-1.txt").read_text()
 JOHN = Customer("1", "John", "Doe", "Eindhoven", "8179", "2")
 

@@ -8,7 +8,7 @@ from functions.errors import MalformedMessage
 from functions.identifiers import WorkflowId
 from functions.messages import Answer, Customer, Question, WorkflowMessage, decode_object, encode
 
-# Byte for byte as the lab's Node.js services write them (../shared/seed/README.md).
+# Byte for byte as the lab's Node.js services write them (their README's samples).
 LAB_WORKFLOW = (
     b'{"workflow-type":"bill-generation","workflow-id":1616523703935.42,'
     b'"create-time":"2021-03-23T18:21:43.935Z","payload":{"customerIdentifier":"1"}}'
