@@ -134,12 +134,16 @@ def runs_retry(api: Api, args: argparse.Namespace) -> int:
 
 def runs_cancel(api: Api, args: argparse.Namespace) -> int:
     status = api.cancel_run(args.run_id)
-    counts = status["counts"]
     print(
-        f"{status['runId']} cancelled at {status['cancelledAt']}: {counts['billed']} billed,"
-        f" {counts['failed']} failed, {counts['pending']} pending (they end as cancelled)"
+        f"{status['runId']} cancelled at {status['cancelledAt']}: {_counted(status)}"
+        " (they end as cancelled)"
     )
     return 0
+
+
+def _counted(run: dict[str, Any]) -> str:
+    counts = run["counts"]
+    return f"{counts['billed']} billed, {counts['failed']} failed, {counts['pending']} pending"
 
 
 def schedule(api: Api, args: argparse.Namespace) -> int:
@@ -159,17 +163,15 @@ def schedule(api: Api, args: argparse.Namespace) -> int:
     if last is None:
         print("no scheduled run yet")
     else:
-        counts = last["counts"]
         print(
-            f"the last scheduled run: {last['runId']} for {last['scheduledFor']}, {last['state']}:"
-            f" {counts['billed']} billed, {counts['failed']} failed, {counts['pending']} pending"
+            f"the last scheduled run: {last['runId']} for {last['scheduledFor']},"
+            f" {last['state']}: {_counted(last)}"
         )
     return 0
 
 
 def runs_show(api: Api, args: argparse.Namespace) -> int:
     status = api.run_status(args.run_id, args.state)
-    counts = status["counts"]
     lineage = "".join(
         [
             f", a retry of {status['retryOf']}" if "retryOf" in status else "",
@@ -178,8 +180,7 @@ def runs_show(api: Api, args: argparse.Namespace) -> int:
     )
     print(
         f"{status['runId']} ({status['state']}, started {status['createTime']}{lineage}):"
-        f" {status['total']} customer(s): {counts['billed']} billed, {counts['failed']} failed,"
-        f" {counts['pending']} pending"
+        f" {status['total']} customer(s): {_counted(status)}"
     )
     rows = [
         (c["customerIdentifier"], c["state"], c.get("bill") or c.get("reason") or _waiting(c))

@@ -211,8 +211,9 @@ def cancel_run(request: HttpRequest, stores: Coordination, run_id: str) -> HttpR
     with about_run(run_id):
         at = stores.records.cancellations.cancel(run_id, iso_millis(stores.clock()))
         log.info("billing run %s: cancelled at %s", run_id, at)
-    status = run_status(run, stores.records, with_customers=False)
-    return HttpResponse(202, {key: value for key, value in status.items() if key != "customers"})
+    # The cancel changes the run's state, not its counts: no second look at them.
+    cancelled = {key: value for key, value in counts.items() if key != "customers"}
+    return HttpResponse(202, {**cancelled, "state": "cancelled", "cancelledAt": at})
 
 
 def list_runs(request: HttpRequest, stores: Coordination) -> HttpResponse:
