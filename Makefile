@@ -9,15 +9,19 @@ export BROKERS ?= 1
 # `make bench S3_LATENCY_MS=25`: every S3 request of the functions waits 25 ms, as on a cloud store.
 export S3_LATENCY_MS ?= 0
 
-.PHONY: install install-tests up down status demo run test fast slow unit integration e2e lint typecheck check bench logs clean
+.PHONY: install install-tests deps up down status demo run test fast slow unit integration e2e lint typecheck check bench logs clean
 
-install:               ## the venv, the broker's jars and the S3 server
-	@bash infra/install.sh
+install:               ## the venv, the broker's jars, the S3 server, and Chromium for the console's browser tests
+	@bash infra/install.sh --browser
 
 install-tests:         ## install, and the docker compose plugin the compose check needs
-	@bash infra/install.sh --for-tests
+	@bash infra/install.sh --browser --for-tests
 
-up: install            ## broker, S3, provisioning, coordinator, CRM and runtime, in the background
+# What running the stack needs: `make install` without the browser, so `make demo` stays quick.
+deps:
+	@bash infra/install.sh
+
+up: deps               ## broker, S3, provisioning, coordinator, CRM and runtime, in the background
 	@$(PY) -m infra.stack up
 
 down:                  ## stop everything `make up` started
@@ -43,7 +47,7 @@ fast: install-tests    ## every tier but the slow fault tests
 slow: install-tests    ## only the slow fault tests: crashes, outages, lost brokers
 	@$(PY) -m pytest -m slow
 
-unit: install
+unit: deps
 	@$(UNIT)
 
 integration: install-tests
@@ -52,10 +56,10 @@ integration: install-tests
 e2e: install-tests
 	@$(PY) -m pytest tests/e2e
 
-lint: install
+lint: deps
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-typecheck: install
+typecheck: deps
 	@$(VENV)/bin/mypy
 
 check: lint typecheck test

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -26,14 +26,25 @@ from functions.identifiers import CUSTOMER_ID_RULE, is_customer_id
 from functions.log_context import about_run
 from functions.messages import Outgoing, Stream
 from functions.run_list import RunQuery
-from functions.runs import STATES, BillingRun, RunRecords, is_run_id, new_run_id, plan, run_status
+from functions.runs import (
+    MAX_RUN_SIZE,
+    STATES,
+    BillingRun,
+    CustomerPage,
+    RunRecords,
+    is_run_id,
+    new_run_id,
+    plan,
+    run_status,
+)
 from functions.storage import CustomerStore, IdempotencyRecord, Run
+from functions.storage.keys import bill_file, bills_of_run
 from functions.web import HttpRequest, HttpResponse, Route
 
 log = logging.getLogger(__name__)
 
 FIELD = "customerIdentifiers"
-MAX_CUSTOMERS_PER_RUN = 10_000
+MAX_CUSTOMERS_PER_RUN = MAX_RUN_SIZE
 USAGE = 'POST a JSON body like {"customerIdentifiers": ["1", "3"]}'
 IDEMPOTENCY_HEADER = "idempotency-key"
 MAX_IDEMPOTENCY_KEY = 255
@@ -107,8 +118,19 @@ def show_run(request: HttpRequest, stores: Coordination, run_id: str) -> HttpRes
     customers = request.query.get("customers", "true")
     if customers not in ("true", "false"):
         raise InvalidRequest(f"customers={customers!r}; use true or false")
+    page = CustomerPage(
+        after=_whole_number(request.query, "after", 0, MAX_RUN_SIZE, 0),
+        limit=_whole_number(request.query, "limit", 1, MAX_RUN_SIZE, MAX_RUN_SIZE),
+    )
     run = _known_run(stores, run_id)
-    return HttpResponse(200, run_status(run, stores.records, state, customers == "true"))
+    return HttpResponse(200, run_status(run, stores.records, state, customers == "true", page))
+
+
+def _whole_number(query: Mapping[str, str], name: str, least: int, most: int, default: int) -> int:
+    text = query.get(name, str(default))
+    if not text.isdigit() or not least <= int(text) <= most:
+        raise InvalidRequest(f"{name} must be a whole number from {least} to {most}, got {text!r}")
+    return int(text)
 
 
 def start_run(request: HttpRequest, stores: Coordination) -> HttpResponse:
@@ -216,6 +238,26 @@ def cancel_run(request: HttpRequest, stores: Coordination, run_id: str) -> HttpR
     return HttpResponse(202, {**cancelled, "state": "cancelled", "cancelledAt": at})
 
 
+def show_bill(
+    request: HttpRequest, stores: Coordination, run_id: str, customer_id: str
+) -> HttpResponse:
+    """The text of the bill ``run_id`` wrote for ``customer_id``, as the bill object holds it."""
+    if not is_run_id(run_id):
+        raise InvalidRequest(f"{run_id!r} is not a run id (like run-20261127T200347-1f2e3d4c)")
+    if not is_customer_id(customer_id):
+        raise InvalidRequest(f"{customer_id!r} is not a customer id ({CUSTOMER_ID_RULE})")
+    name = f"{bills_of_run(run_id)}{bill_file(customer_id)}"
+    text = stores.records.bills.text(name)
+    if text is None:
+        raise NotFound(f"run {run_id} has no bill for customer {customer_id!r} (yet)")
+    disposition = f'inline; filename="{bill_file(customer_id)}"'
+    return HttpResponse(
+        200,
+        text,
+        {"Content-Type": "text/plain; charset=utf-8", "Content-Disposition": disposition},
+    )
+
+
 def list_runs(request: HttpRequest, stores: Coordination) -> HttpResponse:
     query = RunQuery.parse(request.query)
     page = query.page(stores.records)
@@ -263,4 +305,5 @@ ROUTES = (
     Route("GET", "/runs/{runId}", "getRun", show_run),
     Route("POST", "/runs/{runId}/retry", "retryRun", retry_run),
     Route("POST", "/runs/{runId}/cancel", "cancelRun", cancel_run),
+    Route("GET", "/runs/{runId}/bills/{customerId}", "getBill", show_bill),
 )

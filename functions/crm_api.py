@@ -4,6 +4,7 @@
 - ``GET /[?after=<id>&limit=N]``: a page of customers in id order; ``Link: <...>; rel="next"``
   names the next page (the lab's CRM gave every customer at once)
 - ``GET /customer-ids[?after=<id>&limit=N]``: the same, ids only, 10,000 a page by default
+- ``GET /customer-search?name=<start>``: customers a word of whose names starts so, paged
 - ``POST /customers``: create a customer under a new id; or, given a JSON list, import them
 - ``POST /customers/<id>``: update the given fields of a customer, or 404
 """
@@ -39,6 +40,8 @@ EDITABLE = {
 CUSTOMERS_PAGE = (100, 500)
 IDS_PAGE = (10_000, 10_000)
 MAX_CUSTOMERS_PER_IMPORT = 1000
+MAX_NAME_SEARCH = 100
+MAX_SEARCH_CURSOR = 400
 _PROBLEMS_SHOWN = 20
 _EXTRA_COLUMNS = "\0extra"
 
@@ -250,6 +253,29 @@ def get_customers(request: HttpRequest, customers: CustomerStore) -> HttpRespons
     return HttpResponse(200, customer.to_wire())
 
 
+def search_customers(request: HttpRequest, customers: CustomerStore) -> HttpResponse:
+    """Customers with a word of their names starting with ``name``, a page at a time."""
+    name = request.query.get("name", "").strip()
+    if not 0 < len(name) <= MAX_NAME_SEARCH or not name.isprintable():
+        raise InvalidRequest(
+            f"name={name!r}; give the start of a first or last name, 1 to"
+            f" {MAX_NAME_SEARCH} printable characters"
+        )
+    after = request.query.get("after", "")
+    if len(after) > MAX_SEARCH_CURSOR or not after.isprintable():
+        raise InvalidRequest("after is not a cursor this search gave; start from the first page")
+    default, most = CUSTOMERS_PAGE
+    text = request.query.get("limit", str(default))
+    if not text.isdigit() or not 1 <= int(text) <= most:
+        raise InvalidRequest(f"limit must be a whole number from 1 to {most}, got {text!r}")
+    page = customers.search(name, after, int(text))
+    found = [customer.to_wire() for customer in page.items]
+    if page.next_after is None:
+        return HttpResponse(200, found)
+    query = urlencode({"name": name, "after": page.next_after, "limit": text})
+    return HttpResponse(200, found, {"Link": f'<{request.path}?{query}>; rel="next"'})
+
+
 def get_customer_ids(request: HttpRequest, customers: CustomerStore) -> HttpResponse:
     after, limit = _paging(request, IDS_PAGE)
     return _paged(request, customers.id_page(after, limit), limit)
@@ -277,6 +303,7 @@ def update_customer(
 ROUTES = (
     Route("GET", "/", "getCustomers", get_customers),
     Route("GET", "/customer-ids", "getCustomerIds", get_customer_ids),
+    Route("GET", "/customer-search", "searchCustomers", search_customers),
     Route("POST", "/customers", "createCustomer", create_customer),
     Route("POST", "/customers/{customerId}", "updateCustomer", update_customer),
 )

@@ -12,11 +12,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from functions.coordinator import FIELD, MAX_CUSTOMERS_PER_RUN, MAX_IDEMPOTENCY_KEY
-from functions.crm_api import CUSTOMERS_PAGE, EDITABLE, IDS_PAGE, MAX_CUSTOMERS_PER_IMPORT
+from functions.crm_api import (
+    CUSTOMERS_PAGE,
+    EDITABLE,
+    IDS_PAGE,
+    MAX_CUSTOMERS_PER_IMPORT,
+    MAX_NAME_SEARCH,
+    MAX_SEARCH_CURSOR,
+)
 from functions.identifiers import CUSTOMER_ID, RUN_ID
 from functions.messages import Customer
 from functions.run_list import DEFAULT_PAGE, MOST_A_PAGE
-from functions.runs import RUN_STATES, STATES
+from functions.runs import MAX_RUN_SIZE, RUN_STATES, STATES
 from functions.web import Route
 
 Schema = dict[str, Any]
@@ -83,6 +90,22 @@ SELF_OPERATIONS: dict[str, Schema] = {
         "security": [],
         "responses": {"200": _json({"type": "object"}, "the OpenAPI document")},
     },
+    "getConsole": {
+        "summary": "The web console's page (the coordinator's); its data comes from the API",
+        "security": [],
+        "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}},
+    },
+    "getConsoleAsset": {
+        "summary": "A script or style sheet of the web console",
+        "security": [],
+        "parameters": [
+            {"name": "asset", "in": "path", "required": True, "schema": {"type": "string"}}
+        ],
+        "responses": {
+            "200": {"description": "the file", "content": {"text/javascript": {}}},
+            "404": _error("the console has no such file"),
+        },
+    },
     "getMetrics": {
         "summary": "Prometheus metrics",
         "security": [],
@@ -148,6 +171,10 @@ def coordinator() -> Description:
             "scheduledFor": SCHEDULE_TICK,
             "retries": {"type": "array", "items": RUN_ID_SCHEMA},
             "cancelledAt": {"type": "string"},
+            "next": {
+                "type": ["integer", "null"],
+                "description": "with a limit: the `after` of the next page of customers",
+            },
             "total": {"type": "integer"},
             "counts": {
                 "type": "object",
@@ -203,6 +230,28 @@ def coordinator() -> Description:
                 "503": _error("Kafka or S3 is unavailable; nothing was published"),
             },
         },
+        "getBill": {
+            "summary": "The text of a run's bill for a customer, as the bill object holds it",
+            "parameters": [
+                {"name": "runId", "in": "path", "required": True, "schema": RUN_ID_SCHEMA},
+                {
+                    "name": "customerId",
+                    "in": "path",
+                    "required": True,
+                    "schema": CUSTOMER_ID_SCHEMA,
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "the bill",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                },
+                "400": _error("not a run id, or not a customer id"),
+                "401": UNAUTHORIZED,
+                "404": _error("the run has no bill for the customer"),
+                "503": _error("S3 is unavailable"),
+            },
+        },
         "getRun": {
             "summary": "How far a run is: counts, and each customer's bill or failure",
             "parameters": [
@@ -220,6 +269,22 @@ def coordinator() -> Description:
                     "required": False,
                     "description": "false: the counts only, without a read per failure",
                     "schema": {"enum": ["true", "false"]},
+                },
+                {
+                    "name": "after",
+                    "in": "query",
+                    "required": False,
+                    "description": "the customers after the run's n-th (the `next` of the page"
+                    " before)",
+                    "schema": {"type": "integer", "minimum": 0, "maximum": MAX_RUN_SIZE},
+                },
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "required": False,
+                    "description": "customers a page; `next` is then the cursor of the next"
+                    " page, null on the last (every customer unless given)",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_RUN_SIZE},
                 },
             ],
             "responses": {
@@ -426,6 +491,35 @@ def crm() -> Description:
                     "headers": next_page,
                 },
                 "400": _error("not a customer id, or a limit out of range"),
+                "401": UNAUTHORIZED,
+                "503": _error("S3 is unavailable"),
+            },
+        },
+        "searchCustomers": {
+            "summary": "Customers a word of whose first or last name starts with `name`,"
+            " any case, in the words' order: one listing and a read per customer shown",
+            "parameters": [
+                {
+                    "name": "name",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_NAME_SEARCH},
+                },
+                {
+                    "name": "after",
+                    "in": "query",
+                    "required": False,
+                    "description": "the cursor the `Link` of the page before gave",
+                    "schema": {"type": "string", "maxLength": MAX_SEARCH_CURSOR},
+                },
+                paging(CUSTOMERS_PAGE, "the customers")[1],
+            ],
+            "responses": {
+                "200": {
+                    **_json({"type": "array", "items": _ref("Customer")}, "a page of customers"),
+                    "headers": next_page,
+                },
+                "400": _error("no name, or a limit out of range"),
                 "401": UNAUTHORIZED,
                 "503": _error("S3 is unavailable"),
             },

@@ -31,6 +31,7 @@ from functions.storage.keys import bill_name, bills_of_run, workflow_prefix
 
 STATES = ("pending", "billed", "failed")  # a customer's, in a run
 RUN_STATES = ("running", "done", "cancelled")
+MAX_RUN_SIZE = 10_000  # customers a run bills at most
 
 
 def new_run_id() -> str:
@@ -84,6 +85,15 @@ def bill_names(accepted: Mapping[str, Any]) -> list[str]:
 
 
 @dataclass(frozen=True)
+class CustomerPage:
+    """Which of a run's customers a status shows: those after the ``after``-th workflow
+    (a run's workflows are numbered from 1), at most ``limit`` of them."""
+
+    after: int = 0
+    limit: int = MAX_RUN_SIZE
+
+
+@dataclass(frozen=True)
 class RunRecords:
     """Where the coordinator reads a run and how far it is."""
 
@@ -99,18 +109,21 @@ def run_status(
     records: RunRecords,
     state: str | None = None,
     with_customers: bool = True,
+    page: CustomerPage | None = None,
 ) -> dict[str, Any]:
     """Counts of the run's workflows by state, the run's own state, and each customer's
-    (only those in ``state``, if given; none without ``with_customers``). A bill counts
-    even if the job also failed: the bill exists."""
+    (only those in ``state``, if given; none without ``with_customers``; those of ``page``
+    if given). A bill counts even if the job also failed: the bill exists."""
+    page = page or CustomerPage()
     billed = set(records.bills.names(bills_of_run(run.run_id)))
     failed_keys = records.failures.workflow_keys(workflow_prefix(run.run_id))
     # Whether a pending customer's question was asked costs a read of each batch object.
     waiting = records.progress.asked_keys(run.run_id) if with_customers else set()
     counts = dict.fromkeys(STATES, 0)
-    customers = []
+    customers: list[dict[str, Any]] = []
     shown_failures = []
-    for workflow in plan(run).workflows:
+    last_shown, more = 0, False
+    for number, workflow in enumerate(plan(run).workflows, start=1):
         customer_id = workflow.customer_identifier
         entry: dict[str, Any] = {
             "customerIdentifier": customer_id,
@@ -125,10 +138,15 @@ def run_status(
         else:
             entry.update(state="pending", asked=key in waiting)
         counts[entry["state"]] += 1
-        if with_customers and state in (None, entry["state"]):
-            customers.append(entry)
-            if entry["state"] == "failed":
-                shown_failures.append((entry, workflow.workflow_id))
+        if not with_customers or state not in (None, entry["state"]) or number <= page.after:
+            continue
+        if len(customers) == page.limit:
+            more = True
+            continue
+        customers.append(entry)
+        last_shown = number
+        if entry["state"] == "failed":
+            shown_failures.append((entry, workflow.workflow_id))
     # Read only for the failures shown and not billed after all: one GET each.
     for entry, workflow_id in shown_failures:
         failure = records.failures.get(workflow_id)
@@ -141,6 +159,8 @@ def run_status(
         "retries": records.runs.retries(run.run_id),
         "customers": customers,
     }
+    if page.limit < len(run.customer_ids):
+        status["next"] = last_shown if more else None
     if cancelled_at is not None:
         status["cancelledAt"] = cancelled_at
     _keep_summary(run, counts, status["state"], records)

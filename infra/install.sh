@@ -2,11 +2,23 @@
 # Installs everything the project needs on a fresh machine; safe to run again.
 #   - .venv with the pinned Python packages (the project itself, editable)
 #   - the Kafka broker's jars and the S3 server (S3Proxy), resolved from Maven Central by mvn
+#   - with --browser, Debian's Chromium (/usr/bin/chromium), which the console's browser
+#     tests drive through Playwright, where it is missing and apt can install it
 #   - with --for-tests, the `docker compose` plugin, only where the machine has none: built
 #     from its Go module (a few minutes, once), so a test can check docker-compose.yml with
 #     `docker compose config` without a Docker engine. Nothing else needs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+browser=false
+for_tests=false
+for option in "$@"; do
+  case "$option" in
+    --browser) browser=true ;;
+    --for-tests) for_tests=true ;;
+    *) echo "install: unknown option $option (use --browser, --for-tests)" >&2; exit 2 ;;
+  esac
+done
 
 PYTHON="${PYTHON:-python3}"
 VENV=.venv
@@ -30,7 +42,31 @@ echo "install: Kafka broker jars and the S3 server (S3Proxy)"
 "$VENV/bin/python" -c 'from infra.broker import resolve_jars; from runtime.config import StackSettings; print("install: jars in", resolve_jars(StackSettings.from_env()))'
 "$VENV/bin/python" -c 'from infra.s3server import resolve_jar; from runtime.config import StackSettings; print("install: S3 server", resolve_jar(StackSettings.from_env()))'
 
-if [ "${1:-}" != "--for-tests" ]; then
+install_chromium() {
+  local apt=(apt-get)
+  if [ "$(id -u)" != 0 ]; then
+    if ! sudo -n true 2>/dev/null; then
+      echo "install: no /usr/bin/chromium, and apt needs root: run 'sudo apt-get install chromium'" >&2
+      return 0
+    fi
+    apt=(sudo -n apt-get)
+  fi
+  echo "install: Chromium (Debian's chromium), for the console's browser tests"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! "${apt[@]}" install -y -q --no-install-recommends chromium >/dev/null; then
+    "${apt[@]}" update -q >/dev/null
+    "${apt[@]}" install -y -q --no-install-recommends chromium >/dev/null
+  fi
+}
+if $browser && [ -z "${CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    install_chromium
+  else
+    echo "install: no /usr/bin/chromium and no apt-get; set CHROMIUM to a Chromium binary" >&2
+  fi
+fi
+
+if ! $for_tests; then
   exit 0
 fi
 if docker compose version >/dev/null 2>&1 || [ -x "$TOOLS/cli-plugins/docker-compose" ]; then

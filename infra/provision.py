@@ -15,7 +15,11 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from functions.errors import ConfigurationError
 from functions.storage.bucket import NOT_FOUND
-from functions.storage.migrations import adopt_legacy_pending_jobs, move_legacy_customers
+from functions.storage.migrations import (
+    adopt_legacy_pending_jobs,
+    index_customer_names,
+    move_legacy_customers,
+)
 from infra.tool import run_tool
 from runtime.config import StackSettings
 from runtime.services import Services, s3_client
@@ -105,7 +109,9 @@ def migrate_storage(settings: StackSettings) -> None:
     services = Services(settings)
     context = services.context
     adopt_legacy_pending_jobs(services.bucket(settings.jobs_bucket), context.new_jobs)
-    move_legacy_customers(services.bucket(settings.customers_bucket), context.customers)
+    customers_bucket = services.bucket(settings.customers_bucket)
+    move_legacy_customers(customers_bucket, context.customers)
+    index_customer_names(customers_bucket, context.customers)
 
 
 def provision(settings: StackSettings) -> None:

@@ -367,6 +367,17 @@ class FunctionSettings(KafkaSettings, S3Settings, TokenSettings, LogSettings, Sc
         "FUNCTION_TARGET",
         doc="the functions-framework target this process serves (functions-framework sets it)",
     )
+    console_crm_url: str = setting(
+        "http://127.0.0.1:3008",
+        "CONSOLE_CRM_URL",
+        doc="where the web console, which the coordinator serves, finds the CRM's API",
+    )
+    console_origins: str = setting(
+        "http://127.0.0.1:3007 http://localhost:3007",
+        "CONSOLE_ORIGINS",
+        doc="the origins (space-separated) whose console pages may call this HTTP function"
+        " from a browser (CORS): the coordinator's address, for the CRM",
+    )
     supervisor_pid: int | None = setting(
         None,
         "BILLING_SUPERVISOR_PID",

@@ -16,6 +16,7 @@ from dataclasses import replace
 import functions.coordinator
 import functions.crm_api
 from functions import openapi
+from functions.console import ConsoleSite
 from functions.coordinator import Coordination
 from functions.errors import BillingError, InvalidRequest, PublishFailed, StorageUnavailable
 from functions.web import HttpRequest, HttpResponse, Route
@@ -54,6 +55,21 @@ def unauthorized(headers: Mapping[str, str], token: str) -> HttpResponse | None:
     )
 
 
+_PREFLIGHT = {
+    "Access-Control-Allow-Methods": "GET, POST",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, Idempotency-Key",
+    "Access-Control-Max-Age": "600",
+}
+
+
+def _cors(origin: str) -> dict[str, str]:
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Expose-Headers": "Link",
+        "Vary": "Origin",
+    }
+
+
 class HttpFunction:
     """``role``'s routes served with ``services()``, which is called only when needed."""
 
@@ -61,6 +77,9 @@ class HttpFunction:
         self.role = role
         self._services = services
         routes, self._context = ROUTES[role]
+        if role == "coordinator":
+            console = ConsoleSite(lambda: self._services().settings.console_crm_url)
+            routes = (*routes, *console.routes())
         self.router = Router(
             role,
             [
@@ -78,7 +97,20 @@ class HttpFunction:
         return HttpResponse(200, exposition().decode(), {"Content-Type": EXPOSITION_TYPE})
 
     def __call__(self, head: HttpRequest, read_body: Callable[[], bytes]) -> HttpResponse:
-        """Answer ``head``; its body is read (``read_body()``) only once it is let in."""
+        """Answer ``head``; its body is read (``read_body()``) only once it is let in. A
+        browser on a console's origin (``CONSOLE_ORIGINS``) may read every answer, the
+        refusals too: CORS, with the same token and refusals as any client."""
+        origin = head.headers.get("origin", "")
+        if not origin or origin not in self._services().settings.console_origins.split():
+            return self._answer(head, read_body)
+        if head.method == "OPTIONS" and "access-control-request-method" in head.headers:
+            return HttpResponse(
+                204, "", {"Content-Type": "text/plain", **_PREFLIGHT, **_cors(origin)}
+            )
+        response = self._answer(head, read_body)
+        return replace(response, headers={**response.headers, **_cors(origin)})
+
+    def _answer(self, head: HttpRequest, read_body: Callable[[], bytes]) -> HttpResponse:
         try:
             route, parameters = self.router.match(head)
             refusal = None

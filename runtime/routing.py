@@ -36,12 +36,17 @@ class Router:
             route.operation_id: openapi.query_parameters(function, route.operation_id)
             for route in self.routes
         }
-        self._public_paths = {route.path for route in self.routes if route.public}
+        self._public_paths = [
+            re.compile("[^/]+".join(map(re.escape, _TEMPLATE_PARAMETER.split(route.path)[::2])))
+            for route in self.routes
+            if route.public
+        ]
         self._offered = ", ".join(f"{r.method} {r.path}" for r in self.routes if not r.public)
 
     def is_public(self, path: str) -> bool:
         """Whether ``path`` is one of the routes anyone may call, whatever the method."""
-        return (path.rstrip("/") or "/") in self._public_paths
+        path = path.rstrip("/") or "/"
+        return any(public.fullmatch(path) for public in self._public_paths)
 
     def match(self, request: HttpRequest) -> tuple[Route, Mapping[str, Any]]:
         # A trailing slash changes nothing: /runs/<id>/ is /runs/<id>.

@@ -273,6 +273,15 @@ class CustomerStore(abc.ABC):
         """The same, ids only: one request per 1,000 ids."""
 
     @abc.abstractmethod
+    def search(self, name_start: str, after: str, limit: int) -> Page[Customer]:
+        """Up to ``limit`` customers with a word of their first or last name starting with
+        ``name_start`` (any case), after the cursor ``after`` ("" for the first page)."""
+
+    @abc.abstractmethod
+    def index_names(self, customer: Customer) -> None:
+        """Make the customer findable by the words of its names (``search``)."""
+
+    @abc.abstractmethod
     def add(self, customer: Customer) -> bool:
         """Store a customer unless its id is taken; False if it was."""
 

@@ -10,6 +10,7 @@ writes, reads and deletes each key.
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import quote
 
 from functions.identifiers import WorkflowId, safe_key
 
@@ -188,6 +189,31 @@ def customer_id_of(key: str) -> str | None:
     """The id a ``customer`` key names; None for a key of another layout."""
     name = key.rpartition("/")[2].removesuffix(".json")
     return name if customer(name) == key else None
+
+
+CUSTOMER_NAMES = "names/"
+NAMES_INDEXED = "ids/names-indexed.json"  # written once every customer has its name keys
+
+
+def name_words(*names: str) -> list[str]:
+    """The words a customer is found by: each word of its names, case folded, once."""
+    return sorted({word.casefold() for name in names for word in name.split()})
+
+
+def name_prefix(word_start: str) -> str:
+    """The prefix of every name key of a word that starts with ``word_start`` (case
+    folded): percent-encoding keeps a word's start the start of its key."""
+    return f"{CUSTOMER_NAMES}{quote(word_start.casefold(), safe='')}"
+
+
+def customer_name(word: str, customer_id: str) -> str:
+    """``names/<word>/<id>``, an empty object: S3's key order is the words' order, so the
+    customers whose name has a word starting with some text are one listing away."""
+    return f"{name_prefix(word)}/{safe_key(customer_id)}"
+
+
+def customer_id_of_name(key: str) -> str:
+    return key.rpartition("/")[2]
 
 
 def legacy_customer(customer_id: str) -> str:

@@ -44,3 +44,22 @@ def move_legacy_customers(bucket: Bucket, customers: CustomerStore) -> int:
     if legacy:
         log.info("moved %d customer(s) to keys in id order", len(legacy))
     return len(legacy)
+
+
+def index_customer_names(bucket: Bucket, customers: CustomerStore) -> int:
+    """Name keys for customers stored before the name search, once (``NAMES_INDEXED``
+    marks it done); how many customers were indexed."""
+    if bucket.metadata(keys.NAMES_INDEXED) is not None:
+        return 0
+    indexed, after = 0, ""
+    while True:
+        page = customers.page(after, 500)
+        in_parallel(customers.index_names, page.items)
+        indexed += len(page.items)
+        if page.next_after is None:
+            break
+        after = page.next_after
+    bucket.put_json(keys.NAMES_INDEXED, {"customers": indexed})
+    if indexed:
+        log.info("indexed the names of %d customer(s) for the search", indexed)
+    return indexed

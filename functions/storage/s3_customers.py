@@ -5,7 +5,9 @@ order is the ids' order, and new ids from blocks reserved a process at a time
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
+from typing import TypeVar
 
 from functions.errors import StorageUnavailable
 from functions.messages import Customer
@@ -19,6 +21,11 @@ from functions.storage.id_blocks import IdBlocks
 # moves the blocks past its ids, so neither is reached in practice.
 _TAKEN_BEFORE_SKIPPING = 3
 _BLOCKS_BEFORE_GIVING_UP = 10
+# A customer's name keys are written beside it on a pool of their own: its writes already
+# run on ``in_parallel``'s pool when a page of customers is written, which must not wait on
+# itself.
+_NAME_KEY_WRITERS = ThreadPoolExecutor(16, thread_name_prefix="s3-name-keys")
+T = TypeVar("T")
 
 
 class S3CustomerStore(CustomerStore):
@@ -55,7 +62,53 @@ class S3CustomerStore(CustomerStore):
 
     def add(self, customer: Customer) -> bool:
         key = keys.customer(customer.customer_id)
-        return self.bucket.put_json(key, customer.to_wire(), only_if_absent=True) is not None
+        return self._with_name_keys(
+            customer,
+            lambda: self.bucket.put_json(key, customer.to_wire(), only_if_absent=True) is not None,
+        )
+
+    def index_names(self, customer: Customer) -> None:
+        self._with_name_keys(customer, lambda: None)
+
+    def _with_name_keys(self, customer: Customer, write: Callable[[], T]) -> T:
+        """``write()``, with a name key for each word of the customer's names written at the
+        same time. A key whose customer is not there or is named otherwise (a create that
+        lost its id, a rename) stays: a search reads the customer and skips it."""
+        words = keys.name_words(customer.first_name, customer.last_name)
+        written = [
+            _NAME_KEY_WRITERS.submit(
+                self.bucket.put_bytes,
+                keys.customer_name(word, customer.customer_id),
+                b"",
+                "application/octet-stream",
+            )
+            for word in words
+        ]
+        result = write()
+        for name_key in written:
+            name_key.result()
+        return result
+
+    def search(self, name_start: str, after: str, limit: int) -> Page[Customer]:
+        """Customers with a word of their names starting with ``name_start``, in the words'
+        order: one listing, and a read per customer shown (or skipped as renamed)."""
+        prefix = keys.name_prefix(name_start)
+        start = f"{keys.CUSTOMER_NAMES}{after}" if after else ""
+        listed = list(islice(self.bucket.names(prefix, start), limit + 1))
+        shown = listed[:limit]
+        stored = self.bucket.get_json_all(
+            [keys.customer(keys.customer_id_of_name(key)) for key in shown]
+        )
+        found: dict[str, Customer] = {}
+        for record in stored:
+            if record is None:
+                continue
+            customer = Customer.from_wire(record)
+            words = keys.name_words(customer.first_name, customer.last_name)
+            if any(word.startswith(name_start.casefold()) for word in words):
+                found.setdefault(customer.customer_id, customer)
+        cursor = shown[-1].removeprefix(keys.CUSTOMER_NAMES) if len(listed) > limit else None
+        return Page(list(found.values()), cursor)
 
     def add_new(self, customers: Sequence[Callable[[str], Customer]]) -> list[Customer]:
         planned = [make(str(self.ids.next_id())) for make in customers]
@@ -85,7 +138,8 @@ class S3CustomerStore(CustomerStore):
         in_parallel(self.put, customers)
 
     def put(self, customer: Customer) -> None:
-        self.bucket.put_json(keys.customer(customer.customer_id), customer.to_wire())
+        key = keys.customer(customer.customer_id)
+        self._with_name_keys(customer, lambda: self.bucket.put_json(key, customer.to_wire()))
 
     def _taken(self, customer_id: int) -> bool:
         return self.bucket.metadata(keys.customer(str(customer_id))) is not None

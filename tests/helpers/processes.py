@@ -136,11 +136,15 @@ class Processes:
 
 
 def start_http_function(
-    processes: Processes, settings: StackSettings, target: str, name: str | None = None
+    processes: Processes,
+    settings: StackSettings,
+    target: str,
+    name: str | None = None,
+    port: int | None = None,
 ) -> tuple[str, Process]:
-    """A functions-framework target started as the README says: its URL once it answers,
-    and its process."""
-    port = free_port()
+    """A functions-framework target started as the README says (on ``port``, or a free
+    one): its URL once it answers, and its process."""
+    port = port or free_port()
     functions_framework = str(Path(sys.executable).parent / "functions-framework")
     command = [functions_framework, "--target", target, "--port", str(port)]
     process = processes.start(command, settings, name or target)

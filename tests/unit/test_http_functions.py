@@ -262,7 +262,8 @@ def test_crm_names_its_routes_on_a_wrong_one(harness: Harness) -> None:
     response = client("crm").get("/accounts/1")
     assert response.status_code == 404
     error = response.get_json()["error"]
-    assert "GET /, GET /customer-ids, POST /customers, POST /customers/{customerId}" in error
+    offered = "GET /, GET /customer-ids, GET /customer-search, POST /customers, POST /customers/"
+    assert offered + "{customerId}" in error
 
 
 @pytest.mark.parametrize(

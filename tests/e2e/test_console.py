@@ -1,0 +1,324 @@
+"""The web console in a real browser (Chromium, driven by Playwright), on the real stack:
+the coordinator serving the console, the CRM allowing it, the runtime, Kafka and S3."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import Browser, Dialog, Page, Request, expect
+
+from functions.storage.bucket import Bucket
+from runtime.config import StackSettings
+from runtime.services import s3_client
+from tests.helpers.browser import chromium, screenshot
+from tests.helpers.cli import TOKEN
+from tests.helpers.ports import free_port
+from tests.helpers.processes import Processes, start_http_function
+
+WAIT_MS = 120_000  # for a run to finish on a loaded two-core machine
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def console(settings: StackSettings, processes: Processes) -> StackSettings:
+    """The coordinator and the CRM as `make up` runs them, with auth on and the CRM open to
+    the coordinator's console; the runtime is each test's to start."""
+    coordinator_port, crm_port = free_port(), free_port()
+    coordinator = f"http://127.0.0.1:{coordinator_port}"
+    crm = f"http://127.0.0.1:{crm_port}"
+    stack = replace(
+        settings,
+        auth_token=TOKEN,
+        console_crm_url=crm,
+        console_origins=coordinator,
+        coordinator_url=coordinator,
+        crm_url=crm,
+    )
+    start_http_function(processes, stack, "crm", port=crm_port)
+    start_http_function(processes, stack, "coordinator", port=coordinator_port)
+    return stack
+
+
+@pytest.fixture
+def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A fresh tab (its own session storage); a screenshot of where it ended, and no
+    JavaScript dialog nor script error left unnoticed."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    yield opened
+    screenshot(opened, request.node.name)
+    context.close()
+    assert errors == [], f"the page's scripts failed: {errors}"
+
+
+def open_console(page: Page, stack: StackSettings, token: str = TOKEN, hash_: str = "") -> None:
+    page.goto(f"{stack.coordinator_url}/console/{hash_}")
+    expect(page.get_by_role("dialog", name="Bearer token")).to_be_visible()
+    page.get_by_label("Token (BILLING_TOKEN)").fill(token)
+    page.get_by_role("button", name="Use this token").click()
+
+
+def start_run(page: Page, ids: str | None) -> str:
+    """Starts a run from the console's form (every customer without ``ids``); its id."""
+    page.get_by_role("link", name="Start a run").first.click()
+    if ids is None:
+        page.get_by_label("Every customer of the CRM").check()
+    else:
+        page.get_by_label("Customer ids, separated by spaces, commas or lines").fill(ids)
+    page.get_by_role("button", name="Start the run").click()
+    page.wait_for_url(re.compile(r"#/runs/run-"))
+    return page.url.rpartition("/")[2]
+
+
+def facts(page: Page) -> dict[str, str]:
+    terms = page.locator(".facts dt").all_inner_texts()
+    return dict(zip(terms, page.locator(".facts dd").all_inner_texts(), strict=True))
+
+
+def test_the_console_is_served_without_the_token_under_a_strict_policy(
+    console: StackSettings,
+) -> None:
+    for path, kind in [("/console/", "text/html"), ("/console/app.js", "text/javascript")]:
+        served = requests.get(f"{console.coordinator_url}{path}", timeout=10)
+        assert served.status_code == 200
+        assert served.headers["Content-Type"].startswith(kind)
+        policy = served.headers["Content-Security-Policy"]
+        assert "script-src 'self';" in policy
+        assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+        assert f"connect-src 'self' {console.crm_url};" in policy
+    page = requests.get(f"{console.coordinator_url}/console/", timeout=10).text
+    assert "<script>" not in page and " style=" not in page, "nothing inline"
+    assert requests.get(f"{console.coordinator_url}/console/x.js", timeout=10).status_code == 404
+    # The console opens no way around the token: its API calls are the API's.
+    assert requests.get(f"{console.coordinator_url}/runs", timeout=10).status_code == 401
+    denied = requests.get(
+        f"{console.crm_url}/", headers={"Origin": console.coordinator_url}, timeout=10
+    )
+    assert denied.status_code == 401
+    assert denied.headers["Access-Control-Allow-Origin"] == console.coordinator_url
+    elsewhere = requests.get(
+        f"{console.crm_url}/", headers={"Origin": "http://evil.example"}, timeout=10
+    )
+    assert "Access-Control-Allow-Origin" not in elsewhere.headers
+
+
+def test_a_run_of_every_customer_reaches_100_percent_and_shows_its_bills(
+    console: StackSettings, processes: Processes, page: Page, tmp_path: Path
+) -> None:
+    processes.runtime("all", console)
+    open_console(page, console)
+    expect(page.get_by_role("heading", name="Runs")).to_be_visible()
+
+    run_id = start_run(page, None)
+    expect(page.locator(".big-progress")).to_have_attribute("value", "8", timeout=WAIT_MS)
+    expect(page.get_by_text("100%")).to_be_visible()
+    assert facts(page)["State"] == "done"
+    assert facts(page)["Billed"] == "8"
+    screenshot(page, "run-page")
+
+    page.get_by_role("link", name="Read the bill").first.click()
+    expect(page.get_by_role("heading", name="Bill of customer 1")).to_be_visible()
+    shown = page.get_by_label("The bill's text").inner_text()
+    stored = Bucket(s3_client(console), console.bills_bucket).get_bytes(
+        f"{run_id}/customer-bill-1.txt"
+    )
+    assert stored is not None
+    assert shown.strip() == stored.decode().strip()
+    with page.expect_download() as downloading:
+        page.get_by_role("button", name="Download customer-bill-1.txt").click()
+    saved = tmp_path / "bill.txt"
+    downloading.value.save_as(saved)
+    assert saved.read_bytes() == stored
+
+    page.get_by_role("link", name="Runs").first.click()
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name=run_id))
+    expect(row).to_contain_text("done")
+    expect(row.get_by_role("progressbar")).to_have_attribute("value", "8")
+
+
+def test_a_failed_customer_shows_why_and_its_retry_is_listed(
+    console: StackSettings, processes: Processes, page: Page
+) -> None:
+    processes.runtime("all", console)
+    open_console(page, console)
+    run_id = start_run(page, "2, 99999")
+    expect(page.get_by_text("100%")).to_be_visible(timeout=WAIT_MS)
+
+    page.get_by_label("Show").select_option("failed")
+    failed = page.get_by_role("row").filter(has_text="99999")
+    expect(failed).to_contain_text("customer '99999' is not known to the CRM")
+    expect(page.get_by_role("row")).to_have_count(2)  # the heading and 99999
+
+    page.get_by_role("button", name="Retry the failed customers").click()
+    expect(page.get_by_role("alert")).to_contain_text("Retry started: run run-")
+    retry_link = page.locator("main p").get_by_role("link", name=re.compile("^run-"))
+    expect(retry_link).to_be_visible()
+    retry_id = retry_link.inner_text()
+    assert retry_id != run_id
+
+    page.get_by_role("link", name="Runs").first.click()
+    retry_row = page.get_by_role("row").filter(has=page.get_by_role("link", name=retry_id))
+    expect(retry_row).to_contain_text(f"retry of {run_id}")
+
+
+def test_a_large_run_is_cancelled_once_confirmed_and_polled_only_while_shown(
+    console: StackSettings, processes: Processes, page: Page
+) -> None:
+    # Without crm-answer no question is answered: the run stays running until cancelled.
+    for function in ("engine-start", "engine-complete", "retry-unanswered"):
+        processes.runtime(function, console)
+    started = requests.post(
+        console.coordinator_url,
+        json={"customerIdentifiers": [str(n) for n in range(1, 5001)]},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=120,
+    )
+    assert started.status_code == 202, started.text
+    run_id = started.json()["runId"]
+
+    page.clock.install()  # the page's timers run when the test says, not by the clock
+    polls: list[Request] = []
+    page.on("request", lambda r: polls.append(r) if f"/runs/{run_id}?" in r.url else None)
+    open_console(page, console, hash_=f"#/runs/{run_id}")
+    expect(page.get_by_role("row")).to_have_count(51)  # a page of 50, not 5,000 rows
+    assert facts(page)["State"] == "running"
+    polls.clear()  # the page's first look, before and after the token
+    for second in range(1, 4):
+        with page.expect_response(lambda r: f"/runs/{run_id}?" in r.url):
+            page.clock.run_for(1000)
+        assert len(polls) == second, "one refresh a second"
+
+    page.evaluate(
+        "() => { Object.defineProperty(document, 'visibilityState', {value: 'hidden',"
+        " configurable: true}); document.dispatchEvent(new Event('visibilitychange')); }"
+    )
+    page.clock.run_for(5000)
+    page.get_by_role("button", name="Next page").click()  # a request of its own, to wait on
+    expect(page.get_by_role("row").nth(1)).to_contain_text("51")
+    assert len(polls) == 4, "no refresh while the tab is hidden"
+    page.evaluate(
+        "() => { Object.defineProperty(document, 'visibilityState', {value: 'visible',"
+        " configurable: true}); document.dispatchEvent(new Event('visibilitychange')); }"
+    )
+    with page.expect_response(lambda r: f"/runs/{run_id}?" in r.url):
+        page.clock.run_for(1000)
+
+    asked: list[str] = []
+
+    def answer(dialog: Dialog, accept: bool) -> None:
+        asked.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda dialog: answer(dialog, accept=False))
+    page.get_by_role("button", name="Cancel the run").click()
+    expect(page.get_by_role("button", name="Cancel the run")).to_be_enabled()
+    assert asked and asked[0].startswith(f"Cancel run {run_id}?")
+    assert facts(page)["State"] == "running", "not cancelled without a yes"
+
+    page.once("dialog", lambda dialog: answer(dialog, accept=True))
+    page.get_by_role("button", name="Cancel the run").click()
+    expect(page.get_by_role("alert")).to_contain_text(f"Run {run_id} cancelled.")
+    expect(page.locator(".facts")).to_contain_text("cancelled")
+    expect(page.get_by_role("button", name="Cancel the run")).to_be_disabled()
+    status = requests.get(
+        f"{console.coordinator_url}/runs/{run_id}?customers=false",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=30,
+    ).json()
+    assert status["state"] == "cancelled"
+
+
+def test_a_customer_named_as_markup_shows_as_text(console: StackSettings, page: Page) -> None:
+    raised: list[str] = []
+
+    def noticed(dialog: Dialog) -> None:
+        raised.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", noticed)
+    open_console(page, console, hash_="#/customers")
+    expect(page.get_by_role("row")).to_have_count(9)  # the 8 seed customers
+    markup = "<img src=x onerror=alert(1)>"
+    for label, value in [
+        ("First name", markup),
+        ("Last name", "Tables"),
+        ("City", "<b>Delft</b>"),
+        ("Connection id", "1"),
+        ("Connection mandate", "1"),
+    ]:
+        page.get_by_label(label, exact=True).fill(value)
+    page.get_by_role("button", name="Add the customer").click()
+    expect(page.get_by_role("alert")).to_contain_text(f"added: {markup} Tables")
+
+    page.get_by_label("Starts with (name) or is (id)").fill("tab")
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_role("row")).to_have_count(2)
+    expect(page.get_by_role("cell", name=markup)).to_be_visible()
+    expect(page.get_by_role("cell", name="<b>Delft</b>")).to_be_visible()
+    assert page.locator("main img, main b").count() == 0
+
+    page.get_by_label("Search by").select_option("id")
+    page.get_by_label("Starts with (name) or is (id)").fill("3")
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_role("row")).to_have_count(2)
+    expect(page.get_by_role("cell", name="Pierre")).to_be_visible()
+    assert raised == [], "a name ran as code"
+
+
+def test_a_wrong_token_brings_the_prompt_back(console: StackSettings, page: Page) -> None:
+    open_console(page, console, token="not-the-token")
+    prompt = page.get_by_role("dialog", name="Bearer token")
+    expect(prompt).to_contain_text("That token was not accepted")
+    page.get_by_label("Token (BILLING_TOKEN)").fill(TOKEN)
+    page.get_by_role("button", name="Use this token").click()
+    expect(prompt).to_be_hidden()
+    expect(page.get_by_role("heading", name="Runs")).to_be_visible()
+    assert TOKEN not in page.url
+    page.get_by_role("button", name="Forget the token").click()
+    expect(prompt).to_be_visible()
+
+
+def test_the_console_works_by_keyboard_on_a_narrow_screen(
+    console: StackSettings, processes: Processes, browser: Browser
+) -> None:
+    processes.runtime("all", console)
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    page = context.new_page()
+    page.goto(f"{console.coordinator_url}/console/")
+    expect(page.get_by_label("Token (BILLING_TOKEN)")).to_be_focused()
+    page.keyboard.type(TOKEN)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Runs")).to_be_visible()
+
+    start = page.get_by_role("navigation", name="Main").get_by_role("link", name="Start a run")
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if start.evaluate("link => link === document.activeElement"):
+            break
+    expect(start).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Start a run")).to_be_visible()
+    page.get_by_label("These customers").focus()
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Customer ids, separated by spaces, commas or lines")).to_be_focused()
+    page.keyboard.type("4 5")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"#/runs/run-"))
+    expect(page.get_by_text("100%")).to_be_visible(timeout=WAIT_MS)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375, "no sideways scroll"
+    screenshot(page, "run-page-375px")
+    context.close()
