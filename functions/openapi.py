@@ -19,6 +19,7 @@ from functions.crm_api import (
     MAX_CUSTOMERS_PER_IMPORT,
     MAX_NAME_SEARCH,
     MAX_SEARCH_CURSOR,
+    SEARCH_CURSOR,
 )
 from functions.identifiers import CUSTOMER_ID, RUN_ID
 from functions.messages import Customer
@@ -503,14 +504,23 @@ def crm() -> Description:
                     "name": "name",
                     "in": "query",
                     "required": True,
-                    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_NAME_SEARCH},
+                    "schema": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": MAX_NAME_SEARCH,
+                        "pattern": r"\S",
+                    },
                 },
                 {
                     "name": "after",
                     "in": "query",
                     "required": False,
                     "description": "the cursor the `Link` of the page before gave",
-                    "schema": {"type": "string", "maxLength": MAX_SEARCH_CURSOR},
+                    "schema": {
+                        "type": "string",
+                        "maxLength": MAX_SEARCH_CURSOR,
+                        "pattern": f"^{SEARCH_CURSOR.pattern}$",
+                    },
                 },
                 paging(CUSTOMERS_PAGE, "the customers")[1],
             ],

@@ -88,8 +88,12 @@ def facts(page: Page) -> dict[str, str]:
 
 
 def test_the_console_is_served_without_the_token_under_a_strict_policy(
-    console: StackSettings,
+    console: StackSettings, page: Page
 ) -> None:
+    opened = page.goto(f"{console.coordinator_url}/console/")
+    assert opened is not None and opened.status == 200
+    assert "script-src 'self';" in opened.headers["content-security-policy"]
+    expect(page.get_by_role("dialog", name="Bearer token")).to_be_visible()
     for path, kind in [("/console/", "text/html"), ("/console/app.js", "text/javascript")]:
         served = requests.get(f"{console.coordinator_url}{path}", timeout=10)
         assert served.status_code == 200
@@ -98,8 +102,8 @@ def test_the_console_is_served_without_the_token_under_a_strict_policy(
         assert "script-src 'self';" in policy
         assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
         assert f"connect-src 'self' {console.crm_url};" in policy
-    page = requests.get(f"{console.coordinator_url}/console/", timeout=10).text
-    assert "<script>" not in page and " style=" not in page, "nothing inline"
+    html = requests.get(f"{console.coordinator_url}/console/", timeout=10).text
+    assert "<script>" not in html and " style=" not in html, "nothing inline"
     assert requests.get(f"{console.coordinator_url}/console/x.js", timeout=10).status_code == 404
     # The console opens no way around the token: its API calls are the API's.
     assert requests.get(f"{console.coordinator_url}/runs", timeout=10).status_code == 401
@@ -153,6 +157,12 @@ def test_a_failed_customer_shows_why_and_its_retry_is_listed(
 ) -> None:
     processes.runtime("all", console)
     open_console(page, console)
+    page.get_by_role("link", name="Start a run").first.click()
+    page.get_by_label("Customer ids, separated by spaces, commas or lines").fill("7 7")
+    page.get_by_role("button", name="Start the run").click()
+    expect(page.get_by_role("alert")).to_contain_text(
+        "\"customerIdentifiers\"[1] repeats customer '7' of position 0; list each customer once"
+    )
     run_id = start_run(page, "2, 99999")
     expect(page.get_by_text("100%")).to_be_visible(timeout=WAIT_MS)
 
