@@ -8,6 +8,8 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export BROKERS ?= 1
 # `make bench S3_LATENCY_MS=25`: every S3 request of the functions waits 25 ms, as on a cloud store.
 export S3_LATENCY_MS ?= 0
+# `make up TRACES=1`: Jaeger, and every process sends it its spans (`billing trace` shows one).
+export TRACES ?= 0
 
 .PHONY: install install-tests deps up down status demo run test fast slow unit integration e2e lint typecheck check bench logs clean
 

@@ -145,7 +145,8 @@ def billing_run(settings: StackSettings, count: int) -> dict[str, float]:
     )
     print(
         f"{len(runs)} run(s) of {count} customers on {server_name(settings)},"
-        f" S3 latency {settings.s3_latency_ms:g} ms, {settings.max_in_flight} record(s) in flight;"
+        f" S3 latency {settings.s3_latency_ms:g} ms, {settings.max_in_flight} record(s) in flight,"
+        f" tracing {'on' if settings.traces else 'off'};"
         f" 202 after {accepted_s * 1000:.0f} ms,"
     )
     print(f"  every bill after {elapsed:.1f} s: {count / elapsed:.1f} bills/s")
@@ -280,7 +281,14 @@ def main() -> None:
         "ratio": ratio,
     }
     rounded = {key: round(value, 4) for key, value in summary.items()}
-    print(json.dumps({**rounded, "s3_server": server_name(settings)}))
+    print(json.dumps({**rounded, "s3_server": server_name(settings), **tracing_of(settings)}))
+
+
+def tracing_of(settings: StackSettings) -> dict[str, object]:
+    """Whether the functions traced (`make bench TRACES=1`), and which share of workflows."""
+    if not settings.traces:
+        return {"tracing": False}
+    return {"tracing": True, "trace_ratio": settings.trace_ratio}
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@
     billing bills show <bill key | customer id>
     billing customers ls [--limit N] [--after ID] [--all]
     billing customers import FILE.csv   the lab's customer file format; all rows or none
+    billing trace <customer id | workflow id>  a workflow's trace (`make up TRACES=1`)
 
 It finds the stack through COORDINATOR_URL, CRM_URL and S3_ENDPOINT_URL (defaults: the
 local stack `make up` starts) and sends BILLING_TOKEN, or the token `make up` wrote to
@@ -30,6 +31,7 @@ from typing import Any
 
 from cli.api import Api, CliError
 from cli.progress import follow, summary
+from cli.trace import trace
 from functions.coordinator import MAX_CUSTOMERS_PER_RUN
 from functions.crm_api import MAX_CUSTOMERS_PER_IMPORT, customer_rows, plan_import
 from functions.errors import BillingError
@@ -358,6 +360,10 @@ def parser() -> argparse.ArgumentParser:
         "--batch", type=int, default=MAX_CUSTOMERS_PER_IMPORT, help="customers a request"
     )
     load.set_defaults(action=customers_import)
+
+    follow_trace = nouns.add_parser("trace", help="a workflow's trace, as a waterfall")
+    follow_trace.add_argument("workflow", help="a workflow id, or a customer id (its latest bill)")
+    follow_trace.set_defaults(action=lambda api, args: trace(api, args.workflow))
     return top
 
 

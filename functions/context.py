@@ -71,4 +71,6 @@ class FunctionContext:
     bills: BillStore
     customers: CustomerStore
     clock: Callable[[], datetime] = field(default=utc_now)
+    # The runtime's traceparent of the hop being processed, if it traces (runtime/tracing.py).
+    trace: Callable[[], str | None] = field(default=lambda: None)
     answers: AnswerPolicy = field(default_factory=AnswerPolicy)

@@ -46,6 +46,8 @@ class Outgoing:
 
     stream: Stream
     message: WireMessage
+    # Sent outside a record's processing (by a timer): the traceparent it continues.
+    trace: str | None = None
 
 
 def encode(message: WireMessage) -> bytes:

@@ -79,4 +79,5 @@ def _retry(job: Job, now: datetime, context: FunctionContext) -> Outgoing | None
         again.attempts,
         policy.max_attempts,
     )
-    return Outgoing(Stream.QUESTIONS, Question.about_customer(job.workflow_id, job.customer_id))
+    question = Question.about_customer(job.workflow_id, job.customer_id)
+    return Outgoing(Stream.QUESTIONS, question, trace=job.trace)

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from confluent_kafka.admin import AdminClient
 
 from functions.errors import ConfigurationError
-from infra import broker, s3server
+from infra import broker, s3server, traces
 from runtime.config import StackSettings
 from runtime.triggers import TRIGGERS
 
@@ -135,7 +135,18 @@ def infra(settings: StackSettings) -> tuple[Component, ...]:
         lambda s: http_answers(s.s3_endpoint_url or ""),
         s3_address,
     )
-    return (*(_kafka_node(index) for index in range(settings.brokers)), s3)
+    nodes = tuple(_kafka_node(index) for index in range(settings.brokers))
+    return (*nodes, s3, TRACES) if settings.traces else (*nodes, s3)
+
+
+# `make up TRACES=1`: where every function sends its spans (infra/traces.py).
+TRACES = Component(
+    "traces",
+    lambda s: traces.prepare(Path(s.state_dir), s),
+    lambda s: http_answers(f"{s.traces_address}/api/services"),
+    lambda s: ("127.0.0.1", s.traces_query_port),
+    timeout_s=60,
+)
 
 
 # Between the functions and S3 when S3_LATENCY_MS asks for a cloud's latency.

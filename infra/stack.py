@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from functions.errors import ConfigurationError
-from infra import broker, components
+from infra import broker, components, traces
 from infra.components import FUNCTIONS, S3_LATENCY, Component
 from infra.processes import Background, stop_all
 from infra.provision import provision
@@ -45,7 +45,13 @@ class Stack:
         names = [component.name for component in self.infra + FUNCTIONS]
         started = self.background.started_names()
         brokers = sorted({name for name in names + started if name.startswith("kafka-")})
-        return brokers + [name for name in names if name not in brokers]
+        # A trace backend started by `up TRACES=1` is stopped by `down` without it.
+        extra = [components.TRACES.name] if components.TRACES.name in started else []
+        return (
+            brokers
+            + [name for name in names if name not in brokers]
+            + [name for name in extra if name not in names]
+        )
 
     def up(self, only: set[str] | None = None) -> None:
         self._refuse_unmanaged()
@@ -64,9 +70,11 @@ class Stack:
             provision(settings)
         else:
             log.info("topics and buckets not provisioned: Kafka and S3 are not both running")
-        self._use_latency()
+        self._restart_if_changed()
         proxy = f"http://127.0.0.1:{settings.s3_latency_port}"
         env = {"S3_ENDPOINT_URL": proxy} if latency > 0 else {}
+        if settings.traces:
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = traces.otlp_endpoint(settings)
         for component in chosen(FUNCTIONS):
             process = self.background.launch(component, settings, env)
             self.background.await_ready(component, settings, process)
@@ -111,20 +119,21 @@ class Stack:
                 " set would share their work. `make down` stops them."
             )
 
-    def _use_latency(self) -> None:
-        """Restart the functions if they run with another S3 latency than asked for."""
-        latency_file = Path(self.settings.state_dir) / "s3-latency-ms"
-        wanted = self.settings.s3_latency_ms
+    def _restart_if_changed(self) -> None:
+        """Restart the functions if they run with another S3 latency, or tracing, than
+        asked for."""
+        started_with = Path(self.settings.state_dir) / "functions-started-with"
+        wanted = f"S3_LATENCY_MS={self.settings.s3_latency_ms:g} TRACES={self.settings.traces}"
         running = [c.name for c in FUNCTIONS if self.background.running_pid(c.name) is not None]
-        current = 0.0
-        with contextlib.suppress(FileNotFoundError, ValueError):
-            current = float(latency_file.read_text())
+        current = "S3_LATENCY_MS=0 TRACES=0"
+        with contextlib.suppress(FileNotFoundError):
+            current = started_with.read_text()
         if running and current != wanted:
-            log.info("restarting the functions with S3_LATENCY_MS=%g", wanted)
+            log.info("restarting the functions with %s", wanted)
             for name in running:
                 self.background.stop(name)
-        latency_file.parent.mkdir(parents=True, exist_ok=True)
-        latency_file.write_text(f"{wanted:g}")
+        started_with.parent.mkdir(parents=True, exist_ok=True)
+        started_with.write_text(wanted)
 
 
 def _with_token(settings: StackSettings) -> StackSettings:

@@ -14,6 +14,7 @@ import logging
 import sys
 
 from functions.errors import BillingError
+from runtime import tracing
 from runtime.config import FunctionSettings
 from runtime.logs import configure_logging
 from runtime.triggers import (
@@ -101,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = FunctionSettings.from_env()
         configure_logging(settings, role=args.function)
+        if args.function in FUNCTIONS or args.function == SCHEDULER:
+            tracing.configure(
+                settings, args.function
+            )  # `all` starts a process a function, each its own
         if args.function == "list":
             print(_describe(settings))
             return 0

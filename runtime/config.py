@@ -249,6 +249,50 @@ class ScheduleSettings(DeclaredSettings):
 
 
 @dataclass(frozen=True)
+class TraceSettings(DeclaredSettings):
+    """OpenTelemetry's standard variables that turn tracing on and shape it
+    (``runtime/tracing.py``); the SDK reads the others it knows (``OTEL_EXPORTER_OTLP_HEADERS``,
+    timeouts) itself."""
+
+    otel_exporter_otlp_endpoint: str | None = setting(
+        None,
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        doc="set: every process sends its spans there over OTLP/HTTP (`/v1/traces`); unset:"
+        " tracing is off, at no cost (`make up TRACES=1` sets it)",
+    )
+    otel_exporter_otlp_traces_endpoint: str | None = setting(
+        None, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", doc="the same, for traces only, in full"
+    )
+    otel_service_name: str | None = setting(
+        None, "OTEL_SERVICE_NAME", doc="the spans' `service.name`; unset: the function's name"
+    )
+    otel_traces_sampler: str = setting(
+        "parentbased_always_on",
+        "OTEL_TRACES_SAMPLER",
+        doc="which traces are kept; `parentbased_traceidratio` with OTEL_TRACES_SAMPLER_ARG"
+        " `0.01` keeps 1 workflow in 100, whole",
+    )
+    otel_traces_sampler_arg: str | None = setting(
+        None, "OTEL_TRACES_SAMPLER_ARG", doc="the sampler's ratio, 0 to 1"
+    )
+    otel_sdk_disabled: str = setting(
+        "false", "OTEL_SDK_DISABLED", doc="`true`: no tracing, whatever the endpoint"
+    )
+
+    @property
+    def tracing(self) -> bool:
+        endpoint = self.otel_exporter_otlp_traces_endpoint or self.otel_exporter_otlp_endpoint
+        return bool(endpoint) and self.otel_sdk_disabled.lower() != "true"
+
+    @property
+    def trace_ratio(self) -> float:
+        """The share of workflows the sampler keeps, when tracing is on."""
+        if "traceidratio" in self.otel_traces_sampler:
+            return float(self.otel_traces_sampler_arg or 1.0)
+        return 0.0 if "always_off" in self.otel_traces_sampler else 1.0
+
+
+@dataclass(frozen=True)
 class ClientSettings(S3Settings, TokenSettings, LogSettings, ScheduleSettings):
     """What a client of the HTTP functions needs: the `billing` CLI's, the benchmark's."""
 
@@ -265,6 +309,16 @@ class ClientSettings(S3Settings, TokenSettings, LogSettings, ScheduleSettings):
         3007, "COORDINATOR_PORT", doc="the coordinator's port under `make up`"
     )
     crm_port: int = setting(3008, "CRM_PORT", doc="the CRM's port under `make up`")
+    traces_url: str = setting(
+        "",
+        "TRACES_URL",
+        doc="where `billing trace` finds Jaeger's query API; empty: 127.0.0.1 at TRACES_QUERY_PORT",
+    )
+    traces_query_port: int = setting(
+        16686,
+        "TRACES_QUERY_PORT",
+        doc="`make up TRACES=1`: Jaeger's query API (its gRPC one is the port below)",
+    )
     state_dir: str = setting(
         str(REPO / ".state"),
         "STATE_DIR",
@@ -281,6 +335,10 @@ class ClientSettings(S3Settings, TokenSettings, LogSettings, ScheduleSettings):
         return self.crm_url or f"http://127.0.0.1:{self.crm_port}"
 
     @property
+    def traces_address(self) -> str:
+        return self.traces_url or f"http://127.0.0.1:{self.traces_query_port}"
+
+    @property
     def token_file(self) -> Path:
         """Where `make up` keeps the bearer token it made for the local stack."""
         return Path(self.state_dir) / TOKEN_FILE_NAME
@@ -294,7 +352,9 @@ class ClientSettings(S3Settings, TokenSettings, LogSettings, ScheduleSettings):
 
 
 @dataclass(frozen=True)
-class FunctionSettings(KafkaSettings, S3Settings, TokenSettings, LogSettings, ScheduleSettings):
+class FunctionSettings(
+    KafkaSettings, S3Settings, TokenSettings, LogSettings, ScheduleSettings, TraceSettings
+):
     """What a function's process needs: the Kafka-triggered functions under the runtime or
     Lambda, the HTTP functions under functions-framework or Lambda."""
 
@@ -411,6 +471,16 @@ class StackSettings(FunctionSettings, ClientSettings):
     s3_server_heap: str = setting(
         "-Xms64m -Xmx512m", "S3_SERVER_HEAP", doc="`make up`: the S3 server's JVM heap"
     )
+    traces: int = setting(
+        0,
+        "TRACES",
+        zero_allowed=True,
+        doc="`make up TRACES=1`: start a trace backend (Jaeger) and send every process's"
+        " spans to it",
+    )
+    traces_otlp_port: int = setting(
+        4318, "TRACES_OTLP_PORT", doc="`make up TRACES=1`: where Jaeger takes OTLP over HTTP"
+    )
     s3_latency_ms: float = setting(
         0.0,
         "S3_LATENCY_MS",
@@ -463,6 +533,7 @@ AUDIENCES: tuple[type[DeclaredSettings], ...] = (
     LogSettings,
     TokenSettings,
     ScheduleSettings,
+    TraceSettings,
     ClientSettings,
     FunctionSettings,
     StackSettings,

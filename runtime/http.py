@@ -21,6 +21,7 @@ import flask
 from werkzeug.exceptions import HTTPException
 
 from functions.web import MAX_BODY_BYTES, HttpRequest, HttpResponse
+from runtime import tracing
 from runtime.config import FunctionSettings
 from runtime.http_function import HttpFunction
 from runtime.logs import configure_logging
@@ -51,6 +52,7 @@ def start() -> Services:
             settings = FunctionSettings.from_env()
             role = _target_name(settings)
             configure_logging(settings, role=role)
+            tracing.configure(settings, role)
             log.info("%s: starting", role)
             _services = Services(settings)
         return _services

@@ -20,6 +20,7 @@ from functions.console import ConsoleSite
 from functions.coordinator import Coordination
 from functions.errors import BillingError, InvalidRequest, PublishFailed, StorageUnavailable
 from functions.web import HttpRequest, HttpResponse, Route
+from runtime import tracing
 from runtime.metrics import EXPOSITION_TYPE, exposition
 from runtime.routing import Router
 from runtime.services import Services
@@ -97,8 +98,17 @@ class HttpFunction:
         return HttpResponse(200, exposition().decode(), {"Content-Type": EXPOSITION_TYPE})
 
     def __call__(self, head: HttpRequest, read_body: Callable[[], bytes]) -> HttpResponse:
-        """Answer ``head``; its body is read (``read_body()``) only once it is let in. A
-        browser on a console's origin (``CONSOLE_ORIGINS``) may read every answer, the
+        """Answer ``head``; its body is read (``read_body()``) only once it is let in."""
+        if not tracing.enabled():
+            return self._open_to_console(head, read_body)
+        with tracing.serving(head.method, self.router.template(head), head.headers) as span:
+            response = self._open_to_console(head, read_body)
+            if span is not None:
+                span.set_attribute("http.response.status_code", response.status)
+            return response
+
+    def _open_to_console(self, head: HttpRequest, read_body: Callable[[], bytes]) -> HttpResponse:
+        """A browser on a console's origin (``CONSOLE_ORIGINS``) may read every answer, the
         refusals too: CORS, with the same token and refusals as any client."""
         origin = head.headers.get("origin", "")
         if not origin or origin not in self._services().settings.console_origins.split():

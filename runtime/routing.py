@@ -67,6 +67,16 @@ class Router:
         request.query_only(*self._query[route.operation_id])
         return route, parameters
 
+    def template(self, request: HttpRequest) -> str:
+        """The route ``request`` takes, as its template (``/runs/{runId}``), for a span's name."""
+        path = request.path.rstrip("/") or "/"
+        try:
+            endpoint, _ = self._urls.match(path, method=request.method)
+        except (NoSuchPath, NoSuchMethod):
+            return "an unknown route"
+        route: Route = endpoint
+        return route.path
+
     def dispatch(self, request: HttpRequest, context: object) -> HttpResponse:
         route, parameters = self.match(request)
         return route.handle(request, context, **parameters)

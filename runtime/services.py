@@ -29,6 +29,7 @@ from functions.storage.s3_job_finder import S3AnswerJobFinder
 from functions.storage.s3_job_writer import S3JobBatchWriter
 from functions.storage.s3_run_progress import S3RunProgress
 from functions.storage.s3_sweep import S3OverdueJobSweep
+from runtime import tracing
 from runtime.config import FunctionSettings, S3Settings
 from runtime.metrics import count_s3_requests
 
@@ -88,6 +89,7 @@ def s3_client(settings: S3Settings, connections: int = 10) -> S3Client:
     # write on a cloud store. Ours are small; the go-ahead buys nothing.
     client.meta.events.unregister("before-call.s3", handlers.add_expect_header)
     count_s3_requests(client)
+    tracing.trace_s3_requests(client)
     return cast("S3Client", client)
 
 
@@ -140,6 +142,7 @@ class Services:
                 backoff=settings.answer_backoff,
                 max_attempts=settings.answer_attempts,
             ),
+            trace=tracing.workflow_root,
         )
 
     def bucket(self, name: str) -> Bucket:

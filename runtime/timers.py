@@ -13,6 +13,7 @@ import threading
 from functions.context import FunctionContext
 from functions.errors import BillingError
 from functions.retry_unanswered import Tick
+from runtime import tracing
 from runtime.config import FunctionSettings
 from runtime.services import Publisher
 from runtime.triggers import Timer
@@ -23,9 +24,10 @@ log = logging.getLogger(__name__)
 def tick(timer: Timer, context: FunctionContext, backlog_moving: bool, publisher: Publisher) -> int:
     """Call ``timer`` once and publish what it returns; how many messages that was.
     ``backlog_moving``: whether questions or answers are still in line (``Backlog``)."""
-    outgoing = timer.handler(Tick(context.clock(), backlog_moving), context)
-    timer.check_outputs(outgoing)
-    publisher.publish(outgoing)
+    with tracing.span(f"{timer.function} tick"):
+        outgoing = timer.handler(Tick(context.clock(), backlog_moving), context)
+        timer.check_outputs(outgoing)
+        publisher.publish(outgoing)
     return len(outgoing)
 
 

@@ -34,6 +34,9 @@ class Job:
     created_at: str
     asked_at: str
     attempts: int = 1
+    # The traceparent of the hop that asked first, as the runtime gave it (None untraced):
+    # a question asked again continues the workflow's trace.
+    trace: str | None = None
 
     @property
     def last_asked(self) -> datetime:

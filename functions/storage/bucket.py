@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -34,8 +35,10 @@ def _parallel() -> ThreadPoolExecutor:
 
 
 def in_parallel(call: Callable[[T], Any], items: Iterable[T]) -> list[Any]:
-    """``call`` on every item, a few S3 requests at a time; the results in the items' order."""
-    return list(_parallel().map(call, items))
+    """``call`` on every item, a few S3 requests at a time; the results in the items' order.
+    Each runs in the caller's context, so its requests are in the caller's trace."""
+    contexts = [(copy_context(), item) for item in items]
+    return list(_parallel().map(lambda pair: pair[0].run(call, pair[1]), contexts))
 
 
 class Bucket:

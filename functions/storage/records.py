@@ -19,13 +19,16 @@ Record = dict[str, Any]
 def job(waiting: Job) -> Record:
     """A job waiting for its first answer: one entry of a batch's record, and on its own
     ``pending/<workflow>.json`` as versions before the batches kept it."""
-    return {
+    kept: Record = {
         "workflowId": waiting.workflow_id.wire,
         "customerId": waiting.customer_id,
         "createdAt": waiting.created_at,
         "askedAt": waiting.asked_at,
         "attempts": waiting.attempts,
     }
+    if waiting.trace is not None:
+        kept["trace"] = waiting.trace
+    return kept
 
 
 def to_job(record: Mapping[str, Any]) -> Job:
@@ -35,6 +38,7 @@ def to_job(record: Mapping[str, Any]) -> Job:
         created_at=record["createdAt"],
         asked_at=record["askedAt"],
         attempts=int(record["attempts"]),
+        trace=record.get("trace"),
     )
 
 

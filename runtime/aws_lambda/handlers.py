@@ -11,6 +11,7 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from runtime import tracing
 from runtime.aws_lambda.http import HttpAdapter
 from runtime.aws_lambda.kafka import KafkaAdapter
 from runtime.aws_lambda.schedule import ScheduleAdapter
@@ -27,6 +28,7 @@ Handler = Callable[[Mapping[str, Any], object], Any]
 def _services() -> Services:
     settings = FunctionSettings.from_env()
     configure_logging(settings, role=settings.function_target)
+    tracing.configure(settings, settings.function_target)
     return Services(settings)
 
 
@@ -35,7 +37,10 @@ def _lazily(build: Callable[[], Handler]) -> Handler:
     built = functools.cache(build)
 
     def handler(event: Mapping[str, Any], lambda_context: object = None) -> Any:
-        return built()(event, lambda_context)
+        try:
+            return built()(event, lambda_context)
+        finally:
+            tracing.flush()  # Lambda may freeze the process once it returns
 
     return handler
 

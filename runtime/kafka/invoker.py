@@ -23,7 +23,7 @@ from functions.context import FunctionContext
 from functions.errors import MalformedMessage, StorageUnavailable
 from functions.log_context import about_workflow
 from functions.messages import Outgoing, decode_object
-from runtime import cloudevents
+from runtime import cloudevents, tracing
 from runtime.config import FunctionSettings
 from runtime.kafka.records import Produced, Record, produced
 from runtime.metrics import HANDLER_SECONDS, MESSAGES
@@ -50,12 +50,20 @@ class Invoker:
         self._sleep = sleep
 
     def __call__(self, record: Record) -> list[Produced]:
-        try:
-            message = self.trigger.message.from_wire(decode_object(record.value))
-        except MalformedMessage as exc:
-            return self._malformed(record, exc)
-        with about_workflow(message.workflow_id):
-            return self._invoke(message, record)
+        with tracing.processing(
+            record.topic,
+            record.partition,
+            record.offset,
+            record.key,
+            record.headers,
+            self.settings.consumer_group_prefix + self.trigger.consumer_group,
+        ):
+            try:
+                message = self.trigger.message.from_wire(decode_object(record.value))
+            except MalformedMessage as exc:
+                return self._malformed(record, exc)
+            with about_workflow(message.workflow_id):
+                return self._invoke(message, record)
 
     def _invoke(self, message: Any, record: Record) -> list[Produced]:
         function = self.trigger.function
@@ -63,7 +71,7 @@ class Invoker:
             with HANDLER_SECONDS.labels(function).time():
                 outgoing = self._call_retrying_storage(message)
             self.trigger.check_outputs(outgoing)
-            result = [produced(item, self.settings, function) for item in outgoing]
+            result = [produced(item, self.settings, function, record.headers) for item in outgoing]
             MESSAGES.labels(function, "processed").inc()
             return result
         except MalformedMessage as exc:
@@ -125,7 +133,10 @@ class BatchInvoker:
         nothing of the batch may count as done.
         """
         function, retry_s = self.trigger.function, self.settings.storage_retry_s
-        with ExitStack() as scopes:
+        with (
+            tracing.receiving(self.settings.topic(self.trigger.source), records),
+            ExitStack() as scopes,
+        ):
             held = [
                 scopes.enter_context(store.batch())
                 for store in self.trigger.per_batch(self.context)

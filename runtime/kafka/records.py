@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from functions.messages import Outgoing, encode
-from runtime import cloudevents
+from runtime import cloudevents, tracing
 from runtime.config import FunctionSettings
 
 
@@ -36,13 +36,19 @@ class Produced:
     headers: cloudevents.Headers = field(default_factory=list)
 
 
-def produced(outgoing: Outgoing, settings: FunctionSettings, source: str) -> Produced:
+def produced(
+    outgoing: Outgoing,
+    settings: FunctionSettings,
+    source: str,
+    consumed: Sequence[tuple[str, bytes]] | None = None,
+) -> Produced:
     """``outgoing`` as a record of its stream's topic, keyed by its partition key, sent by
-    ``source`` (a function, or the coordinator)."""
+    ``source`` (a function, or the coordinator), in the trace of the record ``consumed``
+    carried (its headers), or else of ``outgoing.trace``, or else a trace of its own."""
     message = outgoing.message
-    return Produced(
-        settings.topic(outgoing.stream),
-        encode(message),
-        message.partition_key.encode(),
-        cloudevents.for_message(message, source),
-    )
+    topic = settings.topic(outgoing.stream)
+    key = message.partition_key.encode()
+    headers = cloudevents.for_message(message, source)
+    if tracing.enabled():
+        headers += tracing.sending(topic, key, consumed, outgoing.trace)
+    return Produced(topic, encode(message), key, headers)

@@ -12,6 +12,7 @@ from moto import mock_aws
 
 import runtime.http
 from functions.context import FunctionContext
+from runtime import tracing
 from runtime.config import FunctionSettings
 from runtime.metrics import count_s3_requests
 from runtime.services import Services
@@ -43,6 +44,7 @@ def s3(unit_settings: FunctionSettings) -> Iterator[S3Client]:
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
         count_s3_requests(client)
+        tracing.trace_s3_requests(client)
         for bucket in unit_settings.all_buckets:
             client.create_bucket(Bucket=bucket)
         yield client
