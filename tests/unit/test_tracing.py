@@ -220,3 +220,38 @@ def test_on_lambda_the_context_comes_from_the_events_byte_array_headers(
     assert processes and all(trace_of(span) == TRACE for span in processes)
     question = next(p for p in output.produced if p.topic == "questions-topic")
     assert headers_of(question)["ce_traceparent"] == TRACEPARENT
+
+
+def test_with_32_records_in_flight_each_keeps_its_own_trace(
+    spans: InMemorySpanExporter, context: FunctionContext, unit_settings: FunctionSettings
+) -> None:
+    traces = [f"{n + 1:032x}" for n in range(32)]
+    records = [
+        Record(
+            json.dumps(
+                {
+                    "workflow-type": "bill-generation",
+                    "workflow-id": f"run-20261201T080000-0a1b2c3d-{n + 1}",
+                    "create-time": "",
+                    "payload": {"customerIdentifier": str(n + 1)},
+                }
+            ).encode(),
+            "workflow-queue",
+            n % 4,
+            n,
+            f"k{n}".encode(),
+            [("traceparent", f"00-{trace}-{PARENT}-01".encode())],
+        )
+        for n, trace in enumerate(traces)
+    ]
+    questions = start(context, unit_settings, *records)
+    assert [headers_of(q)["traceparent"].split("-")[1] for q in questions] == traces
+    by_offset = {
+        span.attributes["messaging.kafka.offset"]: trace_of(span)
+        for span in named(spans, "process workflow-queue")
+        if span.attributes is not None
+    }
+    assert [by_offset[n] for n in range(32)] == traces
+    [receive] = named(spans, "receive workflow-queue")
+    assert len(receive.links) == 32
+    assert all(span.end_time is not None for span in spans.get_finished_spans())
