@@ -26,6 +26,8 @@ from contextvars import ContextVar
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from runtime.cloudevents import Headers
+
 if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.trace import Span, Tracer
@@ -43,8 +45,6 @@ _TRACEPARENT = re.compile(r"00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a
 _MAX_TRACESTATE = 512
 _TRACE_HEADERS = (TRACEPARENT, TRACESTATE)
 _S3_SPAN = "billing_trace_span"
-
-Headers = list[tuple[str, bytes]]
 
 _tracer: Tracer | None = None
 _provider_in_use: Any = None
