@@ -1,5 +1,5 @@
 """The trace backend of `make up TRACES=1`: Jaeger v2, built once from its Go module (the
-module's tag v1.76.0 is Jaeger 2.x), keeping traces in memory. It takes OTLP over HTTP and
+module's tag v1.75.0 is Jaeger 2.x), keeping traces in memory. It takes OTLP over HTTP and
 answers queries (``/api/traces``, which `billing trace` reads). A plain build has no web UI:
 its pages need a JavaScript build of their own, so `billing trace` shows a trace instead.
 
@@ -22,7 +22,7 @@ from runtime.config import StackSettings
 log = logging.getLogger(__name__)
 
 MODULE = "github.com/jaegertracing/jaeger"
-VERSION = "v1.76.0"
+VERSION = "v1.75.0"
 
 CONFIG = """\
 service:
