@@ -30,11 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from cli.api import Api, CliError
+from cli.batches import import_requests
 from cli.progress import follow, summary
 from cli.trace import trace
 from functions.coordinator import MAX_CUSTOMERS_PER_RUN
 from functions.crm_api import MAX_CUSTOMERS_PER_IMPORT, customer_rows, plan_import
-from functions.errors import BillingError
+from functions.errors import BillingError, InvalidRequest
 from functions.runs import RUN_STATES, STATES
 from functions.storage import StoredBill
 from functions.storage.keys import bill_file
@@ -248,21 +249,21 @@ def customers_ls(api: Api, args: argparse.Namespace) -> int:
 
 def customers_import(api: Api, args: argparse.Namespace) -> int:
     rows = _valid_rows(Path(args.file))
+    requests = import_requests(rows, args.batch)
     started = time.monotonic()
-    written_to = 1  # the header line
-    for start in range(0, len(rows), args.batch):
-        batch = rows[start : start + args.batch]
+    written_to, sent = 1, 0  # the header line
+    for batch in requests:
         try:
             api.import_customers([values for _, values in batch])
         except CliError as exc:
             done = f"lines 2 to {written_to} are imported" if written_to > 1 else "no line is"
             raise CliError(
                 f"{exc}; {done}; lines {batch[0][0]} to {batch[-1][0]} may be in part, and"
-                f" those after not: import the file again (a row with a customerId replaces"
-                f" the customer; one without gets a new id again)"
+                f" those after not: import the same file again to finish it (every row gets"
+                f" the id it got the first time, none is stored twice)"
             ) from None
-        written_to = batch[-1][0]
-        print(f"\r{start + len(batch)}/{len(rows)} imported", end="", flush=True)
+        written_to, sent = batch[-1][0], sent + len(batch)
+        print(f"\r{sent}/{len(rows)} imported", end="", flush=True)
     elapsed = time.monotonic() - started
     print(f"\r{len(rows)} customer(s) imported in {elapsed:.1f}s ({len(rows) / elapsed:.0f}/s)")
     return 0
@@ -275,7 +276,10 @@ def _valid_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
         text = path.read_text("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise CliError(f"cannot read {path}: {exc}") from None
-    rows = list(customer_rows(text))
+    try:
+        rows = list(customer_rows(text))
+    except InvalidRequest as exc:
+        raise CliError(f"nothing was imported: {path}: {exc}") from None
     plan = plan_import([values for _, values in rows], [f"{path}:{line}" for line, _ in rows])
     problems = plan.problems
     if problems:
@@ -285,6 +289,14 @@ def _valid_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
     if not rows:
         raise CliError(f"{path} has no customers (the first line names the columns)")
     return rows
+
+
+def _batch_size(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_CUSTOMERS_PER_IMPORT:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of customers from 1 to {MAX_CUSTOMERS_PER_IMPORT}"
+        )
+    return int(text)
 
 
 def _table(header: Sequence[str] | None, rows: Sequence[Sequence[str]]) -> None:
@@ -357,7 +369,10 @@ def parser() -> argparse.ArgumentParser:
         "file", help="customerId,firstName,lastName,city,connectionId,connectionMandate"
     )
     load.add_argument(
-        "--batch", type=int, default=MAX_CUSTOMERS_PER_IMPORT, help="customers a request"
+        "--batch",
+        type=_batch_size,
+        default=MAX_CUSTOMERS_PER_IMPORT,
+        help=f"customers a request at most, 1 to {MAX_CUSTOMERS_PER_IMPORT}",
     )
     load.set_defaults(action=customers_import)
 

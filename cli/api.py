@@ -71,13 +71,21 @@ class Api:
     def run_status(
         self, run_id: str, state: str | None = None, customers: bool = True
     ) -> dict[str, Any]:
+        """A run's status; with ``customers``, every one of them, a page (1,000) at a time."""
         query = {"state": state} if state else {}
         if not customers:
             query["customers"] = "false"
         path = f"/runs/{urllib.parse.quote(run_id, safe='')}"
-        if query:
-            path += "?" + urllib.parse.urlencode(query)
-        answer: dict[str, Any] = self._call("coordinator", self.settings.coordinator_address, path)
+        answer: dict[str, Any] = self._call(
+            "coordinator", self.settings.coordinator_address, _with(path, query)
+        )
+        while customers and answer.get("next") is not None:
+            more = self._call(
+                "coordinator",
+                self.settings.coordinator_address,
+                _with(path, {**query, "after": str(answer["next"])}),
+            )
+            answer = {**more, "customers": answer["customers"] + more["customers"]}
         return answer
 
     def runs(
@@ -177,3 +185,7 @@ def _hint(status: int) -> str:
 
 def _storage(exc: StorageUnavailable) -> str:
     return f"S3 is unavailable: {str(exc).splitlines()[0]}"
+
+
+def _with(path: str, query: dict[str, str]) -> str:
+    return path + ("?" + urllib.parse.urlencode(query) if query else "")

@@ -15,14 +15,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from functions import query
 from functions.context import iso_millis, utc_now
-from functions.errors import InvalidRequest, NotFound
-from functions.identifiers import CUSTOMER_ID_RULE, is_customer_id
+from functions.errors import InvalidRequest, NotFound, StorageUnavailable
+from functions.identifiers import CUSTOMER_ID_RULE, is_customer_id, is_run_id
 from functions.log_context import about_run
 from functions.messages import Outgoing, Stream
 from functions.run_list import RunQuery
@@ -32,12 +33,12 @@ from functions.runs import (
     BillingRun,
     CustomerPage,
     RunRecords,
-    is_run_id,
+    failed_customers,
     new_run_id,
     plan,
     run_status,
 )
-from functions.storage import CustomerStore, IdempotencyRecord, Run
+from functions.storage import IdempotencyRecord, RetrySlot, Run
 from functions.storage.keys import bill_file, bills_of_run
 from functions.web import HttpRequest, HttpResponse, Route
 
@@ -48,6 +49,10 @@ MAX_CUSTOMERS_PER_RUN = MAX_RUN_SIZE
 USAGE = 'POST a JSON body like {"customerIdentifiers": ["1", "3"]}'
 IDEMPOTENCY_HEADER = "idempotency-key"
 MAX_IDEMPOTENCY_KEY = 255
+CUSTOMERS_A_PAGE = 1_000  # a run's customers shown unless a limit is given
+# Retries asked at the same moment each take the next slot; one that finds its slot taken
+# reads the slots again, at most this often, before it asks the client to.
+MAX_RETRY_RACES = 5
 
 # Publishes the messages in one transaction, committed only if the step (second) returns.
 Publish = Callable[[Sequence[Outgoing], Callable[[], None]], None]
@@ -112,112 +117,110 @@ def _known_run(stores: Coordination, run_id: str) -> Run:
 
 
 def show_run(request: HttpRequest, stores: Coordination, run_id: str) -> HttpResponse:
-    state = request.query.get("state")
-    if state is not None and state not in STATES:
-        raise InvalidRequest(f"state={state!r}; use one of {', '.join(STATES)}")
-    customers = request.query.get("customers", "true")
-    if customers not in ("true", "false"):
-        raise InvalidRequest(f"customers={customers!r}; use true or false")
+    state = query.one_of(request.query, "state", STATES)
+    customers = query.flag(request.query, "customers", default=True)
     page = CustomerPage(
-        after=_whole_number(request.query, "after", 0, MAX_RUN_SIZE, 0),
-        limit=_whole_number(request.query, "limit", 1, MAX_RUN_SIZE, MAX_RUN_SIZE),
+        after=query.whole_number(request.query, "after", 0, MAX_RUN_SIZE, 0),
+        limit=query.whole_number(request.query, "limit", 1, MAX_RUN_SIZE, CUSTOMERS_A_PAGE),
     )
     run = _known_run(stores, run_id)
-    return HttpResponse(200, run_status(run, stores.records, state, customers == "true", page))
-
-
-def _whole_number(query: Mapping[str, str], name: str, least: int, most: int, default: int) -> int:
-    text = query.get(name, str(default))
-    if not text.isdigit() or not least <= int(text) <= most:
-        raise InvalidRequest(f"{name} must be a whole number from {least} to {most}, got {text!r}")
-    return int(text)
+    return HttpResponse(200, run_status(run, stores.records, state, customers, page))
 
 
 def start_run(request: HttpRequest, stores: Coordination) -> HttpResponse:
     customer_ids = parse_customer_identifiers(request.json())
     idempotency_key = request.headers.get(IDEMPOTENCY_HEADER)
-    if idempotency_key is not None:
-        _check_idempotency_key(idempotency_key)
-    return _start(customer_ids, idempotency_key, stores)
-
-
-def _start(
-    customer_ids: list[str],
-    idempotency_key: str | None,
-    stores: Coordination,
-    retry_of: str | None = None,
-    scheduled_for: str | None = None,
-) -> HttpResponse:
-    runs = stores.records.runs
     if idempotency_key is None:
         run = Run(stores.make_run_id(), iso_millis(stores.clock()), tuple(customer_ids))
         return _publish(run, stores, saved=False)
-
+    _check_idempotency_key(idempotency_key)
     digest = hashlib.sha256(json.dumps(customer_ids).encode()).hexdigest()
-    claimed = runs.claim(idempotency_key, IdempotencyRecord(stores.make_run_id(), digest))
+    claimed = stores.records.runs.claim(
+        idempotency_key, IdempotencyRecord(stores.make_run_id(), digest)
+    )
     if claimed.request_digest != digest:
         raise InvalidRequest(
             f"Idempotency-Key {idempotency_key!r} started run {claimed.run_id} for other"
             " customers; use a new key for a new run",
             status=422,
         )
-    stored = runs.get(claimed.run_id)
+    run = Run(claimed.run_id, iso_millis(stores.clock()), tuple(customer_ids))
+    return publish_once(run, stores)
+
+
+def publish_once(run: Run, stores: Coordination) -> HttpResponse:
+    """Publish ``run``, whose id something claimed for good (a client's Idempotency-Key, a
+    retry's slot, a tick's page), unless it was published: asked again, the same run, and
+    published again if the first attempt never finished."""
+    stored = stores.records.runs.get(run.run_id)
     if stored is not None and stored.published:
-        log.info("billing run %s: repeated request, answered with the first", stored.run_id)
+        log.info("billing run %s: asked again, answered with the first", stored.run_id)
         return _accepted(plan(stored), replayed=True)
     if stored is None:
-        created = iso_millis(stores.clock())
-        run = Run(
-            claimed.run_id,
-            created,
-            tuple(customer_ids),
-            retry_of=retry_of,
-            scheduled_for=scheduled_for,
-        )
         return _publish(run, stores, saved=False)
     return _publish(stored, stores, saved=True)
 
 
-def start_scheduled_runs(tick: str, stores: Coordination, customers: CustomerStore) -> list[str]:
-    """Runs of every customer of the CRM for the schedule's tick ``tick`` names, 10,000 a
-    run, in the CRM's id order. Each run's identity is the tick's and its page's, so a tick
-    asked again, by a restart or a second scheduler, starts nothing new."""
-    run_ids: list[str] = []
-    after, number = "", 0
-    while True:
-        page = customers.id_page(after, MAX_CUSTOMERS_PER_RUN)
-        if not page.items:
-            return run_ids
-        key = f"schedule:{tick}:{number}"
-        try:
-            response = _start(page.items, key, stores, scheduled_for=tick)
-        except InvalidRequest as exc:  # another scheduler read the CRM as it changed
-            log.warning("schedule %s: page %d started elsewhere (%s)", tick, number, exc)
-        else:
-            run_ids.append(response.body["runId"])
-        if page.next_after is None:
-            return run_ids
-        after, number = page.next_after, number + 1
-
-
 def retry_run(request: HttpRequest, stores: Coordination, run_id: str) -> HttpResponse:
-    """A run of the failed customers of ``run_id``. The same failures are retried once: a
-    second request, during the retry or after it, answers with the same run (retry the
-    retry for what failed again)."""
+    """A run of the failed customers of ``run_id`` that no earlier retry of it holds.
+
+    Retries of a run are numbered slots, each created once and holding its customers, and
+    a slot is created only after every slot before it was read: so no two retries of a run
+    hold a customer, however many are asked at once. Asked again with no new failure, the
+    latest retry answers again. A retry's bills go under the run its lineage began with,
+    one name a customer: a customer is billed once in a lineage (docs/guarantees.md).
+    """
     run = _known_run(stores, run_id)
-    status = run_status(run, stores.records, state="failed")
-    failed = [customer["customerIdentifier"] for customer in status["customers"]]
-    if not failed:
-        pending = status["counts"]["pending"]
-        waiting = f"; {pending} customer(s) are still pending" if pending else ""
-        raise InvalidRequest(f"run {run_id} has no failed customer to retry{waiting}", status=409)
-    # The retry's identity is its parent and the failures it retries.
-    digest = hashlib.sha256(json.dumps(failed).encode()).hexdigest()[:32]
-    response = _start(failed, f"retry:{run_id}:{digest}", stores, retry_of=run_id)
-    retry_id = response.body["runId"]
-    stores.records.runs.add_retry(run_id, retry_id)
-    log.info("billing run %s: %d failed customer(s) retried by %s", run_id, len(failed), retry_id)
-    return replace(response, body={**response.body, "retryOf": run_id})
+    failed = failed_customers(run, stores.records.failures)
+    runs = stores.records.runs
+    for _ in range(MAX_RETRY_RACES):
+        slots = runs.retry_slots(run_id)
+        held = {customer for slot in slots for customer in slot.customer_ids}
+        held |= _held_by_earlier_versions(run_id, slots, stores)
+        new = [customer for customer in failed if customer not in held]
+        if not new and not slots:
+            pending = run_status(run, stores.records, with_customers=False)["counts"]["pending"]
+            waiting = f"; {pending} customer(s) are still pending" if pending else ""
+            raise InvalidRequest(
+                f"run {run_id} has no failed customer to retry{waiting}", status=409
+            )
+        if not new:
+            return _retried(run, slots[-1], stores)
+        slot = RetrySlot(len(slots) + 1, stores.make_run_id(), tuple(new))
+        if runs.claim_retry_slot(run_id, slot):
+            log.info("billing run %s: retry %d holds %d customer(s)", run_id, slot.number, len(new))
+            return _retried(run, slot, stores)
+    raise StorageUnavailable(
+        f"run {run_id}: {MAX_RETRY_RACES} retries were asked at once and each took the next"
+        " slot first; ask again"
+    )
+
+
+def _retried(run: Run, slot: RetrySlot, stores: Coordination) -> HttpResponse:
+    retry = Run(
+        slot.run_id,
+        iso_millis(stores.clock()),
+        slot.customer_ids,
+        retry_of=run.run_id,
+        lineage=run.bills_folder,
+    )
+    response = publish_once(retry, stores)
+    stores.records.runs.add_retry(run.run_id, slot.run_id)
+    return replace(response, body={**response.body, "retryOf": run.run_id})
+
+
+def _held_by_earlier_versions(
+    run_id: str, slots: list[RetrySlot], stores: Coordination
+) -> set[str]:
+    """The customers of retries an earlier version started, which kept no slot: their run
+    records say whom they retry (one read each)."""
+    runs = stores.records.runs
+    slotted = {slot.run_id for slot in slots}
+    held: set[str] = set()
+    for retry_id in runs.retries(run_id):
+        if retry_id not in slotted and (retry := runs.get(retry_id)) is not None:
+            held.update(retry.customer_ids)
+    return held
 
 
 def cancel_run(request: HttpRequest, stores: Coordination, run_id: str) -> HttpResponse:
@@ -241,12 +244,12 @@ def cancel_run(request: HttpRequest, stores: Coordination, run_id: str) -> HttpR
 def show_bill(
     request: HttpRequest, stores: Coordination, run_id: str, customer_id: str
 ) -> HttpResponse:
-    """The text of the bill ``run_id`` wrote for ``customer_id``, as the bill object holds it."""
-    if not is_run_id(run_id):
-        raise InvalidRequest(f"{run_id!r} is not a run id (like run-20261127T200347-1f2e3d4c)")
+    """The text of the bill of ``customer_id`` in ``run_id``'s lineage (written by the run
+    or one of its lineage's), as the bill object holds it."""
     if not is_customer_id(customer_id):
         raise InvalidRequest(f"{customer_id!r} is not a customer id ({CUSTOMER_ID_RULE})")
-    name = f"{bills_of_run(run_id)}{bill_file(customer_id)}"
+    run = _known_run(stores, run_id)
+    name = f"{bills_of_run(run.bills_folder)}{bill_file(customer_id)}"
     text = stores.records.bills.text(name)
     if text is None:
         raise NotFound(f"run {run_id} has no bill for customer {customer_id!r} (yet)")

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import logging
@@ -22,7 +23,8 @@ from importlib import resources
 from typing import Any
 from urllib.parse import urlencode
 
-from functions.errors import InvalidRequest, NotFound
+from functions import query
+from functions.errors import InvalidRequest, NotFound, StorageUnavailable
 from functions.identifiers import CUSTOMER_ID_RULE, is_customer_id
 from functions.messages import Customer
 from functions.storage import CustomerStore, Page
@@ -41,6 +43,9 @@ EDITABLE = {
 CUSTOMERS_PAGE = (100, 500)
 IDS_PAGE = (10_000, 10_000)
 MAX_CUSTOMERS_PER_IMPORT = 1000
+# Characters a customer's field may have: each is bounded before it is written, and a
+# name's words stand in S3 keys (cut to keys.NAME_KEY_WORD_BYTES there).
+MAX_FIELD_LENGTH = 200
 MAX_NAME_SEARCH = 100
 MAX_SEARCH_CURSOR = 400
 SEARCH_CURSOR = re.compile(r"[ -~]*")  # a name key's tail: percent-encoded, so ASCII
@@ -53,6 +58,13 @@ def customer_rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
     ``customerId,firstName,lastName,city,connectionId,connectionMandate``), each with the
     line it ends on; an empty ``customerId`` is left out, and blank lines are skipped."""
     reader = csv.DictReader(io.StringIO(text), restkey=_EXTRA_COLUMNS)
+    try:
+        yield from _rows(reader)
+    except csv.Error as exc:
+        raise InvalidRequest(f"line {reader.line_num}: {exc}") from None
+
+
+def _rows(reader: csv.DictReader[str]) -> Iterator[tuple[int, dict[str, str]]]:
     for row in reader:
         extra = row.pop(_EXTRA_COLUMNS, [])
         values = {(key or "").strip(): (value or "").strip() for key, value in row.items()}
@@ -95,6 +107,11 @@ def _editable_fields(body: Mapping[str, Any]) -> dict[str, str]:
             value = str(value)
         if not isinstance(value, str) or not value.strip():
             raise InvalidRequest(f'"{name}" must be a non-empty string, got {value!r}')
+        if len(value.strip()) > MAX_FIELD_LENGTH:
+            raise InvalidRequest(
+                f'"{name}" has {len(value.strip())} characters; a customer\'s field has at most'
+                f" {MAX_FIELD_LENGTH}"
+            )
         changes[attribute] = value.strip()
     return changes
 
@@ -117,7 +134,11 @@ def _create(body: Mapping[str, Any], customers: CustomerStore) -> HttpResponse:
 
 def _import(items: list[Any], customers: CustomerStore) -> HttpResponse:
     """A list of customers: those with a ``customerId`` are stored under it (replacing
-    one there), the others get new ids. Nothing is written unless every item is valid."""
+    one there), the others get new ids. Nothing is written unless every item is valid.
+
+    An import is known by its content: its new customers' ids are fixed by its first try,
+    before anything is written, so the same list sent again (after a 503, or twice) writes
+    the same customers under the same ids and finishes what a failed try began."""
     if not items:
         raise InvalidRequest(
             f"the list of customers is empty; send 1 to {MAX_CUSTOMERS_PER_IMPORT} of them"
@@ -133,16 +154,44 @@ def _import(items: list[Any], customers: CustomerStore) -> HttpResponse:
         # A list only a repeated id spoils is well-formed: 422, as a conflict in content.
         status = 400 if plan.invalid else 422
         raise InvalidRequest(f"nothing was imported: {_listed(plan.problems)}", status=status)
-    customers.put_all(list(plan.given.values()))
-    created = dict(zip(plan.new, customers.add_new(list(plan.new.values())), strict=True))
+    digest = hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()[:40]
+    try:
+        given_ids = [customer.customer_id for customer in plan.given.values()]
+        new_ids, tried_before = customers.import_ids(digest, len(plan.new), given_ids)
+    except StorageUnavailable as exc:
+        raise StorageUnavailable(f"nothing was imported: {exc}") from exc
+    created = {
+        index: make(new_id) for (index, make), new_id in zip(plan.new.items(), new_ids, strict=True)
+    }
+    try:
+        customers.put_all(list(plan.given.values()))
+        stored_as_planned = customers.add_as_planned(list(created.values()))
+    except StorageUnavailable as exc:
+        raise StorageUnavailable(
+            f"the import is written in part ({exc}); send the same request again to finish"
+            " it: it writes the same customers under the same ids"
+        ) from exc
+    taken = [
+        c.customer_id for c, ok in zip(created.values(), stored_as_planned, strict=True) if not ok
+    ]
+    if taken:
+        raise InvalidRequest(
+            f"the import is written in part: the new id(s) {taken[:5]} it planned now hold"
+            " other customers (changed by hand since its first try); import those items again"
+            " in a list of their own",
+            status=409,
+        )
     stored = {**plan.given, **created}
     log.info(
-        "imported %d customer(s): %d new, %d by their id",
+        "imported %d customer(s): %d new, %d by their id%s",
         len(items),
         len(created),
         len(plan.given),
+        " (asked again)" if tried_before else "",
     )
-    return HttpResponse(201, [stored[index].to_wire() for index in range(len(items))])
+    replayed = {"Idempotent-Replayed": "true"} if tried_before else {}
+    body = [stored[index].to_wire() for index in range(len(items))]
+    return HttpResponse(201, body, replayed)
 
 
 @dataclass
@@ -227,20 +276,17 @@ def _customer_id(text: str) -> str:
 def _paging(request: HttpRequest, sizes: tuple[int, int]) -> tuple[str, int]:
     """The ``after`` cursor and the page size a listing was asked for."""
     after = request.query.get("after", "")
-    if "after" in request.query:
-        _customer_id(after)
+    if "after" in request.query and not is_customer_id(after):
+        raise InvalidRequest(f"after={after!r} is not a customer id ({CUSTOMER_ID_RULE})")
     default, most = sizes
-    text = request.query.get("limit", str(default))
-    if not text.isdigit() or not 1 <= int(text) <= most:
-        raise InvalidRequest(f"limit must be a whole number from 1 to {most}, got {text!r}")
-    return after, int(text)
+    return after, query.whole_number(request.query, "limit", 1, most, default)
 
 
 def _paged(request: HttpRequest, page: Page[Any], limit: int) -> HttpResponse:
     if page.next_after is None:
         return HttpResponse(200, page.items)
-    query = urlencode({"after": page.next_after, "limit": limit})
-    return HttpResponse(200, page.items, {"Link": f'<{request.path}?{query}>; rel="next"'})
+    link = urlencode({"after": page.next_after, "limit": limit})
+    return HttpResponse(200, page.items, {"Link": f'<{request.path}?{link}>; rel="next"'})
 
 
 def get_customers(request: HttpRequest, customers: CustomerStore) -> HttpResponse:
@@ -267,15 +313,13 @@ def search_customers(request: HttpRequest, customers: CustomerStore) -> HttpResp
     if len(after) > MAX_SEARCH_CURSOR or not SEARCH_CURSOR.fullmatch(after):
         raise InvalidRequest("after is not a cursor this search gave; start from the first page")
     default, most = CUSTOMERS_PAGE
-    text = request.query.get("limit", str(default))
-    if not text.isdigit() or not 1 <= int(text) <= most:
-        raise InvalidRequest(f"limit must be a whole number from 1 to {most}, got {text!r}")
-    page = customers.search(name, after, int(text))
+    limit = query.whole_number(request.query, "limit", 1, most, default)
+    page = customers.search(name, after, limit)
     found = [customer.to_wire() for customer in page.items]
     if page.next_after is None:
         return HttpResponse(200, found)
-    query = urlencode({"name": name, "after": page.next_after, "limit": text})
-    return HttpResponse(200, found, {"Link": f'<{request.path}?{query}>; rel="next"'})
+    link = urlencode({"name": name, "after": page.next_after, "limit": limit})
+    return HttpResponse(200, found, {"Link": f'<{request.path}?{link}>; rel="next"'})
 
 
 def get_customer_ids(request: HttpRequest, customers: CustomerStore) -> HttpResponse:

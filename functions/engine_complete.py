@@ -45,12 +45,13 @@ def engine_complete(answer: Answer, context: FunctionContext) -> list[Outgoing]:
         context.answer_jobs.close(job.workflow_id)
         return []
 
-    name = bill_name(job.customer_id, job.workflow_id)
+    name = bill_name(job.customer_id, job.workflow_id, job.lineage)
     text = render_bill(answer.customer, job.workflow_id, now)
     if context.bills.create(name, text, job.workflow_id, iso_millis(now)):
         log.info("answer %s: bill %s written", qa_id, name)
     else:
-        # A crash or a concurrent copy wrote it first; the first bill stays as it is.
+        # A crash, a concurrent copy or another run of its lineage wrote it first; the
+        # first bill stays as it is, and it is the customer's one bill of the lineage.
         log.info("answer %s: bill %s was already written", qa_id, name)
     context.answer_jobs.close(job.workflow_id)
     return []

@@ -19,7 +19,9 @@ def engine_start(workflow: WorkflowMessage, context: FunctionContext) -> list[Ou
 
     customer_id = workflow.customer_identifier
     now = iso_millis(context.clock())
-    job = Job(workflow.workflow_id, customer_id, now, now, trace=context.trace())
+    job = Job(
+        workflow.workflow_id, customer_id, now, now, trace=context.trace(), lineage=workflow.lineage
+    )
     run_id = workflow.workflow_id.run_id
     if run_id is not None and context.cancellations.is_cancelled(run_id):
         log.info("workflow %s: its run %s was cancelled; not asked", workflow_id, run_id)

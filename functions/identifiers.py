@@ -24,6 +24,10 @@ def is_customer_id(text: str) -> bool:
     return CUSTOMER_ID.fullmatch(text) is not None
 
 
+def is_run_id(text: str) -> bool:
+    return RUN_ID.fullmatch(text) is not None
+
+
 def safe_key(text: str) -> str:
     """``text`` if it can stand in an S3 key and a file name as is, else a stable digest."""
     if _SAFE_KEY.fullmatch(text) and text not in {".", ".."}:

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from functions.errors import MalformedMessage
-from functions.identifiers import CUSTOMER_ID_RULE, WorkflowId, is_customer_id
+from functions.identifiers import CUSTOMER_ID_RULE, WorkflowId, is_customer_id, is_run_id
 
 BILL_GENERATION = "bill-generation"
+LINEAGE = "lineage"  # a retry's workflows name the run its lineage began with
 CUSTOMER_QUESTION = "customer"
 
 
@@ -130,9 +131,24 @@ class WorkflowMessage:
         return message
 
     def validate(self) -> None:
-        """A bill-generation workflow names a valid customer; other kinds pass through."""
+        """A bill-generation workflow names a valid customer (and, for a retry, the run its
+        lineage began with); other kinds pass through."""
         if self.workflow_type == BILL_GENERATION:
             customer_id_field(self.payload, "customerIdentifier", "bill-generation payload")
+            lineage = self.payload.get(LINEAGE, None)
+            if lineage is not None and (not isinstance(lineage, str) or not is_run_id(lineage)):
+                raise MalformedMessage(
+                    f"bill-generation payload field {LINEAGE!r} is {json.dumps(lineage)}, which"
+                    " is not a run id (like run-20261127T200347-1f2e3d4c)"
+                )
+
+    @property
+    def lineage(self) -> str | None:
+        """The run whose lineage this workflow's run is part of (it retries that run's
+        failures, or a retry's), which names every bill of the lineage; None for a run of
+        its own (``docs/guarantees.md``). Ours only: the lab's engine ignores it."""
+        lineage = self.payload.get(LINEAGE)
+        return lineage if isinstance(lineage, str) else None
 
     @property
     def customer_identifier(self) -> str:

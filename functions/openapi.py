@@ -48,7 +48,7 @@ _DAY = (
     r"|02-(0[1-9]|1\d|2[0-8]))"
 )
 _ZONE = r"(Z|[+-]([01]\d|2[0-3]):[0-5]\d)"
-MOMENT_PATTERN = rf"^(19|20)\d\d-{_DAY}(T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?{_ZONE}?)?$"
+MOMENT_PATTERN = rf"^20\d\d-{_DAY}(T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?{_ZONE}?)?$"
 
 
 def _ref(name: str) -> Schema:
@@ -300,7 +300,8 @@ def coordinator() -> Description:
     run_path_id = {"name": "runId", "in": "path", "required": True, "schema": RUN_ID_SCHEMA}
     moment = {
         "type": "string",
-        "description": "ISO 8601: 2026-12-01 or 2026-12-01T08:00:00Z (UTC unless it says)",
+        "description": "ISO 8601: 2026-12-01 or 2026-12-01T08:00:00Z (UTC unless it says);"
+        " the server takes the years 2000 to 9998",
         "pattern": MOMENT_PATTERN,
     }
     operations["listRuns"] = {

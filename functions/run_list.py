@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from functions.errors import InvalidRequest
-from functions.runs import RUN_STATES, RunRecords, is_run_id, listed
+from functions import query as parse
+from functions.identifiers import RUN_ID
+from functions.runs import RUN_STATES, RunRecords, listed
 from functions.storage import Page
 
 DEFAULT_PAGE = 20
@@ -25,18 +26,9 @@ MOST_A_PAGE = 100
 SCANNED_PER_PAGE = 200
 
 
-def _moment(name: str, text: str) -> str:
-    """An ISO 8601 time (a date, or a date and time; UTC unless it names its zone) as a
-    run id's stamp, ``yyyymmddHHMMSS``."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidRequest(
-            f"{name}={text!r} is not a time; use ISO 8601, like 2026-12-01 or 2026-12-01T08:00:00Z"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y%m%d%H%M%S")
+def _stamp_of(moment: datetime | None) -> str | None:
+    """A time as a run id's stamp, ``yyyymmddHHMMSS``."""
+    return None if moment is None else f"{moment:%Y%m%d%H%M%S}"
 
 
 def _stamp(run_id: str) -> str:
@@ -53,22 +45,14 @@ class RunQuery:
 
     @classmethod
     def parse(cls, query: Mapping[str, str]) -> RunQuery:
-        text = query.get("limit", str(DEFAULT_PAGE))
-        if not text.isdigit() or not 1 <= int(text) <= MOST_A_PAGE:
-            raise InvalidRequest(
-                f"limit must be a whole number from 1 to {MOST_A_PAGE}, got {text!r}"
-            )
-        after = query.get("after", "")
-        if "after" in query and not is_run_id(after):
-            raise InvalidRequest(
-                f"after={after!r} is not a run id (like run-20261127T200347-1f2e3d4c)"
-            )
-        state = query.get("state")
-        if state is not None and state not in RUN_STATES:
-            raise InvalidRequest(f"state={state!r}; use one of {', '.join(RUN_STATES)}")
-        since = _moment("since", query["since"]) if "since" in query else None
-        until = _moment("until", query["until"]) if "until" in query else None
-        return cls(int(text), after, state, since, until)
+        limit = parse.whole_number(query, "limit", 1, MOST_A_PAGE, DEFAULT_PAGE)
+        after = parse.text(
+            query, "after", RUN_ID, 40, "a run id (like run-20261127T200347-1f2e3d4c)"
+        )
+        state = parse.one_of(query, "state", RUN_STATES)
+        since = _stamp_of(parse.moment(query, "since"))
+        until = _stamp_of(parse.moment(query, "until"))
+        return cls(limit, after or "", state, since, until)
 
     def page(self, records: RunRecords) -> Page[dict[str, Any]]:
         found: list[dict[str, Any]] = []

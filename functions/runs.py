@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from functions.context import utc_now
-from functions.identifiers import RUN_ID, WorkflowId
-from functions.messages import BILL_GENERATION, WorkflowMessage
+from functions.identifiers import WorkflowId
+from functions.messages import BILL_GENERATION, LINEAGE, WorkflowMessage
 from functions.storage import (
     BillStore,
     JobFailures,
@@ -39,17 +39,14 @@ def new_run_id() -> str:
     return f"run-{utc_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
 
 
-def is_run_id(text: str) -> bool:
-    return RUN_ID.fullmatch(text) is not None
-
-
 @dataclass(frozen=True)
 class BillingRun:
     run_id: str
     workflows: tuple[WorkflowMessage, ...]
+    lineage: str | None = None
 
     def summary(self) -> dict[str, Any]:
-        return {
+        summary: dict[str, Any] = {
             "runId": self.run_id,
             "workflows": [
                 {
@@ -59,29 +56,42 @@ class BillingRun:
                 for workflow in self.workflows
             ],
         }
+        if self.lineage is not None:
+            summary["lineage"] = self.lineage
+        return summary
 
 
 def plan(run: Run) -> BillingRun:
-    """One workflow per customer; ids are ``<run id>-<n>``, unique without any clock."""
+    """One workflow per customer; ids are ``<run id>-<n>``, unique without any clock. A
+    retry's workflows name the run its lineage began with: their bills go under it."""
+    lineage = {LINEAGE: run.lineage} if run.lineage is not None else {}
     workflows = tuple(
         WorkflowMessage(
             workflow_type=BILL_GENERATION,
             workflow_id=WorkflowId(f"{run.run_id}-{number}"),
             create_time=run.create_time,
-            payload={"customerIdentifier": customer_id},
+            payload={"customerIdentifier": customer_id, **lineage},
         )
         for number, customer_id in enumerate(run.customer_ids, start=1)
     )
-    return BillingRun(run.run_id, workflows)
+    return BillingRun(run.run_id, workflows, run.lineage)
 
 
 def bill_names(accepted: Mapping[str, Any]) -> list[str]:
     """The names the bills of a run will have, read off the coordinator's 202 (the
     ``BillingRun.summary()`` a client received)."""
+    lineage = accepted.get("lineage")
     return [
-        bill_name(w["customerIdentifier"], WorkflowId(w["workflowId"]))
+        bill_name(w["customerIdentifier"], WorkflowId(w["workflowId"]), lineage)
         for w in accepted["workflows"]
     ]
+
+
+def failed_customers(run: Run, failures: JobFailures) -> list[str]:
+    """The run's customers whose workflow failed, in the run's order: from a listing of
+    its failures (a request per 1,000), never a read of each."""
+    failed = failures.workflow_keys(workflow_prefix(run.run_id))
+    return [w.customer_identifier for w in plan(run).workflows if w.workflow_id.key in failed]
 
 
 @dataclass(frozen=True)
@@ -113,9 +123,11 @@ def run_status(
 ) -> dict[str, Any]:
     """Counts of the run's workflows by state, the run's own state, and each customer's
     (only those in ``state``, if given; none without ``with_customers``; those of ``page``
-    if given). A bill counts even if the job also failed: the bill exists."""
+    if given). A workflow that failed counts as failed, whatever bill its lineage holds
+    for the customer (another run's, or its own written as it failed): that way a run's
+    counts never change once nothing of it is pending, and a retry holds its failures."""
     page = page or CustomerPage()
-    billed = set(records.bills.names(bills_of_run(run.run_id)))
+    billed = set(records.bills.names(bills_of_run(run.bills_folder)))
     failed_keys = records.failures.workflow_keys(workflow_prefix(run.run_id))
     # Whether a pending customer's question was asked costs a read of each batch object.
     waiting = records.progress.asked_keys(run.run_id) if with_customers else set()
@@ -129,12 +141,12 @@ def run_status(
             "customerIdentifier": customer_id,
             "workflowId": workflow.workflow_id.wire,
         }
-        name = bill_name(customer_id, workflow.workflow_id)
+        name = bill_name(customer_id, workflow.workflow_id, run.lineage)
         key = workflow.workflow_id.key
-        if name in billed:
-            entry.update(state="billed", bill=name)
-        elif key in failed_keys:
+        if key in failed_keys:
             entry["state"] = "failed"
+        elif name in billed:
+            entry.update(state="billed", bill=name)
         else:
             entry.update(state="pending", asked=key in waiting)
         counts[entry["state"]] += 1
@@ -147,9 +159,9 @@ def run_status(
         last_shown = number
         if entry["state"] == "failed":
             shown_failures.append((entry, workflow.workflow_id))
-    # Read only for the failures shown and not billed after all: one GET each.
-    for entry, workflow_id in shown_failures:
-        failure = records.failures.get(workflow_id)
+    # Read only for the failures shown: one GET each, a few at a time.
+    shown = records.failures.get_all([workflow_id for _, workflow_id in shown_failures])
+    for (entry, _), failure in zip(shown_failures, shown, strict=True):
         entry["reason"] = failure.reason if failure else "the failure record vanished"
     cancelled_at = records.cancellations.cancelled_at(run.run_id)
     status = {
@@ -185,6 +197,8 @@ def _described(run: Run, counts: Mapping[str, int], state: str) -> dict[str, Any
         described["retryOf"] = run.retry_of
     if run.scheduled_for is not None:
         described["scheduledFor"] = run.scheduled_for
+    if run.lineage is not None:
+        described["lineage"] = run.lineage
     return described
 
 

@@ -30,14 +30,19 @@ class BillingSchedule:
 
     @classmethod
     def parse(cls, expression: str, zone: str, catch_up_s: float) -> BillingSchedule:
-        from croniter import (
-            croniter,
-        )  # only where there is a schedule: `billing --help` stays quick
+        """The schedule, or a ConfigurationError naming the variable: an expression of other
+        than five fields (croniter also takes seconds and years), or with no tick to come
+        (``0 0 30 2 *``), is refused here, before a scheduler starts on it."""
+        # Only where there is a schedule: `billing --help` stays quick.
+        from croniter import CroniterError, croniter
 
-        if not croniter.is_valid(expression):
+        usage = (
+            "use five fields, minute hour day-of-month month day-of-week, like '0 6 1 * *'"
+            " (06:00 on the 1st)"
+        )
+        if len(expression.split()) != 5 or not croniter.is_valid(expression):
             raise ConfigurationError(
-                f"BILLING_SCHEDULE={expression!r} is not a cron expression; use five fields,"
-                " minute hour day-of-month month day-of-week, like '0 6 1 * *' (06:00 on the 1st)"
+                f"BILLING_SCHEDULE={expression!r} is not a cron expression of five fields; {usage}"
             )
         try:
             found = ZoneInfo(zone)
@@ -46,7 +51,15 @@ class BillingSchedule:
                 f"BILLING_SCHEDULE_TZ={zone!r} is not a time zone; use an IANA name such as"
                 " UTC or Europe/Amsterdam"
             ) from None
-        return cls(expression, found, timedelta(seconds=catch_up_s))
+        schedule = cls(expression, found, timedelta(seconds=catch_up_s))
+        try:
+            schedule.upcoming(datetime.now(UTC), 1)
+        except CroniterError:
+            raise ConfigurationError(
+                f"BILLING_SCHEDULE={expression!r} names no time that comes (such as 30"
+                f" February); {usage}"
+            ) from None
+        return schedule
 
     def due(self, now: datetime) -> datetime | None:
         """The latest tick at or before ``now`` (in UTC: the two passes of a repeated hour

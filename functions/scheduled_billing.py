@@ -1,9 +1,12 @@
 """bill-on-schedule: at each tick of ``BILLING_SCHEDULE``, a run of every customer.
 
 Started every few seconds by the runtime (``runtime/scheduler.py``), or at the tick by
-EventBridge on AWS. It starts the runs through the coordinator's own path, so they are
-published whole or not at all and take their identity from the tick
-(``functions/schedule.py``): however many schedulers ask, a tick's runs start once.
+EventBridge on AWS. A tick bills each of its customers exactly once: its customers are
+fixed a page (a run of up to 10,000) at a time by the first scheduler to plan the page, a
+create that never overwrites, before the page's run is published; each later page starts
+after the page before it as planned. So a page that failed, a restart, a second scheduler
+or customers added between two tries change nothing of a tick already planned: its pages
+are published from the plan, each through the coordinator's own path, whole or not at all.
 """
 
 from __future__ import annotations
@@ -12,9 +15,12 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from functions.coordinator import Coordination, start_scheduled_runs
+from functions.context import iso_millis
+from functions.coordinator import Coordination, publish_once
+from functions.identifiers import is_customer_id
+from functions.runs import MAX_RUN_SIZE
 from functions.schedule import BillingSchedule
-from functions.storage import CustomerStore
+from functions.storage import CustomerStore, Run, TickPage, TickPlans
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +30,8 @@ class ScheduledBilling:
     schedule: BillingSchedule
     coordination: Coordination
     customers: CustomerStore
+    plans: TickPlans
+    page_size: int = MAX_RUN_SIZE  # customers a tick's run bills
 
 
 def bill_on_schedule(
@@ -35,9 +43,46 @@ def bill_on_schedule(
     if tick is None or tick == handled:
         return handled
     name = billing.schedule.name(tick)
-    run_ids = start_scheduled_runs(name, billing.coordination, billing.customers)
+    if billing.plans.started_by_earlier_version(name):
+        log.info("schedule tick %s: started by an earlier version; its runs are its own", name)
+        return tick
+    run_ids = start_tick(name, billing)
     if run_ids:
         log.info("schedule tick %s: run(s) %s", name, ", ".join(run_ids))
     else:
         log.info("schedule tick %s: the CRM has no customer to bill", name)
     return tick
+
+
+def start_tick(tick: str, billing: ScheduledBilling) -> list[str]:
+    """Publish each page of ``tick`` as planned, planning those not planned yet from the
+    CRM (in its id order, after the page before); the runs' ids."""
+    run_ids: list[str] = []
+    stores = billing.coordination
+    previous: TickPage | None = None
+    while previous is None or previous.next_after is not None:
+        number = 0 if previous is None else previous.number + 1
+        page = billing.plans.page(tick, number)
+        if page is None:
+            page = billing.plans.plan(tick, _next_page(number, previous, billing))
+        if page.customer_ids:
+            run = Run(
+                page.run_id,
+                iso_millis(stores.clock()),
+                page.customer_ids,
+                scheduled_for=tick,
+            )
+            publish_once(run, stores)
+            run_ids.append(page.run_id)
+        previous = page
+    return run_ids
+
+
+def _next_page(number: int, previous: TickPage | None, billing: ScheduledBilling) -> TickPage:
+    after = "" if previous is None or previous.next_after is None else previous.next_after
+    listed = billing.customers.id_page(after, billing.page_size)
+    billable = [customer_id for customer_id in listed.items if is_customer_id(customer_id)]
+    if len(billable) < len(listed.items):
+        skipped = sorted(set(listed.items) - set(billable))[:5]
+        log.warning("schedule: ids the CRM holds that no run can bill skipped: %s", skipped)
+    return TickPage(number, billing.coordination.make_run_id(), tuple(billable), listed.next_after)

@@ -9,7 +9,7 @@ from typing import Any
 
 from werkzeug.exceptions import MethodNotAllowed as NoSuchMethod
 from werkzeug.exceptions import NotFound as NoSuchPath
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import Map, RoutingException, Rule
 
 from functions import openapi
 from functions.errors import MethodNotAllowed, NotFound
@@ -31,7 +31,10 @@ class Router:
     def __init__(self, function: str, routes: Sequence[Route]) -> None:
         self.function = function
         self.routes = tuple(routes)
-        self._urls = Map([_rule(route) for route in self.routes]).bind("function")
+        # A doubled slash is a path no route has, not one to redirect to (werkzeug merges
+        # them by default, answering 308 before auth, and the Lambda adapter has no redirect).
+        rules = [_rule(route) for route in self.routes]
+        self._urls = Map(rules, merge_slashes=False).bind("function")
         self._query = {
             route.operation_id: openapi.query_parameters(function, route.operation_id)
             for route in self.routes
@@ -52,8 +55,10 @@ class Router:
         # A trailing slash changes nothing: /runs/<id>/ is /runs/<id>.
         path = request.path.rstrip("/") or "/"
         try:
+            if "//" in path:
+                raise NoSuchPath()
             endpoint, parameters = self._urls.match(path, method=request.method)
-        except NoSuchPath:
+        except (NoSuchPath, RoutingException):
             raise NotFound(
                 f"no route for {request.method} {request.path}; {self.function} takes"
                 f" {self._offered}"
@@ -72,7 +77,7 @@ class Router:
         path = request.path.rstrip("/") or "/"
         try:
             endpoint, _ = self._urls.match(path, method=request.method)
-        except (NoSuchPath, NoSuchMethod):
+        except (NoSuchPath, NoSuchMethod, RoutingException):
             return "an unknown route"
         route: Route = endpoint
         return route.path

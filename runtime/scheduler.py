@@ -33,7 +33,10 @@ def scheduled_billing(services: Services, publisher: Publisher) -> ScheduledBill
             f"{FUNCTION} needs BILLING_SCHEDULE, a cron expression such as '0 6 1 * *'"
         )
     return ScheduledBilling(
-        schedule, Coordination(publisher.publish, services.run_records), services.seeded_customers()
+        schedule,
+        Coordination(publisher.publish, services.run_records),
+        services.seeded_customers(),
+        services.tick_plans,
     )
 
 

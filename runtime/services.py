@@ -20,9 +20,9 @@ from functions.context import AnswerPolicy, FunctionContext
 from functions.crm_api import seed_customers
 from functions.messages import Outgoing
 from functions.runs import RunRecords
-from functions.storage import CustomerStore, RunStore
+from functions.storage import CustomerStore, RunStore, TickPlans
 from functions.storage.bucket import Bucket
-from functions.storage.s3 import S3BillStore, S3RunCancellations, S3RunStore
+from functions.storage.s3 import S3BillStore, S3RunCancellations, S3RunStore, S3TickPlans
 from functions.storage.s3_customers import S3CustomerStore
 from functions.storage.s3_failures import S3JobFailures
 from functions.storage.s3_job_finder import S3AnswerJobFinder
@@ -151,6 +151,11 @@ class Services:
     @cached_property
     def runs(self) -> RunStore:
         return S3RunStore(self.bucket(self.settings.jobs_bucket))
+
+    @cached_property
+    def tick_plans(self) -> TickPlans:
+        """Which customers each tick of the billing schedule bills."""
+        return S3TickPlans(self.bucket(self.settings.jobs_bucket))
 
     @cached_property
     def run_records(self) -> RunRecords:

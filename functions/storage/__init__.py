@@ -18,12 +18,15 @@ from functions.storage.base import (
     JobFailures,
     OverdueJobSweep,
     Page,
+    RetrySlot,
     Run,
     RunCancellations,
     RunProgress,
     RunStore,
     RunSummary,
     StoredBill,
+    TickPage,
+    TickPlans,
 )
 
 __all__ = [
@@ -39,10 +42,13 @@ __all__ = [
     "JobFailures",
     "OverdueJobSweep",
     "Page",
+    "RetrySlot",
     "Run",
     "RunCancellations",
     "RunProgress",
     "RunStore",
     "RunSummary",
     "StoredBill",
+    "TickPage",
+    "TickPlans",
 ]

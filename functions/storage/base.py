@@ -37,6 +37,9 @@ class Job:
     # The traceparent of the hop that asked first, as the runtime gave it (None untraced):
     # a question asked again continues the workflow's trace.
     trace: str | None = None
+    # The run its lineage began with, whose folder holds the lineage's bills (a retry's
+    # job); None: its own run's folder.
+    lineage: str | None = None
 
     @property
     def last_asked(self) -> datetime:
@@ -113,6 +116,10 @@ class JobFailures(abc.ABC):
 
     @abc.abstractmethod
     def get(self, workflow_id: WorkflowId) -> Failure | None: ...
+
+    def get_all(self, workflow_ids: Sequence[WorkflowId]) -> list[Failure | None]:
+        """``get`` of each, in order (a store may read them a few at a time)."""
+        return [self.get(workflow_id) for workflow_id in workflow_ids]
 
     @abc.abstractmethod
     def exists(self, workflow_id: WorkflowId) -> bool: ...
@@ -195,6 +202,35 @@ class Run:
     retry_of: str | None = None
     scheduled_for: str | None = None  # the schedule's tick that started it
     summary: RunSummary | None = None
+    # A retry's: the run its lineage began with, under whose folder every bill of the
+    # lineage is written, once (docs/guarantees.md).
+    lineage: str | None = None
+
+    @property
+    def bills_folder(self) -> str:
+        """The run whose folder holds this run's bills: its lineage's first."""
+        return self.lineage or self.run_id
+
+
+@dataclass(frozen=True)
+class RetrySlot:
+    """Retry ``number`` of a run (from 1): the run that retries, and the customers it holds.
+    Slots are created once each, in order, so no two retries of a run hold one customer."""
+
+    number: int
+    run_id: str
+    customer_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TickPage:
+    """Page ``number`` (from 0) of a tick of the billing schedule: the customers its run
+    bills, fixed once, and where the next page's customers start."""
+
+    number: int
+    run_id: str
+    customer_ids: tuple[str, ...]
+    next_after: str | None
 
 
 @dataclass(frozen=True)
@@ -224,11 +260,35 @@ class RunStore(abc.ABC):
         listing a page."""
 
     @abc.abstractmethod
+    def retry_slots(self, run_id: str) -> list[RetrySlot]:
+        """The run's retries, oldest first: one listing, and a read a retry."""
+
+    @abc.abstractmethod
+    def claim_retry_slot(self, run_id: str, slot: RetrySlot) -> bool:
+        """Create the slot unless slot ``slot.number`` of the run exists; whether it did."""
+
+    @abc.abstractmethod
     def add_retry(self, run_id: str, retry_id: str) -> None: ...
 
     @abc.abstractmethod
     def retries(self, run_id: str) -> list[str]:
         """The runs that retried this one's failures, oldest first."""
+
+
+class TickPlans(abc.ABC):
+    """Which customers each tick of the billing schedule bills, a page (a run) at a time,
+    each page fixed by the first scheduler to plan it."""
+
+    @abc.abstractmethod
+    def page(self, tick: str, number: int) -> TickPage | None: ...
+
+    @abc.abstractmethod
+    def plan(self, tick: str, page: TickPage) -> TickPage:
+        """Keep ``page`` unless the tick's page of that number is planned; the page kept."""
+
+    @abc.abstractmethod
+    def started_by_earlier_version(self, tick: str) -> bool:
+        """Whether a version before the plans started the tick (its runs are its own)."""
 
 
 class RunCancellations(abc.ABC):
@@ -292,6 +352,19 @@ class CustomerStore(abc.ABC):
     def add_new(self, customers: Sequence[Callable[[str], Customer]]) -> list[Customer]:
         """Store new customers, each under an id no one else is given (``customers`` make
         one from its id); them as stored, in order."""
+
+    @abc.abstractmethod
+    def import_ids(
+        self, import_digest: str, count: int, given_ids: Sequence[str]
+    ) -> tuple[list[str], bool]:
+        """The ids of an import's ``count`` new customers, above the numeric ones among its
+        ``given_ids``, fixed by its first try (a create that never overwrites) so that every
+        try writes the same; and whether an earlier try fixed them."""
+
+    @abc.abstractmethod
+    def add_as_planned(self, customers: Sequence[Customer]) -> list[bool]:
+        """Store each customer unless its id is taken; True for each now stored as given,
+        by this call or an earlier try; False for an id that holds another customer."""
 
     @abc.abstractmethod
     def put_all(self, customers: Sequence[Customer]) -> None:

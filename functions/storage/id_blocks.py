@@ -13,13 +13,16 @@ unique, not dense.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from datetime import UTC, datetime
 
 from functions.storage import keys
 from functions.storage.bucket import Bucket
 
 BLOCK_SIZE = 100
+# New ids stay below this; an id given by hand at or above it (an import) does not move
+# them, so an id like 64 nines cannot push every new one past the id rule's 64 digits.
+FOLLOWED_BELOW = 10**12
 
 
 class IdBlocks:
@@ -35,11 +38,14 @@ class IdBlocks:
         self._first_free = first_free
         self._lock = threading.Lock()
         self._ids: Iterator[int] = iter(())
+        # Ids this process saw given by hand, which its block must not hand out again.
+        self._given: set[int] = set()
 
     def next_id(self) -> int:
         with self._lock:
             for candidate in self._ids:
-                return candidate
+                if candidate not in self._given:
+                    return candidate
             self._ids = self._reserve()
             return next(self._ids)
 
@@ -48,11 +54,16 @@ class IdBlocks:
         with self._lock:
             self._ids = iter(())
 
-    def skip_past(self, taken: int) -> None:
-        """Ids up to ``taken`` were given by hand (an import): reservations start above it."""
+    def skip_past(self, given: Collection[int]) -> None:
+        """Ids were given by hand (an import): this process hands none of them out, and
+        reservations start above them, except above ``FOLLOWED_BELOW``."""
+        followed = [customer_id for customer_id in given if customer_id < FOLLOWED_BELOW]
+        if not followed:
+            return
         with self._lock:
+            self._given.update(followed)
             noted = self._noted_next_block()
-            after = self._block_of(max(taken, self._start(noted) - 1)) + 1
+            after = self._block_of(max(max(followed), self._start(noted) - 1)) + 1
             if after > noted:
                 self.bucket.put_json(keys.NEXT_ID_BLOCK, {"nextBlock": after})
 
@@ -86,4 +97,5 @@ class IdBlocks:
         # reservation one more try, never an id.
         self.bucket.put_json(keys.NEXT_ID_BLOCK, {"nextBlock": block + 1})
         first = max(start, block * self.size + 1)
+        self._given = {given for given in self._given if given >= first}
         return iter(range(first, (block + 1) * self.size + 1))

@@ -47,10 +47,11 @@ def customer_of_bill(name: str) -> str | None:
     return file.removeprefix(BILL_FILE_PREFIX).removesuffix(BILL_FILE_SUFFIX) or None
 
 
-def bill_name(customer_id: str, workflow_id: WorkflowId) -> str:
+def bill_name(customer_id: str, workflow_id: WorkflowId, lineage: str | None = None) -> str:
     """``<run id>/customer-bill-<customerId>.txt``: a run's bills share its prefix, and a
-    run bills each customer once."""
-    return f"{run_folder(workflow_id)}/{bill_file(customer_id)}"
+    run bills each customer once. A retry's bill is named under the run its ``lineage``
+    began with: one name a customer in a lineage, created once."""
+    return f"{lineage or run_folder(workflow_id)}/{bill_file(customer_id)}"
 
 
 def bills_of_run(run_id: str) -> str:
@@ -122,6 +123,28 @@ def retry_of_key(key: str) -> str:
     return key.rpartition("/")[2].removesuffix(".json")
 
 
+RETRY_SLOTS = "retry-slots/"
+
+
+def retry_slots_of(run_id: str) -> str:
+    return f"{RETRY_SLOTS}{safe_key(run_id)}/"
+
+
+def retry_slot(run_id: str, number: int) -> str:
+    """``retry-slots/<run id>/<n>.json``: retry n of the run, created once, holding the
+    customers it retries."""
+    return f"{retry_slots_of(run_id)}{number:06d}.json"
+
+
+TICKS = "ticks/"
+
+
+def tick_page(tick: str, number: int) -> str:
+    """``ticks/<digest of the tick's name>/<n>.json``: page n of a scheduled tick, created
+    once; the digest keeps a zone's ``/`` and the name's spaces out of the key."""
+    return f"{TICKS}{hashlib.sha256(tick.encode()).hexdigest()[:32]}/{number:06d}.json"
+
+
 def idempotency_claim(idempotency_key: str) -> str:
     """Named by a digest, which keeps any text a client sends out of the key. It has no
     inverse on purpose: the claim's body names its run."""
@@ -191,6 +214,15 @@ def customer_id_of(key: str) -> str | None:
     return name if customer(name) == key else None
 
 
+IMPORTS = "imports/"
+
+
+def import_plan(digest: str) -> str:
+    """``imports/<digest of the request>.json``: the ids an import gives its new customers,
+    fixed before any is written, so that the import asked again writes the same."""
+    return f"{IMPORTS}{digest}.json"
+
+
 CUSTOMER_NAMES = "names/"
 NAMES_INDEXED = "ids/names-indexed.json"  # written once every customer has its name keys
 
@@ -200,10 +232,23 @@ def name_words(*names: str) -> list[str]:
     return sorted({word.casefold() for name in names for word in name.split()})
 
 
+# A word stands in a name key by its start, percent-encoded, at most this long: the key
+# stays far below S3's 1,024 bytes and the 255 bytes a path part may have on S3Proxy's file
+# store, whatever the word. A search for a longer start lists the keys of this much of it
+# and reads the customers to keep those that match.
+NAME_KEY_WORD_BYTES = 120
+
+
 def name_prefix(word_start: str) -> str:
     """The prefix of every name key of a word that starts with ``word_start`` (case
-    folded): percent-encoding keeps a word's start the start of its key."""
-    return f"{CUSTOMER_NAMES}{quote(word_start.casefold(), safe='')}"
+    folded): percent-encoding keeps a word's start the start of its key, and it is cut
+    only between two encoded characters' bytes (``%E2|%82``, never ``%E|2``)."""
+    encoded = quote(word_start.casefold(), safe="")
+    if len(encoded) > NAME_KEY_WORD_BYTES:
+        encoded = encoded[:NAME_KEY_WORD_BYTES]
+        escape = encoded.rfind("%", len(encoded) - 2)
+        encoded = encoded[:escape] if escape >= 0 else encoded
+    return f"{CUSTOMER_NAMES}{encoded}"
 
 
 def customer_name(word: str, customer_id: str) -> str:

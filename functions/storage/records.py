@@ -11,7 +11,15 @@ from dataclasses import replace
 from typing import Any
 
 from functions.identifiers import WorkflowId
-from functions.storage.base import Failure, IdempotencyRecord, Job, Run, RunSummary
+from functions.storage.base import (
+    Failure,
+    IdempotencyRecord,
+    Job,
+    RetrySlot,
+    Run,
+    RunSummary,
+    TickPage,
+)
 
 Record = dict[str, Any]
 
@@ -28,6 +36,8 @@ def job(waiting: Job) -> Record:
     }
     if waiting.trace is not None:
         kept["trace"] = waiting.trace
+    if waiting.lineage is not None:
+        kept["lineage"] = waiting.lineage
     return kept
 
 
@@ -39,6 +49,7 @@ def to_job(record: Mapping[str, Any]) -> Job:
         asked_at=record["askedAt"],
         attempts=int(record["attempts"]),
         trace=record.get("trace"),
+        lineage=record.get("lineage"),
     )
 
 
@@ -94,6 +105,8 @@ def run(planned: Run) -> Record:
         record["retryOf"] = planned.retry_of
     if planned.scheduled_for is not None:
         record["scheduledFor"] = planned.scheduled_for
+    if planned.lineage is not None:
+        record["lineage"] = planned.lineage
     if planned.summary is not None:
         record["summary"] = {"state": planned.summary.state, "counts": dict(planned.summary.counts)}
     return record
@@ -109,6 +122,40 @@ def to_run(record: Mapping[str, Any]) -> Run:
         retry_of=record.get("retryOf"),
         scheduled_for=record.get("scheduledFor"),
         summary=RunSummary(summary["state"], summary["counts"]) if summary else None,
+        lineage=record.get("lineage"),
+    )
+
+
+def retry_slot(slot: RetrySlot) -> Record:
+    """``retry-slots/<run id>/<n>.json``."""
+    return {
+        "retry": slot.number,
+        "runId": slot.run_id,
+        "customerIdentifiers": list(slot.customer_ids),
+    }
+
+
+def to_retry_slot(record: Mapping[str, Any]) -> RetrySlot:
+    return RetrySlot(int(record["retry"]), record["runId"], tuple(record["customerIdentifiers"]))
+
+
+def tick_page(tick: str, page: TickPage) -> Record:
+    """``ticks/<tick>/<n>.json``."""
+    return {
+        "tick": tick,
+        "page": page.number,
+        "runId": page.run_id,
+        "customerIdentifiers": list(page.customer_ids),
+        "nextAfter": page.next_after,
+    }
+
+
+def to_tick_page(record: Mapping[str, Any]) -> TickPage:
+    return TickPage(
+        int(record["page"]),
+        record["runId"],
+        tuple(record["customerIdentifiers"]),
+        record["nextAfter"],
     )
 
 

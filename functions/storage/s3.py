@@ -22,10 +22,13 @@ from functions.storage.base import (
     BillStore,
     IdempotencyRecord,
     Page,
+    RetrySlot,
     Run,
     RunCancellations,
     RunStore,
     StoredBill,
+    TickPage,
+    TickPlans,
 )
 from functions.storage.bucket import Bucket
 
@@ -63,12 +66,46 @@ class S3RunStore(RunStore):
         run_ids = [keys.run_of_listing(key) for key in listed[:limit]]
         return Page(run_ids, run_ids[-1] if len(listed) > limit else None)
 
+    def retry_slots(self, run_id: str) -> list[RetrySlot]:
+        slot_keys = list(self.bucket.names(keys.retry_slots_of(run_id)))
+        stored = self.bucket.get_json_all(slot_keys)
+        return sorted(
+            (records.to_retry_slot(record) for record in stored if record is not None),
+            key=lambda slot: slot.number,
+        )
+
+    def claim_retry_slot(self, run_id: str, slot: RetrySlot) -> bool:
+        key = keys.retry_slot(run_id, slot.number)
+        return self.bucket.put_json(key, records.retry_slot(slot), only_if_absent=True) is not None
+
     def add_retry(self, run_id: str, retry_id: str) -> None:
         self.bucket.put_json(keys.retry(run_id, retry_id), {}, only_if_absent=True)
 
     def retries(self, run_id: str) -> list[str]:
         found = [keys.retry_of_key(key) for key in self.bucket.names(keys.retries_of(run_id))]
         return sorted(found)
+
+
+class S3TickPlans(TickPlans):
+    """``keys.tick_page``: a page of a tick, created once; ``keys.idempotency_claim`` of
+    ``schedule:<tick>:0``: how versions before the plans marked a tick they started."""
+
+    def __init__(self, bucket: Bucket) -> None:
+        self.bucket = bucket
+
+    def page(self, tick: str, number: int) -> TickPage | None:
+        stored = self.bucket.get_json(keys.tick_page(tick, number))
+        return None if stored is None else records.to_tick_page(stored)
+
+    def plan(self, tick: str, page: TickPage) -> TickPage:
+        key = keys.tick_page(tick, page.number)
+        if self.bucket.put_json(key, records.tick_page(tick, page), only_if_absent=True):
+            return page
+        return self.page(tick, page.number) or self.plan(tick, page)  # vanished: plan again
+
+    def started_by_earlier_version(self, tick: str) -> bool:
+        legacy_claim = keys.idempotency_claim(f"schedule:{tick}:0")
+        return self.bucket.metadata(legacy_claim) is not None
 
 
 class S3RunCancellations(RunCancellations):

@@ -4,6 +4,7 @@ order is the ids' order, and new ids from blocks reserved a process at a time
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
@@ -26,6 +27,7 @@ _BLOCKS_BEFORE_GIVING_UP = 10
 # itself.
 _NAME_KEY_WRITERS = ThreadPoolExecutor(16, thread_name_prefix="s3-name-keys")
 T = TypeVar("T")
+_DIGITS = re.compile(r"[0-9]+")
 
 
 class S3CustomerStore(CustomerStore):
@@ -71,9 +73,10 @@ class S3CustomerStore(CustomerStore):
         self._with_name_keys(customer, lambda: None)
 
     def _with_name_keys(self, customer: Customer, write: Callable[[], T]) -> T:
-        """``write()``, with a name key for each word of the customer's names written at the
-        same time. A key whose customer is not there or is named otherwise (a create that
-        lost its id, a rename) stays: a search reads the customer and skips it."""
+        """``write()``, once a name key for each word of the customer's names is written, so
+        that a customer stored is one a search finds, and a write that fails leaves no
+        customer. A key whose customer is not there or is named otherwise (a create that
+        failed or lost its id, a rename) stays: a search reads the customer and skips it."""
         words = keys.name_words(customer.first_name, customer.last_name)
         written = [
             _NAME_KEY_WRITERS.submit(
@@ -84,10 +87,9 @@ class S3CustomerStore(CustomerStore):
             )
             for word in words
         ]
-        result = write()
         for name_key in written:
             name_key.result()
-        return result
+        return write()
 
     def search(self, name_start: str, after: str, limit: int) -> Page[Customer]:
         """Customers with a word of their names starting with ``name_start``, in the words'
@@ -131,11 +133,34 @@ class S3CustomerStore(CustomerStore):
             " past the blocks' note (ids/next-block.json)"
         )
 
+    def import_ids(
+        self, import_digest: str, count: int, given_ids: Sequence[str]
+    ) -> tuple[list[str], bool]:
+        if not count:  # writing given ids again writes the same: nothing to fix
+            return [], False
+        key = keys.import_plan(import_digest)
+        stored = self.bucket.get_json(key)
+        if stored is None:
+            self._skip_past(given_ids)
+            planned = {"newIds": [str(self.ids.next_id()) for _ in range(count)]}
+            if self.bucket.put_json(key, planned, only_if_absent=True) is not None:
+                return planned["newIds"], False
+            stored = self.bucket.get_json(key) or planned  # a concurrent try planned first
+        return list(stored["newIds"]), True
+
+    def add_as_planned(self, customers: Sequence[Customer]) -> list[bool]:
+        added = in_parallel(self.add, customers)
+        return [
+            ok or self.get(customer.customer_id) == customer
+            for customer, ok in zip(customers, added, strict=True)
+        ]
+
     def put_all(self, customers: Sequence[Customer]) -> None:
-        numeric = [int(c.customer_id) for c in customers if c.customer_id.isdigit()]
-        if numeric:
-            self.ids.skip_past(max(numeric))
+        self._skip_past([customer.customer_id for customer in customers])
         in_parallel(self.put, customers)
+
+    def _skip_past(self, customer_ids: Sequence[str]) -> None:
+        self.ids.skip_past([int(text) for text in customer_ids if _DIGITS.fullmatch(text)])
 
     def put(self, customer: Customer) -> None:
         key = keys.customer(customer.customer_id)

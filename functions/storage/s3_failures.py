@@ -3,6 +3,8 @@ first reason staying."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from functions.identifiers import WorkflowId
 from functions.storage import keys, records
 from functions.storage.base import Failure, Job, JobFailures
@@ -25,6 +27,10 @@ class S3JobFailures(JobFailures):
     def get(self, workflow_id: WorkflowId) -> Failure | None:
         record = self.bucket.get_json(keys.failed_job(workflow_id.key))
         return None if record is None else records.to_failure(record)
+
+    def get_all(self, workflow_ids: Sequence[WorkflowId]) -> list[Failure | None]:
+        stored = self.bucket.get_json_all([keys.failed_job(w.key) for w in workflow_ids])
+        return [None if record is None else records.to_failure(record) for record in stored]
 
     def exists(self, workflow_id: WorkflowId) -> bool:
         return self.bucket.metadata(keys.failed_job(workflow_id.key)) is not None

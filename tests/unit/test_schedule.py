@@ -26,6 +26,7 @@ def scheduler(
         BillingSchedule.parse(expression, zone, catch_up_s),
         Coordination(harness.publisher.publish, services.run_records),
         services.seeded_customers(),
+        services.tick_plans,
     )
 
 

@@ -1,0 +1,298 @@
+"""A whole billing system in one process, for the model-based test of the operator actions
+(``test_operator_model.py``): both HTTP functions as the runtime serves them, the three
+Kafka-triggered functions and the sweep fed from in-memory topics that deliver at least
+once, the billing schedule, and S3 (moto) and Kafka writes that fail when told to.
+
+Everything runs on the caller's thread, so a fault armed for "the n-th write from now"
+hits the same write on every replay of an example: hypothesis shrinks only what it can
+replay.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from botocore.exceptions import EndpointConnectionError
+
+from functions.context import FunctionContext
+from functions.coordinator import Coordination
+from functions.errors import PublishFailed, StorageUnavailable
+from functions.messages import Outgoing, Stream, WireMessage
+from functions.retry_unanswered import Tick, retry_unanswered
+from functions.schedule import BillingSchedule
+from functions.scheduled_billing import ScheduledBilling
+from functions.storage import RunCancellations
+from functions.web import HttpRequest, HttpResponse
+from runtime.config import FunctionSettings
+from runtime.http_function import HttpFunction
+from runtime.services import Services
+from runtime.triggers import BY_FUNCTION, Trigger
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+WRITES = frozenset({"PutObject", "DeleteObject", "DeleteObjects", "CopyObject"})
+START = datetime(2026, 12, 1, 5, 58, 30, tzinfo=UTC)
+
+
+class SynchronousPool:
+    """An executor that runs each call at once, on the caller's thread."""
+
+    def submit(self, call: Callable[..., Any], *args: Any) -> Future[Any]:
+        done: Future[Any] = Future()
+        done.set_result(call(*args))
+        return done
+
+    def map(self, call: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+        return iter([call(item) for item in items])
+
+
+def one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """S3 requests made one after the other, in a replayable order."""
+    import functions.storage.bucket as bucket
+    import functions.storage.s3_customers as s3_customers
+
+    monkeypatch.setattr(bucket, "_parallel", SynchronousPool)
+    monkeypatch.setattr(s3_customers, "_NAME_KEY_WRITERS", SynchronousPool())
+
+
+@dataclass
+class S3Faults:
+    """Makes the ``countdown``-th S3 write from now fail as an unreachable server would."""
+
+    countdown: int = 0
+    failed: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def install(self, client: S3Client) -> None:
+        client.meta.events.register("before-call.s3", self._before_call)
+
+    def uninstall(self, client: S3Client) -> None:
+        client.meta.events.unregister("before-call.s3", self._before_call)
+
+    def arm(self, nth_write: int) -> None:
+        self.countdown = nth_write
+
+    def disarm(self) -> None:
+        self.countdown = 0
+
+    def _before_call(self, model: Any, **_: Any) -> None:
+        if model.name not in WRITES:
+            return
+        with self._lock:
+            if self.countdown == 0:
+                return
+            self.countdown -= 1
+            if self.countdown:
+                return
+            self.failed += 1
+        raise EndpointConnectionError(endpoint_url="http://moto")
+
+
+@dataclass
+class FlakyPublisher:
+    """Kafka as the coordinator sees it: keeps what it publishes; refuses the next
+    ``refuse`` publishes (before anything is readable, as a failed transaction)."""
+
+    published: list[Outgoing] = field(default_factory=list)
+    refuse: int = 0
+
+    def publish(
+        self, messages: Sequence[Outgoing], before_commit: Callable[[], None] = lambda: None
+    ) -> None:
+        before_commit()
+        if self.refuse:
+            self.refuse -= 1
+            raise PublishFailed("Kafka did not acknowledge the transaction (a test's fault)")
+        self.published.extend(messages)
+
+
+class Stored:
+    """What moto holds, read from its backend directly: the model's checks make no request
+    (and so meet no fault, and cost the tier little)."""
+
+    def __init__(self, bucket: str) -> None:
+        from moto.core.models import DEFAULT_ACCOUNT_ID
+        from moto.s3.models import s3_backends
+
+        self._bucket = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].buckets[bucket]
+
+    def names(self, prefix: str = "") -> list[str]:
+        return sorted(name for name in self._bucket.keys if name.startswith(prefix))
+
+    def json(self, name: str) -> Any:
+        return json.loads(self._bucket.keys[name].value)
+
+    def metadata(self, name: str, field: str) -> str:
+        value: str = self._bucket.keys[name].metadata[f"x-amz-meta-{field}"]
+        return value
+
+
+class CancelsSeenEarlier(RunCancellations):
+    """What a batch that read the cancels before the latest ones sees: the runs cancelled
+    as of its reading; a cancel it makes itself is real."""
+
+    def __init__(self, live: RunCancellations, seen: frozenset[str]) -> None:
+        self.live, self.seen = live, seen
+
+    def cancel(self, run_id: str, at: str) -> str:
+        return self.live.cancel(run_id, at)
+
+    def cancelled_at(self, run_id: str) -> str | None:
+        return self.live.cancelled_at(run_id)
+
+    def is_cancelled(self, run_id: str) -> bool:
+        return run_id in self.seen
+
+
+@dataclass
+class Topic:
+    """A topic and one consumer group's place in it: what is before ``read`` was done."""
+
+    messages: list[WireMessage] = field(default_factory=list)
+    read: int = 0
+
+    @property
+    def waiting(self) -> int:
+        return len(self.messages) - self.read
+
+
+class World:
+    """The system under test, on moto; ``now`` is every function's clock."""
+
+    def __init__(self, s3: S3Client, settings: FunctionSettings, schedule_page: int) -> None:
+        self.now = START
+        self.s3 = s3
+        self.faults = S3Faults()
+        self.faults.install(s3)
+        self.publisher = FlakyPublisher()
+        self.services = Services(settings, s3=s3, publisher=self.publisher)
+        self.coordinator = HttpFunction("coordinator", lambda: self.services)
+        self.crm = HttpFunction("crm", lambda: self.services)
+        self.topics = {stream: Topic() for stream in Stream}
+        self.cancels_seen: frozenset[str] = frozenset()
+        self.schedule = BillingSchedule.parse("* * * * *", "UTC", 86_400)
+        self.schedule_page = schedule_page
+
+    def close(self) -> None:
+        self.faults.uninstall(self.s3)
+
+    @property
+    def context(self) -> FunctionContext:
+        return replace(self.services.context, clock=lambda: self.now)
+
+    # -- HTTP ------------------------------------------------------------------------
+
+    def call(
+        self,
+        function: str,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        query: dict[str, str] | None = None,
+    ) -> HttpResponse:
+        head = HttpRequest(method, path, query or {}, headers={"content-type": "application/json"})
+        http = self.coordinator if function == "coordinator" else self.crm
+        return http(head, lambda: body)
+
+    # -- Kafka -----------------------------------------------------------------------
+
+    def sync_published(self) -> None:
+        """What the coordinator published is on ``workflow-queue``."""
+        topic = self.topics[Stream.WORKFLOWS]
+        published = [o.message for o in self.publisher.published]
+        topic.messages.extend(published[len(topic.messages) :])
+
+    def deliver(self, stream: Stream, count: int, stale: bool = False) -> bool:
+        """The next ``count`` records of ``stream`` to its function, as one batch that
+        commits only if every record is done; ``stale``: a batch that read the cancels
+        before the latest. False if S3 failed it (it comes again)."""
+        self.sync_published()
+        topic = self.topics[stream]
+        batch = topic.messages[topic.read : topic.read + count]
+        if not batch:
+            return True
+        if self.process(stream, batch, stale):
+            topic.read += len(batch)
+            return True
+        return False
+
+    def redeliver(self, stream: Stream, index: int, stale: bool = False) -> None:
+        """A record done before, delivered again (at least once)."""
+        topic = self.topics[stream]
+        if topic.read:
+            self.process(stream, [topic.messages[index % topic.read]], stale)
+
+    def process(self, stream: Stream, batch: Sequence[WireMessage], stale: bool) -> bool:
+        trigger: Trigger[Any] = next(t for t in BY_FUNCTION.values() if t.source is stream)
+        context = self.context
+        if stale:
+            seen = CancelsSeenEarlier(context.cancellations, self.cancels_seen)
+            context = replace(context, cancellations=seen)
+        outputs: list[Outgoing] = []
+        try:
+            with ExitStack() as scopes:
+                held = [scopes.enter_context(store.batch()) for store in trigger.per_batch(context)]
+                for message in batch:
+                    outputs.extend(trigger.handler(message, context))
+                for write_held in held:
+                    write_held()
+        except StorageUnavailable:
+            return False
+        for output in outputs:
+            self.topics[output.stream].messages.append(output.message)
+        return True
+
+    def look_at_cancels(self) -> None:
+        """A batch starting now reads which runs are cancelled."""
+        cancelled = Stored(self.services.settings.jobs_bucket).names("cancelled/")
+        self.cancels_seen = frozenset(key[len("cancelled/") : -len(".json")] for key in cancelled)
+
+    def sweep(self, minutes: float) -> bool:
+        """``retry-unanswered`` ``minutes`` later; False if S3 failed it."""
+        self.now += timedelta(minutes=minutes)
+        try:
+            questions = retry_unanswered(Tick(self.now), self.context)
+        except StorageUnavailable:
+            return False
+        self.topics[Stream.QUESTIONS].messages.extend(q.message for q in questions)
+        return True
+
+    def drain(self) -> None:
+        """Every record delivered, until no function has anything left to read."""
+        while any(self.topics[s].waiting for s in Stream) or self._unsynced():
+            for stream in Stream:
+                self.deliver(stream, 1_000)
+
+    def _unsynced(self) -> bool:
+        return len(self.publisher.published) > len(self.topics[Stream.WORKFLOWS].messages)
+
+    # -- the schedule ----------------------------------------------------------------
+
+    def scheduled_billing(self) -> ScheduledBilling:
+        coordination = Coordination(self.publisher.publish, self.services.run_records)
+        return ScheduledBilling(
+            self.schedule,
+            coordination,
+            self.services.context.customers,
+            self.services.tick_plans,
+            self.schedule_page,
+        )
+
+    @contextmanager
+    def faults_off(self) -> Iterator[None]:
+        countdown, refuse = self.faults.countdown, self.publisher.refuse
+        self.faults.disarm()
+        self.publisher.refuse = 0
+        try:
+            yield
+        finally:
+            self.faults.countdown, self.publisher.refuse = countdown, refuse
