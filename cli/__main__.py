@@ -39,8 +39,7 @@ from functions.runs import RUN_STATES, STATES
 from functions.storage import StoredBill
 from functions.storage.keys import bill_file
 from runtime.config import ClientSettings
-
-_RUNS_POSTED_AT_ONCE = 3
+from runtime.config.tuning import RUNS_POSTED_AT_ONCE
 
 
 def run(api: Api, args: argparse.Namespace) -> int:
@@ -80,7 +79,7 @@ def _start_runs(api: Api, customer_ids: Iterable[str]) -> list[str]:
         print(f"{run_id}: {len(chunk)} customer(s) on their way", flush=True)
         return run_id
 
-    with ThreadPoolExecutor(_RUNS_POSTED_AT_ONCE) as pool:
+    with ThreadPoolExecutor(RUNS_POSTED_AT_ONCE) as pool:
         started = [pool.submit(start, chunk) for chunk in _runs_of(customer_ids)]
     return [future.result() for future in started]
 

@@ -79,7 +79,7 @@ class HttpFunction:
         self._services = services
         routes, self._context = ROUTES[role]
         if role == "coordinator":
-            console = ConsoleSite(lambda: self._services().settings.console_crm_url)
+            console = ConsoleSite(lambda: self._services().settings.console_crm_address)
             routes = (*routes, *console.routes())
         self.router = Router(
             role,
@@ -111,7 +111,7 @@ class HttpFunction:
         """A browser on a console's origin (``CONSOLE_ORIGINS``) may read every answer, the
         refusals too: CORS, with the same token and refusals as any client."""
         origin = head.headers.get("origin", "")
-        if not origin or origin not in self._services().settings.console_origins.split():
+        if not origin or origin not in self._services().settings.console_allowed_origins:
             return self._answer(head, read_body)
         if head.method == "OPTIONS" and "access-control-request-method" in head.headers:
             return HttpResponse(

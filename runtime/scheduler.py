@@ -1,8 +1,8 @@
 """Runs the billing schedule in a process of its own (``python -m runtime bill-on-schedule``;
 ``runtime all`` starts it when ``BILLING_SCHEDULE`` is set).
 
-Every ``CHECK_EVERY_S`` it asks ``bill_on_schedule`` whether a tick is due: a tick's runs
-start within that many seconds of it. Kafka or S3 being unavailable is logged and tried
+Every ``SCHEDULE_CHECK_S`` it asks ``bill_on_schedule`` whether a tick is due: a tick's
+runs start within that many seconds of it. Kafka or S3 being unavailable is logged and tried
 again at the next check: the tick stays due, and its runs' identity keeps it to one.
 """
 
@@ -23,7 +23,6 @@ from runtime.triggers import SCHEDULER
 log = logging.getLogger(__name__)
 
 FUNCTION = SCHEDULER
-CHECK_EVERY_S = 5.0
 
 
 def scheduled_billing(services: Services, publisher: Publisher) -> ScheduledBilling:
@@ -56,7 +55,7 @@ def run_scheduler(settings: FunctionSettings, services: Services, stop: threadin
         try:
             handled = bill_on_schedule(utc_now(), billing, handled)
         except BillingError as exc:
-            log.error("%s: %s; trying again in %.0fs", FUNCTION, exc, CHECK_EVERY_S)
-        if stop.wait(CHECK_EVERY_S):
+            log.error("%s: %s; trying again in %.0fs", FUNCTION, exc, settings.schedule_check_s)
+        if stop.wait(settings.schedule_check_s):
             break
     publisher.close()

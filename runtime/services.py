@@ -31,6 +31,7 @@ from functions.storage.s3_run_progress import S3RunProgress
 from functions.storage.s3_sweep import S3OverdueJobSweep
 from runtime import tracing
 from runtime.config import FunctionSettings, S3Settings
+from runtime.config.tuning import S3_ATTEMPTS, S3_CONNECT_TIMEOUT_S, S3_READ_TIMEOUT_S
 from runtime.metrics import count_s3_requests
 
 if TYPE_CHECKING:
@@ -74,10 +75,10 @@ def s3_client(settings: S3Settings, connections: int = 10) -> S3Client:
         endpoint_url=settings.s3_endpoint_url,
         region_name=settings.aws_region,
         config=Config(
-            retries={"max_attempts": 3, "mode": "standard"},
+            retries={"max_attempts": S3_ATTEMPTS, "mode": "standard"},
             max_pool_connections=connections,
-            connect_timeout=5,
-            read_timeout=30,
+            connect_timeout=S3_CONNECT_TIMEOUT_S,
+            read_timeout=S3_READ_TIMEOUT_S,
             s3={"addressing_style": "path"},
             request_checksum_calculation=checksums,
             response_checksum_validation=checksums,

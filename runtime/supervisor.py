@@ -10,13 +10,11 @@ import time
 from dataclasses import replace
 
 from runtime.config import FunctionSettings
+from runtime.config.tuning import RESTART_DELAY_S, STOP_GRACE_S
 from runtime.stopping import stop_event
 from runtime.triggers import FUNCTIONS, SCHEDULER
 
 log = logging.getLogger(__name__)
-
-RESTART_DELAY_S = 2.0
-STOP_GRACE_S = 30.0
 
 
 def _start(function: str, settings: FunctionSettings, metrics_port: int) -> subprocess.Popen[bytes]:

@@ -3,7 +3,8 @@
 Every variable the project reads is declared once, beside its field (``declared.py``: how),
 in the module of the audience that reads it:
 
-- ``parts.py``: what the audiences share (Kafka, S3, logs, the token, the schedule)
+- ``parts.py``: what the audiences share (Kafka, S3, logs, the token, the HTTP functions'
+  ports, the schedule)
 - ``traces.py``: OpenTelemetry's variables, every process's
 - ``function.py``: a function's process (``FunctionSettings``)
 - ``client.py``: a client of the HTTP functions, the CLI and the benchmark (``ClientSettings``)
@@ -25,6 +26,7 @@ from runtime.config.parts import (
     REPO,
     KafkaSettings,
     LogSettings,
+    PortSettings,
     S3Settings,
     ScheduleSettings,
     TokenSettings,
@@ -40,6 +42,7 @@ AUDIENCES: tuple[type[DeclaredSettings], ...] = (
     LogSettings,
     TokenSettings,
     ScheduleSettings,
+    PortSettings,
     TraceSettings,
     ClientSettings,
     FunctionSettings,
@@ -58,6 +61,7 @@ __all__ = [
     "FunctionSettings",
     "KafkaSettings",
     "LogSettings",
+    "PortSettings",
     "PriceSettings",
     "S3Settings",
     "ScheduleSettings",

@@ -7,13 +7,20 @@ from functools import cached_property
 from pathlib import Path
 
 from runtime.config.declared import read_secret, setting
-from runtime.config.parts import REPO, LogSettings, S3Settings, ScheduleSettings, TokenSettings
+from runtime.config.parts import (
+    REPO,
+    LogSettings,
+    PortSettings,
+    S3Settings,
+    ScheduleSettings,
+    TokenSettings,
+)
 
 TOKEN_FILE_NAME = "billing-token"
 
 
 @dataclass(frozen=True)
-class ClientSettings(S3Settings, TokenSettings, LogSettings, ScheduleSettings):
+class ClientSettings(S3Settings, TokenSettings, LogSettings, ScheduleSettings, PortSettings):
     """What a client of the HTTP functions needs: the `billing` CLI's, the benchmark's."""
 
     coordinator_url: str = setting(
@@ -25,10 +32,6 @@ class ClientSettings(S3Settings, TokenSettings, LogSettings, ScheduleSettings):
     crm_url: str = setting(
         "", "CRM_URL", doc="where clients find the CRM; empty: 127.0.0.1 at CRM_PORT"
     )
-    coordinator_port: int = setting(
-        3007, "COORDINATOR_PORT", doc="the coordinator's port under `make up`"
-    )
-    crm_port: int = setting(3008, "CRM_PORT", doc="the CRM's port under `make up`")
     traces_url: str = setting(
         "",
         "TRACES_URL",

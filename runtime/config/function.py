@@ -11,6 +11,7 @@ from runtime.config.declared import setting
 from runtime.config.parts import (
     KafkaSettings,
     LogSettings,
+    PortSettings,
     S3Settings,
     ScheduleSettings,
     TokenSettings,
@@ -20,7 +21,13 @@ from runtime.config.traces import TraceSettings
 
 @dataclass(frozen=True)
 class FunctionSettings(
-    KafkaSettings, S3Settings, TokenSettings, LogSettings, ScheduleSettings, TraceSettings
+    KafkaSettings,
+    S3Settings,
+    TokenSettings,
+    LogSettings,
+    ScheduleSettings,
+    PortSettings,
+    TraceSettings,
 ):
     """What a function's process needs: the Kafka-triggered functions under the runtime or
     Lambda, the HTTP functions under functions-framework or Lambda."""
@@ -71,6 +78,12 @@ class FunctionSettings(
     retry_interval_s: float = setting(
         5.0, "RETRY_INTERVAL_S", doc="how often `retry-unanswered` looks for overdue questions"
     )
+    schedule_check_s: float = setting(
+        5.0,
+        "SCHEDULE_CHECK_S",
+        doc="how often `bill-on-schedule` looks whether a tick of BILLING_SCHEDULE is due: a"
+        " tick's runs start within this long of it",
+    )
     metrics_host: str = setting(
         "127.0.0.1",
         "METRICS_HOST",
@@ -95,18 +108,33 @@ class FunctionSettings(
         doc="the functions-framework target this process serves (functions-framework sets it)",
     )
     console_crm_url: str = setting(
-        "http://127.0.0.1:3008",
+        "",
         "CONSOLE_CRM_URL",
-        doc="where the web console, which the coordinator serves, finds the CRM's API",
+        doc="where the web console, which the coordinator serves, finds the CRM's API;"
+        " empty: 127.0.0.1 at CRM_PORT",
     )
     console_origins: str = setting(
-        "http://127.0.0.1:3007 http://localhost:3007",
+        "",
         "CONSOLE_ORIGINS",
         doc="the origins (space-separated) whose console pages may call this HTTP function"
-        " from a browser (CORS): the coordinator's address, for the CRM",
+        " from a browser (CORS): the coordinator's address, for the CRM; empty: 127.0.0.1"
+        " and localhost at COORDINATOR_PORT",
     )
     supervisor_pid: int | None = setting(
         None,
         "BILLING_SUPERVISOR_PID",
         doc="the runtime's supervisor, which the functions it starts watch (set by `runtime all`)",
     )
+
+    @property
+    def console_crm_address(self) -> str:
+        """Where the console finds the CRM: CONSOLE_CRM_URL, else the CRM's port here."""
+        return self.console_crm_url or f"http://127.0.0.1:{self.crm_port}"
+
+    @property
+    def console_allowed_origins(self) -> tuple[str, ...]:
+        """The origins of the console's pages: CONSOLE_ORIGINS, else the coordinator's own."""
+        if self.console_origins:
+            return tuple(self.console_origins.split())
+        port = self.coordinator_port
+        return (f"http://127.0.0.1:{port}", f"http://localhost:{port}")

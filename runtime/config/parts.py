@@ -210,6 +210,17 @@ class TokenSettings(DeclaredSettings):
 
 
 @dataclass(frozen=True)
+class PortSettings(DeclaredSettings):
+    """Where the HTTP functions listen under `make up`: the stack starts them there, the
+    clients find them there, and the coordinator's console calls the CRM there."""
+
+    coordinator_port: int = setting(
+        3007, "COORDINATOR_PORT", doc="the coordinator's port under `make up`"
+    )
+    crm_port: int = setting(3008, "CRM_PORT", doc="the CRM's port under `make up`")
+
+
+@dataclass(frozen=True)
 class ScheduleSettings(DeclaredSettings):
     """When billing runs on its own: read by the scheduler, and by `billing schedule`."""
 
