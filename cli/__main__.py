@@ -33,7 +33,8 @@ from cli.api import Api, CliError
 from cli.progress import follow, summary
 from cli.trace import trace
 from functions.coordinator import MAX_CUSTOMERS_PER_RUN
-from functions.crm_api import MAX_CUSTOMERS_PER_IMPORT, customer_rows, plan_import
+from functions.crm_api import MAX_CUSTOMERS_PER_IMPORT, plan_import
+from functions.customer_file import customer_rows
 from functions.errors import BillingError
 from functions.runs import RUN_STATES, STATES
 from functions.storage import StoredBill

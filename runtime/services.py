@@ -17,7 +17,7 @@ from botocore.config import Config
 from botocore.utils import parse_timestamp
 
 from functions.context import AnswerPolicy, FunctionContext
-from functions.crm_api import seed_customers
+from functions.customer_file import seed_customers
 from functions.messages import Outgoing
 from functions.runs import RunRecords
 from functions.storage import CustomerStore, RunStore
