@@ -1,6 +1,6 @@
 """bill-on-schedule: at each tick of ``BILLING_SCHEDULE``, a run of every customer.
 
-Started every few seconds by the runtime (``runtime/scheduler.py``), or at the tick by
+Ticked every few seconds by the runtime (``runtime/timers.py``), or at the tick by
 EventBridge on AWS. It starts the runs through the coordinator's own path, so they are
 published whole or not at all and take their identity from the tick
 (``functions/schedule.py``): however many schedulers ask, a tick's runs start once.

@@ -17,7 +17,6 @@ import functions.coordinator
 import functions.crm_api
 from functions import openapi
 from functions.console import ConsoleSite
-from functions.coordinator import Coordination
 from functions.errors import BillingError, InvalidRequest, PublishFailed, StorageUnavailable
 from functions.web import HttpRequest, HttpResponse, Route
 from runtime import tracing
@@ -31,7 +30,7 @@ log = logging.getLogger(__name__)
 ROUTES: Mapping[str, tuple[Sequence[Route], Callable[[Services], object]]] = {
     "coordinator": (
         functions.coordinator.ROUTES,
-        lambda svc: Coordination(svc.publisher.publish, svc.run_records),
+        lambda svc: svc.coordination,
     ),
     "crm": (functions.crm_api.ROUTES, lambda svc: svc.seeded_customers()),
 }

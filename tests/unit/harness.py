@@ -1,5 +1,5 @@
 """What the unit tests share besides their fixtures (``conftest.py``): the typed harness
-around the HTTP functions, a recording publisher, the lab's sample messages."""
+around the HTTP functions, a recording publisher, a quiet backlog, the lab's sample messages."""
 
 from __future__ import annotations
 
@@ -69,6 +69,16 @@ class RecordingPublisher:
         if self.fail:
             raise PublishFailed("Kafka at 127.0.0.1:9092 did not acknowledge 1 of 1 message(s)")
         self.published.extend(messages)
+
+
+class QuietBacklog:
+    """No question nor answer in line: a timer's tick never holds off."""
+
+    def moving(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
 
 
 @dataclass
