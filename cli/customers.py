@@ -1,0 +1,72 @@
+"""``billing customers ls|import``: the CRM's customers a page at a time, and a CSV file's
+customers added, every row or none."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from cli.api import Api, CliError
+from cli.table import table
+from functions.crm_api import plan_import
+from functions.customer_file import customer_rows
+
+
+def customers_ls(api: Api, args: argparse.Namespace) -> int:
+    header = ("ID", "NAME", "CITY")
+    pages = api.customer_pages(args.limit, args.after)
+    shown = 0
+    for page, more in pages:
+        rows = [(c["customerId"], f"{c['firstName']} {c['lastName']}", c["city"]) for c in page]
+        table(header if shown == 0 else None, rows)
+        shown += len(rows)
+        if not args.all:
+            if more:
+                print(f"more: billing customers ls --after {page[-1]['customerId']} (or --all)")
+            break
+    if shown == 0:
+        print("no customers")
+    return 0
+
+
+def customers_import(api: Api, args: argparse.Namespace) -> int:
+    rows = _valid_rows(Path(args.file))
+    started = time.monotonic()
+    written_to = 1  # the header line
+    for start in range(0, len(rows), args.batch):
+        batch = rows[start : start + args.batch]
+        try:
+            api.import_customers([values for _, values in batch])
+        except CliError as exc:
+            done = f"lines 2 to {written_to} are imported" if written_to > 1 else "no line is"
+            raise CliError(
+                f"{exc}; {done}; lines {batch[0][0]} to {batch[-1][0]} may be in part, and"
+                f" those after not: import the file again (a row with a customerId replaces"
+                f" the customer; one without gets a new id again)"
+            ) from None
+        written_to = batch[-1][0]
+        print(f"\r{start + len(batch)}/{len(rows)} imported", end="", flush=True)
+    elapsed = time.monotonic() - started
+    print(f"\r{len(rows)} customer(s) imported in {elapsed:.1f}s ({len(rows) / elapsed:.0f}/s)")
+    return 0
+
+
+def _valid_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """Every row of the file with its line, checked as the CRM will check it: any
+    invalid row, and nothing is sent."""
+    try:
+        text = path.read_text("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read {path}: {exc}") from None
+    rows = list(customer_rows(text))
+    plan = plan_import([values for _, values in rows], [f"{path}:{line}" for line, _ in rows])
+    problems = plan.problems
+    if problems:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        raise CliError(f"nothing was imported: {len(problems)} invalid row(s) in {path}")
+    if not rows:
+        raise CliError(f"{path} has no customers (the first line names the columns)")
+    return rows
