@@ -14,7 +14,7 @@ from functions.storage import Job
 from functions.storage.keys import bill_name
 from runtime.aws_lambda.http import HttpAdapter
 from runtime.http_function import HttpFunction
-from tests.unit.harness import TOKEN, Harness, client, s3_requests
+from tests.unit.harness import TOKEN, Harness, client, s3_requests, start_run
 
 CONSOLE = "http://127.0.0.1:3007"  # the coordinator's origin, as CONSOLE_ORIGINS has it
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -95,15 +95,8 @@ def test_another_origin_gets_no_cors_and_no_preflight(guarded: Harness) -> None:
     assert "Access-Control-Allow-Origin" not in answered.headers
 
 
-def start(customers: list[str]) -> dict[str, Any]:
-    response = client("coordinator").post("/", json={"customerIdentifiers": customers})
-    assert response.status_code == 202, response.get_json()
-    body: dict[str, Any] = response.get_json()
-    return body
-
-
 def test_a_bill_is_read_as_the_bill_object_holds_it(harness: Harness) -> None:
-    run = start(["1", "2"])
+    run = start_run(["1", "2"])
     workflow_id = WorkflowId(run["workflows"][0]["workflowId"])
     text = "Bill for John Doe\n  connection 8179: €12,50\n"
     assert harness.services.context.bills.create(
@@ -123,7 +116,7 @@ def test_a_bill_is_read_as_the_bill_object_holds_it(harness: Harness) -> None:
 
 def test_a_runs_customers_come_a_page_at_a_time(harness: Harness) -> None:
     context = harness.services.context
-    run = start([str(n) for n in range(1, 8)])
+    run = start_run([str(n) for n in range(1, 8)])
     for number in (2, 5, 6):
         workflow = run["workflows"][number - 1]
         wid = WorkflowId(workflow["workflowId"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,32 +22,20 @@ from runtime.aws_lambda.kafka import KafkaAdapter, records_of
 from runtime.aws_lambda.schedule import ScheduleAdapter
 from runtime.config import REPO, FunctionSettings
 from runtime.http_function import HttpFunction
-from runtime.kafka.records import Produced
 from runtime.services import Services
 from runtime.triggers import BY_FUNCTION, TIMER_BY_FUNCTION, TRIGGERS
-from tests.unit.harness import Harness, QuietBacklog, RecordingPublisher
+from tests.unit.harness import (
+    Harness,
+    QuietBacklog,
+    RecordingOutput,
+    RecordingPublisher,
+    event,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-EVENTS = REPO / "tests" / "data" / "lambda"
 TEMPLATE = REPO / "infra" / "aws" / "template.yaml"
-
-
-def event(name: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
-    return loaded
-
-
-class RecordingOutput:
-    def __init__(self) -> None:
-        self.produced: list[Produced] = []
-
-    def send(self, items: Sequence[Produced]) -> None:
-        self.produced.extend(items)
-
-    def wait_for_acks(self, then: str) -> None:
-        pass
 
 
 @pytest.mark.parametrize("source", ["msk", "self-managed-kafka"])
