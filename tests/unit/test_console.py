@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from functions.console import assets
+from functions.coordinator import MAX_CUSTOMERS_PER_RUN
 from functions.identifiers import WorkflowId
 from functions.storage import Job
 from functions.storage.keys import bill_name
@@ -47,6 +49,25 @@ def test_the_page_holds_no_inline_script_or_style(guarded: Harness) -> None:
     assert re.findall(r"<script[^>]*>", page) == ['<script type="module" src="/console/app.js">']
     assert "<style" not in page and " style=" not in page and " on" not in page.lower()
     assert '<meta name="crm-url" content="http://127.0.0.1:3008">' in page
+    # The coordinator's own limit, which the start form splits runs by.
+    assert f'<meta name="max-customers-per-run" content="{MAX_CUSTOMERS_PER_RUN}">' in page
+
+
+def test_every_script_module_is_served_under_the_policy_and_imports_only_served_ones(
+    guarded: Harness,
+) -> None:
+    served = assets()
+    scripts = [name for name in served if name.endswith(".js")]
+    assert {"app.js", "api.js", "runs.js", "customers.js"} <= set(scripts)
+    for name in scripts:
+        response = client("coordinator").get(f"/console/{name}")
+        assert response.status_code == 200
+        assert response.headers["Content-Type"].startswith("text/javascript")
+        assert "script-src 'self';" in response.headers["Content-Security-Policy"]
+        text = response.get_data(as_text=True)
+        assert len(text.splitlines()) < 250, f"{name}: a module a subject, under 250 lines"
+        for imported in re.findall(r'from "\./([^"]+)"', text):
+            assert imported in served, f"{name} imports {imported}, which is not served"
 
 
 def test_the_console_serves_only_its_own_files(guarded: Harness) -> None:
