@@ -28,11 +28,11 @@ from infra import s3server
 from infra.components import http_answers
 from runtime.config import PriceSettings, StackSettings
 from runtime.services import Services, s3_client
-from runtime.triggers import FUNCTIONS
+from runtime.triggers import enabled_functions
 
 
 def metrics_urls(settings: StackSettings) -> list[str]:
-    ports = [settings.metrics_port + n for n in range(len(FUNCTIONS))]
+    ports = [settings.metrics_port + n for n in range(len(enabled_functions(settings)))]
     http = [
         f"{url.rstrip('/')}/metrics" for url in (settings.coordinator_address, settings.crm_address)
     ]

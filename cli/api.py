@@ -51,7 +51,7 @@ class Api:
         request = urllib.request.Request(base.rstrip("/") + path, data=data, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=timeout_s) as response:
-                return json.load(response), _next_page(response.headers.get("Link", ""))
+                return json.load(response), next_page(response.headers.get("Link", ""))
         except urllib.error.HTTPError as exc:
             reason = f"{_reason(exc)}{_hint(exc.code)}"
             raise CliError(f"the {service} answered {exc.code}: {reason}") from None
@@ -164,7 +164,7 @@ class Api:
 _NEXT = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?')
 
 
-def _next_page(link: str) -> str | None:
+def next_page(link: str) -> str | None:
     """The target of ``rel="next"`` in an RFC 8288 ``Link`` header, if there is one."""
     found = _NEXT.search(link)
     return found.group(1) if found else None

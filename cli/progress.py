@@ -8,9 +8,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from runtime.config.tuning import FOLLOW_POLL_S, STALL_WARNING_S
+
 Status = dict[str, Any]
 BAR_WIDTH = 30
-STALL_S = 60.0
 
 
 @dataclass
@@ -56,7 +57,7 @@ def follow(
     run_ids: Sequence[str],
     status_of: Callable[[str], Status],
     out: TextIO = sys.stderr,
-    poll_s: float = 1.0,
+    poll_s: float = FOLLOW_POLL_S,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[Status]:
@@ -82,9 +83,9 @@ def follow(
             last_line_at = now
         if finished:
             return statuses
-        if not warned and now - last_change >= STALL_S:
+        if not warned and now - last_change >= STALL_WARNING_S:
             out.write(
-                f"\nno progress for {STALL_S:.0f}s: is the runtime running?"
+                f"\nno progress for {STALL_WARNING_S:.0f}s: is the runtime running?"
                 " (`make status`; `make logs` shows its log)\n"
             )
             warned = True

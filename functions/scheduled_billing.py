@@ -1,6 +1,6 @@
 """bill-on-schedule: at each tick of ``BILLING_SCHEDULE``, a run of every customer.
 
-Started every few seconds by the runtime (``runtime/scheduler.py``), or at the tick by
+Ticked every few seconds by the runtime (``runtime/timers.py``), or at the tick by
 EventBridge on AWS. A tick bills each of its customers exactly once: its customers are
 fixed a page (a run of up to 10,000) at a time by the first scheduler to plan the page, a
 create that never overwrites, before the page's run is published; each later page starts

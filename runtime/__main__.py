@@ -2,7 +2,7 @@
 
 python -m runtime engine-start       # one Kafka-triggered function, in its own group
 python -m runtime retry-unanswered   # one timer-triggered function
-python -m runtime bill-on-schedule   # runs on BILLING_SCHEDULE
+python -m runtime bill-on-schedule   # a timer too: the ticks of BILLING_SCHEDULE
 python -m runtime all                # every function, one process each
 python -m runtime list               # the trigger tables
 """
@@ -17,14 +17,8 @@ from functions.errors import BillingError
 from runtime import tracing
 from runtime.config import FunctionSettings
 from runtime.logs import configure_logging
-from runtime.triggers import (
-    BY_FUNCTION,
-    FUNCTIONS,
-    SCHEDULER,
-    TIMER_BY_FUNCTION,
-    TIMERS,
-    TRIGGERS,
-)
+from runtime.timers import run_timer
+from runtime.triggers import BY_FUNCTION, FUNCTIONS, TIMER_BY_FUNCTION, TIMERS, TRIGGERS
 
 log = logging.getLogger("runtime")
 
@@ -39,14 +33,7 @@ def _describe(settings: FunctionSettings) -> str:
         )
     for timer in TIMERS:
         outputs = ", ".join(settings.topic(s) for s in timer.outputs) or "-"
-        lines.append(f"{timer.function:16} every {settings.retry_interval_s:g}s -> {outputs}")
-    schedule = settings.billing_schedule
-    when = (
-        f"on {schedule!r} in {settings.billing_schedule_tz}"
-        if schedule
-        else "off (BILLING_SCHEDULE)"
-    )
-    lines.append(f"{SCHEDULER:16} {when} -> {settings.workflow_topic}")
+        lines.append(f"{timer.function:16} {timer.when(settings)} -> {outputs}")
     return "\n".join(lines)
 
 
@@ -62,18 +49,9 @@ def run_function(function: str, settings: FunctionSettings) -> int:
     log.info("%s: starting", function)
     hold_if_supervised(settings.supervisor_pid)
     serve(settings.metrics_host, settings.metrics_port)
-    services = Services(settings)
-    if function == SCHEDULER:
-        from runtime.scheduler import run_scheduler
-
-        run_scheduler(settings, services, stop)
-        log.info("%s: stopped", function)
-        return 0
+    services = Services(settings, role=function)
     if function in TIMER_BY_FUNCTION:
-        from runtime.timers import run_timer
-
-        log.info("%s: every %gs", function, settings.retry_interval_s)
-        run_timer(TIMER_BY_FUNCTION[function], settings, services.context, stop)
+        run_timer(TIMER_BY_FUNCTION[function], services, stop)
         log.info("%s: stopped", function)
         return 0
     trigger = BY_FUNCTION[function]
@@ -97,15 +75,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m runtime", description="Run the Kafka-triggered billing functions."
     )
-    parser.add_argument("function", choices=[*FUNCTIONS, SCHEDULER, "all", "list"])
+    parser.add_argument("function", choices=[*FUNCTIONS, "all", "list"])
     args = parser.parse_args(argv)
     try:
         settings = FunctionSettings.from_env()
         configure_logging(settings, role=args.function)
-        if args.function in FUNCTIONS or args.function == SCHEDULER:
-            tracing.configure(
-                settings, args.function
-            )  # `all` starts a process a function, each its own
+        if args.function in FUNCTIONS:  # `all` starts a process a function, each its own
+            tracing.configure(settings, args.function)
         if args.function == "list":
             print(_describe(settings))
             return 0

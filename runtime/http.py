@@ -54,7 +54,7 @@ def start() -> Services:
             configure_logging(settings, role=role)
             tracing.configure(settings, role)
             log.info("%s: starting", role)
-            _services = Services(settings)
+            _services = Services(settings, role=role)
         return _services
 
 

@@ -17,7 +17,6 @@ import functions.coordinator
 import functions.crm_api
 from functions import openapi
 from functions.console import ConsoleSite
-from functions.coordinator import Coordination
 from functions.errors import BillingError, InvalidRequest, PublishFailed, StorageUnavailable
 from functions.web import HttpRequest, HttpResponse, Route
 from runtime import tracing
@@ -31,7 +30,7 @@ log = logging.getLogger(__name__)
 ROUTES: Mapping[str, tuple[Sequence[Route], Callable[[Services], object]]] = {
     "coordinator": (
         functions.coordinator.ROUTES,
-        lambda svc: Coordination(svc.publisher.publish, svc.run_records),
+        lambda svc: svc.coordination,
     ),
     "crm": (functions.crm_api.ROUTES, lambda svc: svc.seeded_customers()),
 }
@@ -79,7 +78,7 @@ class HttpFunction:
         self._services = services
         routes, self._context = ROUTES[role]
         if role == "coordinator":
-            console = ConsoleSite(lambda: self._services().settings.console_crm_url)
+            console = ConsoleSite(lambda: self._services().settings.console_crm_address)
             routes = (*routes, *console.routes())
         self.router = Router(
             role,
@@ -111,7 +110,7 @@ class HttpFunction:
         """A browser on a console's origin (``CONSOLE_ORIGINS``) may read every answer, the
         refusals too: CORS, with the same token and refusals as any client."""
         origin = head.headers.get("origin", "")
-        if not origin or origin not in self._services().settings.console_origins.split():
+        if not origin or origin not in self._services().settings.console_allowed_origins:
             return self._answer(head, read_body)
         if head.method == "OPTIONS" and "access-control-request-method" in head.headers:
             return HttpResponse(

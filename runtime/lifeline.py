@@ -16,10 +16,11 @@ import signal
 import sys
 import threading
 
+from runtime.config.tuning import LIFELINE_WATCH_S
+
 log = logging.getLogger(__name__)
 
-PR_SET_PDEATHSIG = 1
-WATCH_INTERVAL_S = 0.5
+PR_SET_PDEATHSIG = 1  # prctl's option, from <linux/prctl.h>
 
 
 def set_parent_death_signal() -> None:
@@ -36,7 +37,7 @@ def hold(supervisor_pid: int) -> None:
 
     def watch() -> None:
         while os.getppid() == supervisor_pid:
-            threading.Event().wait(WATCH_INTERVAL_S)
+            threading.Event().wait(LIFELINE_WATCH_S)
         log.warning("the supervisor (pid %d) is gone; stopping", supervisor_pid)
         os.kill(os.getpid(), signal.SIGTERM)
 

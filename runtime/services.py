@@ -1,4 +1,7 @@
-"""The composition root: the clients and stores one process needs, built once, lazily."""
+"""The composition root: the clients, stores and collaborators one process needs, built
+once, lazily, for the role it plays (the function it runs: ``coordinator``, ``engine-start``,
+``bill-on-schedule``...). Every entry point (functions-framework, the runtime, Lambda)
+builds a ``Services`` for its role and takes what it needs from it."""
 
 from __future__ import annotations
 
@@ -16,10 +19,13 @@ from botocore import handlers
 from botocore.config import Config
 from botocore.utils import parse_timestamp
 
-from functions.context import AnswerPolicy, FunctionContext
-from functions.crm_api import seed_customers
+from functions.context import AnswerPolicy, FunctionContext, utc_now
+from functions.coordinator import Coordination
+from functions.customer_file import seed_customers
+from functions.errors import ConfigurationError
 from functions.messages import Outgoing
 from functions.runs import RunRecords
+from functions.scheduled_billing import ScheduledBilling
 from functions.storage import CustomerStore, RunStore, TickPlans
 from functions.storage.bucket import Bucket
 from functions.storage.s3 import S3BillStore, S3RunCancellations, S3RunStore, S3TickPlans
@@ -31,6 +37,7 @@ from functions.storage.s3_run_progress import S3RunProgress
 from functions.storage.s3_sweep import S3OverdueJobSweep
 from runtime import tracing
 from runtime.config import FunctionSettings, S3Settings
+from runtime.config.tuning import S3_ATTEMPTS, S3_CONNECT_TIMEOUT_S, S3_READ_TIMEOUT_S
 from runtime.metrics import count_s3_requests
 
 if TYPE_CHECKING:
@@ -74,10 +81,10 @@ def s3_client(settings: S3Settings, connections: int = 10) -> S3Client:
         endpoint_url=settings.s3_endpoint_url,
         region_name=settings.aws_region,
         config=Config(
-            retries={"max_attempts": 3, "mode": "standard"},
+            retries={"max_attempts": S3_ATTEMPTS, "mode": "standard"},
             max_pool_connections=connections,
-            connect_timeout=5,
-            read_timeout=30,
+            connect_timeout=S3_CONNECT_TIMEOUT_S,
+            read_timeout=S3_READ_TIMEOUT_S,
             s3={"addressing_style": "path"},
             request_checksum_calculation=checksums,
             response_checksum_validation=checksums,
@@ -102,22 +109,40 @@ class Publisher(Protocol):
         """All of ``messages`` or none; none either if ``before_commit`` raises."""
 
 
+class Backlog(Protocol):
+    """Whether questions or answers are still in line: ``runtime.kafka.backlog.Backlog``, or
+    a test's answer."""
+
+    def moving(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
 class Services:
-    """Built from ``settings`` when first used; ``s3`` and ``publisher`` may be given
-    instead (a test's moto client, a recording publisher)."""
+    """What the process of ``role`` needs, built from ``settings`` when first used; ``role``
+    names what it publishes (its transactions, its messages' source). ``s3``,
+    ``publisher``, ``backlog`` and ``clock`` may be given instead (a test's moto client, a
+    recording publisher, a fixed backlog, a fixed time)."""
 
     def __init__(
         self,
         settings: FunctionSettings,
         *,
+        role: str = "coordinator",
         s3: S3Client | None = None,
         publisher: Publisher | None = None,
+        backlog: Backlog | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.settings = settings
+        self.role = role
         self._s3 = s3
         self._publisher = publisher
+        self._backlog = backlog
+        self._clock = clock
         self._seed_lock = threading.Lock()
         self._seeded = False
+        self._built: list[Callable[[], None]] = []  # what ``close`` closes
 
     @cached_property
     def s3(self) -> S3Client:
@@ -143,6 +168,7 @@ class Services:
                 max_attempts=settings.answer_attempts,
             ),
             trace=tracing.workflow_root,
+            clock=self._clock,
         )
 
     def bucket(self, name: str) -> Bucket:
@@ -171,11 +197,47 @@ class Services:
 
     @cached_property
     def publisher(self) -> Publisher:
+        """Publishes as ``role``: one Kafka transaction a batch."""
         if self._publisher is not None:
             return self._publisher
         from runtime.kafka.publisher import KafkaPublisher
 
-        return KafkaPublisher(self.settings, role="coordinator")
+        publisher = KafkaPublisher(self.settings, role=self.role)
+        self._built.append(publisher.close)
+        return publisher
+
+    @cached_property
+    def backlog(self) -> Backlog:
+        """Whether the CRM's and engine-complete's groups are working through a backlog."""
+        if self._backlog is not None:
+            return self._backlog
+        from runtime.kafka.backlog import Backlog as KafkaBacklog
+
+        backlog = KafkaBacklog(self.settings)
+        self._built.append(backlog.close)
+        return backlog
+
+    @cached_property
+    def coordination(self) -> Coordination:
+        """What starts runs, the coordinator's and the schedule's: published whole, recorded."""
+        return Coordination(self.publisher.publish, self.run_records)
+
+    @cached_property
+    def scheduled_billing(self) -> ScheduledBilling:
+        """The schedule, and what its ticks start runs with and of."""
+        schedule = self.settings.schedule()
+        if schedule is None:
+            raise ConfigurationError(
+                f"{self.role} needs BILLING_SCHEDULE, a cron expression such as '0 6 1 * *'"
+            )
+        return ScheduledBilling(
+            schedule, self.coordination, self.seeded_customers(), self.tick_plans
+        )
+
+    def close(self) -> None:
+        """Let go of the Kafka clients this built (a stopping process's last step)."""
+        while self._built:
+            self._built.pop()()
 
     def context_for(self, trigger: Trigger[Any]) -> FunctionContext:
         """What ``trigger``'s function is given: the customers seeded first if it reads them."""

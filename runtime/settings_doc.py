@@ -1,5 +1,5 @@
 """Writes the table of every setting into docs/configuration.md, from the settings' own
-declarations (``runtime/config.py``): ``python -m runtime.settings_doc``.
+declarations (``runtime/config/``): ``python -m runtime.settings_doc``.
 
 ``tests/unit/test_settings.py`` fails when the page and the declarations differ.
 """

@@ -1,4 +1,5 @@
-"""``all``: every Kafka- and timer-triggered function in its own process, restarted if it dies."""
+"""``all``: every Kafka- and timer-triggered function its settings turn on, each in its own
+process, restarted if it dies."""
 
 from __future__ import annotations
 
@@ -10,13 +11,11 @@ import time
 from dataclasses import replace
 
 from runtime.config import FunctionSettings
+from runtime.config.tuning import RESTART_DELAY_S, STOP_GRACE_S
 from runtime.stopping import stop_event
-from runtime.triggers import FUNCTIONS, SCHEDULER
+from runtime.triggers import enabled_functions
 
 log = logging.getLogger(__name__)
-
-RESTART_DELAY_S = 2.0
-STOP_GRACE_S = 30.0
 
 
 def _start(function: str, settings: FunctionSettings, metrics_port: int) -> subprocess.Popen[bytes]:
@@ -32,8 +31,7 @@ def supervise(settings: FunctionSettings) -> int:
     first_metrics_port = settings.metrics_port
     stop = stop_event("supervisor")
 
-    # The scheduler runs only when there is a schedule to run.
-    functions = (*FUNCTIONS, SCHEDULER) if settings.billing_schedule else FUNCTIONS
+    functions = enabled_functions(settings)
     # Each function its own metrics port, counting up from the first (0 keeps them all off).
     ports = {
         function: first_metrics_port + index if first_metrics_port else 0

@@ -1,52 +1,96 @@
-"""Runs one timer-triggered function: every ``RETRY_INTERVAL_S`` it is called with the
-time, and what it returns is published in one transaction.
+"""Runs one timer-triggered function: what a tick of it does, and the loop that ticks it.
+
+A timer entry (``runtime/triggers.py``: ``TIMERS``) names how often it ticks and what a
+tick does, built once a process from its ``Services``: ``publishing`` for a handler that
+returns messages (``retry-unanswered``), ``scheduled_billing`` for the billing schedule.
+The runtime ticks it at start and then every interval (``run_timer``); on Lambda,
+EventBridge invokes one tick (``runtime/aws_lambda/schedule.py``).
 
 Several copies may run; their work overlaps harmlessly (a question asked twice is
-answered twice, and the second answer is skipped).
+answered twice and the second answer skipped; a schedule's tick names its runs, so it
+starts them once).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from functions.context import FunctionContext
 from functions.errors import BillingError
+from functions.messages import Outgoing
 from functions.retry_unanswered import Tick
+from functions.scheduled_billing import bill_on_schedule
 from runtime import tracing
-from runtime.config import FunctionSettings
-from runtime.services import Publisher
-from runtime.triggers import Timer
+
+if TYPE_CHECKING:
+    from runtime.services import Services
+    from runtime.triggers import Timer
 
 log = logging.getLogger(__name__)
 
-
-def tick(timer: Timer, context: FunctionContext, backlog_moving: bool, publisher: Publisher) -> int:
-    """Call ``timer`` once and publish what it returns; how many messages that was.
-    ``backlog_moving``: whether questions or answers are still in line (``Backlog``)."""
-    with tracing.span(f"{timer.function} tick"):
-        outgoing = timer.handler(Tick(context.clock(), backlog_moving), context)
-        timer.check_outputs(outgoing)
-        publisher.publish(outgoing)
-    return len(outgoing)
+# One tick: what it did, as the Lambda invocation answers it.
+TickAction = Callable[[], dict[str, Any]]
+TickBuilder = Callable[["Timer", "Services"], TickAction]
 
 
-def run_timer(
-    timer: Timer, settings: FunctionSettings, context: FunctionContext, stop: threading.Event
-) -> None:
-    """Tick until ``stop`` is set (``runtime.stopping.stop_event``)."""
-    from runtime.kafka.backlog import Backlog
-    from runtime.kafka.publisher import KafkaPublisher
+def publishing(handler: Callable[[Tick, FunctionContext], list[Outgoing]]) -> TickBuilder:
+    """Ticks of ``handler``: called with the time and whether questions or answers are
+    still in line (``Backlog``); what it returns is published in one transaction."""
 
-    publisher = KafkaPublisher(settings, role=timer.function)
-    backlog = Backlog(settings)
-    while not stop.wait(settings.retry_interval_s):
+    def build(timer: Timer, services: Services) -> TickAction:
+        context, publisher, backlog = services.context, services.publisher, services.backlog
+
+        def tick() -> dict[str, Any]:
+            with tracing.span(f"{timer.function} tick"):
+                outgoing = handler(Tick(context.clock(), backlog.moving()), context)
+                timer.check_outputs(outgoing)
+                publisher.publish(outgoing)
+            return {"published": len(outgoing)}
+
+        return tick
+
+    return build
+
+
+def scheduled_billing(timer: Timer, services: Services) -> TickAction:
+    """Ticks of the billing schedule: the runs of the tick due, unless this process
+    started them already (``bill_on_schedule``)."""
+    billing = services.scheduled_billing  # no BILLING_SCHEDULE: stops the process here
+    clock = services.context.clock
+    schedule = billing.schedule
+    log.info(
+        "%s: %s in %s, next tick %s",
+        timer.function,
+        schedule.expression,
+        schedule.zone.key,
+        schedule.upcoming(clock(), 1)[0].isoformat(),
+    )
+    handled: datetime | None = None
+
+    def tick() -> dict[str, Any]:
+        nonlocal handled
+        handled = bill_on_schedule(clock(), billing, handled)
+        return {"tick": schedule.name(handled) if handled else None}
+
+    return tick
+
+
+def run_timer(timer: Timer, services: Services, stop: threading.Event) -> None:
+    """Tick at once, then every interval, until ``stop`` is set
+    (``runtime.stopping.stop_event``). A tick that fails is logged: the next one finds
+    the same work again, so nothing is lost by waiting."""
+    interval = timer.every(services.settings)
+    tick = timer.start(services)
+    log.info("%s: %s", timer.function, timer.when(services.settings))
+    while True:
         try:
-            tick(timer, context, backlog.moving(), publisher)
+            tick()
         except BillingError as exc:
-            # The next tick finds the same work again; nothing is lost by waiting.
-            log.error(
-                "%s: %s; trying again in %.0fs", timer.function, exc, settings.retry_interval_s
-            )
-    publisher.close()
-    backlog.close()
+            log.error("%s: %s; trying again in %.0fs", timer.function, exc, interval)
+        if stop.wait(interval):
+            break
+    services.close()

@@ -2,14 +2,15 @@
 
 ``TRIGGERS``: each Kafka-triggered function consumes in its own consumer group, so it
 scales on its own and two copies of one function share the partitions of its topic.
-``TIMERS``: functions the runtime calls every few seconds.
+``TIMERS``: functions the runtime ticks every few seconds, each at its own interval and
+only where its settings turn it on (the billing schedule needs ``BILLING_SCHEDULE``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from functions.context import FunctionContext
 from functions.crm_answer import crm_answer
@@ -17,8 +18,14 @@ from functions.engine_complete import engine_complete
 from functions.engine_start import engine_start
 from functions.errors import BillingError
 from functions.messages import Answer, Outgoing, Question, Stream, WorkflowMessage
-from functions.retry_unanswered import Tick, retry_unanswered
+from functions.retry_unanswered import retry_unanswered
 from functions.storage import BatchScoped
+from runtime import timers
+from runtime.config import FunctionSettings
+
+if TYPE_CHECKING:
+    from runtime.services import Services
+    from runtime.timers import TickAction, TickBuilder
 
 M = TypeVar("M")
 M_co = TypeVar("M_co", covariant=True)
@@ -91,21 +98,61 @@ TRIGGERS: tuple[Trigger[Any], ...] = (
 BY_FUNCTION: Mapping[str, Trigger[Any]] = {trigger.function: trigger for trigger in TRIGGERS}
 
 
+def _always(_settings: FunctionSettings) -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class Timer:
+    """A function ticked ``every`` so many seconds; what a tick does is built once a
+    process (``ticks``, ``runtime/timers.py``). ``when`` says it in `runtime list`."""
+
     function: str
-    handler: Callable[[Tick, FunctionContext], list[Outgoing]]
     outputs: tuple[Stream, ...]
+    every: Callable[[FunctionSettings], float]
+    ticks: TickBuilder
+    when: Callable[[FunctionSettings], str]
+    enabled: Callable[[FunctionSettings], bool] = _always
 
     def check_outputs(self, outgoing: list[Outgoing]) -> None:
         _check_outputs(self.function, self.outputs, outgoing)
 
+    def start(self, services: Services) -> TickAction:
+        return self.ticks(self, services)
+
+
+def _schedule_when(settings: FunctionSettings) -> str:
+    if settings.billing_schedule is None:
+        return "off (BILLING_SCHEDULE is unset)"
+    return (
+        f"on {settings.billing_schedule!r} in {settings.billing_schedule_tz},"
+        f" checked every {settings.schedule_check_s:g}s"
+    )
+
 
 TIMERS: tuple[Timer, ...] = (
-    Timer(function="retry-unanswered", handler=retry_unanswered, outputs=(Stream.QUESTIONS,)),
+    Timer(
+        function="retry-unanswered",
+        outputs=(Stream.QUESTIONS,),
+        every=lambda settings: settings.retry_interval_s,
+        ticks=timers.publishing(retry_unanswered),
+        when=lambda settings: f"every {settings.retry_interval_s:g}s",
+    ),
+    Timer(
+        function="bill-on-schedule",
+        outputs=(Stream.WORKFLOWS,),
+        every=lambda settings: settings.schedule_check_s,
+        ticks=timers.scheduled_billing,
+        when=_schedule_when,
+        enabled=lambda settings: settings.billing_schedule is not None,
+    ),
 )
 
 TIMER_BY_FUNCTION: Mapping[str, Timer] = {timer.function: timer for timer in TIMERS}
 FUNCTIONS: tuple[str, ...] = (*BY_FUNCTION, *TIMER_BY_FUNCTION)
-# Started at the ticks of BILLING_SCHEDULE, when there is one (runtime/scheduler.py).
-SCHEDULER = "bill-on-schedule"
+
+
+def enabled_functions(settings: FunctionSettings) -> tuple[str, ...]:
+    """What `runtime all` runs with ``settings``: every Kafka-triggered function, and the
+    timers their settings turn on."""
+    return (*BY_FUNCTION, *(timer.function for timer in TIMERS if timer.enabled(settings)))

@@ -1,10 +1,16 @@
-"""The web console: a page, a script and a style sheet the coordinator's HTTP function
+"""The web console: a page, its scripts and a style sheet the coordinator's HTTP function
 serves under ``/console/``. They hold no data, so they are served without the token; the
-script asks the coordinator's and the CRM's APIs for everything it shows, with the token
+scripts ask the coordinator's and the CRM's APIs for everything they show, with the token
 the person gives, as any client does.
 
-No build step: the script is plain JavaScript the browser runs as it is, so what is
-served is what is reviewed, and `make install` needs no JavaScript toolchain.
+No build step: the scripts are plain JavaScript modules the browser runs as they are
+(``app.js`` imports the others: ``api.js`` the API client, ``runs.js``, ``customers.js``,
+``start.js`` the pages, ``pages.js`` and ``elements.js`` what they share), so what is served
+is what is reviewed, and `make install` needs no JavaScript toolchain. Every ``.js`` and
+``.css`` file of this folder is served, and nothing else.
+
+The page carries what the scripts must know of the coordinator and do not ask it for:
+where the CRM is, and how many customers a run takes.
 """
 
 from __future__ import annotations
@@ -14,14 +20,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
+from functions.coordinator import MAX_CUSTOMERS_PER_RUN
 from functions.errors import NotFound
 from functions.web import HttpRequest, HttpResponse, Route
 
-ASSET_TYPES = {
-    "app.js": "text/javascript; charset=utf-8",
-    "style.css": "text/css; charset=utf-8",
+TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
 }
 PAGE_TYPE = "text/html; charset=utf-8"
 
@@ -29,6 +37,17 @@ PAGE_TYPE = "text/html; charset=utf-8"
 @cache
 def _file(name: str) -> str:
     return resources.files(__name__).joinpath(name).read_text("utf-8")
+
+
+@cache
+def assets() -> dict[str, str]:
+    """The files the console serves besides its page, each with its content type."""
+    found = (entry.name for entry in resources.files(__name__).iterdir() if entry.is_file())
+    return {name: TYPES[PurePosixPath(name).suffix] for name in sorted(found) if _served(name)}
+
+
+def _served(name: str) -> bool:
+    return PurePosixPath(name).suffix in TYPES
 
 
 def _origin(url: str) -> str:
@@ -59,13 +78,18 @@ class ConsoleSite:
 
     def page(self, _request: HttpRequest, _context: object) -> HttpResponse:
         crm = html.escape(self.crm_url().rstrip("/"), quote=True)
-        body = _file("index.html").replace("{{crm_url}}", crm)
+        body = (
+            _file("index.html")
+            .replace("{{crm_url}}", crm)
+            .replace("{{max_customers_per_run}}", str(MAX_CUSTOMERS_PER_RUN))
+        )
         return HttpResponse(200, body, self._headers(PAGE_TYPE))
 
     def asset(self, _request: HttpRequest, _context: object, asset: str) -> HttpResponse:
-        if asset not in ASSET_TYPES:
-            raise NotFound(f"the console has no file {asset!r}; it has {', '.join(ASSET_TYPES)}")
-        return HttpResponse(200, _file(asset), self._headers(ASSET_TYPES[asset]))
+        served = assets()
+        if asset not in served:
+            raise NotFound(f"the console has no file {asset!r}; it has {', '.join(served)}")
+        return HttpResponse(200, _file(asset), self._headers(served[asset]))
 
     def routes(self) -> tuple[Route, ...]:
         return (

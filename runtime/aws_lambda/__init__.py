@@ -4,6 +4,6 @@
 engine_start`` ...), as ``infra/aws/template.yaml`` deploys them. Each adapter turns the
 event into what the local runtime would have built and goes through the same code: the
 Kafka adapter through ``Invoker`` (typing, dead letters, CloudEvents, metrics, logs), the
-HTTP adapter through ``HttpFunction`` (routes, auth, refusals), the schedule through the
-timer's handler and ``KafkaPublisher``.
+HTTP adapter through ``HttpFunction`` (routes, auth, refusals), a schedule through its
+timer's tick (``runtime/timers.py``), as the runtime ticks it.
 """

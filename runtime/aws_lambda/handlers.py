@@ -1,8 +1,8 @@
 """The Lambda entry points, one per function (``Handler: runtime.aws_lambda.handlers.<name>``).
 
 Everything a function needs is built on its first invocation (the cold start) from the
-environment, through the same ``FunctionSettings`` and ``Services`` as the local runtime, and kept
-for the invocations that follow.
+environment, through the same ``FunctionSettings`` and ``Services`` as the local runtime, for
+the function's role, and kept for the invocations that follow.
 """
 
 from __future__ import annotations
@@ -25,11 +25,17 @@ Handler = Callable[[Mapping[str, Any], object], Any]
 
 
 @functools.cache
-def _services() -> Services:
+def _settings() -> FunctionSettings:
+    """The environment, read once a process; its logging and tracing set up."""
     settings = FunctionSettings.from_env()
     configure_logging(settings, role=settings.function_target)
     tracing.configure(settings, settings.function_target)
-    return Services(settings)
+    return settings
+
+
+@functools.cache
+def _services(role: str) -> Services:
+    return Services(_settings(), role=role)
 
 
 def _lazily(build: Callable[[], Handler]) -> Handler:
@@ -47,7 +53,7 @@ def _lazily(build: Callable[[], Handler]) -> Handler:
 
 def _kafka(function: str) -> Handler:
     def build() -> Handler:
-        services = _services()
+        services = _services(function)
         trigger = BY_FUNCTION[function]
         return KafkaAdapter(trigger, services.settings, services.context_for(trigger))
 
@@ -55,40 +61,12 @@ def _kafka(function: str) -> Handler:
 
 
 def _http(role: str) -> Handler:
-    return _lazily(lambda: HttpAdapter(HttpFunction(role, _services)))
+    return _lazily(lambda: HttpAdapter(HttpFunction(role, lambda: _services(role))))
 
 
-def _schedule(function: str) -> Handler:
+def _timer(function: str) -> Handler:
     def build() -> Handler:
-        from runtime.kafka.backlog import Backlog
-        from runtime.kafka.publisher import KafkaPublisher
-
-        services = _services()
-        settings = services.settings
-        publisher = KafkaPublisher(settings, role=function)
-        backlog = Backlog(settings)
-        return ScheduleAdapter(
-            TIMER_BY_FUNCTION[function], services.context, publisher, backlog.moving
-        )
-
-    return _lazily(build)
-
-
-def _scheduled_billing() -> Handler:
-    def build() -> Handler:
-        from functions.context import utc_now
-        from functions.scheduled_billing import bill_on_schedule
-        from runtime.kafka.publisher import KafkaPublisher
-        from runtime.scheduler import FUNCTION, scheduled_billing
-
-        services = _services()
-        billing = scheduled_billing(services, KafkaPublisher(services.settings, role=FUNCTION))
-
-        def handle(_event: Mapping[str, Any], _lambda_context: object = None) -> dict[str, Any]:
-            tick = bill_on_schedule(utc_now(), billing)
-            return {"tick": billing.schedule.name(tick) if tick else None}
-
-        return handle
+        return ScheduleAdapter(function, TIMER_BY_FUNCTION[function].start(_services(function)))
 
     return _lazily(build)
 
@@ -98,5 +76,5 @@ crm_answer = _kafka("crm-answer")
 engine_complete = _kafka("engine-complete")
 coordinator = _http("coordinator")
 crm = _http("crm")
-retry_unanswered = _schedule("retry-unanswered")
-bill_on_schedule = _scheduled_billing()
+retry_unanswered = _timer("retry-unanswered")
+bill_on_schedule = _timer("bill-on-schedule")

@@ -25,6 +25,7 @@ from functions.log_context import about_workflow
 from functions.messages import Outgoing, decode_object
 from runtime import cloudevents, tracing
 from runtime.config import FunctionSettings
+from runtime.config.tuning import STORAGE_RETRY_FIRST_S, STORAGE_RETRY_MOST_S
 from runtime.kafka.records import Produced, Record, produced
 from runtime.metrics import HANDLER_SECONDS, MESSAGES
 from runtime.triggers import Trigger
@@ -152,7 +153,7 @@ def retrying_storage(
 ) -> T:
     """``call()``, retried with backoff while S3 is unavailable, for up to ``retry_s``."""
     deadline = time.monotonic() + retry_s
-    delay = 0.5
+    delay = STORAGE_RETRY_FIRST_S
     while True:
         try:
             return call()
@@ -162,4 +163,4 @@ def retrying_storage(
                 raise
             log.warning("%s: %s; retrying in %.1fs", function, exc, delay)
             sleep(delay)
-            delay = min(delay * 2, 10.0)
+            delay = min(delay * 2, STORAGE_RETRY_MOST_S)

@@ -8,7 +8,7 @@ import json
 import time
 from dataclasses import replace
 
-from functions.crm_api import seed_customers
+from functions.customer_file import seed_customers
 from functions.identifiers import WorkflowId
 from functions.storage.keys import bill_name
 from runtime.config import REPO, StackSettings

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from cli.__main__ import _runs_of, main
-from cli.api import _next_page
+from cli.__main__ import main
+from cli.api import next_page
 from cli.progress import follow, summary
+from cli.runs import runs_of
 from functions.identifiers import WorkflowId
 from functions.storage.bucket import Bucket
 from functions.storage.s3 import S3BillStore
@@ -153,8 +154,8 @@ def test_bills_are_listed_and_shown_by_key_or_by_customer(
 
 def test_all_customers_go_out_in_runs_of_the_coordinators_limit() -> None:
     ids = (str(n) for n in range(25_001))
-    assert [len(chunk) for chunk in _runs_of(ids)] == [10_000, 10_000, 5_001]
-    assert list(_runs_of([])) == []
+    assert [len(chunk) for chunk in runs_of(ids)] == [10_000, 10_000, 5_001]
+    assert list(runs_of([])) == []
 
 
 @pytest.mark.parametrize(
@@ -168,7 +169,7 @@ def test_all_customers_go_out_in_runs_of_the_coordinators_limit() -> None:
     ],
 )
 def test_the_next_page_is_read_from_the_link_header(link: str, target: str | None) -> None:
-    assert _next_page(link) == target
+    assert next_page(link) == target
 
 
 def test_an_invalid_csv_names_each_bad_line_and_nothing_is_sent(

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 
 from functions.context import FunctionContext
-from functions.crm_api import seed_customers
+from functions.customer_file import seed_customers
 from functions.identifiers import WorkflowId
 from functions.messages import Question, encode
 from runtime import cloudevents

@@ -9,12 +9,14 @@ from typing import Any
 
 import pytest
 
+from functions.console import assets
+from functions.coordinator import MAX_CUSTOMERS_PER_RUN
 from functions.identifiers import WorkflowId
 from functions.storage import Job
 from functions.storage.keys import bill_name
 from runtime.aws_lambda.http import HttpAdapter
 from runtime.http_function import HttpFunction
-from tests.unit.harness import TOKEN, Harness, client, s3_requests
+from tests.unit.harness import TOKEN, Harness, client, s3_requests, start_run
 
 CONSOLE = "http://127.0.0.1:3007"  # the coordinator's origin, as CONSOLE_ORIGINS has it
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -47,6 +49,25 @@ def test_the_page_holds_no_inline_script_or_style(guarded: Harness) -> None:
     assert re.findall(r"<script[^>]*>", page) == ['<script type="module" src="/console/app.js">']
     assert "<style" not in page and " style=" not in page and " on" not in page.lower()
     assert '<meta name="crm-url" content="http://127.0.0.1:3008">' in page
+    # The coordinator's own limit, which the start form splits runs by.
+    assert f'<meta name="max-customers-per-run" content="{MAX_CUSTOMERS_PER_RUN}">' in page
+
+
+def test_every_script_module_is_served_under_the_policy_and_imports_only_served_ones(
+    guarded: Harness,
+) -> None:
+    served = assets()
+    scripts = [name for name in served if name.endswith(".js")]
+    assert {"app.js", "api.js", "runs.js", "customers.js"} <= set(scripts)
+    for name in scripts:
+        response = client("coordinator").get(f"/console/{name}")
+        assert response.status_code == 200
+        assert response.headers["Content-Type"].startswith("text/javascript")
+        assert "script-src 'self';" in response.headers["Content-Security-Policy"]
+        text = response.get_data(as_text=True)
+        assert len(text.splitlines()) < 250, f"{name}: a module a subject, under 250 lines"
+        for imported in re.findall(r'from "\./([^"]+)"', text):
+            assert imported in served, f"{name} imports {imported}, which is not served"
 
 
 def test_the_console_serves_only_its_own_files(guarded: Harness) -> None:
@@ -95,15 +116,8 @@ def test_another_origin_gets_no_cors_and_no_preflight(guarded: Harness) -> None:
     assert "Access-Control-Allow-Origin" not in answered.headers
 
 
-def start(customers: list[str]) -> dict[str, Any]:
-    response = client("coordinator").post("/", json={"customerIdentifiers": customers})
-    assert response.status_code == 202, response.get_json()
-    body: dict[str, Any] = response.get_json()
-    return body
-
-
 def test_a_bill_is_read_as_the_bill_object_holds_it(harness: Harness) -> None:
-    run = start(["1", "2"])
+    run = start_run(["1", "2"])
     workflow_id = WorkflowId(run["workflows"][0]["workflowId"])
     text = "Bill for John Doe\n  connection 8179: €12,50\n"
     assert harness.services.context.bills.create(
@@ -123,7 +137,7 @@ def test_a_bill_is_read_as_the_bill_object_holds_it(harness: Harness) -> None:
 
 def test_a_runs_customers_come_a_page_at_a_time(harness: Harness) -> None:
     context = harness.services.context
-    run = start([str(n) for n in range(1, 8)])
+    run = start_run([str(n) for n in range(1, 8)])
     for number in (2, 5, 6):
         workflow = run["workflows"][number - 1]
         wid = WorkflowId(workflow["workflowId"])

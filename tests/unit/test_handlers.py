@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from functions.context import FunctionContext
 from functions.crm_answer import crm_answer
-from functions.crm_api import seed_customers
+from functions.customer_file import seed_customers
 from functions.engine_complete import engine_complete
 from functions.engine_start import engine_start
 from functions.identifiers import WorkflowId

@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from cfnlint.decode import decode
@@ -24,28 +22,20 @@ from runtime.aws_lambda.kafka import KafkaAdapter, records_of
 from runtime.aws_lambda.schedule import ScheduleAdapter
 from runtime.config import REPO, FunctionSettings
 from runtime.http_function import HttpFunction
-from runtime.kafka.records import Produced
+from runtime.services import Services
 from runtime.triggers import BY_FUNCTION, TIMER_BY_FUNCTION, TRIGGERS
-from tests.unit.harness import Harness, RecordingPublisher
+from tests.unit.harness import (
+    Harness,
+    QuietBacklog,
+    RecordingOutput,
+    RecordingPublisher,
+    event,
+)
 
-EVENTS = REPO / "tests" / "data" / "lambda"
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 TEMPLATE = REPO / "infra" / "aws" / "template.yaml"
-
-
-def event(name: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
-    return loaded
-
-
-class RecordingOutput:
-    def __init__(self) -> None:
-        self.produced: list[Produced] = []
-
-    def send(self, items: Sequence[Produced]) -> None:
-        self.produced.extend(items)
-
-    def wait_for_acks(self, then: str) -> None:
-        pass
 
 
 @pytest.mark.parametrize("source", ["msk", "self-managed-kafka"])
@@ -127,14 +117,24 @@ def test_bad_input_gets_the_same_4xx_as_on_functions_framework(
     assert guarded.publisher.published == []
 
 
-def test_the_schedule_asks_overdue_questions_again(context: FunctionContext) -> None:
+def test_the_schedule_asks_overdue_questions_again(
+    s3: S3Client, unit_settings: FunctionSettings
+) -> None:
     asked = datetime.now(UTC)
-    context.new_jobs.create(Job(WorkflowId("run-1-1"), "1", asked.isoformat(), asked.isoformat()))
-    # The store lists by the S3 server's write times: an hour later the question is overdue.
-    later = replace(context, clock=lambda: asked + timedelta(hours=1))
     publisher = RecordingPublisher()
+    # The store lists by the S3 server's write times: an hour later the question is overdue.
+    services = Services(
+        unit_settings,
+        role="retry-unanswered",
+        s3=s3,
+        publisher=publisher,
+        backlog=QuietBacklog(),
+        clock=lambda: asked + timedelta(hours=1),
+    )
+    job = Job(WorkflowId("run-1-1"), "1", asked.isoformat(), asked.isoformat())
+    services.context.new_jobs.create(job)
     timer = TIMER_BY_FUNCTION["retry-unanswered"]
-    adapter = ScheduleAdapter(timer, later, publisher, lambda: False)
+    adapter = ScheduleAdapter(timer.function, timer.start(services))
     assert adapter(event("schedule")) == {"published": 1}
     [again] = publisher.published
     assert again.message.workflow_id == WorkflowId("run-1-1")

@@ -22,7 +22,7 @@ def test_the_watch_stops_the_process_once_its_parent_changes(
         signalled.set()
 
     monkeypatch.setattr(lifeline, "set_parent_death_signal", lambda: None)
-    monkeypatch.setattr(lifeline, "WATCH_INTERVAL_S", 0.01)
+    monkeypatch.setattr(lifeline, "LIFELINE_WATCH_S", 0.01)
     monkeypatch.setattr("runtime.lifeline.os.getppid", lambda: next(parents, 1))
     monkeypatch.setattr("runtime.lifeline.os.getpid", lambda: 4242)
     monkeypatch.setattr("runtime.lifeline.os.kill", kill)

@@ -10,15 +10,7 @@ import pytest
 from functions.context import FunctionContext
 from functions.identifiers import WorkflowId
 from functions.storage import Job, keys
-from functions.storage.keys import bill_name
-from tests.unit.harness import Harness, client, s3_requests
-
-
-def start(customers: list[str]) -> dict[str, Any]:
-    response = client("coordinator").post("/", json={"customerIdentifiers": customers})
-    assert response.status_code == 202, response.get_json()
-    body: dict[str, Any] = response.get_json()
-    return body
+from tests.unit.harness import Harness, client, s3_requests, start_run, write_bill
 
 
 def wait(context: FunctionContext, workflow_id: str, customer: str) -> Job:
@@ -26,11 +18,6 @@ def wait(context: FunctionContext, workflow_id: str, customer: str) -> Job:
     job = Job(WorkflowId(workflow_id), customer, at, at)
     context.new_jobs.create(job)
     return job
-
-
-def bill(context: FunctionContext, workflow_id: str, customer: str) -> None:
-    wid = WorkflowId(workflow_id)
-    assert context.bills.create(bill_name(customer, wid), "a bill", wid, "2021-03-23T18:21:48Z")
 
 
 def status(run_id: str, query: str = "") -> dict[str, Any]:
@@ -42,9 +29,9 @@ def status(run_id: str, query: str = "") -> dict[str, Any]:
 
 def test_a_run_tells_each_customers_state_bill_and_failure(harness: Harness) -> None:
     context = harness.services.context
-    run = start(["1", "2", "3", "4"])
+    run = start_run(["1", "2", "3", "4"])
     ids = {w["customerIdentifier"]: w["workflowId"] for w in run["workflows"]}
-    bill(context, ids["1"], "1")
+    write_bill(context, ids["1"], "1")
     unknown = "customer '2' is not known to the CRM"
     context.failures.record(wait(context, ids["2"], "2"), unknown, "t")
     wait(context, ids["3"], "3")
@@ -69,8 +56,8 @@ def test_a_run_tells_each_customers_state_bill_and_failure(harness: Harness) -> 
     ] == ["2"]
     counts_only = status(run["runId"], "?customers=false")
     assert (counts_only["counts"]["failed"], counts_only["customers"]) == (1, [])
-    bill(context, ids["3"], "3")
-    bill(context, ids["4"], "4")
+    write_bill(context, ids["3"], "3")
+    write_bill(context, ids["4"], "4")
     context.answer_jobs.close(WorkflowId(ids["3"]))
     done = status(run["runId"], "?state=pending")
     assert (done["counts"]["pending"], done["done"], done["customers"]) == (0, True, [])
@@ -112,14 +99,14 @@ def test_a_runs_status_costs_listings_and_a_read_per_failure_not_a_read_per_cust
     harness: Harness,
 ) -> None:
     context = harness.services.context
-    other = start([f"o{n}" for n in range(300)])
+    other = start_run([f"o{n}" for n in range(300)])
     for workflow in other["workflows"]:  # another run's bills must cost nothing
-        bill(context, workflow["workflowId"], workflow["customerIdentifier"])
+        write_bill(context, workflow["workflowId"], workflow["customerIdentifier"])
     customers = [f"c{n}" for n in range(1500)]
-    run = start(customers)
+    run = start_run(customers)
     workflows = run["workflows"]
     for workflow in workflows[:1200]:
-        bill(context, workflow["workflowId"], workflow["customerIdentifier"])
+        write_bill(context, workflow["workflowId"], workflow["customerIdentifier"])
     with context.new_jobs.batch():  # as engine-start keeps them: a batch at a time
         asked = [
             wait(context, workflow["workflowId"], workflow["customerIdentifier"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +13,8 @@ from functions.errors import ConfigurationError
 from functions.schedule import BillingSchedule
 from functions.scheduled_billing import ScheduledBilling, bill_on_schedule
 from runtime.config import FunctionSettings
+from runtime.services import Services
+from runtime.triggers import TIMER_BY_FUNCTION, enabled_functions
 from tests.unit.harness import Harness, client
 
 DAY = 86400.0
@@ -111,3 +114,29 @@ def test_a_schedule_that_cannot_be_read_stops_the_process_at_start(
 ) -> None:
     with pytest.raises(ConfigurationError, match=complaint):
         FunctionSettings.from_env(env)
+
+
+def test_the_schedule_is_a_timer_its_setting_turns_on(harness: Harness) -> None:
+    timer = TIMER_BY_FUNCTION["bill-on-schedule"]
+    unset = harness.services.settings
+    assert "bill-on-schedule" not in enabled_functions(unset)
+    with pytest.raises(ConfigurationError, match="needs BILLING_SCHEDULE"):
+        timer.start(harness.services)
+
+    settings = replace(unset, billing_schedule="0 6 1 * *", schedule_check_s=2)
+    assert enabled_functions(settings)[-1] == "bill-on-schedule"
+    assert timer.every(settings) == 2
+    services = Services(
+        settings,
+        role="bill-on-schedule",
+        s3=harness.s3,
+        publisher=harness.publisher,
+        clock=lambda: at("2026-12-01T06:00:02Z"),
+    )
+    tick = timer.start(services)
+    assert tick() == {"tick": "2026-12-01T06:00 UTC"}
+    assert tick() == {"tick": "2026-12-01T06:00 UTC"}, "the same tick, handled once"
+    assert [r["scheduledFor"] for r in runs()] == ["2026-12-01T06:00 UTC"]
+    assert {o.message.workflow_id.run_id for o in harness.publisher.published} == {
+        runs()[0]["runId"]
+    }

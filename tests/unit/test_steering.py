@@ -10,23 +10,11 @@ from functions.engine_start import engine_start
 from functions.identifiers import WorkflowId
 from functions.messages import Answer
 from functions.storage import CANCELLED, Job, keys
-from tests.unit.harness import JOHN, Harness, client, s3_requests, workflow
-
-
-def start(customers: list[str]) -> dict[str, Any]:
-    response = client("coordinator").post("/", json={"customerIdentifiers": customers})
-    assert response.status_code == 202, response.get_json()
-    body: dict[str, Any] = response.get_json()
-    return body
+from tests.unit.harness import JOHN, Harness, client, s3_requests, start_run, workflow, write_bill
 
 
 def ids_of(run: dict[str, Any]) -> dict[str, str]:
     return {w["customerIdentifier"]: w["workflowId"] for w in run["workflows"]}
-
-
-def bill(context: FunctionContext, workflow_id: str, customer: str) -> None:
-    wid = WorkflowId(workflow_id)
-    assert context.bills.create(keys.bill_name(customer, wid), "a bill", wid, "t")
 
 
 def fail(context: FunctionContext, workflow_id: str, customer: str) -> None:
@@ -43,9 +31,9 @@ def listed(query: str = "") -> dict[str, Any]:
 
 def test_runs_are_listed_newest_first_a_page_at_a_time(harness: Harness) -> None:
     context = harness.services.context
-    runs = [start([str(n)]) for n in range(1, 6)]
+    runs = [start_run([str(n)]) for n in range(1, 6)]
     done = runs[0]
-    bill(context, ids_of(done)["1"], "1")
+    write_bill(context, ids_of(done)["1"], "1")
     newest_first = sorted((run["runId"] for run in runs), key=keys.run_listing)
 
     first = client("coordinator").get("/runs?limit=3")
@@ -67,9 +55,9 @@ def test_runs_are_listed_newest_first_a_page_at_a_time(harness: Harness) -> None
 def test_a_page_of_finished_runs_costs_a_listing_and_a_read_each(harness: Harness) -> None:
     context = harness.services.context
     for n in range(25):
-        run = start([f"c{n}", f"d{n}"])
+        run = start_run([f"c{n}", f"d{n}"])
         for customer, workflow_id in ids_of(run).items():
-            bill(context, workflow_id, customer)
+            write_bill(context, workflow_id, customer)
     listed("?limit=100")  # the first look finds them done and keeps their counts
     before = s3_requests()
     assert len(listed("?limit=20")["runs"]) == 20
@@ -77,7 +65,7 @@ def test_a_page_of_finished_runs_costs_a_listing_and_a_read_each(harness: Harnes
 
 
 def test_the_runs_of_a_time_range(harness: Harness) -> None:
-    start(["1"])
+    start_run(["1"])
     assert len(listed("?since=2000-01-01")["runs"]) == 1
     assert listed("?until=2000-01-01")["runs"] == []
     assert listed("?since=2999-01-01T00:00:00Z")["runs"] == []
@@ -90,9 +78,9 @@ def test_retrying_a_run_bills_its_failed_customers_in_a_run_that_names_it(
     harness: Harness,
 ) -> None:
     context = harness.services.context
-    run = start(["1", "2", "3"])
+    run = start_run(["1", "2", "3"])
     ids = ids_of(run)
-    bill(context, ids["1"], "1")
+    write_bill(context, ids["1"], "1")
     fail(context, ids["2"], "2")
     fail(context, ids["3"], "3")
 
@@ -117,7 +105,7 @@ def test_retrying_a_run_bills_its_failed_customers_in_a_run_that_names_it(
 
 
 def test_a_run_with_nothing_failed_is_not_retried(harness: Harness) -> None:
-    run = start(["1"])
+    run = start_run(["1"])
     refused = client("coordinator").post(f"/runs/{run['runId']}/retry")
     assert refused.status_code == 409
     assert refused.get_json()["error"] == (
@@ -131,11 +119,11 @@ def test_a_cancelled_run_bills_no_more_and_its_pending_customers_fail_as_cancell
     harness: Harness,
 ) -> None:
     context = harness.services.context
-    run = start(["1", "2", "3"])
+    run = start_run(["1", "2", "3"])
     ids = ids_of(run)
     engine_start(workflow(ids["1"], "1"), context)
     engine_start(workflow(ids["2"], "2"), context)
-    bill(context, ids["1"], "1")
+    write_bill(context, ids["1"], "1")
 
     coordinator = client("coordinator")
     cancelled = coordinator.post(f"/runs/{run['runId']}/cancel")
@@ -160,8 +148,8 @@ def test_a_cancelled_run_bills_no_more_and_its_pending_customers_fail_as_cancell
 
 def test_a_done_run_cannot_be_cancelled(harness: Harness) -> None:
     context = harness.services.context
-    run = start(["1"])
-    bill(context, ids_of(run)["1"], "1")
+    run = start_run(["1"])
+    write_bill(context, ids_of(run)["1"], "1")
     refused = client("coordinator").post(f"/runs/{run['runId']}/cancel")
     assert refused.status_code == 409
     assert "is done" in refused.get_json()["error"]

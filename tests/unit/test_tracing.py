@@ -23,8 +23,7 @@ from runtime.config import FunctionSettings
 from runtime.kafka.invoker import BatchInvoker
 from runtime.kafka.records import Produced, Record, produced
 from runtime.triggers import BY_FUNCTION
-from tests.unit.harness import Harness, client
-from tests.unit.test_lambda_adapters import RecordingOutput, event
+from tests.unit.harness import Harness, RecordingOutput, client, event
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
@@ -62,7 +61,9 @@ def headers_of(output: Produced) -> dict[str, str]:
     return {name: value.decode() for name, value in output.headers}
 
 
-def start(context: FunctionContext, settings: FunctionSettings, *records: Record) -> list[Produced]:
+def engine_start_batch(
+    context: FunctionContext, settings: FunctionSettings, *records: Record
+) -> list[Produced]:
     return BatchInvoker(BY_FUNCTION["engine-start"], settings, context).invoke_batch(records)
 
 
@@ -78,14 +79,18 @@ def test_off_nothing_is_added_and_nothing_starts(
         FunctionSettings(otel_exporter_otlp_endpoint="http://x", otel_sdk_disabled="true"), "f"
     )
     assert not tracing.enabled()
-    [question] = start(context, unit_settings, workflow([("traceparent", TRACEPARENT.encode())]))
+    [question] = engine_start_batch(
+        context, unit_settings, workflow([("traceparent", TRACEPARENT.encode())])
+    )
     assert not {"traceparent", "ce_traceparent"} & set(headers_of(question))
 
 
 def test_a_records_context_reaches_its_spans_its_job_and_its_outputs(
     spans: InMemorySpanExporter, context: FunctionContext, unit_settings: FunctionSettings
 ) -> None:
-    [question] = start(context, unit_settings, workflow([("traceparent", TRACEPARENT.encode())]))
+    [question] = engine_start_batch(
+        context, unit_settings, workflow([("traceparent", TRACEPARENT.encode())])
+    )
 
     [process] = named(spans, "process workflow-queue")
     assert process.kind is SpanKind.CONSUMER
@@ -118,8 +123,8 @@ def test_a_redelivered_record_continues_its_own_trace(
     spans: InMemorySpanExporter, context: FunctionContext, unit_settings: FunctionSettings
 ) -> None:
     again = workflow([("traceparent", TRACEPARENT.encode()), ("ce_traceparent", b"junk")])
-    start(context, unit_settings, again)
-    start(context, unit_settings, again)
+    engine_start_batch(context, unit_settings, again)
+    engine_start_batch(context, unit_settings, again)
     processes = named(spans, "process workflow-queue")
     assert [trace_of(span) for span in processes] == [TRACE, TRACE]
 
@@ -143,7 +148,7 @@ def test_a_bad_context_from_outside_starts_a_new_trace_and_fails_nothing(
     unit_settings: FunctionSettings,
     headers: list[tuple[str, bytes]],
 ) -> None:
-    [question] = start(context, unit_settings, workflow(headers))
+    [question] = engine_start_batch(context, unit_settings, workflow(headers))
     assert question.topic == "questions-topic", "not dead-lettered"
     [process] = named(spans, "process workflow-queue")
     assert process.parent is None and trace_of(process) != TRACE
@@ -244,7 +249,7 @@ def test_with_32_records_in_flight_each_keeps_its_own_trace(
         )
         for n, trace in enumerate(traces)
     ]
-    questions = start(context, unit_settings, *records)
+    questions = engine_start_batch(context, unit_settings, *records)
     assert [headers_of(q)["traceparent"].split("-")[1] for q in questions] == traces
     by_offset = {
         span.attributes["messaging.kafka.offset"]: trace_of(span)

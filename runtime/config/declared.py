@@ -1,7 +1,7 @@
 """How settings are declared and read: each field names its environment variable, its
 default, the values it allows and whether it is a secret (``setting``); a settings class
 (``DeclaredSettings``) reads them from the environment and checks them, and reads nothing
-else while it is built. The audiences' classes are in ``runtime/config.py``.
+else while it is built. The audiences' classes are beside it, a module an audience.
 """
 
 from __future__ import annotations
