@@ -23,7 +23,7 @@ from typing import Any
 from functions import query
 from functions.context import iso_millis, utc_now
 from functions.errors import InvalidRequest, NotFound, StorageUnavailable
-from functions.identifiers import CUSTOMER_ID_RULE, is_customer_id, is_run_id
+from functions.identifiers import CUSTOMER_ID_RULE, RunId, is_customer_id
 from functions.log_context import about_run
 from functions.messages import Outgoing, Stream
 from functions.run_list import RunQuery
@@ -108,9 +108,7 @@ class Coordination:
 
 
 def _known_run(stores: Coordination, run_id: str) -> Run:
-    if not is_run_id(run_id):
-        raise InvalidRequest(f"{run_id!r} is not a run id (like run-20261127T200347-1f2e3d4c)")
-    run = stores.records.runs.get(run_id)
+    run = stores.records.runs.get(RunId(run_id))
     if run is None:
         raise NotFound(f"there is no run {run_id!r}")
     return run

@@ -7,25 +7,21 @@ import hashlib
 import json
 import math
 import re
+import uuid
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from functions.errors import MalformedMessage
+from functions.errors import InvalidRequest, MalformedMessage
 
 _SAFE_KEY = re.compile(r"[A-Za-z0-9._-]{1,120}")
 # What a customer id may be: it becomes part of S3 keys and bill names as it is.
 CUSTOMER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 CUSTOMER_ID_RULE = "1 to 64 letters, digits, '-' or '_', starting with a letter or digit"
-# Our coordinator's run ids; a run's workflows are ``<run id>-<n>``.
-RUN_ID = re.compile(r"run-\d{8}T\d{6}-[0-9a-f]{8}")
-_WORKFLOW_OF_RUN = re.compile(rf"({RUN_ID.pattern})-[1-9]\d*")
 
 
 def is_customer_id(text: str) -> bool:
     return CUSTOMER_ID.fullmatch(text) is not None
-
-
-def is_run_id(text: str) -> bool:
-    return RUN_ID.fullmatch(text) is not None
 
 
 def safe_key(text: str) -> str:
@@ -33,6 +29,52 @@ def safe_key(text: str) -> str:
     if _SAFE_KEY.fullmatch(text) and text not in {".", ".."}:
         return text
     return "h" + hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+class RunId(str):
+    """A billing run's id, ``run-<UTC start, yyyymmddTHHMMSS>-<8 hex digits>``: it sorts by
+    the run's start and is unique without coordination; the run's workflows are
+    ``<run id>-<n>``. The one place that says what a run id is: a ``str``, so the stores
+    take it as they take any name, and a value of this type has been checked."""
+
+    PATTERN = re.compile(r"run-\d{8}T\d{6}-[0-9a-f]{8}")
+    EXAMPLE = "run-20261127T200347-1f2e3d4c"
+    _OF_WORKFLOW = re.compile(rf"({PATTERN.pattern})-[1-9]\d*")
+
+    def __new__(cls, text: str) -> RunId:
+        if not cls.is_one(text):
+            raise InvalidRequest(f"{text[:80]!r} is not a run id (like {cls.EXAMPLE})")
+        return super().__new__(cls, text)
+
+    @classmethod
+    def is_one(cls, text: str) -> bool:
+        return cls.PATTERN.fullmatch(text) is not None
+
+    @classmethod
+    def new(cls, at: datetime) -> RunId:
+        """A new run's id, for a run started ``at`` (UTC)."""
+        return cls(f"run-{at:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}")
+
+    @classmethod
+    def of_workflow(cls, workflow: str) -> RunId | None:
+        """The run a workflow id names (``<run id>-<n>``); None for another's workflow."""
+        found = cls._OF_WORKFLOW.fullmatch(workflow)
+        return str.__new__(cls, found.group(1)) if found else None
+
+    @property
+    def stamp(self) -> str:
+        """When the run started, ``yyyymmddHHMMSS``."""
+        return self[4:12] + self[13:19]
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, _source: Any, _handler: Any) -> Any:
+        """How the HTTP operations' models read and describe a run id (pydantic is imported
+        by them only, so the Kafka-triggered functions never load it)."""
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_after_validator_function(
+            cls, core_schema.str_schema(pattern=f"^{cls.PATTERN.pattern}$")
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +109,7 @@ class WorkflowId:
         return safe_key(self.text)
 
     @property
-    def run_id(self) -> str | None:
+    def run_id(self) -> RunId | None:
         """The billing run this workflow is part of; None for one no run of ours started
         (the lab's coordinator's, say)."""
-        found = _WORKFLOW_OF_RUN.fullmatch(self.text)
-        return found.group(1) if found else None
+        return RunId.of_workflow(self.text)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from functions.errors import MalformedMessage
-from functions.identifiers import CUSTOMER_ID_RULE, WorkflowId, is_customer_id, is_run_id
+from functions.identifiers import CUSTOMER_ID_RULE, RunId, WorkflowId, is_customer_id
 
 BILL_GENERATION = "bill-generation"
 LINEAGE = "lineage"  # a retry's workflows name the run its lineage began with
@@ -136,7 +136,7 @@ class WorkflowMessage:
         if self.workflow_type == BILL_GENERATION:
             customer_id_field(self.payload, "customerIdentifier", "bill-generation payload")
             lineage = self.payload.get(LINEAGE, None)
-            if lineage is not None and (not isinstance(lineage, str) or not is_run_id(lineage)):
+            if lineage is not None and (not isinstance(lineage, str) or not RunId.is_one(lineage)):
                 raise MalformedMessage(
                     f"bill-generation payload field {LINEAGE!r} is {json.dumps(lineage)}, which"
                     " is not a run id (like run-20261127T200347-1f2e3d4c)"

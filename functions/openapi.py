@@ -21,7 +21,7 @@ from functions.crm_api import (
     MAX_SEARCH_CURSOR,
     SEARCH_CURSOR,
 )
-from functions.identifiers import CUSTOMER_ID, RUN_ID
+from functions.identifiers import CUSTOMER_ID, RunId
 from functions.messages import Customer
 from functions.run_list import DEFAULT_PAGE, MOST_A_PAGE
 from functions.runs import MAX_RUN_SIZE, RUN_STATES, STATES
@@ -30,7 +30,7 @@ from functions.web import Route
 Schema = dict[str, Any]
 
 CUSTOMER_ID_SCHEMA: Schema = {"type": "string", "pattern": f"^{CUSTOMER_ID.pattern}$"}
-RUN_ID_SCHEMA: Schema = {"type": "string", "pattern": f"^{RUN_ID.pattern}$"}
+RUN_ID_SCHEMA: Schema = {"type": "string", "pattern": f"^{RunId.PATTERN.pattern}$"}
 # The lab sends every field as a string; numbers are taken too, and kept as text.
 FIELD_VALUE: Schema = {"oneOf": [{"type": "string", "pattern": r"\S"}, {"type": "number"}]}
 WORKFLOW_ID: Schema = {"type": ["string", "number"]}

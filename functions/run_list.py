@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from functions import query as parse
-from functions.identifiers import RUN_ID
+from functions.identifiers import RunId
 from functions.runs import RUN_STATES, RunRecords, listed
 from functions.storage import Page
 
@@ -31,10 +31,6 @@ def _stamp_of(moment: datetime | None) -> str | None:
     return None if moment is None else f"{moment:%Y%m%d%H%M%S}"
 
 
-def _stamp(run_id: str) -> str:
-    return run_id[4:12] + run_id[13:19]  # run-20261127T200347-1f2e3d4c
-
-
 @dataclass(frozen=True)
 class RunQuery:
     limit: int = DEFAULT_PAGE
@@ -46,9 +42,7 @@ class RunQuery:
     @classmethod
     def parse(cls, query: Mapping[str, str]) -> RunQuery:
         limit = parse.whole_number(query, "limit", 1, MOST_A_PAGE, DEFAULT_PAGE)
-        after = parse.text(
-            query, "after", RUN_ID, 40, "a run id (like run-20261127T200347-1f2e3d4c)"
-        )
+        after = parse.text(query, "after", RunId.PATTERN, 40, f"a run id (like {RunId.EXAMPLE})")
         state = parse.one_of(query, "state", RUN_STATES)
         since = _stamp_of(parse.moment(query, "since"))
         until = _stamp_of(parse.moment(query, "until"))
@@ -65,7 +59,7 @@ class RunQuery:
             )
             for run_id in ids.items:
                 after, scanned = run_id, scanned + 1
-                if self.since is not None and _stamp(run_id) < self.since:
+                if self.since is not None and RunId(run_id).stamp < self.since:
                     return Page(found, None)  # older runs only from here on
                 run = records.runs.get(run_id)
                 entry = listed(run, records) if run is not None else None

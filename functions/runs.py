@@ -10,13 +10,12 @@ whatever else the buckets hold.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from functions.context import utc_now
-from functions.identifiers import WorkflowId
+from functions.identifiers import RunId, WorkflowId
 from functions.messages import BILL_GENERATION, LINEAGE, WorkflowMessage
 from functions.storage import (
     BillStore,
@@ -34,9 +33,9 @@ RUN_STATES = ("running", "done", "cancelled")
 MAX_RUN_SIZE = 10_000  # customers a run bills at most
 
 
-def new_run_id() -> str:
-    """``run-20261127T200347-1f2e3d4c``: sorts by time, and unique without coordination."""
-    return f"run-{utc_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+def new_run_id() -> RunId:
+    """A run starting now: ``run-20261127T200347-1f2e3d4c``."""
+    return RunId.new(utc_now())
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from urllib.parse import quote
 
-from functions.identifiers import WorkflowId, safe_key
+from functions.identifiers import RunId, WorkflowId, safe_key
 
 # -- the bills bucket: the lab engine's names, under the run ---------------------------
 
@@ -86,7 +86,7 @@ _LATEST_STAMP = 99_999_999_999_999  # yyyymmddHHMMSS counted down, so that S3 li
 def run_listing(run_id: str) -> str:
     """``runs-newest-first/<99999999999999 - yyyymmddHHMMSS>-<run id>.json``: S3 lists keys
     in ascending order only, so the run's start, counted down, comes first."""
-    stamp = int(run_id[4:12] + run_id[13:19])  # run-20261127T200347-1f2e3d4c
+    stamp = int(RunId(run_id).stamp)
     return f"{RUNS_NEWEST_FIRST}{_LATEST_STAMP - stamp:014d}-{run_id}.json"
 
 

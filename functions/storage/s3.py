@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from itertools import islice
 
-from functions.identifiers import RUN_ID, WorkflowId
+from functions.identifiers import RunId, WorkflowId
 from functions.storage import keys, records
 from functions.storage.base import (
     BillStore,
@@ -54,7 +54,7 @@ class S3RunStore(RunStore):
 
     def save(self, run: Run) -> None:
         first_save = not run.published and run.summary is None
-        if first_save and RUN_ID.fullmatch(run.run_id):  # listed once, newest first
+        if first_save and RunId.is_one(run.run_id):  # listed once, newest first
             self.bucket.put_json(keys.run_listing(run.run_id), {}, only_if_absent=True)
         self.bucket.put_json(keys.run_record(run.run_id), records.run(run))
 
