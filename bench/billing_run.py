@@ -20,9 +20,8 @@ from datetime import datetime
 
 from bench import ceilings, cost, probes
 from cli.api import Api
-from functions.coordinator import MAX_CUSTOMERS_PER_RUN
 from functions.messages import Customer
-from functions.runs import bill_names
+from functions.runs import MAX_RUN_SIZE, bill_names
 from functions.storage.bucket import Bucket
 from infra import s3server
 from infra.components import http_answers
@@ -49,8 +48,8 @@ def start_runs(settings: StackSettings, customer_ids: list[str]) -> dict[str, se
     """As many runs as the coordinator needs for these customers (10,000 to a run),
     all started before any is waited for: each run's id, and its bills' names."""
     runs = {}
-    for start in range(0, len(customer_ids), MAX_CUSTOMERS_PER_RUN):
-        run_id, names = start_run(settings, customer_ids[start : start + MAX_CUSTOMERS_PER_RUN])
+    for start in range(0, len(customer_ids), MAX_RUN_SIZE):
+        run_id, names = start_run(settings, customer_ids[start : start + MAX_RUN_SIZE])
         runs[run_id] = names
     return runs
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from cli.api import Api, CliError
 from cli.batches import import_requests
 from cli.table import table
-from functions.crm_api import plan_import
 from functions.customer_file import customer_rows
+from functions.customers import plan_import
 from functions.errors import InvalidRequest
 
 

@@ -24,7 +24,7 @@ import argparse
 
 from cli import bills, customers, runs, schedule
 from cli.trace import trace
-from functions.crm_api import MAX_CUSTOMERS_PER_IMPORT
+from functions.customers import MAX_CUSTOMERS_PER_IMPORT
 from functions.runs import RUN_STATES, STATES
 
 

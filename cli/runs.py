@@ -12,7 +12,7 @@ from typing import Any
 from cli.api import Api, CliError
 from cli.progress import follow, summary
 from cli.table import table
-from functions.coordinator import MAX_CUSTOMERS_PER_RUN
+from functions.runs import MAX_RUN_SIZE
 from runtime.config.tuning import RUNS_POSTED_AT_ONCE
 
 
@@ -68,7 +68,7 @@ def runs_of(customer_ids: Iterable[str]) -> Iterator[list[str]]:
     chunk: list[str] = []
     for customer_id in customer_ids:
         chunk.append(customer_id)
-        if len(chunk) == MAX_CUSTOMERS_PER_RUN:
+        if len(chunk) == MAX_RUN_SIZE:
             yield chunk
             chunk = []
     if chunk:

@@ -14,13 +14,12 @@ from typing import Any
 from functions.coordinator import FIELD, MAX_CUSTOMERS_PER_RUN, MAX_IDEMPOTENCY_KEY
 from functions.crm_api import (
     CUSTOMERS_PAGE,
-    EDITABLE,
     IDS_PAGE,
-    MAX_CUSTOMERS_PER_IMPORT,
     MAX_NAME_SEARCH,
     MAX_SEARCH_CURSOR,
     SEARCH_CURSOR,
 )
+from functions.customers import EDITABLE, MAX_CUSTOMERS_PER_IMPORT
 from functions.identifiers import CUSTOMER_ID, RunId
 from functions.messages import Customer
 from functions.run_list import DEFAULT_PAGE, MOST_A_PAGE

@@ -10,12 +10,15 @@ whatever else the buckets hold.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from functions.context import utc_now
+from functions.errors import InvalidRequest
 from functions.identifiers import RunId, WorkflowId
+from functions.log_context import about_run
 from functions.messages import BILL_GENERATION, LINEAGE, WorkflowMessage
 from functions.storage import (
     BillStore,
@@ -27,6 +30,8 @@ from functions.storage import (
     RunSummary,
 )
 from functions.storage.keys import bill_name, bills_of_run, workflow_prefix
+
+log = logging.getLogger(__name__)
 
 STATES = ("pending", "billed", "failed")  # a customer's, in a run
 RUN_STATES = ("running", "done", "cancelled")
@@ -205,6 +210,23 @@ def _keep_summary(run: Run, counts: Mapping[str, int], state: str, records: RunR
     """A run nothing of which is pending any more changes no more: keep what it came to."""
     if run.summary is None and run.published and counts["pending"] == 0:
         records.runs.save(replace(run, summary=RunSummary(state, counts)))
+
+
+def cancel(run: Run, records: RunRecords, at: str) -> dict[str, Any]:
+    """Cancel a run at ``at``: its bills stay, every job still pending fails as
+    ``cancelled``. Again on a cancelled run, the same answer; a run that is done is refused."""
+    counts = run_status(run, records, with_customers=False)
+    if counts["state"] == "done":
+        raise InvalidRequest(
+            f"run {run.run_id} is done: every customer has a bill or a failure; nothing to cancel",
+            status=409,
+        )
+    with about_run(run.run_id):
+        at = records.cancellations.cancel(run.run_id, at)
+        log.info("billing run %s: cancelled at %s", run.run_id, at)
+    # The cancel changes the run's state, not its counts: no second look at them.
+    cancelled = {key: value for key, value in counts.items() if key != "customers"}
+    return {**cancelled, "state": "cancelled", "cancelledAt": at}
 
 
 def listed(run: Run, records: RunRecords) -> dict[str, Any]:

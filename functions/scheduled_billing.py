@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from functions.context import iso_millis
-from functions.coordinator import Coordination, publish_once
 from functions.identifiers import is_customer_id
+from functions.run_starter import Coordination, publish_once
 from functions.runs import MAX_RUN_SIZE
 from functions.schedule import BillingSchedule
 from functions.storage import CustomerStore, Run, TickPage, TickPlans

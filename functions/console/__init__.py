@@ -23,8 +23,8 @@ from importlib import resources
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
-from functions.coordinator import MAX_CUSTOMERS_PER_RUN
 from functions.errors import NotFound
+from functions.runs import MAX_RUN_SIZE
 from functions.web import HttpRequest, HttpResponse, Route
 
 TYPES = {
@@ -81,7 +81,7 @@ class ConsoleSite:
         body = (
             _file("index.html")
             .replace("{{crm_url}}", crm)
-            .replace("{{max_customers_per_run}}", str(MAX_CUSTOMERS_PER_RUN))
+            .replace("{{max_customers_per_run}}", str(MAX_RUN_SIZE))
         )
         return HttpResponse(200, body, self._headers(PAGE_TYPE))
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from functions.console import assets
-from functions.coordinator import MAX_CUSTOMERS_PER_RUN
 from functions.identifiers import WorkflowId
+from functions.runs import MAX_RUN_SIZE
 from functions.storage import Job
 from functions.storage.keys import bill_name
 from runtime.aws_lambda.http import HttpAdapter
@@ -50,7 +50,7 @@ def test_the_page_holds_no_inline_script_or_style(guarded: Harness) -> None:
     assert "<style" not in page and " style=" not in page and " on" not in page.lower()
     assert '<meta name="crm-url" content="http://127.0.0.1:3008">' in page
     # The coordinator's own limit, which the start form splits runs by.
-    assert f'<meta name="max-customers-per-run" content="{MAX_CUSTOMERS_PER_RUN}">' in page
+    assert f'<meta name="max-customers-per-run" content="{MAX_RUN_SIZE}">' in page
 
 
 def test_every_script_module_is_served_under_the_policy_and_imports_only_served_ones(

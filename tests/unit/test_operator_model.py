@@ -321,8 +321,9 @@ class OperatorModel(RuleBasedStateMachine):
 
     def lineage(self, runs: dict[str, Run], workflow: str | WorkflowId) -> str:
         """The run a workflow's run retries, and so on up: its lineage's first run."""
-        run_id = (workflow if isinstance(workflow, WorkflowId) else WorkflowId(workflow)).run_id
-        assert run_id is not None
+        found = (workflow if isinstance(workflow, WorkflowId) else WorkflowId(workflow)).run_id
+        assert found is not None
+        run_id: str = found
         while (run := runs.get(run_id)) is not None and run.retry_of is not None:
             run_id = run.retry_of
         return run_id

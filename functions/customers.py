@@ -1,0 +1,215 @@
+"""The CRM's customers as its API changes them: a customer created, changed, or imported
+(a list, all or none), each field checked and bounded before anything is written.
+
+The CLI checks a CSV file with the same rules before it sends anything
+(``plan_import``, with the file's line numbers as labels).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from functions.errors import InvalidRequest, NotFound, StorageUnavailable
+from functions.identifiers import CUSTOMER_ID_RULE, is_customer_id
+from functions.messages import Customer
+from functions.storage import CustomerStore
+
+log = logging.getLogger(__name__)
+
+EDITABLE = {
+    "firstName": "first_name",
+    "lastName": "last_name",
+    "city": "city",
+    "connectionId": "connection_id",
+    "connectionMandate": "connection_mandate",
+}
+MAX_CUSTOMERS_PER_IMPORT = 1000
+# Characters a customer's field may have: each is bounded before it is written, and a
+# name's words stand in S3 keys (cut to keys.NAME_KEY_WORD_BYTES there).
+MAX_FIELD_LENGTH = 200
+_PROBLEMS_SHOWN = 20
+
+
+def _editable_fields(body: Mapping[str, Any]) -> dict[str, str]:
+    unknown = sorted(set(body) - set(EDITABLE) - {"customerId"})
+    if unknown:
+        raise InvalidRequest(f"unknown field(s) {unknown}; a customer has {sorted(EDITABLE)}")
+    changes = {}
+    for name, attribute in EDITABLE.items():
+        if name not in body:
+            continue
+        value = body[name]
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidRequest(f'"{name}" must be a non-empty string, got {value!r}')
+        if len(value.strip()) > MAX_FIELD_LENGTH:
+            raise InvalidRequest(
+                f'"{name}" has {len(value.strip())} characters; a customer\'s field has at most'
+                f" {MAX_FIELD_LENGTH}"
+            )
+        changes[attribute] = value.strip()
+    return changes
+
+
+def _new_customer(body: Mapping[str, Any]) -> Callable[[str], Customer]:
+    """What makes the customer ``body`` describes, once it has an id."""
+    fields = _editable_fields(body)
+    missing = [name for name, attribute in EDITABLE.items() if attribute not in fields]
+    if missing:
+        raise InvalidRequest(f"a new customer needs {missing}")
+    return lambda customer_id: Customer(customer_id=customer_id, **fields)
+
+
+def create(body: Mapping[str, Any], customers: CustomerStore) -> Customer:
+    # As the lab's CRM does, a single create gives the id; a "customerId" sent is ignored.
+    [customer] = customers.add_new([_new_customer(body)])
+    log.info("customer %s created", customer.customer_id)
+    return customer
+
+
+def import_all(items: list[Any], customers: CustomerStore) -> Imported:
+    """A list of customers: those with a ``customerId`` are stored under it (replacing
+    one there), the others get new ids. Nothing is written unless every item is valid.
+
+    An import is known by its content: its new customers' ids are fixed by its first try,
+    before anything is written, so the same list sent again (after a 503, or twice) writes
+    the same customers under the same ids and finishes what a failed try began."""
+    if not items:
+        raise InvalidRequest(
+            f"the list of customers is empty; send 1 to {MAX_CUSTOMERS_PER_IMPORT} of them"
+        )
+    if len(items) > MAX_CUSTOMERS_PER_IMPORT:
+        raise InvalidRequest(
+            f"{len(items)} customers in one request; send at most {MAX_CUSTOMERS_PER_IMPORT}"
+            " per request",
+            status=413,
+        )
+    plan = plan_import(items, [f"[{index}]" for index in range(len(items))])
+    if plan.problems:
+        # A list only a repeated id spoils is well-formed: 422, as a conflict in content.
+        status = 400 if plan.invalid else 422
+        raise InvalidRequest(f"nothing was imported: {_listed(plan.problems)}", status=status)
+    digest = hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()[:40]
+    try:
+        given_ids = [customer.customer_id for customer in plan.given.values()]
+        new_ids, tried_before = customers.import_ids(digest, len(plan.new), given_ids)
+    except StorageUnavailable as exc:
+        raise StorageUnavailable(f"nothing was imported: {exc}") from exc
+    created = {
+        index: make(new_id) for (index, make), new_id in zip(plan.new.items(), new_ids, strict=True)
+    }
+    try:
+        customers.put_all(list(plan.given.values()))
+        stored_as_planned = customers.add_as_planned(list(created.values()))
+    except StorageUnavailable as exc:
+        raise StorageUnavailable(
+            f"the import is written in part ({exc}); send the same request again to finish"
+            " it: it writes the same customers under the same ids"
+        ) from exc
+    taken = [
+        c.customer_id for c, ok in zip(created.values(), stored_as_planned, strict=True) if not ok
+    ]
+    if taken:
+        raise InvalidRequest(
+            f"the import is written in part: the new id(s) {taken[:5]} it planned now hold"
+            " other customers (changed by hand since its first try); import those items again"
+            " in a list of their own",
+            status=409,
+        )
+    stored = {**plan.given, **created}
+    log.info(
+        "imported %d customer(s): %d new, %d by their id%s",
+        len(items),
+        len(created),
+        len(plan.given),
+        " (asked again)" if tried_before else "",
+    )
+    return Imported([stored[index] for index in range(len(items))], tried_before)
+
+
+@dataclass(frozen=True)
+class Imported:
+    """An import's customers, in the list's order; ``replayed``: the same list was sent
+    before, and this finished or repeated it."""
+
+    customers: list[Customer]
+    replayed: bool
+
+
+@dataclass
+class ImportPlan:
+    """An import's items by position: the customers under their own ids, what makes the
+    new ones, and what is wrong (each problem led by the item's label)."""
+
+    given: dict[int, Customer] = field(default_factory=dict)
+    new: dict[int, Callable[[str], Customer]] = field(default_factory=dict)
+    invalid: list[tuple[int, str]] = field(default_factory=list)
+    repeated: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[str]:
+        """Every problem, in the items' order."""
+        return [problem for _, problem in sorted(self.invalid + self.repeated)]
+
+
+def plan_import(items: Sequence[Any], labels: Sequence[str]) -> ImportPlan:
+    """Check every item of an import (``labels`` name them in problems), writing nothing."""
+    plan = ImportPlan()
+    first_at: dict[str, str] = {}
+    for index, (item, label) in enumerate(zip(items, labels, strict=True)):
+        try:
+            given_or_new = _imported_customer(item)
+        except InvalidRequest as exc:
+            plan.invalid.append((index, f"{label}: {exc}"))
+            continue
+        if not isinstance(given_or_new, Customer):
+            plan.new[index] = given_or_new
+            continue
+        plan.given[index] = given_or_new
+        first = first_at.setdefault(given_or_new.customer_id, label)
+        if first != label:
+            problem = f"{label}: customerId {given_or_new.customer_id!r} is also at {first}"
+            plan.repeated.append((index, problem))
+    return plan
+
+
+def _listed(problems: list[str]) -> str:
+    shown = "; ".join(problems[:_PROBLEMS_SHOWN])
+    hidden = len(problems) - _PROBLEMS_SHOWN
+    return f"{len(problems)} invalid customer(s): {shown}" + (
+        f" and {hidden} more" if hidden > 0 else ""
+    )
+
+
+def _imported_customer(item: Any) -> Customer | Callable[[str], Customer]:
+    """An item of an import: the customer under its own id, or what makes a new one."""
+    if not isinstance(item, dict):
+        raise InvalidRequest(f"a customer must be a JSON object, not {type(item).__name__}")
+    make = _new_customer(item)
+    if "customerId" not in item:
+        return make
+    customer_id = item["customerId"]
+    if not isinstance(customer_id, str):
+        shown = json.dumps(customer_id)
+        raise InvalidRequest(f'customerId must be a string, got {shown} (write it as "{shown}")')
+    if not is_customer_id(customer_id):
+        raise InvalidRequest(
+            f"customerId {customer_id!r} is not a customer id ({CUSTOMER_ID_RULE})"
+        )
+    return make(customer_id)
+
+
+def update(customer_id: str, body: Mapping[str, Any], customers: CustomerStore) -> Customer:
+    current = customers.get(customer_id)
+    if current is None:
+        raise NotFound(f"there is no customer {customer_id!r}")
+    updated = replace(current, **_editable_fields(body))
+    customers.put(updated)
+    log.info("customer %s updated", customer_id)
+    return updated
