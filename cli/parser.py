@@ -25,7 +25,7 @@ import argparse
 from cli import bills, customers, runs, schedule
 from cli.trace import trace
 from functions.customers import MAX_CUSTOMERS_PER_IMPORT
-from functions.runs import RUN_STATES, STATES
+from functions.run_answers import RUN_STATES, STATES
 
 
 def parser() -> argparse.ArgumentParser:

@@ -1,4 +1,6 @@
-"""crm: the CRM's HTTP API, as the lab's CRM offers it.
+"""crm: the CRM's HTTP API, as the lab's CRM offers it, each operation declared once, below,
+beside its handler (``functions/operation.py``); what changes customers is in
+``customers.py``.
 
 - ``GET /?customerId=N``: one customer, or 404
 - ``GET /[?after=<id>&limit=N]``: a page of customers in id order; ``Link: <...>; rel="next"``
@@ -11,115 +13,302 @@
 
 from __future__ import annotations
 
-import logging
 import re
-from typing import Any
+from collections.abc import Mapping
+from typing import Annotated, Any, NotRequired
 from urllib.parse import urlencode
 
-from functions import query
-from functions.customers import create, import_all, update
+from pydantic import Field, WithJsonSchema
+from typing_extensions import TypedDict
+
+from functions.customers import (
+    EDITABLE,
+    MAX_CUSTOMERS_PER_IMPORT,
+    create,
+    editable_fields,
+    import_all,
+    update,
+)
 from functions.errors import InvalidRequest, NotFound
-from functions.identifiers import CUSTOMER_ID_RULE, is_customer_id
+from functions.identifiers import CustomerIdText
+from functions.messages import Customer
+from functions.operation import Api, Body, Paged, Parameters, Reply, json_object
+from functions.parameters import CUSTOMER_ID_TEXT, Text, WholeNumber
 from functions.storage import CustomerStore, Page
-from functions.web import HttpRequest, HttpResponse, Route
+from functions.web import HttpResponse, closed, documented
 
-log = logging.getLogger(__name__)
-
-# Page sizes (default, most): a customer costs a read, ids a listing per shard of up to 1,000.
-CUSTOMERS_PAGE = (100, 500)
-IDS_PAGE = (10_000, 10_000)
 MAX_NAME_SEARCH = 100
 MAX_SEARCH_CURSOR = 400
 SEARCH_CURSOR = re.compile(r"[ -~]*")  # a name key's tail: percent-encoded, so ASCII
+S3_DOWN = Reply("S3 is unavailable")
+NEXT_PAGE = {
+    "Link": {
+        "description": 'the next page, `<...?after=<id>&limit=N>; rel="next"`; absent on the last',
+        "schema": {"type": "string"},
+    }
+}
+API = Api("CRM", "The CRM's customers, as the lab's CRM offers them.")
+CustomerIdParameter = Annotated[str, CUSTOMER_ID_TEXT]
+# The lab sends every field as a string; numbers are taken too, and kept as text.
+FieldValue = Annotated[
+    str | float,
+    WithJsonSchema({"oneOf": [{"type": "string", "pattern": r"\S"}, {"type": "number"}]}),
+]
 
 
-def _customer_id(text: str) -> str:
-    if not is_customer_id(text):
-        raise InvalidRequest(f"{text!r} is not a customer id ({CUSTOMER_ID_RULE})")
-    return text
+@documented
+class CustomerAnswer(TypedDict):
+    """A customer, as the lab's CRM gives it."""
+
+    customerId: str
+    firstName: str
+    lastName: str
+    city: str
+    connectionId: str
+    connectionMandate: str
 
 
-def _paging(request: HttpRequest, sizes: tuple[int, int]) -> tuple[str, int]:
-    """The ``after`` cursor and the page size a listing was asked for."""
-    after = request.query.get("after", "")
-    if "after" in request.query and not is_customer_id(after):
-        raise InvalidRequest(f"after={after!r} is not a customer id ({CUSTOMER_ID_RULE})")
-    default, most = sizes
-    return after, query.whole_number(request.query, "limit", 1, most, default)
+def _answer(customer: Customer) -> CustomerAnswer:
+    return CustomerAnswer(
+        customerId=customer.customer_id,
+        firstName=customer.first_name,
+        lastName=customer.last_name,
+        city=customer.city,
+        connectionId=customer.connection_id,
+        connectionMandate=customer.connection_mandate,
+    )
 
 
-def _paged(request: HttpRequest, page: Page[Any], limit: int) -> HttpResponse:
+def _page(path: str, page: Page[Any], limit: int, **asked: str) -> HttpResponse[Any]:
+    """A page, with a ``Link`` to the next unless it is the last."""
     if page.next_after is None:
         return HttpResponse(200, page.items)
-    link = urlencode({"after": page.next_after, "limit": limit})
-    return HttpResponse(200, page.items, {"Link": f'<{request.path}?{link}>; rel="next"'})
+    link = urlencode({**asked, "after": page.next_after, "limit": limit})
+    return HttpResponse(200, page.items, {"Link": f'<{path}?{link}>; rel="next"'})
 
 
-def get_customers(request: HttpRequest, customers: CustomerStore) -> HttpResponse:
-    after, limit = _paging(request, CUSTOMERS_PAGE)
-    if "customerId" not in request.query:
-        page = customers.page(after, limit)
-        return _paged(request, Page([c.to_wire() for c in page.items], page.next_after), limit)
-    customer_id = _customer_id(request.query["customerId"])
-    customer = customers.get(customer_id)
+class CustomersQuery(Paged[CustomerIdParameter]):
+    after: CustomerIdParameter | None = None
+    """the cursor: the last id of the page before; the customers after it"""
+    limit: Annotated[int, WholeNumber(1, 500)] = 100
+    """the page's size"""
+    customer_id: CustomerIdParameter | None = None
+    """this customer alone (after and limit are then not used)"""
+
+
+@API.operation(
+    "GET",
+    "/",
+    "getCustomers",
+    summary="One customer (with customerId; after and limit are then not used),"
+    " or a page of customers in id order",
+    query=CustomersQuery,
+    replies={
+        200: Reply(
+            "the customer, or a page of customers",
+            CustomerAnswer | list[CustomerAnswer],
+            headers=NEXT_PAGE,
+        ),
+        400: Reply("not a customer id, or a limit out of range"),
+        404: Reply("there is no such customer"),
+        503: S3_DOWN,
+    },
+)
+def get_customers(customers: CustomerStore, query: CustomersQuery) -> HttpResponse[Any]:
+    if query.customer_id is None:
+        page = customers.page(query.after or "", query.limit)
+        answers = Page([_answer(customer) for customer in page.items], page.next_after)
+        return _page("/", answers, query.limit)
+    customer = customers.get(query.customer_id)
     if customer is None:
-        raise NotFound(f"there is no customer {customer_id!r}")
-    return HttpResponse(200, customer.to_wire())
+        raise NotFound(f"there is no customer {query.customer_id!r}")
+    return HttpResponse(200, _answer(customer))
 
 
-def search_customers(request: HttpRequest, customers: CustomerStore) -> HttpResponse:
+class CustomerIdsQuery(Paged[CustomerIdParameter]):
+    after: CustomerIdParameter | None = None
+    """the cursor: the last id of the page before; the ids after it"""
+    limit: Annotated[int, WholeNumber(1, 10_000)] = 10_000
+    """the page's size"""
+
+
+@API.operation(
+    "GET",
+    "/customer-ids",
+    "getCustomerIds",
+    summary="A page of customer ids in id order, one S3 request per 1,000",
+    query=CustomerIdsQuery,
+    replies={
+        200: Reply("a page of ids", list[CustomerIdText], headers=NEXT_PAGE),
+        400: Reply("not a customer id, or a limit out of range"),
+        503: S3_DOWN,
+    },
+)
+def get_customer_ids(customers: CustomerStore, query: CustomerIdsQuery) -> HttpResponse[list[str]]:
+    page = customers.id_page(query.after or "", query.limit)
+    return _page("/customer-ids", page, query.limit)
+
+
+class SearchQuery(Paged[str]):
+    name: Annotated[
+        str,
+        Text(
+            re.compile(r"(?s).*"),
+            "{name}={value}; give the start of a first or last name, 1 to"
+            f" {MAX_NAME_SEARCH} characters",
+            MAX_NAME_SEARCH,
+            least=1,
+            strip=True,
+            schema_pattern=r"\S",
+        ),
+    ]
+    """give the start of a first or last name, 1 to 100 characters: the customers a word of
+    whose names starts so, any case"""
+    after: (
+        Annotated[
+            str,
+            Text(
+                SEARCH_CURSOR,
+                "{name} is not a cursor this search gave; start from the first page",
+                MAX_SEARCH_CURSOR,
+            ),
+        ]
+        | None
+    ) = None
+    """the cursor the `Link` of the page before gave"""
+    limit: Annotated[int, WholeNumber(1, 500)] = 100
+    """the page's size"""
+
+
+@API.operation(
+    "GET",
+    "/customer-search",
+    "searchCustomers",
+    summary="Customers a word of whose first or last name starts with `name`,"
+    " any case, in the words' order: one listing and a read per customer shown",
+    query=SearchQuery,
+    replies={
+        200: Reply("a page of customers", list[CustomerAnswer], headers=NEXT_PAGE),
+        400: Reply("no name, or a limit out of range"),
+        503: S3_DOWN,
+    },
+)
+def search_customers(
+    customers: CustomerStore, query: SearchQuery
+) -> HttpResponse[list[CustomerAnswer]]:
     """Customers with a word of their names starting with ``name``, a page at a time."""
-    name = request.query.get("name", "").strip()
-    if not 0 < len(name) <= MAX_NAME_SEARCH:
-        raise InvalidRequest(
-            f"name={name!r}; give the start of a first or last name, 1 to"
-            f" {MAX_NAME_SEARCH} characters"
-        )
-    after = request.query.get("after", "")
-    if len(after) > MAX_SEARCH_CURSOR or not SEARCH_CURSOR.fullmatch(after):
-        raise InvalidRequest("after is not a cursor this search gave; start from the first page")
-    default, most = CUSTOMERS_PAGE
-    limit = query.whole_number(request.query, "limit", 1, most, default)
-    page = customers.search(name, after, limit)
-    found = [customer.to_wire() for customer in page.items]
-    if page.next_after is None:
-        return HttpResponse(200, found)
-    link = urlencode({"name": name, "after": page.next_after, "limit": limit})
-    return HttpResponse(200, found, {"Link": f'<{request.path}?{link}>; rel="next"'})
+    page = customers.search(query.name, query.after or "", query.limit)
+    found = Page([_answer(customer) for customer in page.items], page.next_after)
+    return _page("/customer-search", found, query.limit, name=query.name)
 
 
-def get_customer_ids(request: HttpRequest, customers: CustomerStore) -> HttpResponse:
-    after, limit = _paging(request, IDS_PAGE)
-    return _paged(request, customers.id_page(after, limit), limit)
+class _CustomerFields(TypedDict):
+    firstName: FieldValue
+    lastName: FieldValue
+    city: FieldValue
+    connectionId: FieldValue
+    connectionMandate: FieldValue
 
 
-def create_customer(request: HttpRequest, customers: CustomerStore) -> HttpResponse:
-    body = request.json()
-    if isinstance(body, list):
-        imported = import_all(body, customers)
-        replayed = {"Idempotent-Replayed": "true"} if imported.replayed else {}
-        return HttpResponse(201, [c.to_wire() for c in imported.customers], replayed)
-    if not isinstance(body, dict):
+@closed
+class NewCustomer(_CustomerFields):
+    """A customer to create: every field but its id."""
+
+    customerId: NotRequired[Any]
+    """ignored: a new customer gets a new id"""
+
+
+@closed
+class ImportedCustomer(_CustomerFields):
+    """A customer of an import: stored under its customerId if it has one (replacing the
+    customer there), under a new id if not."""
+
+    customerId: NotRequired[CustomerIdText]
+
+
+def read_customers(body: Any) -> Mapping[str, Any] | list[Any]:
+    """A customer or a list of them; each is checked by ``customers.py``."""
+    if not isinstance(body, dict | list):
         raise InvalidRequest(
             f"the request body must be a customer (a JSON object) or a list of them,"
             f" not {type(body).__name__}"
         )
-    return HttpResponse(201, create(body, customers).to_wire())
+    return body
 
 
-def update_customer(
-    request: HttpRequest, customers: CustomerStore, customer_id: str
-) -> HttpResponse:
-    return HttpResponse(
-        200, update(_customer_id(customer_id), request.json_object(), customers).to_wire()
-    )
-
-
-# What the CRM answers, as the lab's CRM does; its OpenAPI document is built from this.
-ROUTES = (
-    Route("GET", "/", "getCustomers", get_customers),
-    Route("GET", "/customer-ids", "getCustomerIds", get_customer_ids),
-    Route("GET", "/customer-search", "searchCustomers", search_customers),
-    Route("POST", "/customers", "createCustomer", create_customer),
-    Route("POST", "/customers/{customerId}", "updateCustomer", update_customer),
+@API.operation(
+    "POST",
+    "/customers",
+    "createCustomer",
+    summary="Create a customer under a new id; or import a list of customers",
+    description="A list is imported whole or not at all: an item with a customerId"
+    " is stored under it (replacing the customer there), the others get new ids."
+    f" At most {MAX_CUSTOMERS_PER_IMPORT} customers a request.",
+    body=Body(
+        NewCustomer
+        | Annotated[
+            list[ImportedCustomer], Field(min_length=1, max_length=MAX_CUSTOMERS_PER_IMPORT)
+        ],
+        read_customers,
+    ),
+    replies={
+        201: Reply(
+            "the customer created, or the customers imported, in order",
+            CustomerAnswer | list[CustomerAnswer],
+            headers={"Idempotent-Replayed": {"schema": {"enum": ["true"]}}},
+        ),
+        400: Reply("a field is missing or not a non-empty string (nothing imported)"),
+        409: Reply("an import's planned new ids hold other customers (written in part)"),
+        413: Reply(f"the body is over 1 MiB, or lists over {MAX_CUSTOMERS_PER_IMPORT} customers"),
+        422: Reply("a list names a customerId twice (nothing imported)"),
+        503: S3_DOWN,
+    },
 )
+def create_customer(
+    customers: CustomerStore, body: Mapping[str, Any] | list[Any]
+) -> HttpResponse[Any]:
+    if isinstance(body, list):
+        imported = import_all(body, customers)
+        replayed = {"Idempotent-Replayed": "true"} if imported.replayed else {}
+        return HttpResponse(201, [_answer(c) for c in imported.customers], replayed)
+    return HttpResponse(201, _answer(create(body, customers)))
+
+
+class CustomerPath(Parameters):
+    customer_id: CustomerIdParameter
+
+
+@closed
+class CustomerChanges(TypedDict, total=False):
+    """The fields to change; the others stay."""
+
+    firstName: FieldValue
+    lastName: FieldValue
+    city: FieldValue
+    connectionId: FieldValue
+    connectionMandate: FieldValue
+    customerId: Any
+    """ignored"""
+
+
+@API.operation(
+    "POST",
+    "/customers/{customerId}",
+    "updateCustomer",
+    summary="Change the given fields of a customer",
+    path_parameters=CustomerPath,
+    body=Body(CustomerChanges, lambda body: editable_fields(json_object(body))),
+    replies={
+        200: Reply("the customer as changed", CustomerAnswer),
+        400: Reply("not a customer id, or a field that cannot be set"),
+        404: Reply("there is no such customer"),
+        503: S3_DOWN,
+    },
+)
+def update_customer(
+    customers: CustomerStore, path: CustomerPath, body: dict[str, str]
+) -> HttpResponse[CustomerAnswer]:
+    return HttpResponse(200, _answer(update(path.customer_id, body, customers)))
+
+
+assert set(EDITABLE) == set(CustomerChanges.__annotations__) - {"customerId"}

@@ -35,7 +35,7 @@ MAX_FIELD_LENGTH = 200
 _PROBLEMS_SHOWN = 20
 
 
-def _editable_fields(body: Mapping[str, Any]) -> dict[str, str]:
+def editable_fields(body: Mapping[str, Any]) -> dict[str, str]:
     unknown = sorted(set(body) - set(EDITABLE) - {"customerId"})
     if unknown:
         raise InvalidRequest(f"unknown field(s) {unknown}; a customer has {sorted(EDITABLE)}")
@@ -59,7 +59,7 @@ def _editable_fields(body: Mapping[str, Any]) -> dict[str, str]:
 
 def _new_customer(body: Mapping[str, Any]) -> Callable[[str], Customer]:
     """What makes the customer ``body`` describes, once it has an id."""
-    fields = _editable_fields(body)
+    fields = editable_fields(body)
     missing = [name for name, attribute in EDITABLE.items() if attribute not in fields]
     if missing:
         raise InvalidRequest(f"a new customer needs {missing}")
@@ -205,11 +205,12 @@ def _imported_customer(item: Any) -> Customer | Callable[[str], Customer]:
     return make(customer_id)
 
 
-def update(customer_id: str, body: Mapping[str, Any], customers: CustomerStore) -> Customer:
+def update(customer_id: str, changes: Mapping[str, str], customers: CustomerStore) -> Customer:
+    """The customer with ``changes`` (by attribute, as ``editable_fields`` gives them) made."""
     current = customers.get(customer_id)
     if current is None:
         raise NotFound(f"there is no customer {customer_id!r}")
-    updated = replace(current, **_editable_fields(body))
+    updated = replace(current, **changes)
     customers.put(updated)
     log.info("customer %s updated", customer_id)
     return updated

@@ -10,7 +10,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from functions.errors import InvalidRequest, MalformedMessage
 
@@ -18,6 +18,22 @@ _SAFE_KEY = re.compile(r"[A-Za-z0-9._-]{1,120}")
 # What a customer id may be: it becomes part of S3 keys and bill names as it is.
 CUSTOMER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 CUSTOMER_ID_RULE = "1 to 64 letters, digits, '-' or '_', starting with a letter or digit"
+
+
+@dataclass(frozen=True)
+class Matching:
+    """Metadata of a text in a JSON body: ``Annotated[str, Matching(pattern)]``; pydantic
+    (imported by the HTTP operations only) checks it and the OpenAPI document shows it."""
+
+    pattern: re.Pattern[str]
+
+    def __get_pydantic_core_schema__(self, _source: Any, _handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        return core_schema.str_schema(pattern=f"^{self.pattern.pattern}$")
+
+
+CustomerIdText = Annotated[str, Matching(CUSTOMER_ID)]
 
 
 def is_customer_id(text: str) -> bool:
@@ -113,3 +129,6 @@ class WorkflowId:
         """The billing run this workflow is part of; None for one no run of ours started
         (the lab's coordinator's, say)."""
         return RunId.of_workflow(self.text)
+
+
+RunIdText = Annotated[str, Matching(RunId.PATTERN)]

@@ -10,15 +10,13 @@ runs for a page: a page may hold fewer runs than asked and still have a next one
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
-from functions import query as parse
 from functions.identifiers import RunId
-from functions.runs import RUN_STATES, RunRecords, listed
+from functions.run_answers import ListedRun, RunState
+from functions.runs import RunRecords, listed
 from functions.storage import Page
 
 DEFAULT_PAGE = 20
@@ -32,34 +30,27 @@ def _stamp_of(moment: datetime | None) -> str | None:
 
 
 @dataclass(frozen=True)
-class RunQuery:
+class RunFilter:
+    """Which runs a page shows: those after the run ``after`` (newest first), in ``state``,
+    started from ``since`` to ``until`` (UTC), ``limit`` at most."""
+
     limit: int = DEFAULT_PAGE
     after: str = ""
-    state: str | None = None
-    since: str | None = None  # yyyymmddHHMMSS, inclusive
-    until: str | None = None
+    state: RunState | None = None
+    since: datetime | None = None
+    until: datetime | None = None
 
-    @classmethod
-    def parse(cls, query: Mapping[str, str]) -> RunQuery:
-        limit = parse.whole_number(query, "limit", 1, MOST_A_PAGE, DEFAULT_PAGE)
-        after = parse.text(query, "after", RunId.PATTERN, 40, f"a run id (like {RunId.EXAMPLE})")
-        state = parse.one_of(query, "state", RUN_STATES)
-        since = _stamp_of(parse.moment(query, "since"))
-        until = _stamp_of(parse.moment(query, "until"))
-        return cls(limit, after or "", state, since, until)
-
-    def page(self, records: RunRecords) -> Page[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        if self.since is not None and self.until is not None and self.since > self.until:
+    def page(self, records: RunRecords) -> Page[ListedRun]:
+        found: list[ListedRun] = []
+        since, until = _stamp_of(self.since), _stamp_of(self.until)
+        if since is not None and until is not None and since > until:
             return Page(found, None)  # nothing starts after since and by until
         after, scanned = self.after, 0
         while len(found) < self.limit and scanned < SCANNED_PER_PAGE:
-            ids = records.runs.newest(
-                after, self.until, min(self.limit, SCANNED_PER_PAGE - scanned)
-            )
+            ids = records.runs.newest(after, until, min(self.limit, SCANNED_PER_PAGE - scanned))
             for run_id in ids.items:
                 after, scanned = run_id, scanned + 1
-                if self.since is not None and RunId(run_id).stamp < self.since:
+                if since is not None and RunId(run_id).stamp < since:
                     return Page(found, None)  # older runs only from here on
                 run = records.runs.get(run_id)
                 entry = listed(run, records) if run is not None else None
@@ -73,14 +64,12 @@ class RunQuery:
                 return Page(found, None)
         return Page(found, after)
 
-    def next_path(self, after: str) -> str:
+    def next_query(self, after: str) -> dict[str, Any]:
+        """The query of the page after this one, which ended at the run ``after``."""
         query: dict[str, Any] = {"after": after, "limit": self.limit}
-        for name in ("state", "since", "until"):
-            value = getattr(self, name)
-            if value is not None:
-                query[name] = value if name == "state" else _iso(value)
-        return f"/runs?{urlencode(query)}"
-
-
-def _iso(stamp: str) -> str:
-    return datetime.strptime(stamp, "%Y%m%d%H%M%S").strftime("%Y-%m-%dT%H:%M:%SZ")
+        if self.state is not None:
+            query["state"] = self.state
+        for name, moment in (("since", self.since), ("until", self.until)):
+            if moment is not None:
+                query[name] = f"{moment:%Y-%m-%dT%H:%M:%SZ}"
+        return query

@@ -13,13 +13,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from functions.context import utc_now
 from functions.errors import InvalidRequest
 from functions.identifiers import RunId, WorkflowId
 from functions.log_context import about_run
 from functions.messages import BILL_GENERATION, LINEAGE, WorkflowMessage
+from functions.run_answers import (
+    RUN_STATES,
+    AcceptedWorkflow,
+    Counts,
+    CustomerOfRun,
+    CustomerState,
+    ListedRun,
+    RunAccepted,
+    RunState,
+    RunStatus,
+)
 from functions.storage import (
     BillStore,
     JobFailures,
@@ -32,9 +43,8 @@ from functions.storage import (
 from functions.storage.keys import bill_name, bills_of_run, workflow_prefix
 
 log = logging.getLogger(__name__)
+Described = TypeVar("Described", ListedRun, RunStatus)
 
-STATES = ("pending", "billed", "failed")  # a customer's, in a run
-RUN_STATES = ("running", "done", "cancelled")
 MAX_RUN_SIZE = 10_000  # customers a run bills at most
 
 
@@ -49,14 +59,14 @@ class BillingRun:
     workflows: tuple[WorkflowMessage, ...]
     lineage: str | None = None
 
-    def summary(self) -> dict[str, Any]:
-        summary: dict[str, Any] = {
+    def summary(self) -> RunAccepted:
+        summary: RunAccepted = {
             "runId": self.run_id,
             "workflows": [
-                {
-                    "customerIdentifier": workflow.customer_identifier,
-                    "workflowId": workflow.workflow_id.wire,
-                }
+                AcceptedWorkflow(
+                    customerIdentifier=workflow.customer_identifier,
+                    workflowId=workflow.workflow_id.text,
+                )
                 for workflow in self.workflows
             ],
         }
@@ -121,10 +131,10 @@ class RunRecords:
 def run_status(
     run: Run,
     records: RunRecords,
-    state: str | None = None,
+    state: CustomerState | None = None,
     with_customers: bool = True,
     page: CustomerPage | None = None,
-) -> dict[str, Any]:
+) -> RunStatus:
     """Counts of the run's workflows by state, the run's own state, and each customer's
     (only those in ``state``, if given; none without ``with_customers``; those of ``page``
     if given). A workflow that failed counts as failed, whatever bill its lineage holds
@@ -135,24 +145,23 @@ def run_status(
     failed_keys = records.failures.workflow_keys(workflow_prefix(run.run_id))
     # Whether a pending customer's question was asked costs a read of each batch object.
     waiting = records.progress.asked_keys(run.run_id) if with_customers else set()
-    counts = dict.fromkeys(STATES, 0)
-    customers: list[dict[str, Any]] = []
+    counts = Counts(pending=0, billed=0, failed=0)
+    customers: list[CustomerOfRun] = []
     shown_failures = []
     last_shown, more = 0, False
     for number, workflow in enumerate(plan(run).workflows, start=1):
         customer_id = workflow.customer_identifier
-        entry: dict[str, Any] = {
-            "customerIdentifier": customer_id,
-            "workflowId": workflow.workflow_id.wire,
-        }
+        entry = CustomerOfRun(
+            customerIdentifier=customer_id, workflowId=workflow.workflow_id.wire, state="pending"
+        )
         name = bill_name(customer_id, workflow.workflow_id, run.lineage)
         key = workflow.workflow_id.key
         if key in failed_keys:
             entry["state"] = "failed"
         elif name in billed:
-            entry.update(state="billed", bill=name)
+            entry["state"], entry["bill"] = "billed", name
         else:
-            entry.update(state="pending", asked=key in waiting)
+            entry["asked"] = key in waiting
         counts[entry["state"]] += 1
         if not with_customers or state not in (None, entry["state"]) or number <= page.after:
             continue
@@ -168,13 +177,20 @@ def run_status(
     for (entry, _), failure in zip(shown_failures, shown, strict=True):
         entry["reason"] = failure.reason if failure else "the failure record vanished"
     cancelled_at = records.cancellations.cancelled_at(run.run_id)
-    status = {
-        **_described(run, counts, _state(run, counts, cancelled_at)),
-        "published": run.published,
-        "done": counts["pending"] == 0 and run.published,
-        "retries": records.runs.retries(run.run_id),
-        "customers": customers,
-    }
+    status = _described(
+        run,
+        RunStatus(
+            runId=run.run_id,
+            createTime=run.create_time,
+            total=len(run.customer_ids),
+            counts=counts,
+            state=_state(run, counts, cancelled_at),
+            published=run.published,
+            done=counts["pending"] == 0 and run.published,
+            retries=records.runs.retries(run.run_id),
+            customers=customers,
+        ),
+    )
     if page.limit < len(run.customer_ids):
         status["next"] = last_shown if more else None
     if cancelled_at is not None:
@@ -183,20 +199,26 @@ def run_status(
     return status
 
 
-def _state(run: Run, counts: Mapping[str, int], cancelled_at: str | None) -> str:
+def _state(run: Run, counts: Counts, cancelled_at: str | None) -> RunState:
     if cancelled_at is not None:
         return "cancelled"
     return "done" if counts["pending"] == 0 and run.published else "running"
 
 
-def _described(run: Run, counts: Mapping[str, int], state: str) -> dict[str, Any]:
-    described: dict[str, Any] = {
-        "runId": run.run_id,
-        "createTime": run.create_time,
-        "total": len(run.customer_ids),
-        "counts": dict(counts),
-        "state": state,
-    }
+def _listed(run: Run, counts: Counts, state: RunState) -> ListedRun:
+    listed = ListedRun(
+        runId=run.run_id,
+        createTime=run.create_time,
+        total=len(run.customer_ids),
+        counts=counts,
+        state=state,
+    )
+    return _described(run, listed)
+
+
+def _described(run: Run, described: Described) -> Described:
+    """``described`` with what a run may also say: the run it retries, the tick that
+    started it, the run its lineage began with."""
     if run.retry_of is not None:
         described["retryOf"] = run.retry_of
     if run.scheduled_for is not None:
@@ -206,17 +228,22 @@ def _described(run: Run, counts: Mapping[str, int], state: str) -> dict[str, Any
     return described
 
 
-def _keep_summary(run: Run, counts: Mapping[str, int], state: str, records: RunRecords) -> None:
+def _keep_summary(run: Run, counts: Counts, state: RunState, records: RunRecords) -> None:
     """A run nothing of which is pending any more changes no more: keep what it came to."""
     if run.summary is None and run.published and counts["pending"] == 0:
-        records.runs.save(replace(run, summary=RunSummary(state, counts)))
+        kept = {
+            "pending": counts["pending"],
+            "billed": counts["billed"],
+            "failed": counts["failed"],
+        }
+        records.runs.save(replace(run, summary=RunSummary(state, kept)))
 
 
-def cancel(run: Run, records: RunRecords, at: str) -> dict[str, Any]:
+def cancel(run: Run, records: RunRecords, at: str) -> RunStatus:
     """Cancel a run at ``at``: its bills stay, every job still pending fails as
     ``cancelled``. Again on a cancelled run, the same answer; a run that is done is refused."""
-    counts = run_status(run, records, with_customers=False)
-    if counts["state"] == "done":
+    status = run_status(run, records, with_customers=False)
+    if status["state"] == "done":
         raise InvalidRequest(
             f"run {run.run_id} is done: every customer has a bill or a failure; nothing to cancel",
             status=409,
@@ -225,14 +252,16 @@ def cancel(run: Run, records: RunRecords, at: str) -> dict[str, Any]:
         at = records.cancellations.cancel(run.run_id, at)
         log.info("billing run %s: cancelled at %s", run.run_id, at)
     # The cancel changes the run's state, not its counts: no second look at them.
-    cancelled = {key: value for key, value in counts.items() if key != "customers"}
-    return {**cancelled, "state": "cancelled", "cancelledAt": at}
+    status.pop("customers", None)
+    return {**status, "state": "cancelled", "cancelledAt": at}
 
 
-def listed(run: Run, records: RunRecords) -> dict[str, Any]:
+def listed(run: Run, records: RunRecords) -> ListedRun:
     """A run as a list shows it: one read for a finished run; for another, a listing of
     its bills and one of its failures (a request per 1,000 each) and a read."""
     if run.summary is not None:
-        return _described(run, run.summary.counts, run.summary.state)
+        kept, state = run.summary.counts, run.summary.state
+        counts = Counts(pending=kept["pending"], billed=kept["billed"], failed=kept["failed"])
+        return _listed(run, counts, state if state in RUN_STATES else "done")
     status = run_status(run, records, with_customers=False)
-    return {key: status[key] for key in _described(run, status["counts"], "")}
+    return _listed(run, status["counts"], status["state"])

@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from functions.errors import InvalidRequest
 
 MAX_BODY_BYTES = 1 << 20
+T = TypeVar("T")
+Body = TypeVar("Body")
+
+
+def documented(cls: T) -> T:
+    """A TypedDict of a body whose keys' docstrings describe them in the OpenAPI document
+    (which pydantic makes; this module does not import it)."""
+    setattr(cls, "__pydantic_config__", {"use_attribute_docstrings": True})  # noqa: B010
+    return cls
+
+
+def closed(cls: T) -> T:
+    """``documented``, and a body with no other key (``additionalProperties: false``)."""
+    setattr(cls, "__pydantic_config__", {"use_attribute_docstrings": True, "extra": "forbid"})  # noqa: B010
+    return cls
 
 
 @dataclass(frozen=True)
@@ -55,19 +70,14 @@ class HttpRequest:
                 f" {self.method} {self.path}; {known}"
             )
 
-    def json_object(self) -> Mapping[str, Any]:
-        value = self.json()
-        if not isinstance(value, dict):
-            raise InvalidRequest(
-                f"the request body must be a JSON object, not {type(value).__name__}"
-            )
-        return value
-
 
 @dataclass(frozen=True)
-class HttpResponse:
+class HttpResponse(Generic[Body]):
+    """An answer: its status, its body (JSON unless a text of a content type of its own),
+    its headers."""
+
     status: int
-    body: Any
+    body: Body
     headers: Mapping[str, str] = field(default_factory=dict)
 
     def rendered(self) -> tuple[str, dict[str, str]]:
@@ -80,20 +90,3 @@ class HttpResponse:
             "Content-Type": "application/json",
             **headers,
         }
-
-
-@dataclass(frozen=True)
-class Route:
-    """One operation of an HTTP function: ``handle(request, context, **path_parameters)``.
-
-    ``path`` is an OpenAPI path template (``/runs/{runId}``); its parameters reach the
-    handler in snake case (``run_id``). The operation's OpenAPI description, kept in
-    ``functions/openapi.py`` under ``operation_id``, names the query parameters it takes.
-    """
-
-    method: str
-    path: str
-    operation_id: str
-    handle: Callable[..., HttpResponse]
-    # Answered without a bearer token: it tells nothing about customers or runs.
-    public: bool = False

@@ -16,6 +16,7 @@ import logging
 import sys
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import flask
 from werkzeug.exceptions import HTTPException
@@ -66,7 +67,7 @@ def framework_error(exc: HTTPException) -> FlaskResponse:
     return _respond(HttpResponse(exc.code or 500, {"error": f"{exc.name}: {exc.description}"}))
 
 
-def _respond(response: HttpResponse) -> FlaskResponse:
+def _respond(response: HttpResponse[Any]) -> FlaskResponse:
     body, headers = response.rendered()
     return body, response.status, headers
 

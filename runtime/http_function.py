@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from typing import Any
 
 import functions.coordinator
 import functions.crm_api
 from functions import openapi
 from functions.console import ConsoleSite
 from functions.errors import BillingError, InvalidRequest, PublishFailed, StorageUnavailable
-from functions.web import HttpRequest, HttpResponse, Route
+from functions.operation import Api, Operation, Reply
+from functions.web import HttpRequest, HttpResponse
 from runtime import tracing
 from runtime.metrics import EXPOSITION_TYPE, exposition
 from runtime.routing import Router
@@ -26,21 +28,29 @@ from runtime.services import Services
 
 log = logging.getLogger(__name__)
 
-# Each HTTP function: its routes, and what its handlers are given, built from the services.
-ROUTES: Mapping[str, tuple[Sequence[Route], Callable[[Services], object]]] = {
-    "coordinator": (
-        functions.coordinator.ROUTES,
-        lambda svc: svc.coordination,
-    ),
-    "crm": (functions.crm_api.ROUTES, lambda svc: svc.seeded_customers()),
+Lazy = Callable[[], Services]
+
+
+def _coordinator(services: Lazy) -> Api:
+    """The coordinator's API, and the console it serves (which finds the CRM as set)."""
+    console = ConsoleSite(lambda: services().settings.console_crm_address)
+    return functions.coordinator.API.with_operations(*console.operations())
+
+
+# Each HTTP function: its operations, and what its handlers are given, built from the services.
+APIS: Mapping[str, tuple[Callable[[Lazy], Api], Callable[[Services], object]]] = {
+    "coordinator": (_coordinator, lambda svc: svc.coordination),
+    "crm": (lambda _services: functions.crm_api.API, lambda svc: svc.seeded_customers()),
 }
 
 
-def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> HttpResponse:
+def _error(
+    status: int, message: str, headers: Mapping[str, str] | None = None
+) -> HttpResponse[Any]:
     return HttpResponse(status, {"error": message}, dict(headers or {}))
 
 
-def unauthorized(headers: Mapping[str, str], token: str) -> HttpResponse | None:
+def unauthorized(headers: Mapping[str, str], token: str) -> HttpResponse[Any] | None:
     """A 401 unless the request bears ``token``; the token is never logged nor echoed.
     ``headers``: lower-case names."""
     scheme, _, offered = headers.get("authorization", "").partition(" ")
@@ -76,27 +86,41 @@ class HttpFunction:
     def __init__(self, role: str, services: Callable[[], Services]) -> None:
         self.role = role
         self._services = services
-        routes, self._context = ROUTES[role]
-        if role == "coordinator":
-            console = ConsoleSite(lambda: self._services().settings.console_crm_address)
-            routes = (*routes, *console.routes())
-        self.router = Router(
-            role,
-            [
-                *routes,
-                Route("GET", "/openapi.json", "getOpenApi", self._describe, public=True),
-                Route("GET", "/metrics", "getMetrics", self._metrics, public=True),
-            ],
-        )
-        self.description = openapi.document(role, self.router.routes)
+        api_of, self._context = APIS[role]
+        api = api_of(services).with_operations(*self._own_operations())
+        self.router = Router(role, api.operations)
+        self.description = openapi.document(api)
 
-    def _describe(self, _request: HttpRequest, _context: object) -> HttpResponse:
+    def _own_operations(self) -> tuple[Operation, ...]:
+        """What every HTTP function answers besides its API: its document, its metrics."""
+        return (
+            Operation(
+                "GET",
+                "/openapi.json",
+                "getOpenApi",
+                "This description",
+                self._describe,
+                {200: Reply("the OpenAPI document", {"type": "object"})},
+                public=True,
+            ),
+            Operation(
+                "GET",
+                "/metrics",
+                "getMetrics",
+                "Prometheus metrics",
+                self._metrics,
+                {200: Reply("the text exposition format", {"type": "string"}, "text/plain")},
+                public=True,
+            ),
+        )
+
+    def _describe(self, _context: object) -> HttpResponse[Any]:
         return HttpResponse(200, self.description)
 
-    def _metrics(self, _request: HttpRequest, _context: object) -> HttpResponse:
+    def _metrics(self, _context: object) -> HttpResponse[str]:
         return HttpResponse(200, exposition().decode(), {"Content-Type": EXPOSITION_TYPE})
 
-    def __call__(self, head: HttpRequest, read_body: Callable[[], bytes]) -> HttpResponse:
+    def __call__(self, head: HttpRequest, read_body: Callable[[], bytes]) -> HttpResponse[Any]:
         """Answer ``head``; its body is read (``read_body()``) only once it is let in."""
         if not tracing.enabled():
             return self._open_to_console(head, read_body)
@@ -106,7 +130,9 @@ class HttpFunction:
                 span.set_attribute("http.response.status_code", response.status)
             return response
 
-    def _open_to_console(self, head: HttpRequest, read_body: Callable[[], bytes]) -> HttpResponse:
+    def _open_to_console(
+        self, head: HttpRequest, read_body: Callable[[], bytes]
+    ) -> HttpResponse[Any]:
         """A browser on a console's origin (``CONSOLE_ORIGINS``) may read every answer, the
         refusals too: CORS, with the same token and refusals as any client."""
         origin = head.headers.get("origin", "")
@@ -119,7 +145,8 @@ class HttpFunction:
         response = self._answer(head, read_body)
         return replace(response, headers={**response.headers, **_cors(origin)})
 
-    def _answer(self, head: HttpRequest, read_body: Callable[[], bytes]) -> HttpResponse:
+    def _answer(self, head: HttpRequest, read_body: Callable[[], bytes]) -> HttpResponse[Any]:
+        route: Operation | None
         try:
             route, parameters = self.router.match(head)
             refusal = None
@@ -135,7 +162,7 @@ class HttpFunction:
         request = replace(head, body=read_body())
         try:
             context = None if route.public else self._context(self._services())
-            return route.handle(request, context, **parameters)
+            return route.call(request, context, parameters)
         except InvalidRequest as exc:
             return _error(exc.status, str(exc), exc.headers)
         except (PublishFailed, StorageUnavailable) as exc:

@@ -24,8 +24,9 @@ from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
 from functions.errors import NotFound
+from functions.operation import Operation, Parameters, Reply
 from functions.runs import MAX_RUN_SIZE
-from functions.web import HttpRequest, HttpResponse, Route
+from functions.web import HttpResponse
 
 TYPES = {
     ".js": "text/javascript; charset=utf-8",
@@ -76,7 +77,7 @@ class ConsoleSite:
             "Cache-Control": "no-cache",
         }
 
-    def page(self, _request: HttpRequest, _context: object) -> HttpResponse:
+    def page(self, _context: object) -> HttpResponse[str]:
         crm = html.escape(self.crm_url().rstrip("/"), quote=True)
         body = (
             _file("index.html")
@@ -85,14 +86,39 @@ class ConsoleSite:
         )
         return HttpResponse(200, body, self._headers(PAGE_TYPE))
 
-    def asset(self, _request: HttpRequest, _context: object, asset: str) -> HttpResponse:
+    def asset(self, _context: object, path: AssetPath) -> HttpResponse[str]:
         served = assets()
-        if asset not in served:
-            raise NotFound(f"the console has no file {asset!r}; it has {', '.join(served)}")
-        return HttpResponse(200, _file(asset), self._headers(served[asset]))
+        if path.asset not in served:
+            raise NotFound(f"the console has no file {path.asset!r}; it has {', '.join(served)}")
+        return HttpResponse(200, _file(path.asset), self._headers(served[path.asset]))
 
-    def routes(self) -> tuple[Route, ...]:
+    def operations(self) -> tuple[Operation, ...]:
         return (
-            Route("GET", "/console", "getConsole", self.page, public=True),
-            Route("GET", "/console/{asset}", "getConsoleAsset", self.asset, public=True),
+            Operation(
+                "GET",
+                "/console",
+                "getConsole",
+                "The web console's page (the coordinator's); its data comes from the API",
+                self.page,
+                {200: Reply("HTML", None, media_type="text/html")},
+                public=True,
+            ),
+            Operation(
+                "GET",
+                "/console/{asset}",
+                "getConsoleAsset",
+                "A script or style sheet of the web console",
+                self.asset,
+                {
+                    200: Reply("the file", None, media_type="text/javascript"),
+                    404: Reply("the console has no such file"),
+                },
+                path_parameters=AssetPath,
+                public=True,
+            ),
         )
+
+
+class AssetPath(Parameters):
+    asset: str
+    """a file of the console: a .js or .css"""

@@ -34,7 +34,7 @@ def request_of(event: Mapping[str, Any]) -> tuple[HttpRequest, bytes]:
     return head, raw[: MAX_BODY_BYTES + 1]
 
 
-def response_of(response: HttpResponse) -> dict[str, Any]:
+def response_of(response: HttpResponse[Any]) -> dict[str, Any]:
     body, headers = response.rendered()
     return {
         "statusCode": response.status,

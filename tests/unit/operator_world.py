@@ -198,7 +198,7 @@ class World:
         path: str,
         body: bytes = b"",
         query: dict[str, str] | None = None,
-    ) -> HttpResponse:
+    ) -> HttpResponse[Any]:
         head = HttpRequest(method, path, query or {}, headers={"content-type": "application/json"})
         http = self.coordinator if function == "coordinator" else self.crm
         return http(head, lambda: body)

@@ -4,6 +4,10 @@ schemathesis reads the served description, makes requests from it (valid ones an
 invalid ones), sends them to the function through functions-framework's own app, and
 checks every answer against the description: status codes, headers, bodies, 401
 without the token, 405 with ``Allow`` for methods a path does not take, never a 5xx.
+Every operation but the description itself, in each phase that runs in-process: the
+examples, the coverage phase's boundary cases, fuzzing, and (following the links the
+coordinator's answers declare: a run started, then its status, retry and cancel)
+the stateful phase.
 """
 
 from __future__ import annotations
@@ -12,7 +16,10 @@ from typing import Any
 
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.core.result import Ok
 
+import functions.coordinator
+import functions.crm_api
 from tests.unit.harness import TOKEN, Harness, app
 
 # The apps find their stores when called, so the `guarded` fixture's (moto) are used.
@@ -28,8 +35,10 @@ CONFIG = schemathesis.Config.from_dict(
         "checks": {
             # Too many customers in a run is 413 (Content Too Large), as documented.
             "negative_data_rejection": {"expected-statuses": [400, 401, 404, 405, 413, 415]},
-            # An Idempotency-Key used again for other customers is 422, as documented.
-            "positive_data_acceptance": {"expected-statuses": ["2xx", 401, 404, 422]},
+            # An Idempotency-Key used again for other customers is 422, as documented; a
+            # retry of a run with no failure, or a cancel of a run that is done, is 409:
+            # refusals of the run's state, not of the request.
+            "positive_data_acceptance": {"expected-statuses": ["2xx", 401, 404, 409, 422]},
         },
     }
 )
@@ -39,6 +48,23 @@ crm = schemathesis.openapi.from_wsgi("/openapi.json", APPS["crm"], config=CONFIG
 EXAMPLES = settings(
     max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
 )
+SEQUENCES = settings(
+    max_examples=25,
+    stateful_step_count=4,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+CoordinatorCalls = coordinator.as_state_machine()
+
+
+def test_every_operation_is_tried() -> None:
+    """Every declared operation is in a function's description, and schemathesis tries each
+    (the console's and /metrics among them) but the description's own path."""
+    for schema, api in ((coordinator, functions.coordinator.API), (crm, functions.crm_api.API)):
+        tried = {r.ok().label for r in schema.get_all_operations() if isinstance(r, Ok)}
+        assert {f"{op.method} {op.path}" for op in api.operations} < tried
+        assert "GET /metrics" in tried
 
 
 @coordinator.parametrize()
@@ -51,3 +77,7 @@ def test_the_coordinator_keeps_to_its_description(case: Any, guarded: Harness) -
 @EXAMPLES
 def test_the_crm_keeps_to_its_description(case: Any, guarded: Harness) -> None:
     case.call_and_validate()
+
+
+def test_the_coordinator_keeps_to_its_description_across_calls(guarded: Harness) -> None:
+    CoordinatorCalls.run(settings=SEQUENCES)

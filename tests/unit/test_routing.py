@@ -1,6 +1,8 @@
-"""The route tables: dispatch, refusals and the OpenAPI paths all come from them."""
+"""The operations' declarations: dispatch, refusals and the OpenAPI paths all come from them."""
 
 from __future__ import annotations
+
+from typing import Annotated, Any
 
 import pytest
 
@@ -8,45 +10,64 @@ import functions.coordinator
 import functions.crm_api
 from functions import openapi
 from functions.errors import InvalidRequest, MethodNotAllowed, NotFound
-from functions.web import HttpRequest, HttpResponse, Route
+from functions.identifiers import RunId
+from functions.operation import Operation, Parameters, Reply
+from functions.parameters import RUN_ID, WholeNumber
+from functions.web import HttpRequest, HttpResponse
 from runtime.routing import Router
 
-TABLES = {"coordinator": functions.coordinator.ROUTES, "crm": functions.crm_api.ROUTES}
+APIS = {"coordinator": functions.coordinator.API, "crm": functions.crm_api.API}
+RUN = "run-20261128T001500-0a1b2c3d"
 
 
-@pytest.mark.parametrize("function", TABLES)
-def test_every_described_operation_is_routed_and_every_route_described(function: str) -> None:
-    routes = TABLES[function]
-    described = set(openapi.DESCRIPTIONS[function].operations)
-    assert {route.operation_id for route in routes} == described
-    paths = openapi.document(function, routes)["paths"]
+@pytest.mark.parametrize("function", APIS)
+def test_every_operation_is_in_the_document_and_nothing_else(function: str) -> None:
+    api = APIS[function]
+    paths = openapi.document(api)["paths"]
     assert {(path, method.upper()) for path, ops in paths.items() for method in ops} == {
-        (route.path, route.method) for route in routes
+        (operation.path, operation.method) for operation in api.operations
     }
+    described = {op["operationId"] for ops in paths.values() for op in ops.values()}
+    assert described == {operation.operation_id for operation in api.operations}
 
 
-def _echo(request: HttpRequest, context: object, **parameters: str) -> HttpResponse:
-    return HttpResponse(200, {"context": context, **parameters})
+class RunPath(Parameters):
+    run_id: Annotated[RunId, RUN_ID]
 
 
-ROUTER = Router("coordinator", [Route("GET", "/runs/{runId}", "getRun", _echo)])
+class Page(Parameters):
+    limit: Annotated[int, WholeNumber(1, 5)] = 2
 
 
-def test_path_parameters_reach_the_handler_in_snake_case() -> None:
-    response = ROUTER.dispatch(HttpRequest("GET", "/runs/r-1/"), "ctx")
-    assert response.body == {"context": "ctx", "run_id": "r-1"}
+def _echo(context: object, path: RunPath, query: Page) -> HttpResponse[dict[str, Any]]:
+    return HttpResponse(200, {"context": context, "run": path.run_id, "limit": query.limit})
+
+
+ROUTER = Router(
+    "coordinator",
+    [Operation("GET", "/runs/{runId}", "getRun", "echo", _echo, {200: Reply("it")}, RunPath, Page)],
+)
+
+
+def test_parameters_reach_the_handler_typed() -> None:
+    response = ROUTER.dispatch(HttpRequest("GET", f"/runs/{RUN}/", {"limit": "3"}), "ctx")
+    assert response.body == {"context": "ctx", "run": RUN, "limit": 3}
+    assert isinstance(response.body["run"], RunId)
+    assert ROUTER.dispatch(HttpRequest("GET", f"/runs/{RUN}"), None).body["limit"] == 2
 
 
 @pytest.mark.parametrize(
     ("request_", "refusal", "text"),
     [
         (HttpRequest("GET", "/bills"), NotFound, "takes GET /runs/{runId}"),
-        (HttpRequest("POST", "/runs/r-1"), MethodNotAllowed, "use GET"),
-        (HttpRequest("HEAD", "/runs/r-1"), MethodNotAllowed, "use GET"),
-        (HttpRequest("GET", "/runs/r-1", {"stat": "x"}), InvalidRequest, "it takes state"),
+        (HttpRequest("POST", f"/runs/{RUN}"), MethodNotAllowed, "use GET"),
+        (HttpRequest("HEAD", f"/runs/{RUN}"), MethodNotAllowed, "use GET"),
+        (HttpRequest("GET", f"/runs/{RUN}", {"lmit": "x"}), InvalidRequest, "it takes limit"),
+        (HttpRequest("GET", f"/runs/{RUN}", {"limit": "6"}), InvalidRequest, "from 1 to 5"),
+        (HttpRequest("GET", "/runs/r-1"), InvalidRequest, "runId='r-1' is not a run id"),
     ],
 )
-def test_what_the_table_does_not_offer_is_refused_naming_what_it_does(
+def test_what_the_declarations_do_not_offer_is_refused_naming_what_they_do(
     request_: HttpRequest, refusal: type[InvalidRequest], text: str
 ) -> None:
     with pytest.raises(refusal, match=text.replace("{", r"\{").replace("}", r"\}")):

@@ -1,0 +1,188 @@
+"""One HTTP operation, declared once beside its handler: its method and path, its typed path,
+query, header and body parameters, and what it answers with each status. The handler
+receives the parsed values (``path=``, ``query=``, ``headers=``, ``body=``) and returns a
+typed ``HttpResponse``; the router dispatches by the declarations (``runtime/routing.py``)
+and the OpenAPI document is generated from them (``functions/openapi.py``).
+
+Parameters are pydantic models whose fields are read by the rules of
+``functions/parameters.py``; bodies and answers are types pydantic describes (TypedDicts,
+as the handlers build them: they cost nothing to make and ``json.dumps`` sends them as
+they are).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache, cached_property
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.alias_generators import to_camel
+from typing_extensions import TypedDict
+
+from functions.errors import InvalidRequest
+from functions.web import HttpRequest, HttpResponse, documented
+
+T = TypeVar("T")
+
+
+@documented
+class Error(TypedDict):
+    """Every refusal and failure."""
+
+    error: str
+    """what was wrong, what to do"""
+
+
+class Parameters(BaseModel):
+    """An operation's path, query or header parameters: each field one parameter, named on
+    the wire by its alias (camelCase unless given), read by its rule."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        extra="forbid",
+        frozen=True,
+        validate_by_name=True,
+        use_attribute_docstrings=True,
+    )
+
+    @classmethod
+    @cache
+    def wire_names(cls) -> dict[str, str]:
+        """Each field's name on the wire, by its name here."""
+        return {name: info.alias or name for name, info in cls.model_fields.items()}
+
+    @classmethod
+    def read(cls, given: Mapping[str, str]) -> Any:
+        """The parameters ``given`` (by wire name), each read by its rule; a missing one
+        that is required is refused naming it."""
+        names = cls.wire_names()
+        try:
+            return cls.model_validate(given, context=names)
+        except ValidationError as exc:
+            # What a rule did not refuse itself (functions/parameters.py): a parameter
+            # missing, or one of a type without a rule.
+            problem = exc.errors(include_url=False)[0]
+            name = str(problem["loc"][0])
+            if problem["type"] == "missing":
+                field = next(info for key, info in cls.model_fields.items() if names[key] == name)
+                what = f": {field.description}" if field.description else ""
+                raise InvalidRequest(f"{name} is required{what}") from None
+            raise InvalidRequest(f"{name}={problem['input']!r}: {problem['msg']}") from None
+
+
+Cursor = TypeVar("Cursor")
+
+
+class Paged(Parameters, Generic[Cursor]):
+    """The query of a listing, one page at a time: the items after ``after`` (from the first
+    without it), ``limit`` at most. Each listing gives ``after`` its type and ``limit`` its
+    bounds and default (``WholeNumber`` of functions/parameters.py)."""
+
+    after: Cursor | None = None
+    """the cursor: where the page before ended (its `next`, or the after of its `Link`)"""
+    limit: int
+    """the page's size"""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One answer of an operation: what it means, its body's type (a type pydantic
+    describes, or a JSON Schema as a dict; None: whatever ``media_type`` holds), the headers
+    it may carry and the operations it leads to."""
+
+    description: str
+    body: Any = Error
+    media_type: str = "application/json"
+    headers: Mapping[str, Any] = field(default_factory=dict)  # header objects, by name
+    # OpenAPI links: the operations its answer leads to, and where their parameters are in
+    # it (what schemathesis's stateful phase follows).
+    links: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Body(Generic[T]):
+    """A request body: the type the document shows (``shape``), and how the JSON value
+    becomes the typed value the handler receives (``read``, which refuses with our words)."""
+
+    shape: Any
+    read: Callable[[Any], T]
+
+
+def json_object(body: Any) -> Mapping[str, Any]:
+    """A body that must be a JSON object."""
+    if not isinstance(body, dict):
+        raise InvalidRequest(f"the request body must be a JSON object, not {type(body).__name__}")
+    return body
+
+
+Handler = Callable[..., HttpResponse[Any]]
+
+
+@dataclass(frozen=True, eq=False)  # known by identity: the router keys its rules by it
+class Operation:
+    """One operation: ``handle(context, [path=, query=, headers=, body=])``."""
+
+    method: str
+    path: str  # an OpenAPI path template: /runs/{runId}
+    operation_id: str
+    summary: str
+    handle: Handler
+    replies: Mapping[int, Reply]
+    path_parameters: type[Parameters] | None = None
+    query: type[Parameters] | None = None
+    headers: type[Parameters] | None = None
+    body: Body[Any] | None = None
+    description: str | None = None
+    # Answered without a bearer token: it tells nothing about customers or runs.
+    public: bool = False
+
+    @cached_property
+    def query_names(self) -> tuple[str, ...]:
+        """The query parameters it takes: its own, then a page's."""
+        names = self.query.wire_names().values() if self.query else ()
+        return tuple(sorted(names, key=lambda name: name in Paged.model_fields))
+
+    def call(
+        self, request: HttpRequest, context: object, path_values: Mapping[str, str]
+    ) -> HttpResponse[Any]:
+        """Read the request's parameters and body as declared, and answer it."""
+        arguments: dict[str, Any] = {}
+        if self.path_parameters is not None:
+            arguments["path"] = self.path_parameters.read(path_values)
+        if self.query is not None:
+            arguments["query"] = self.query.read(request.query)
+        if self.headers is not None:
+            given = {
+                name: request.headers[name.lower()]
+                for name in self.headers.wire_names().values()
+                if name.lower() in request.headers
+            }
+            arguments["headers"] = self.headers.read(given)
+        if self.body is not None:
+            arguments["body"] = self.body.read(request.json())
+        return self.handle(context, **arguments)
+
+
+@dataclass
+class Api:
+    """An HTTP function's operations, in the order its document shows them."""
+
+    title: str
+    summary: str
+    operations: list[Operation] = field(default_factory=list)
+
+    def operation(
+        self, method: str, path: str, operation_id: str, **declared: Any
+    ) -> Callable[[Handler], Handler]:
+        """Declare the function below as the operation ``operation_id``."""
+
+        def declare(handle: Handler) -> Handler:
+            self.operations.append(Operation(method, path, operation_id, handle=handle, **declared))
+            return handle
+
+        return declare
+
+    def with_operations(self, *more: Operation) -> Api:
+        return Api(self.title, self.summary, [*self.operations, *more])

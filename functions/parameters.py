@@ -1,0 +1,175 @@
+"""The values an HTTP operation takes in its path, query and headers, each read one way a
+type: a rule says which text it takes (its JSON Schema, for the OpenAPI document) and turns
+the text into the typed value, or refuses it with a 400 that names the parameter and what
+it takes. So no query value reaches ``int()`` or ``datetime`` unchecked.
+
+A rule is pydantic metadata on an operation's parameter model (``functions/operation.py``):
+``limit: Annotated[int, WholeNumber(1, 100)] = 20``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, ValidationInfo
+from pydantic_core import core_schema
+
+from functions.errors import InvalidRequest
+from functions.identifiers import CUSTOMER_ID, CUSTOMER_ID_RULE, RunId
+
+Schema = dict[str, Any]
+_DIGITS = re.compile(r"[0-9]{1,9}")  # ASCII only: str.isdigit() takes "²", int() does not
+# The years a time may name: a run's id holds a four-digit year, and any zone's offset
+# keeps these within it (datetime raises past the year 9999).
+YEARS = (2000, 9998)
+# A date, or a date and time, as the document describes the times a filter takes: every
+# day a calendar has (29 February aside), with or without seconds, and a zone or none.
+_DAY = (
+    r"((0[13578]|1[02])-(0[1-9]|[12]\d|3[01])|(0[469]|11)-(0[1-9]|[12]\d|30)"
+    r"|02-(0[1-9]|1\d|2[0-8]))"
+)
+_ZONE = r"(Z|[+-]([01]\d|2[0-3]):[0-5]\d)"
+MOMENT_PATTERN = rf"^20\d\d-{_DAY}(T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?{_ZONE}?)?$"
+
+
+def shown(text: str) -> str:
+    return repr(text[:80])
+
+
+class Rule:
+    """How a parameter's text is read: ``parse(name, text)``, and what it takes (``schema``)."""
+
+    def parse(self, name: str, text: str) -> Any:
+        raise NotImplementedError
+
+    def schema(self) -> Schema:
+        raise NotImplementedError
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        def read(value: Any, info: ValidationInfo) -> Any:
+            if not isinstance(value, str):
+                return value  # a default, already typed
+            names = info.context or {}
+            return self.parse(names.get(info.field_name, info.field_name or "value"), value)
+
+        return core_schema.with_info_plain_validator_function(read)
+
+    def __get_pydantic_json_schema__(
+        self, _schema: core_schema.CoreSchema, _handler: GetJsonSchemaHandler
+    ) -> Schema:
+        return self.schema()
+
+
+@dataclass(frozen=True)
+class WholeNumber(Rule):
+    """From ``least`` to ``most``, in ASCII digits."""
+
+    least: int
+    most: int
+
+    def parse(self, name: str, text: str) -> int:
+        if _DIGITS.fullmatch(text) is None or not self.least <= int(text) <= self.most:
+            raise InvalidRequest(
+                f"{name} must be a whole number from {self.least} to {self.most}, got {shown(text)}"
+            )
+        return int(text)
+
+    def schema(self) -> Schema:
+        return {"type": "integer", "minimum": self.least, "maximum": self.most}
+
+
+@dataclass(frozen=True)
+class OneOf(Rule):
+    choices: Sequence[str]
+
+    def parse(self, name: str, text: str) -> str:
+        if text not in self.choices:
+            raise InvalidRequest(f"{name}={shown(text)}; use one of {', '.join(self.choices)}")
+        return text
+
+    def schema(self) -> Schema:
+        return {"enum": list(self.choices)}
+
+
+@dataclass(frozen=True)
+class Flag(Rule):
+    """``true`` or ``false``."""
+
+    def parse(self, name: str, text: str) -> bool:
+        if text not in ("true", "false"):
+            raise InvalidRequest(f"{name}={shown(text)}; use true or false")
+        return text == "true"
+
+    def schema(self) -> Schema:
+        return {"enum": ["true", "false"]}
+
+
+@dataclass(frozen=True)
+class Moment(Rule):
+    """An ISO 8601 date or time (UTC unless it names its zone) of a year in ``YEARS``, in UTC."""
+
+    def parse(self, name: str, text: str) -> datetime:
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise InvalidRequest(
+                f"{name}={shown(text)} is not a time; use ISO 8601, like 2026-12-01 or"
+                " 2026-12-01T08:00:00Z"
+            ) from None
+        first, last = YEARS
+        if not first <= parsed.year <= last:
+            raise InvalidRequest(
+                f"{name}={shown(text)} is outside the times a run can have; give a year from"
+                f" {first} to {last}"
+            )
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+
+    def schema(self) -> Schema:
+        return {
+            "type": "string",
+            "pattern": MOMENT_PATTERN,
+            "description": "ISO 8601: 2026-12-01 or 2026-12-01T08:00:00Z (UTC unless it says);"
+            f" the server takes the years {YEARS[0]} to {YEARS[1]}",
+        }
+
+
+@dataclass(frozen=True)
+class Text(Rule):
+    """Text that ``pattern`` matches whole, of ``least`` to ``most`` characters (after
+    ``strip`` when set), made into its type by ``make``; ``refusal`` words a refusal, with
+    ``{name}`` and ``{value}`` in it."""
+
+    pattern: re.Pattern[str]
+    refusal: str
+    most: int
+    least: int = 0
+    strip: bool = False
+    make: Callable[[str], Any] = str
+    schema_pattern: str | None = None  # the document's, when it differs from ``pattern``
+
+    def parse(self, name: str, text: str) -> Any:
+        value = text.strip() if self.strip else text
+        if not self.least <= len(value) <= self.most or self.pattern.fullmatch(value) is None:
+            raise InvalidRequest(self.refusal.format(name=name, value=shown(value)))
+        return self.make(value)
+
+    def schema(self) -> Schema:
+        schema: Schema = {"type": "string", "maxLength": self.most}
+        if self.least:
+            schema["minLength"] = self.least
+        schema["pattern"] = self.schema_pattern or f"^{self.pattern.pattern}$"
+        return schema
+
+
+RUN_ID = Text(
+    RunId.PATTERN, f"{{name}}={{value}} is not a run id (like {RunId.EXAMPLE})", 40, make=RunId
+)
+CUSTOMER_ID_TEXT = Text(
+    CUSTOMER_ID, f"{{name}}={{value}} is not a customer id ({CUSTOMER_ID_RULE})", 64
+)

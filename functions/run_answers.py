@@ -1,0 +1,105 @@
+"""What the coordinator answers about runs, as typed JSON: ``runs.py`` builds these,
+mypy holds it to them, and the OpenAPI document describes them (each key's docstring is
+its description). Plain TypedDicts: they cost nothing to build, the console and the CLI
+read them as they always did, and this module does not import pydantic."""
+
+from __future__ import annotations
+
+from typing import Literal, NotRequired, get_args
+
+from typing_extensions import TypedDict
+
+from functions.identifiers import CustomerIdText, RunIdText
+from functions.web import documented
+
+CustomerState = Literal["pending", "billed", "failed"]
+RunState = Literal["running", "done", "cancelled"]
+STATES: tuple[CustomerState, ...] = get_args(CustomerState)  # a customer's, in a run
+RUN_STATES: tuple[RunState, ...] = get_args(RunState)
+
+
+@documented
+class AcceptedWorkflow(TypedDict):
+    customerIdentifier: CustomerIdText
+    workflowId: str
+    """the workflow's id, `<run id>-<n>`: the key of its every message"""
+
+
+@documented
+class RunAccepted(TypedDict):
+    """A run whose every workflow is on workflow-queue."""
+
+    runId: RunIdText
+    workflows: list[AcceptedWorkflow]
+    lineage: NotRequired[RunIdText]
+    """a retry's: the run its lineage began with, under whose name its bills are written"""
+    retryOf: NotRequired[RunIdText]
+    """a retry's: the run whose failed customers it bills"""
+
+
+@documented
+class Counts(TypedDict):
+    """The run's customers by state."""
+
+    pending: int
+    billed: int
+    failed: int
+
+
+@documented
+class ListedRun(TypedDict):
+    """A run as a list shows it."""
+
+    runId: RunIdText
+    createTime: str
+    total: int
+    """customers in the run"""
+    counts: Counts
+    state: RunState
+    retryOf: NotRequired[RunIdText]
+    """a retry's: the run whose failed customers it bills"""
+    scheduledFor: NotRequired[str]
+    """the billing schedule's tick that started the run, as its zone's clock showed it:
+    2026-12-01T06:00 Europe/Amsterdam"""
+    lineage: NotRequired[RunIdText]
+    """a retry's: the run its lineage began with, under whose name its bills are written"""
+
+
+@documented
+class CustomerOfRun(TypedDict):
+    """A customer of a run, and how far its workflow is."""
+
+    customerIdentifier: CustomerIdText
+    workflowId: str | int | float
+    state: CustomerState
+    bill: NotRequired[str]
+    """the bill's S3 key"""
+    reason: NotRequired[str]
+    """why it failed"""
+    asked: NotRequired[bool]
+    """the CRM was asked"""
+
+
+@documented
+class RunStatus(ListedRun):
+    """How far a run is."""
+
+    published: bool
+    """every workflow is on workflow-queue"""
+    done: bool
+    """nothing pending any more"""
+    retries: list[RunIdText]
+    """the runs that retried its failures"""
+    customers: NotRequired[list[CustomerOfRun]]
+    next: NotRequired[int | None]
+    """with a limit: the `after` of the next page of customers, null on the last"""
+    cancelledAt: NotRequired[str]
+
+
+@documented
+class RunList(TypedDict):
+    """A page of runs, newest first."""
+
+    runs: list[ListedRun]
+    next: RunIdText | None
+    """the cursor of the next page (its `after`), null on the last"""
