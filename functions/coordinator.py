@@ -62,7 +62,12 @@ API = Api("Billing run coordinator", "Starts billing runs on Kafka and follows t
 class RunRequest(TypedDict):
     customerIdentifiers: Annotated[
         list[CustomerIdText],
-        Field(min_length=1, max_length=MAX_RUN_SIZE, json_schema_extra={"uniqueItems": True}),
+        Field(
+            min_length=1,
+            max_length=MAX_RUN_SIZE,
+            json_schema_extra={"uniqueItems": True},
+            examples=[["1", "3"]],
+        ),
     ]
 
 

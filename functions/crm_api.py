@@ -33,7 +33,7 @@ from functions.errors import InvalidRequest, NotFound
 from functions.identifiers import CustomerIdText
 from functions.messages import Customer
 from functions.operation import Api, Body, Paged, Parameters, Reply, json_object
-from functions.parameters import CUSTOMER_ID_TEXT, Text, WholeNumber
+from functions.parameters import CUSTOMER_ID_TEXT, NOT_BLANK, Text, WholeNumber
 from functions.storage import CustomerStore, Page
 from functions.web import HttpResponse, closed, documented
 
@@ -52,7 +52,12 @@ CustomerIdParameter = Annotated[str, CUSTOMER_ID_TEXT]
 # The lab sends every field as a string; numbers are taken too, and kept as text.
 FieldValue = Annotated[
     str | float,
-    WithJsonSchema({"oneOf": [{"type": "string", "pattern": r"\S"}, {"type": "number"}]}),
+    WithJsonSchema(
+        {
+            "oneOf": [{"type": "string", "pattern": NOT_BLANK}, {"type": "number"}],
+            "examples": ["Ada"],
+        }
+    ),
 ]
 
 
@@ -159,7 +164,8 @@ class SearchQuery(Paged[str]):
             MAX_NAME_SEARCH,
             least=1,
             strip=True,
-            schema_pattern=r"\S",
+            schema_pattern=NOT_BLANK,
+            examples=("jo",),
         ),
     ]
     """give the start of a first or last name, 1 to 100 characters: the customers a word of

@@ -36,6 +36,12 @@ _ZONE = r"(Z|[+-]([01]\d|2[0-3]):[0-5]\d)"
 MOMENT_PATTERN = rf"^20\d\d-{_DAY}(T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?{_ZONE}?)?$"
 
 
+# A character str.strip() keeps, spelled out: a schema's `\S` means another set in each
+# regex engine (ECMAScript's, Rust's, Python's disagree on \x1c-\x1f, \x85 and \ufeff),
+# so the document names the characters the server strips.
+NOT_BLANK = r"[^\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+
+
 def shown(text: str) -> str:
     return repr(text[:80])
 
@@ -152,6 +158,7 @@ class Text(Rule):
     strip: bool = False
     make: Callable[[str], Any] = str
     schema_pattern: str | None = None  # the document's, when it differs from ``pattern``
+    examples: tuple[str, ...] = ()  # for the document (and schemathesis's examples phase)
 
     def parse(self, name: str, text: str) -> Any:
         value = text.strip() if self.strip else text
@@ -164,12 +171,21 @@ class Text(Rule):
         if self.least:
             schema["minLength"] = self.least
         schema["pattern"] = self.schema_pattern or f"^{self.pattern.pattern}$"
+        if self.examples:
+            schema["examples"] = list(self.examples)
         return schema
 
 
 RUN_ID = Text(
-    RunId.PATTERN, f"{{name}}={{value}} is not a run id (like {RunId.EXAMPLE})", 40, make=RunId
+    RunId.PATTERN,
+    f"{{name}}={{value}} is not a run id (like {RunId.EXAMPLE})",
+    40,
+    make=RunId,
+    examples=(RunId.EXAMPLE,),
 )
 CUSTOMER_ID_TEXT = Text(
-    CUSTOMER_ID, f"{{name}}={{value}} is not a customer id ({CUSTOMER_ID_RULE})", 64
+    CUSTOMER_ID,
+    f"{{name}}={{value}} is not a customer id ({CUSTOMER_ID_RULE})",
+    64,
+    examples=("1",),
 )

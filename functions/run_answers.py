@@ -5,17 +5,19 @@ read them as they always did, and this module does not import pydantic."""
 
 from __future__ import annotations
 
-from typing import Literal, NotRequired, get_args
+from typing import Annotated, Literal, NotRequired, get_args
 
 from typing_extensions import TypedDict
 
 from functions.identifiers import CustomerIdText, RunIdText
-from functions.web import documented
+from functions.web import Described, documented
 
 CustomerState = Literal["pending", "billed", "failed"]
 RunState = Literal["running", "done", "cancelled"]
 STATES: tuple[CustomerState, ...] = get_args(CustomerState)  # a customer's, in a run
 RUN_STATES: tuple[RunState, ...] = get_args(RunState)
+RETRY_OF = "a retry's: the run whose failed customers it bills"
+LINEAGE = "a retry's: the run its lineage began with, under whose name its bills are written"
 
 
 @documented
@@ -31,10 +33,8 @@ class RunAccepted(TypedDict):
 
     runId: RunIdText
     workflows: list[AcceptedWorkflow]
-    lineage: NotRequired[RunIdText]
-    """a retry's: the run its lineage began with, under whose name its bills are written"""
-    retryOf: NotRequired[RunIdText]
-    """a retry's: the run whose failed customers it bills"""
+    lineage: NotRequired[Annotated[RunIdText, Described(LINEAGE)]]
+    retryOf: NotRequired[Annotated[RunIdText, Described(RETRY_OF)]]
 
 
 @documented
@@ -50,19 +50,23 @@ class Counts(TypedDict):
 class ListedRun(TypedDict):
     """A run as a list shows it."""
 
+    # Described, not docstrings: RunStatus extends it and keeps these.
     runId: RunIdText
     createTime: str
-    total: int
-    """customers in the run"""
+    total: Annotated[int, Described("customers in the run")]
     counts: Counts
     state: RunState
-    retryOf: NotRequired[RunIdText]
-    """a retry's: the run whose failed customers it bills"""
-    scheduledFor: NotRequired[str]
-    """the billing schedule's tick that started the run, as its zone's clock showed it:
-    2026-12-01T06:00 Europe/Amsterdam"""
-    lineage: NotRequired[RunIdText]
-    """a retry's: the run its lineage began with, under whose name its bills are written"""
+    retryOf: NotRequired[Annotated[RunIdText, Described(RETRY_OF)]]
+    scheduledFor: NotRequired[
+        Annotated[
+            str,
+            Described(
+                "the billing schedule's tick that started the run, as its zone's clock showed"
+                " it: 2026-12-01T06:00 Europe/Amsterdam"
+            ),
+        ]
+    ]
+    lineage: NotRequired[Annotated[RunIdText, Described(LINEAGE)]]
 
 
 @documented

@@ -21,6 +21,19 @@ def documented(cls: T) -> T:
     return cls
 
 
+@dataclass(frozen=True)
+class Described:
+    """A key's description as metadata, ``Annotated[str, Described("...")]``: unlike a
+    docstring, a TypedDict that extends the one declaring it keeps it."""
+
+    text: str
+
+    def __get_pydantic_json_schema__(self, schema: Any, handler: Any) -> Any:
+        described = handler(schema)
+        described["description"] = self.text
+        return described
+
+
 def closed(cls: T) -> T:
     """``documented``, and a body with no other key (``additionalProperties: false``)."""
     setattr(cls, "__pydantic_config__", {"use_attribute_docstrings": True, "extra": "forbid"})  # noqa: B010

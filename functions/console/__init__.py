@@ -21,7 +21,10 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import PurePosixPath
+from typing import Annotated
 from urllib.parse import urlsplit
+
+from pydantic import Field
 
 from functions.errors import NotFound
 from functions.operation import Operation, Parameters, Reply
@@ -120,5 +123,5 @@ class ConsoleSite:
 
 
 class AssetPath(Parameters):
-    asset: str
+    asset: Annotated[str, Field(examples=["app.js"])]
     """a file of the console: a .js or .css"""
