@@ -147,9 +147,9 @@ class Moment(Rule):
 
 @dataclass(frozen=True)
 class Text(Rule):
-    """Text that ``pattern`` matches whole, of ``least`` to ``most`` characters (after
-    ``strip`` when set), made into its type by ``make``; ``refusal`` words a refusal, with
-    ``{name}`` and ``{value}`` in it."""
+    """Text of at most ``most`` characters that ``pattern`` matches whole, at least ``least``
+    of them once stripped (``strip``: of what ``NOT_BLANK`` leaves out), made into its type
+    by ``make``; ``refusal`` words a refusal, with ``{name}`` and ``{value}`` in it."""
 
     pattern: re.Pattern[str]
     refusal: str
@@ -161,8 +161,13 @@ class Text(Rule):
     examples: tuple[str, ...] = ()  # for the document (and schemathesis's examples phase)
 
     def parse(self, name: str, text: str) -> Any:
+        # The bound is the text's as sent, as the document's maxLength is.
         value = text.strip() if self.strip else text
-        if not self.least <= len(value) <= self.most or self.pattern.fullmatch(value) is None:
+        if (
+            not self.least <= len(value)
+            or len(text) > self.most
+            or self.pattern.fullmatch(value) is None
+        ):
             raise InvalidRequest(self.refusal.format(name=name, value=shown(value)))
         return self.make(value)
 

@@ -12,6 +12,7 @@ import hmac
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from functools import cached_property
 from typing import Any
 
 import functions.coordinator
@@ -89,7 +90,13 @@ class HttpFunction:
         api_of, self._context = APIS[role]
         api = api_of(services).with_operations(*self._own_operations())
         self.router = Router(role, api.operations)
-        self.description = openapi.document(api)
+        self.api = api
+
+    @cached_property
+    def description(self) -> dict[str, Any]:
+        """The OpenAPI document, made when first asked for: a process that is never asked
+        starts a tenth of a second sooner."""
+        return openapi.document(self.api)
 
     def _own_operations(self) -> tuple[Operation, ...]:
         """What every HTTP function answers besides its API: its document, its metrics."""
