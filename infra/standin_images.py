@@ -131,6 +131,7 @@ class StandinImages:
         command = [
             "mmdebstrap",
             "--variant=minbase",
+            "--format=tar",
             "--include=ca-certificates",
             *(f"--dpkgopt={option}" for option in DPKG_EXCLUDES),
             *(f"--aptopt={option}" for option in _host_apt_options()),
@@ -151,7 +152,7 @@ class StandinImages:
                 earlier.unlink()
             log.info("making a Debian %s root filesystem with mmdebstrap (a few minutes)", suite)
             # Written aside and renamed: a check beside this one never imports half of it.
-            partial = self.cache / f".{tarball.name}.{os.getpid()}.partial"
+            partial = self.cache / f".{tarball.stem}.{os.getpid()}.partial.tar"
             self._run(f"mmdebstrap-{suite}", [*command, suite, str(partial), *sources])
             partial.rename(tarball)
         log.info("importing %s as %s", tarball.name, tag)
