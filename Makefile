@@ -62,8 +62,8 @@ e2e: install-tests
 # docker-compose.yml for real, beside anything else running: stand-in images built from
 # Debian's, PyPI's and Maven's packages, `docker compose up --build -d` on podman, a billing
 # run, a crashed runtime container, `down -v` (docs/compose.md).
-compose-check: deps    ## podman and the stand-in images, then the compose stack up, billing, down
-	@bash infra/install.sh --containers
+compose-check:         ## podman and the stand-in images, then the compose stack up, billing, down
+	@bash infra/install.sh --containers   # the venv and jars too, as `make deps`
 	@$(PY) -m infra.standin_images
 	@$(PY) -m pytest tests/compose
 

@@ -27,7 +27,8 @@ for option in "$@"; do
 done
 
 # podman's settings, where runc is the runtime that works (crun fails on hybrid cgroups) and
-# the default rlimits are refused; netavark named, since Debian's podman also ships a CNI file.
+# the default rlimits are refused; netavark named, or the CNI file Debian's podman ships is
+# read (and warned about) on every command.
 PODMAN_CONF=/etc/containers/containers.conf.d/50-kafka-billing.conf
 PODMAN_SETTINGS='[containers]
 default_ulimits = []

@@ -21,7 +21,7 @@ from tests.helpers.waiting import wait_for
 
 # The first test's time includes building the app image (and the stand-ins, when
 # `make compose-check` has not built them first): minutes on a fresh machine.
-pytestmark = pytest.mark.timeout(2400)
+pytestmark = [pytest.mark.compose, pytest.mark.timeout(2400)]
 
 AWS = str(os.path.join(os.path.dirname(sys.executable), "aws"))
 FUNCTIONS = ("coordinator", "crm", "runtime")
