@@ -11,12 +11,12 @@ export S3_LATENCY_MS ?= 0
 # `make up TRACES=1`: Jaeger, and every process sends it its spans (`billing trace` shows one).
 export TRACES ?= 0
 
-.PHONY: install install-tests deps up down status demo run test fast slow unit integration e2e lint typecheck check bench logs clean
+.PHONY: install install-tests deps up down status demo run test fast slow unit integration e2e compose-check lint typecheck check bench logs clean
 
 install:               ## the venv, the broker's jars, the S3 server, and Chromium for the console's browser tests
 	@bash infra/install.sh --browser
 
-install-tests:         ## install, and the docker compose plugin the compose check needs
+install-tests:         ## install, Jaeger and the docker compose plugin the tests need
 	@bash infra/install.sh --browser --for-tests
 
 # What running the stack needs: `make install` without the browser, so `make demo` stays quick.
@@ -38,9 +38,10 @@ demo: up               ## a billing run for every seed customer, then the bills 
 # The unit tier runs on its own, with Kafka's client and infra unimportable (tests/helpers/unit_tier.py).
 UNIT := $(PY) -m pytest -p tests.helpers.unit_tier tests/unit
 
-test: install-tests    ## every tier; starts the broker and S3 server if they are not running
+test: install-tests    ## every tier; starts the broker and S3 server if they are not running; the compose check last
 	@$(UNIT)
 	@$(PY) -m pytest tests/integration tests/e2e
+	@$(MAKE) --no-print-directory compose-check
 
 fast: install-tests    ## every tier but the slow fault tests
 	@$(UNIT)
@@ -57,6 +58,14 @@ integration: install-tests
 
 e2e: install-tests
 	@$(PY) -m pytest tests/e2e
+
+# docker-compose.yml for real, beside anything else running: stand-in images built from
+# Debian's, PyPI's and Maven's packages, `docker compose up --build -d` on podman, a billing
+# run, a crashed runtime container, `down -v` (docs/compose.md).
+compose-check:         ## podman and the stand-in images, then the compose stack up, billing, down
+	@bash infra/install.sh --containers   # the venv and jars too, as `make deps`
+	@$(PY) -m infra.standin_images
+	@$(PY) -m pytest tests/compose
 
 lint: deps
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -7,19 +7,64 @@
 #   - with --for-tests or TRACES=1, Jaeger (the trace backend), built once from its Go module
 #   - with --for-tests, the `docker compose` plugin, only where the machine has none: built
 #     from its Go module (a few minutes, once), so a test can check docker-compose.yml with
-#     `docker compose config` without a Docker engine. Nothing else needs it.
+#     `docker compose config` without a Docker engine, and `make compose-check` can run it.
+#   - with --containers (`make compose-check`), Debian's podman with runc, netavark,
+#     aardvark-dns and iptables, and mmdebstrap, which makes the stand-in images' Debian
+#     base; and podman's settings for this kind of machine (docs/compose.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 browser=false
 for_tests=false
+containers=false
 for option in "$@"; do
   case "$option" in
     --browser) browser=true ;;
     --for-tests) for_tests=true ;;
-    *) echo "install: unknown option $option (use --browser, --for-tests)" >&2; exit 2 ;;
+    --containers) containers=true ;;
+    *) echo "install: unknown option $option (use --browser, --for-tests, --containers)" >&2; exit 2 ;;
   esac
 done
+
+# podman's settings, where runc is the runtime that works (crun fails on hybrid cgroups) and
+# the default rlimits are refused; netavark named, or the CNI file Debian's podman ships is
+# read (and warned about) on every command.
+PODMAN_CONF=/etc/containers/containers.conf.d/50-kafka-billing.conf
+PODMAN_SETTINGS='[containers]
+default_ulimits = []
+
+[engine]
+runtime = "runc"
+
+[network]
+network_backend = "netavark"'
+install_containers() {
+  local packages=(podman runc netavark aardvark-dns iptables mmdebstrap)
+  local commands=(podman runc /usr/lib/podman/netavark /usr/lib/podman/aardvark-dns iptables mmdebstrap)
+  local missing=false
+  for command in "${commands[@]}"; do
+    command -v "$command" >/dev/null 2>&1 || missing=true
+  done
+  if $missing || [ "$(cat "$PODMAN_CONF" 2>/dev/null)" != "$PODMAN_SETTINGS" ]; then
+    if [ "$(id -u)" != 0 ]; then
+      echo "install: the compose check needs root: podman, runc, mmdebstrap and $PODMAN_CONF" >&2
+      exit 1
+    fi
+  fi
+  if $missing; then
+    echo "install: podman, runc and mmdebstrap (Debian's), for the compose check"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! apt-get install -y -q --no-install-recommends "${packages[@]}" >/dev/null; then
+      apt-get update -q >/dev/null
+      apt-get install -y -q --no-install-recommends "${packages[@]}" >/dev/null
+    fi
+  fi
+  if [ "$(cat "$PODMAN_CONF" 2>/dev/null)" != "$PODMAN_SETTINGS" ]; then
+    mkdir -p "$(dirname "$PODMAN_CONF")"
+    printf '%s\n' "$PODMAN_SETTINGS" > "$PODMAN_CONF"
+    echo "install: podman's settings in $PODMAN_CONF"
+  fi
+}
 
 PYTHON="${PYTHON:-python3}"
 VENV=.venv
@@ -67,25 +112,35 @@ if $browser && [ -z "${CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
+# The `docker compose` plugin, only where the machine has none, built once from its Go module.
+install_compose_plugin() {
+  if docker compose version >/dev/null 2>&1 || [ -x "$TOOLS/cli-plugins/docker-compose" ]; then
+    return 0
+  fi
+  if ! command -v go >/dev/null 2>&1; then
+    echo "install: no 'docker compose' and no Go to build it; the compose tests will fail" >&2
+    return 0
+  fi
+  echo "install: building the docker compose plugin $COMPOSE_VERSION (a few minutes, once)"
+  local module=github.com/docker/compose/v2@$COMPOSE_VERSION source_dir
+  source_dir=$(go mod download -json "$module" | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  mkdir -p "$TOOLS/cli-plugins"
+  # Built aside and moved: a build cut short leaves no plugin that looks installed.
+  (cd "$source_dir" && GOFLAGS=-mod=mod go build -trimpath -o "$TOOLS/cli-plugins/docker-compose.partial" ./cmd)
+  mv "$TOOLS/cli-plugins/docker-compose.partial" "$TOOLS/cli-plugins/docker-compose"
+  echo "install: compose plugin in $TOOLS/cli-plugins"
+}
+
+if $containers; then
+  install_containers
+fi
+if $containers || $for_tests; then
+  install_compose_plugin
+fi
+
 if ! $for_tests && [ "${TRACES:-0}" = 0 ]; then
   exit 0
 fi
 # The trace backend of `make up TRACES=1` and of the trace tests, built once from its Go module.
 echo "install: Jaeger, the trace backend (built from its Go module the first time: a few minutes)"
 "$VENV/bin/python" -c 'from infra.traces import binary; from runtime.config import StackSettings; print("install: Jaeger", binary(StackSettings.from_env()))'
-if ! $for_tests; then
-  exit 0
-fi
-if docker compose version >/dev/null 2>&1 || [ -x "$TOOLS/cli-plugins/docker-compose" ]; then
-  exit 0
-fi
-if ! command -v go >/dev/null 2>&1; then
-  echo "install: no 'docker compose' and no Go to build it; the compose check will fail" >&2
-  exit 0
-fi
-echo "install: building the docker compose plugin $COMPOSE_VERSION (a few minutes, once)"
-module=github.com/docker/compose/v2@$COMPOSE_VERSION
-source_dir=$(go mod download -json "$module" | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
-mkdir -p "$TOOLS/cli-plugins"
-(cd "$source_dir" && GOFLAGS=-mod=mod go build -trimpath -o "$TOOLS/cli-plugins/docker-compose" ./cmd)
-echo "install: compose plugin in $TOOLS/cli-plugins"
