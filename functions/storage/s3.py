@@ -104,8 +104,12 @@ class S3TickPlans(TickPlans):
         return self.page(tick, page.number) or self.plan(tick, page)  # vanished: plan again
 
     def started_by_earlier_version(self, tick: str) -> bool:
-        legacy_claim = keys.idempotency_claim(f"schedule:{tick}:0")
-        return self.bucket.metadata(legacy_claim) is not None
+        # A client's Idempotency-Key may be the same text: only a run of this tick counts.
+        claim = self.bucket.get_json(keys.idempotency_claim(f"schedule:{tick}:0"))
+        if claim is None:
+            return False
+        run = self.bucket.get_json(keys.run_record(records.to_claim(claim).run_id))
+        return run is not None and records.to_run(run).scheduled_for == tick
 
 
 class S3RunCancellations(RunCancellations):

@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
 from functions.messages import Customer
 from functions.storage import CustomerStore, keys
@@ -214,3 +215,49 @@ def test_customers_kept_before_the_ordered_keys_are_moved(harness: Harness) -> N
     assert store.get("2") == synthetic(3)[1]
     assert list(bucket.names("customers/")) == [f"customers/01/_/{n}.json" for n in (1, 2, 3)]
     assert move_legacy_customers(bucket, store) == 0
+
+
+def test_an_import_that_failed_midway_is_finished_by_sending_it_again(harness: Harness) -> None:
+    crm = client("crm")
+    crm.get("/?customerId=1")
+    items = [ADA | {"customerId": "7"}, ADA | {"city": "Gouda"}, ADA | {"city": "Breda"}]
+    writes = 0
+
+    def fail_the_sixth_write(model: Any, **_: Any) -> None:
+        nonlocal writes
+        if model.name == "PutObject":
+            writes += 1
+            if writes == 6:
+                raise EndpointConnectionError(endpoint_url="http://moto")
+
+    harness.s3.meta.events.register("before-call.s3", fail_the_sixth_write)
+    failed = crm.post("/customers", json=items)
+    harness.s3.meta.events.unregister("before-call.s3", fail_the_sixth_write)
+    assert failed.status_code == 503
+    assert "the import is written in part" in failed.get_json()["error"]
+    assert "send the same request again to finish it" in failed.get_json()["error"]
+
+    again = crm.post("/customers", json=items)
+    assert again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    stored = again.get_json()
+    assert [c["city"] for c in stored] == ["Delft", "Gouda", "Breda"]
+    listed = crm.get("/?limit=500").get_json()
+    cities = [customer["city"] for customer in listed]
+    assert cities.count("Gouda") == cities.count("Breda") == 1, "no new customer twice"
+    assert crm.post("/customers", json=items).get_json() == stored, "asked again: the same"
+
+
+def test_an_import_that_could_not_begin_says_nothing_was_imported(harness: Harness) -> None:
+    crm = client("crm")
+    crm.get("/?customerId=1")
+
+    def refuse(model: Any, **_: Any) -> None:
+        if model.name == "GetObject":
+            raise EndpointConnectionError(endpoint_url="http://moto")
+
+    harness.s3.meta.events.register("before-call.s3", refuse)
+    failed = crm.post("/customers", json=[ADA])
+    harness.s3.meta.events.unregister("before-call.s3", refuse)
+    assert failed.status_code == 503
+    assert failed.get_json()["error"].startswith("nothing was imported")
