@@ -10,6 +10,7 @@ import pytest
 
 from functions.coordinator import Coordination
 from functions.errors import ConfigurationError, PublishFailed
+from functions.messages import WorkflowMessage
 from functions.schedule import BillingSchedule
 from functions.scheduled_billing import ScheduledBilling, bill_on_schedule
 from runtime.config import FunctionSettings
@@ -164,10 +165,11 @@ def test_a_tick_that_failed_midway_bills_the_customers_it_planned_once(
     assert ids.status_code == 201
     assert bill_on_schedule(now, billing) == at("2026-12-01T06:00:00Z")
     ticked = [r for r in runs() if r["scheduledFor"] == "2026-12-01T06:00 UTC"]
+    workflows = [o.message for o in harness.publisher.published]
     billed = [
-        o.message.customer_identifier
-        for o in harness.publisher.published
-        if o.message.workflow_id.run_id in {r["runId"] for r in ticked}
+        w.customer_identifier
+        for w in workflows
+        if isinstance(w, WorkflowMessage) and w.workflow_id.run_id in {r["runId"] for r in ticked}
     ]
     assert sorted(billed, key=int) == [str(n) for n in range(1, 9)], "each once, none skipped"
 
