@@ -178,14 +178,20 @@ def retry_run(request: HttpRequest, stores: Coordination, run_id: str) -> HttpRe
         held = {customer for slot in slots for customer in slot.customer_ids}
         held |= _held_by_earlier_versions(run_id, slots, stores)
         new = [customer for customer in failed if customer not in held]
-        if not new and not slots:
+        if not new and slots:
+            return _retried(run, slots[-1], stores)
+        if not new:
             pending = run_status(run, stores.records, with_customers=False)["counts"]["pending"]
             waiting = f"; {pending} customer(s) are still pending" if pending else ""
             raise InvalidRequest(
                 f"run {run_id} has no failed customer to retry{waiting}", status=409
             )
-        if not new:
-            return _retried(run, slots[-1], stores)
+        # An earlier retry whose publishing failed (a crash, Kafka away) holds its customers:
+        # it is published before a later one is taken, so that none is left holding them.
+        for earlier in slots:
+            stored = runs.get(earlier.run_id)
+            if stored is None or not stored.published:
+                _retried(run, earlier, stores)
         slot = RetrySlot(len(slots) + 1, stores.make_run_id(), tuple(new))
         if runs.claim_retry_slot(run_id, slot):
             log.info("billing run %s: retry %d holds %d customer(s)", run_id, slot.number, len(new))

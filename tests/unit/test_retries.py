@@ -106,3 +106,23 @@ def test_a_retry_costs_listings_not_a_read_per_failure(harness: Harness) -> None
     # retry's run looked for, saved (with its newest-first entry), saved as published;
     # the retry's entry under the run.
     assert spent == 1 + 1 + 2 + 1 + 1 + 2 + 1 + 1
+
+
+def test_a_retry_whose_publishing_failed_is_published_before_the_next(harness: Harness) -> None:
+    context = harness.services.context
+    run = start_run(["1", "2"])
+    ids = ids_of(run)
+    fail(context, ids["1"], "1")
+    harness.publisher.fail = True
+    refused = client("coordinator").post(f"/runs/{run['runId']}/retry")
+    assert refused.status_code == 503, "its slot holds customer 1, its run is not out"
+    harness.publisher.fail = False
+    fail(context, ids["2"], "2")
+    second = retry(run["runId"])
+    assert customers_of(second) == ["2"]
+    published = {
+        message.payload["customerIdentifier"]
+        for message in (o.message for o in harness.publisher.published)
+        if isinstance(message, WorkflowMessage) and message.workflow_id.run_id != run["runId"]
+    }
+    assert published == {"1", "2"}, "customer 1's retry went out before customer 2's"
