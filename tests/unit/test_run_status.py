@@ -11,7 +11,7 @@ from functions.context import FunctionContext
 from functions.identifiers import WorkflowId
 from functions.storage import Job, keys
 from functions.storage.keys import bill_name
-from tests.unit.harness import Harness, client, s3_requests
+from tests.unit.harness import Harness, client, s3_requests, seeding
 
 
 def start(customers: list[str]) -> dict[str, Any]:
@@ -111,15 +111,15 @@ def test_asking_for_a_run_that_cannot_be_is_a_4xx(
 def test_a_runs_status_costs_listings_and_a_read_per_failure_not_a_read_per_customer(
     harness: Harness,
 ) -> None:
-    context = harness.services.context
+    context, seeds = harness.services.context, seeding(harness)
     other = start([f"o{n}" for n in range(300)])
     for workflow in other["workflows"]:  # another run's bills must cost nothing
-        bill(context, workflow["workflowId"], workflow["customerIdentifier"])
+        bill(seeds, workflow["workflowId"], workflow["customerIdentifier"])
     customers = [f"c{n}" for n in range(1500)]
     run = start(customers)
     workflows = run["workflows"]
     for workflow in workflows[:1200]:
-        bill(context, workflow["workflowId"], workflow["customerIdentifier"])
+        bill(seeds, workflow["workflowId"], workflow["customerIdentifier"])
     with context.new_jobs.batch():  # as engine-start keeps them: a batch at a time
         asked = [
             wait(context, workflow["workflowId"], workflow["customerIdentifier"])
