@@ -35,28 +35,35 @@ status:
 demo: up               ## a billing run for every seed customer, then the bills in S3
 	@$(PY) -m infra.demo
 
+# pytest keeps the test modules it rewrote (and Python its bytecode) only where bytecode may
+# be written: without, every pytest process compiles them again (2 s of CPU each).
+unexport PYTHONDONTWRITEBYTECODE
+# Tests run in WORKERS processes (pytest-xdist), two on two cores, a worker that is done
+# taking tests queued for the other; WORKERS=0 runs them in one.
+WORKERS ?= 2
+PYTEST := $(PY) -m pytest -n $(WORKERS) --dist worksteal --durations=10
 # The unit tier runs on its own, with Kafka's client and infra unimportable (tests/helpers/unit_tier.py).
-UNIT := $(PY) -m pytest -p tests.helpers.unit_tier tests/unit
+UNIT := $(PYTEST) -p tests.helpers.unit_tier tests/unit
 
 test: install-tests    ## every tier; starts the broker and S3 server if they are not running
 	@$(UNIT)
-	@$(PY) -m pytest tests/integration tests/e2e
+	@$(PYTEST) tests/integration tests/e2e
 
 fast: install-tests    ## every tier but the slow fault tests
 	@$(UNIT)
-	@$(PY) -m pytest -m "not slow" tests/integration tests/e2e
+	@$(PYTEST) -m "not slow" tests/integration tests/e2e
 
 slow: install-tests    ## only the slow fault tests: crashes, outages, lost brokers
-	@$(PY) -m pytest -m slow
+	@$(PYTEST) -m slow tests/integration tests/e2e
 
-unit: deps
+unit: deps             ## the unit tier alone: no network, no Kafka
 	@$(UNIT)
 
 integration: install-tests
-	@$(PY) -m pytest tests/integration
+	@$(PYTEST) tests/integration
 
 e2e: install-tests
-	@$(PY) -m pytest tests/e2e
+	@$(PYTEST) tests/e2e
 
 lint: deps
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
@@ -64,7 +71,7 @@ lint: deps
 typecheck: deps
 	@$(VENV)/bin/mypy
 
-check: lint typecheck test
+check: lint typecheck unit   ## what to run before a commit: ruff, mypy and the unit tier
 
 N ?= 10000
 bench: up              ## the CRM with N customers, a billing run of them (default 10000), then a one-customer run 20 times; S3_LATENCY_MS=25 for a cloud's latency
