@@ -11,7 +11,7 @@ export S3_LATENCY_MS ?= 0
 # `make up TRACES=1`: Jaeger, and every process sends it its spans (`billing trace` shows one).
 export TRACES ?= 0
 
-.PHONY: install install-tests deps up down status demo run test fast slow unit integration e2e lint typecheck check bench logs clean
+.PHONY: install install-tests deps venv up down status demo run test fast slow unit integration e2e lint typecheck check bench logs clean
 
 install:               ## the venv, the broker's jars, the S3 server, and Chromium for the console's browser tests
 	@bash infra/install.sh --browser
@@ -22,6 +22,10 @@ install-tests:         ## install, and the docker compose plugin the compose che
 # What running the stack needs: `make install` without the browser, so `make demo` stays quick.
 deps:
 	@bash infra/install.sh
+
+# What lint, typecheck and the unit tier need: the venv alone.
+venv:
+	@bash infra/install.sh --python-only
 
 up: deps               ## broker, S3, provisioning, coordinator, CRM and runtime, in the background
 	@$(PY) -m infra.stack up
@@ -56,7 +60,7 @@ fast: install-tests    ## every tier but the slow fault tests
 slow: install-tests    ## only the slow fault tests: crashes, outages, lost brokers
 	@$(PYTEST) -m slow tests/integration tests/e2e
 
-unit: deps             ## the unit tier alone: no network, no Kafka
+unit: venv             ## the unit tier alone: no network, no Kafka
 	@$(UNIT)
 
 integration: install-tests
@@ -65,10 +69,10 @@ integration: install-tests
 e2e: install-tests
 	@$(PYTEST) tests/e2e
 
-lint: deps
+lint: venv
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-typecheck: deps
+typecheck: venv
 	@$(VENV)/bin/mypy
 
 check: lint typecheck unit   ## what to run before a commit: ruff, mypy and the unit tier

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh machine; safe to run again.
-#   - .venv with the pinned Python packages (the project itself, editable)
+#   - .venv with the pinned Python packages (the project itself, editable); with
+#     --python-only, nothing else (what lint, typecheck and the unit tier need)
 #   - the Kafka broker's jars and the S3 server (S3Proxy), resolved from Maven Central by mvn
 #   - with --browser, Debian's Chromium (/usr/bin/chromium), which the console's browser
 #     tests drive through Playwright, where it is missing and apt can install it
@@ -14,11 +15,13 @@ cd "$(dirname "$0")/.."
 
 browser=false
 for_tests=false
+python_only=false
 for option in "$@"; do
   case "$option" in
     --browser) browser=true ;;
     --for-tests) for_tests=true ;;
-    *) echo "install: unknown option $option (use --browser, --for-tests)" >&2; exit 2 ;;
+    --python-only) python_only=true ;;
+    *) echo "install: unknown option $option (use --browser, --for-tests, --python-only)" >&2; exit 2 ;;
   esac
 done
 
@@ -38,6 +41,9 @@ if [ ! -f "$stamp" ]; then
   "$VENV/bin/pip" install --quiet -e '.[dev]'
   rm -f "$VENV"/.installed-*
   touch "$stamp"
+fi
+if $python_only; then
+  exit 0
 fi
 
 echo "install: Kafka broker jars and the S3 server (S3Proxy)"
