@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh machine; safe to run again.
-#   - .venv with the pinned Python packages (the project itself, editable)
+#   - .venv with the pinned Python packages (the project itself, editable); with
+#     --python-only, nothing else (what lint, typecheck and the unit tier need)
 #   - the Kafka broker's jars and the S3 server (S3Proxy), resolved from Maven Central by mvn
 #   - with --browser, Debian's Chromium (/usr/bin/chromium), which the console's browser
 #     tests drive through Playwright, where it is missing and apt can install it
-#   - with --for-tests or TRACES=1, Jaeger (the trace backend), built once from its Go module
+#   - with TRACES=1, Jaeger (the trace backend), built once from its Go module; with
+#     --for-tests, that build started in the background (the trace tests wait for it)
 #   - with --for-tests, the `docker compose` plugin, only where the machine has none: built
 #     from its Go module (a few minutes, once), so a test can check docker-compose.yml with
 #     `docker compose config` without a Docker engine, and `make compose-check` can run it.
@@ -17,12 +19,14 @@ cd "$(dirname "$0")/.."
 browser=false
 for_tests=false
 containers=false
+python_only=false
 for option in "$@"; do
   case "$option" in
     --browser) browser=true ;;
     --for-tests) for_tests=true ;;
     --containers) containers=true ;;
-    *) echo "install: unknown option $option (use --browser, --for-tests, --containers)" >&2; exit 2 ;;
+    --python-only) python_only=true ;;
+    *) echo "install: unknown option $option (use --browser, --for-tests, --containers, --python-only)" >&2; exit 2 ;;
   esac
 done
 
@@ -83,6 +87,9 @@ if [ ! -f "$stamp" ]; then
   rm -f "$VENV"/.installed-*
   touch "$stamp"
 fi
+if $python_only; then
+  exit 0
+fi
 
 echo "install: Kafka broker jars and the S3 server (S3Proxy)"
 "$VENV/bin/python" -c 'from infra.broker import resolve_jars; from runtime.config import StackSettings; print("install: jars in", resolve_jars(StackSettings.from_env()))'
@@ -131,16 +138,19 @@ install_compose_plugin() {
   echo "install: compose plugin in $TOOLS/cli-plugins"
 }
 
+# The trace backend of `make up TRACES=1` and of the trace tests, built once from its Go
+# module (13 to 14 CPU-minutes). `make up TRACES=1` waits for it; for the tests it builds in
+# the background, niced, while the tiers before the trace tests run, and they wait for it.
+if [ "${TRACES:-0}" != 0 ]; then
+  echo "install: Jaeger, the trace backend (built from its Go module the first time: minutes)"
+  "$VENV/bin/python" -m infra.traces
+elif $for_tests; then
+  "$VENV/bin/python" -m infra.traces --background
+fi
+
 if $containers; then
   install_containers
 fi
 if $containers || $for_tests; then
   install_compose_plugin
 fi
-
-if ! $for_tests && [ "${TRACES:-0}" = 0 ]; then
-  exit 0
-fi
-# The trace backend of `make up TRACES=1` and of the trace tests, built once from its Go module.
-echo "install: Jaeger, the trace backend (built from its Go module the first time: a few minutes)"
-"$VENV/bin/python" -c 'from infra.traces import binary; from runtime.config import StackSettings; print("install: Jaeger", binary(StackSettings.from_env()))'

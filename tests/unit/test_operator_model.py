@@ -361,7 +361,7 @@ def model_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Client]:
 def test_operator_actions_keep_the_promise(model_s3: S3Client) -> None:
     OperatorModel.s3 = model_s3
     OperatorModel.TestCase.settings = settings(
-        max_examples=int(os.environ.get("MODEL_EXAMPLES", "60")),
+        max_examples=int(os.environ.get("MODEL_EXAMPLES", "15")),
         stateful_step_count=30,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
