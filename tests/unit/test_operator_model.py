@@ -54,6 +54,12 @@ UNKNOWN = "99"  # a customer the CRM never has: its job fails
 # Ids an import gives: before, among and after the lab's eight (1 to 8) in the CRM's order.
 GIVEN_IDS = st.sampled_from(("0", "2", "5", "9", "10", "11"))
 STALE = st.booleans()
+RUN_CHOICE = st.integers(0, 3)
+_RULES = os.environ.get("MODEL_RULES", "")  # a deep run may focus: MODEL_RULES=retry,cancel,...
+
+
+def enabled(name: str) -> bool:
+    return not _RULES or name in _RULES.split(",")
 
 
 def customer(customer_id: str, city: str = "Utrecht") -> Customer:
@@ -106,9 +112,11 @@ class OperatorModel(RuleBasedStateMachine):
     @initialize()
     def seed(self) -> None:
         self.world.services.seeded_customers()  # the lab's eight, as the CRM starts
+        self.start_run(["1", "2", "5"])  # a run to steer from the first step
 
     # -- operator actions -----------------------------------------------------------
 
+    @precondition(lambda self: enabled("start_run"))
     @rule(
         customers=st.lists(
             st.sampled_from(("1", "2", "5", UNKNOWN)), min_size=1, max_size=3, unique=True
@@ -120,19 +128,33 @@ class OperatorModel(RuleBasedStateMachine):
         assert response.status in (202, 503), response.body
 
     @precondition(lambda self: self.run_ids())
-    @rule(which=st.integers(0, 20))
+    @precondition(lambda self: enabled("cancel"))
+    @rule(which=RUN_CHOICE)
     def cancel(self, which: int) -> None:
-        run_id = self.run_ids()[which % len(self.run_ids())]
-        response = self.world.call("coordinator", "POST", f"/runs/{run_id}/cancel")
+        response = self.world.call("coordinator", "POST", f"/runs/{self.run(which)}/cancel")
         assert response.status in (202, 409, 503), response.body
 
     @precondition(lambda self: self.run_ids())
-    @rule(which=st.integers(0, 20))
+    @precondition(lambda self: enabled("retry"))
+    @rule(which=RUN_CHOICE)
     def retry(self, which: int) -> None:
-        run_id = self.run_ids()[which % len(self.run_ids())]
-        response = self.world.call("coordinator", "POST", f"/runs/{run_id}/retry")
+        response = self.world.call("coordinator", "POST", f"/runs/{self.run(which)}/retry")
         assert response.status in (202, 409, 503), response.body
 
+    @precondition(lambda self: self.run_ids())
+    @precondition(lambda self: enabled("retry_again"))
+    @rule(which=RUN_CHOICE)
+    def retry_again(self, which: int) -> None:
+        """An impatient operator: retries come as often as anything else does."""
+        self.retry(which)
+
+    def run(self, which: int) -> str:
+        """One of the runs published, the earliest the likeliest: an operator steers the
+        same few runs again and again."""
+        run_ids = self.run_ids()
+        return run_ids[which % len(run_ids)]
+
+    @precondition(lambda self: enabled("tick"))
     @rule(again=st.booleans())
     def tick(self, again: bool) -> None:
         """The scheduler at the next minute, or a second scheduler at the same one."""
@@ -155,6 +177,7 @@ class OperatorModel(RuleBasedStateMachine):
         assert handled is not None and world.schedule.name(handled) == name
         self.ticks_handled.add(name)
 
+    @precondition(lambda self: enabled("add_customer"))
     @rule()
     def add_customer(self) -> None:
         item = customer("0", city=f"new-{uuid.uuid4().hex[:6]}").to_wire()
@@ -162,6 +185,7 @@ class OperatorModel(RuleBasedStateMachine):
         self.imports.append(Import([item], single=True))
         self.send(self.imports[-1])
 
+    @precondition(lambda self: enabled("import_customers"))
     @rule(given=st.lists(GIVEN_IDS, max_size=3, unique=True), new=st.integers(0, 2))
     def import_customers(self, given: list[str], new: int) -> None:
         items = [customer(c, city=f"given-{uuid.uuid4().hex[:6]}").to_wire() for c in given]
@@ -174,6 +198,7 @@ class OperatorModel(RuleBasedStateMachine):
             self.send(self.imports[-1])
 
     @precondition(lambda self: any(i.answered == "failed" for i in self.imports))
+    @precondition(lambda self: enabled("send_again"))
     @rule()
     def send_again(self) -> None:
         """A client told its create or import failed sends it again."""
@@ -197,30 +222,37 @@ class OperatorModel(RuleBasedStateMachine):
 
     # -- the engine, and faults -----------------------------------------------------
 
+    @precondition(lambda self: enabled("deliver"))
     @rule(stream=st.sampled_from(Stream), count=st.integers(1, 4), stale=STALE)
     def deliver(self, stream: Stream, count: int, stale: bool) -> None:
         self.world.deliver(stream, count, stale)
 
+    @precondition(lambda self: enabled("deliver_again"))
     @rule(stream=st.sampled_from(Stream), index=st.integers(0, 50), stale=STALE)
     def deliver_again(self, stream: Stream, index: int, stale: bool) -> None:
         self.world.redeliver(stream, index, stale)
 
+    @precondition(lambda self: enabled("look_at_cancels"))
     @rule()
     def look_at_cancels(self) -> None:
         self.world.look_at_cancels()
 
+    @precondition(lambda self: enabled("sweep"))
     @rule(minutes=st.sampled_from((0.6, 1.1, 5.0)))
     def sweep(self, minutes: float) -> None:
         self.world.sweep(minutes)
 
+    @precondition(lambda self: enabled("s3_write_fails"))
     @rule(nth=st.integers(1, 6))
     def s3_write_fails(self, nth: int) -> None:
         self.world.faults.arm(nth)
 
+    @precondition(lambda self: enabled("kafka_refuses"))
     @rule()
     def kafka_refuses(self) -> None:
         self.world.publisher.refuse = 1
 
+    @precondition(lambda self: enabled("settle"))
     @rule()
     def settle(self) -> None:
         """Faults over, every record delivered, every question's chances spent: each

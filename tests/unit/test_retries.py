@@ -126,3 +126,18 @@ def test_a_retry_whose_publishing_failed_is_published_before_the_next(harness: H
         if isinstance(message, WorkflowMessage) and message.workflow_id.run_id != run["runId"]
     }
     assert published == {"1", "2"}, "customer 1's retry went out before customer 2's"
+
+
+def test_the_failed_customers_of_a_run_cost_their_page_not_the_run(harness: Harness) -> None:
+    context = harness.services.context
+    run = start_run([f"c{n}" for n in range(300)])
+    for customer, workflow_id in ids_of(run).items():
+        fail(context, workflow_id, customer)
+    before = s3_requests()
+    page = client("coordinator").get(f"/runs/{run['runId']}?state=failed&limit=20").get_json()
+    spent = s3_requests() - before
+    assert [c["customerIdentifier"] for c in page["customers"]] == [f"c{n}" for n in range(20)]
+    assert page["next"] == 20
+    # The run; its bills, failures and waiting batches listed; a read of each failure shown;
+    # whether it was cancelled; its retries; and, nothing of it pending, its counts kept.
+    assert spent == 1 + 1 + 1 + 1 + 20 + 1 + 1 + 1
