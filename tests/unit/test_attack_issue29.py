@@ -1,0 +1,385 @@
+"""ATTACK (review of issue 29): each test here demonstrates a defect found in review.
+
+They FAIL on the code as reviewed; that is their point. Each names the defect, its
+severity and where it lives; the review report (docs/review-issue-29-attack.md on branch
+``attack``) gives the reproduction and the output. A fix makes its test pass unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import boto3
+import pytest
+from botocore.exceptions import ReadTimeoutError
+
+from functions.context import FunctionContext
+from functions.coordinator import Coordination
+from functions.engine_complete import engine_complete
+from functions.engine_start import engine_start
+from functions.identifiers import WorkflowId
+from functions.messages import Answer, WorkflowMessage
+from functions.schedule import BillingSchedule
+from functions.scheduled_billing import ScheduledBilling, bill_on_schedule
+from functions.storage import IdempotencyRecord, Job, Run
+from runtime.aws_lambda.http import HttpAdapter
+from runtime.config import FunctionSettings
+from runtime.http_function import HttpFunction
+from runtime.kafka.invoker import Invoker
+from runtime.kafka.records import Record
+from runtime.triggers import BY_FUNCTION
+from tests.unit.harness import JOHN, Harness, client, s3_requests, start_run, write_bill
+
+ADA = {
+    "firstName": "Ada",
+    "lastName": "Lovelace",
+    "city": "Delft",
+    "connectionId": "1",
+    "connectionMandate": "0",
+}
+
+
+def ids_of(run: dict[str, Any]) -> dict[str, str]:
+    return {w["customerIdentifier"]: w["workflowId"] for w in run["workflows"]}
+
+
+def fail(context: FunctionContext, workflow_id: str, customer: str) -> None:
+    job = Job(WorkflowId(workflow_id), customer, "t", "t")
+    context.failures.record(job, "the CRM did not answer", "t")
+
+
+def published_workflows(harness: Harness) -> list[WorkflowMessage]:
+    return [
+        o.message for o in harness.publisher.published if isinstance(o.message, WorkflowMessage)
+    ]
+
+
+def bill_every_published(harness: Harness, run_ids: set[str]) -> None:
+    """engine-start and engine-complete for every workflow published for ``run_ids``."""
+    context = harness.services.context
+    for workflow in published_workflows(harness):
+        if workflow.workflow_id.run_id in run_ids:
+            engine_start(workflow, context)
+            engine_complete(Answer(workflow.workflow_id, JOHN), context)
+
+
+# -- retries ---------------------------------------------------------------------------
+
+
+def test_defect_a_retry_slot_whose_publish_failed_is_lost_once_a_later_slot_exists(
+    harness: Harness,
+) -> None:
+    """LOST. coordinator.retry_run/_retried: only the latest slot is ever published again
+    ("nothing new -> the same retry"). Slot 1 is created, Kafka refuses its publish (503);
+    the run fails one more customer; the next retry takes slot 2. Slot 1's customer is
+    held by a run that was never published and never will be: no retry of the run can
+    reach it (it is "held"), and its own run has no failure to retry (409)."""
+    context = harness.services.context
+    coordinator = client("coordinator")
+    run = start_run(["1", "2", "3"])
+    ids = ids_of(run)
+    fail(context, ids["1"], "1")
+    harness.publisher.fail = True
+    refused = coordinator.post(f"/runs/{run['runId']}/retry")
+    assert refused.status_code == 503  # the client is told to ask again ...
+    harness.publisher.fail = False
+    fail(context, ids["2"], "2")  # ... and by then the run failed one more customer
+    for _ in range(3):  # asked again, as often as you like
+        assert coordinator.post(f"/runs/{run['runId']}/retry").status_code == 202
+    retried = {
+        w.customer_identifier
+        for w in published_workflows(harness)
+        if w.workflow_id.run_id != run["runId"]
+    }
+    assert retried == {"1", "2"}, f"customer 1 failed and no retry was published for it: {retried}"
+
+
+def test_defect_a_retry_the_previous_version_published_without_its_marker_is_billed_twice(
+    harness: Harness,
+) -> None:
+    """BILLED TWICE (old data). The previous version published a retry, then wrote its
+    ``retries/<run>/<retry>.json`` marker; an S3 failure at that last write answered 503
+    (asked again, the old version found the same retry by its ``retry:<run>:<digest>``
+    claim and wrote the marker). coordinator._held_by_earlier_versions knows a legacy
+    retry only by its marker, so the new version retries the same customer under the
+    lineage's folder while the old retry bills it under its own."""
+    context = harness.services.context
+    runs = harness.services.runs
+    run = start_run(["1", "2"])
+    run_id = run["runId"]
+    fail(context, ids_of(run)["1"], "1")
+    # What the previous version left: its claim, its retry run published, no marker.
+    legacy_id = "run-20200101T000000-0badc0de"
+    digest = hashlib.sha256(json.dumps(["1"]).encode()).hexdigest()
+    runs.claim(f"retry:{run_id}:{digest[:32]}", IdempotencyRecord(legacy_id, digest))
+    runs.save(Run(legacy_id, "2020-01-01T00:00:00.000Z", ("1",), published=True, retry_of=run_id))
+    legacy_workflow = WorkflowMessage.from_wire(
+        {
+            "workflow-type": "bill-generation",
+            "workflow-id": f"{legacy_id}-1",
+            "create-time": "",
+            "payload": {"customerIdentifier": "1"},
+        }
+    )
+    engine_start(legacy_workflow, context)  # its workflow was on Kafka before the upgrade
+    engine_complete(Answer(legacy_workflow.workflow_id, JOHN), context)
+
+    response = client("coordinator").post(f"/runs/{run_id}/retry")  # the operator, after
+    if response.status_code == 202:
+        bill_every_published(harness, {response.get_json()["runId"]})
+    bills = [name for name in context.bills.names() if name.endswith("customer-bill-1.txt")]
+    assert len(bills) == 1, f"customer 1 billed twice: {bills}"
+
+
+def test_defect_a_run_whose_failures_an_old_retry_holds_says_it_has_no_failure(
+    harness: Harness,
+) -> None:
+    """WRONG MESSAGE (old data). A run whose failures are all held by a retry of the
+    previous version (a marker, no slot): retry answers 409 "has no failed customer to
+    retry" while its status counts them failed; the old version answered with that retry."""
+    context = harness.services.context
+    runs = harness.services.runs
+    run = start_run(["1"])
+    fail(context, ids_of(run)["1"], "1")
+    legacy_id = "run-20200101T000000-0badc0de"
+    runs.save(Run(legacy_id, "t", ("1",), published=True, retry_of=run["runId"]))
+    runs.add_retry(run["runId"], legacy_id)
+    response = client("coordinator").post(f"/runs/{run['runId']}/retry")
+    status = client("coordinator").get(f"/runs/{run['runId']}").get_json()
+    assert status["counts"]["failed"] == 1
+    assert (
+        response.status_code == 202 or "no failed customer" not in response.get_json()["error"]
+    ), response.get_json()
+
+
+def test_defect_a_retrys_status_costs_its_lineage_not_itself(harness: Harness) -> None:
+    """COST (docs/guarantees.md: "a cost that grows with the run only"). runs.run_status
+    lists ``bills/<first run>/``, the whole lineage's bills, for every status of a retry
+    (and the console polls it each second): a retry of 1 customer of a 3,000-customer
+    run costs 3 more listings than the same retry of a 1-customer run."""
+    context = harness.services.context
+
+    def status_cost(size: int) -> float:
+        customers = [f"c{size}-{n}" for n in range(size)]
+        run = start_run(customers)
+        ids = ids_of(run)
+        for customer in customers[1:]:
+            write_bill(context, ids[customer], customer)
+        fail(context, ids[customers[0]], customers[0])
+        retried = client("coordinator").post(f"/runs/{run['runId']}/retry").get_json()
+        client("coordinator").get(f"/runs/{retried['runId']}")  # batch objects read once
+        before = s3_requests()
+        client("coordinator").get(f"/runs/{retried['runId']}")
+        return s3_requests() - before
+
+    small, large = status_cost(1), status_cost(3000)
+    assert large == small, (
+        f"a 1-customer retry's status: {small} requests, {large} in a big lineage"
+    )
+
+
+# -- ticks ------------------------------------------------------------------------------
+
+
+def test_defect_a_tick_the_previous_version_claimed_but_never_published_is_never_billed(
+    harness: Harness,
+) -> None:
+    """LOST (old data). scheduled_billing.bill_on_schedule / S3TickPlans
+    .started_by_earlier_version: a tick whose ``schedule:<tick>:0`` claim and run the
+    previous version wrote, but whose publish failed (Kafka down), is "left to it"; after
+    the upgrade nothing runs that version, and the run is never published (nor are the
+    tick's later pages planned). docs/guarantees.md: "a tick counts as handled only when
+    every page is"."""
+    tick = "2026-12-01T06:00 UTC"
+    runs = harness.services.runs
+    legacy_id = "run-20261201T060001-0badc0de"
+    customers = ("1", "2", "3", "4", "5", "6", "7", "8")
+    digest = hashlib.sha256(json.dumps(list(customers)).encode()).hexdigest()
+    runs.claim(f"schedule:{tick}:0", IdempotencyRecord(legacy_id, digest))
+    runs.save(Run(legacy_id, "2026-12-01T06:00:01.000Z", customers, scheduled_for=tick))
+    services = harness.services
+    billing = ScheduledBilling(
+        BillingSchedule.parse("0 6 1 * *", "UTC", 86400.0),
+        Coordination(harness.publisher.publish, services.run_records),
+        services.seeded_customers(),
+        services.tick_plans,
+    )
+    now = datetime(2026, 12, 1, 6, 0, 2, tzinfo=UTC)
+    bill_on_schedule(now, billing)
+    billed = {w.customer_identifier for w in published_workflows(harness)}
+    assert billed == set(customers), f"the tick's customers published: {sorted(billed)}"
+
+
+# -- the CRM ---------------------------------------------------------------------------
+
+
+def test_defect_a_create_whose_answer_was_lost_stores_the_customer_twice(
+    harness: Harness,
+) -> None:
+    """DOUBLED (a customer, so every later tick bills the person twice).
+    S3CustomerStore.add_new: the customer's create (If-None-Match) reaches S3, its answer
+    is lost (a read timeout, a 500 after the write); botocore tries it again, S3 answers
+    412, ``add`` reads that as "id taken" and _add_one_new stores the same customer under
+    a second id. One POST, one 201, two customers."""
+    crm = client("crm")
+    crm.get("/?customerId=1")  # the CRM's seed, first
+    raw = boto3.client("s3", region_name="us-east-1")  # the same mock S3, another client
+    lost: list[str] = []
+    bodies: dict[str, bytes] = {}
+
+    def keep_body(params: dict[str, Any], **_: Any) -> None:
+        bodies[params["Key"]] = params["Body"]
+
+    def store_then_lose_the_answer(request: Any, **_: Any) -> None:
+        url = urlparse(request.url)
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        if lost or request.method != "PUT" or headers.get("if-none-match") not in ("*", b"*"):
+            return
+        bucket = url.hostname.split(".")[0] if url.hostname else ""
+        key = unquote(url.path.lstrip("/"))
+        if not key.startswith("customers/"):
+            return
+        if "Contents" not in raw.list_objects_v2(Bucket=bucket, Prefix=key):
+            raw.put_object(Bucket=bucket, Key=key, Body=bodies[key])  # the server wrote it
+        lost.append(key)
+        raise ReadTimeoutError(endpoint_url=request.url)  # ... and its answer never came
+
+    harness.s3.meta.events.register("before-parameter-build.s3.PutObject", keep_body)
+    harness.s3.meta.events.register("before-send.s3.PutObject", store_then_lose_the_answer)
+    created = crm.post("/customers", json=ADA)
+    harness.s3.meta.events.unregister("before-send.s3.PutObject", store_then_lose_the_answer)
+    assert lost, "the create's answer was lost"
+    assert created.status_code == 201
+    listed = crm.get("/?limit=500")
+    assert listed.status_code == 200, listed.get_json()
+    adas = [c for c in listed.get_json() if c["lastName"] == "Lovelace"]
+    assert len(adas) == 1, (
+        f"one POST stored Ada {len(adas)} times: {[c['customerId'] for c in adas]}"
+    )
+
+
+def test_defect_a_finished_import_sent_again_after_an_update_says_it_is_written_in_part(
+    harness: Harness,
+) -> None:
+    """WRONG MESSAGE that leads to a duplicate. crm_api._import: an import that finished
+    long ago, sent again (the same CSV) after one of its new customers was updated,
+    answers 409 "the import is written in part ... import those items again in a list of
+    their own". Nothing was missing; doing as told stores that customer a second time."""
+    crm = client("crm")
+    crm.get("/?customerId=1")
+    items = [ADA, ADA | {"firstName": "Grace", "lastName": "Hopper"}]
+    first = crm.post("/customers", json=items)
+    assert first.status_code == 201
+    ada_id = first.get_json()[0]["customerId"]
+    assert crm.post(f"/customers/{ada_id}", json={"city": "Leiden"}).status_code == 200
+    again = crm.post("/customers", json=items)
+    if again.status_code == 409:
+        advice = again.get_json()["error"]
+        assert "in part" not in advice, advice
+        crm.post("/customers", json=[ADA])  # as the advice says
+    adas = [c for c in crm.get("/?limit=500").get_json() if c["lastName"] == "Lovelace"]
+    assert len(adas) == 1, f"Ada stored {len(adas)} times"
+
+
+# -- bad input -------------------------------------------------------------------------
+
+BIG = "9" * 5000  # an integer of more digits than Python's int() takes (4,300)
+
+
+@pytest.mark.parametrize(
+    ("function", "path", "body"),
+    [
+        ("coordinator", "/", f'{{"customerIdentifiers": [{BIG}]}}'),
+        ("coordinator", "/", f'{{"customerIdentifiers": ["1"], "note": {BIG}}}'),
+        (
+            "crm",
+            "/customers",
+            f'{{"firstName": "A", "lastName": "B", "city": "C",'
+            f' "connectionId": {BIG}, "connectionMandate": "0"}}',
+        ),
+        ("crm", "/customers/1", f'{{"city": {BIG}}}'),
+        (
+            "crm",
+            "/customers",
+            '{"firstName": "\\ud800", "lastName": "B", "city": "C",'
+            ' "connectionId": "1", "connectionMandate": "0"}',
+        ),
+        (
+            "crm",
+            "/customers",
+            '[{"firstName": "A", "lastName": "\\udfff", "city": "C",'
+            ' "connectionId": "1", "connectionMandate": "0"}]',
+        ),
+    ],
+)
+def test_defect_a_body_python_cannot_hold_as_text_is_a_500(
+    harness: Harness, function: str, path: str, body: str
+) -> None:
+    """5xx. functions/web.py HttpRequest.json catches JSONDecodeError, not the ValueError
+    json.loads raises for an integer over 4,300 digits; crm_api lets a lone surrogate
+    (valid JSON "\\ud800") through to keys.name_prefix's quote(), which cannot encode it."""
+    response = client(function).post(path, data=body.encode(), content_type="application/json")
+    assert 400 <= response.status_code < 500, (response.status_code, response.get_json())
+
+
+@pytest.mark.parametrize(
+    ("function", "raw"),
+    [
+        (
+            "engine-start",
+            b'{"workflow-type": "bill-generation", "workflow-id": '
+            + BIG.encode()
+            + b', "payload": {"customerIdentifier": "1"}}',
+        ),
+        ("engine-complete", b'{"qaIdentifier": "x", "n": ' + BIG.encode() + b"}"),
+        ("crm-answer", b"[" * 100_000),
+    ],
+)
+def test_defect_a_record_python_cannot_parse_stops_the_partition_instead_of_a_dead_letter(
+    context: FunctionContext, unit_settings: FunctionSettings, function: str, raw: bytes
+) -> None:
+    """STUCK PARTITION (everything behind the record waits forever). messages
+    .decode_object catches UnicodeDecodeError/JSONDecodeError only; json.loads raises
+    ValueError (an integer over 4,300 digits) and RecursionError (deep nesting), which the
+    Invoker lets out (it is outside _invoke's catch-all): invoke_batch raises, the worker
+    stops without committing, and the same record stops the next one. The guarantee:
+    "a record that is not JSON ... goes to <source topic>.dlq"."""
+    invoke = Invoker(BY_FUNCTION[function], unit_settings, context, sleep=lambda _s: None)
+    produced = invoke(Record(raw, "some-topic", 0, 1))
+    assert [p.topic for p in produced] == ["some-topic.dlq"]
+
+
+def test_defect_a_lambda_http_event_with_a_bad_base64_body_raises(harness: Harness) -> None:
+    """5xx (Lambda invocation error, low: API Gateway sends valid base64). runtime
+    .aws_lambda.http.request_of: base64.b64decode's binascii.Error is not caught."""
+    adapter = HttpAdapter(HttpFunction("coordinator", lambda: harness.services))
+    event = {
+        "version": "2.0",
+        "rawPath": "/",
+        "rawQueryString": "",
+        "headers": {"content-type": "application/json"},
+        "requestContext": {"http": {"method": "POST", "path": "/"}},
+        "body": "not base64!",
+        "isBase64Encoded": True,
+    }
+    answer = adapter(event)
+    assert answer["statusCode"] == 400
+
+
+def test_a_retry_of_a_retry_bills_under_the_first_run_held(harness: Harness) -> None:
+    """HELD (for contrast): a late bill of the first run and a retry of a retry make one
+    bill of the customer in the lineage."""
+    context = harness.services.context
+    run = start_run(["1"])
+    workflow_id = ids_of(run)["1"]
+    fail(context, workflow_id, "1")
+    first = client("coordinator").post(f"/runs/{run['runId']}/retry").get_json()
+    fail(context, ids_of(first)["1"], "1")
+    second = client("coordinator").post(f"/runs/{first['runId']}/retry").get_json()
+    write_bill(context, workflow_id, "1")  # the first run's late bill
+    bill_every_published(harness, {first["runId"], second["runId"]})
+    assert len(list(context.bills.names())) == 1
