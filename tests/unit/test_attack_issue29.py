@@ -75,6 +75,17 @@ def bill_every_published(harness: Harness, run_ids: set[str]) -> None:
             engine_complete(Answer(workflow.workflow_id, JOHN), context)
 
 
+def scheduler(harness: Harness, expression: str) -> ScheduledBilling:
+    """A scheduler of ``expression`` (UTC, a day's catch-up) as the runtime builds one."""
+    services = harness.services
+    return ScheduledBilling(
+        BillingSchedule.parse(expression, "UTC", 86400.0),
+        Coordination(harness.publisher.publish, services.run_records),
+        services.seeded_customers(),
+        services.tick_plans,
+    )
+
+
 # -- retries ---------------------------------------------------------------------------
 
 
@@ -209,13 +220,7 @@ def test_defect_a_tick_the_previous_version_claimed_but_never_published_is_never
     digest = hashlib.sha256(json.dumps(list(customers)).encode()).hexdigest()
     runs.claim(f"schedule:{tick}:0", IdempotencyRecord(legacy_id, digest))
     runs.save(Run(legacy_id, "2026-12-01T06:00:01.000Z", customers, scheduled_for=tick))
-    services = harness.services
-    billing = ScheduledBilling(
-        BillingSchedule.parse("0 6 1 * *", "UTC", 86400.0),
-        Coordination(harness.publisher.publish, services.run_records),
-        services.seeded_customers(),
-        services.tick_plans,
-    )
+    billing = scheduler(harness, "0 6 1 * *")
     now = datetime(2026, 12, 1, 6, 0, 2, tzinfo=UTC)
     bill_on_schedule(now, billing)
     billed = {w.customer_identifier for w in published_workflows(harness)}
@@ -487,13 +492,7 @@ def test_defect_a_tick_that_failed_is_abandoned_once_the_next_tick_is_due(
     its plan ... a tick counts as handled only when every page is". (The model test hides
     this: its ``settle`` calls bill_on_schedule at the missed tick's own time, which the
     runtime never does once a later tick is due.)"""
-    services = harness.services
-    billing = ScheduledBilling(
-        BillingSchedule.parse("0 * * * *", "UTC", 86400.0),
-        Coordination(harness.publisher.publish, services.run_records),
-        services.seeded_customers(),
-        services.tick_plans,
-    )
+    billing = scheduler(harness, "0 * * * *")
     harness.publisher.fail = True
     with pytest.raises(PublishFailed):
         bill_on_schedule(datetime(2026, 12, 1, 6, 0, 2, tzinfo=UTC), billing)
