@@ -15,30 +15,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any
 
-from functions import query
-from functions.context import iso_millis, utc_now
-from functions.errors import InvalidRequest, NotFound, StorageUnavailable
+from functions import query, retries
+from functions.context import iso_millis
+from functions.errors import InvalidRequest, NotFound
 from functions.identifiers import CUSTOMER_ID_RULE, is_customer_id, is_run_id
 from functions.log_context import about_run
-from functions.messages import Outgoing, Stream
 from functions.run_list import RunQuery
-from functions.runs import (
-    MAX_RUN_SIZE,
-    STATES,
-    BillingRun,
-    CustomerPage,
-    RunRecords,
-    failed_customers,
-    new_run_id,
-    plan,
-    run_status,
-)
-from functions.storage import IdempotencyRecord, RetrySlot, Run
+from functions.run_starter import Coordination, publish_once
+from functions.runs import MAX_RUN_SIZE, STATES, CustomerPage, run_status
+from functions.storage import IdempotencyRecord, Run
 from functions.storage.keys import bill_file, bills_of_run
 from functions.web import HttpRequest, HttpResponse, Route
 
@@ -50,12 +37,6 @@ USAGE = 'POST a JSON body like {"customerIdentifiers": ["1", "3"]}'
 IDEMPOTENCY_HEADER = "idempotency-key"
 MAX_IDEMPOTENCY_KEY = 255
 CUSTOMERS_A_PAGE = 1_000  # a run's customers shown unless a limit is given
-# Retries asked at the same moment each take the next slot; one that finds its slot taken
-# reads the slots again, at most this often, before it asks the client to.
-MAX_RETRY_RACES = 5
-
-# Publishes the messages in one transaction, committed only if the step (second) returns.
-Publish = Callable[[Sequence[Outgoing], Callable[[], None]], None]
 
 
 def parse_customer_identifiers(body: Any) -> list[str]:
@@ -97,16 +78,6 @@ def parse_customer_identifiers(body: Any) -> list[str]:
     return customer_ids
 
 
-@dataclass(frozen=True)
-class Coordination:
-    """What the coordinator touches: Kafka to publish runs, S3 to record and follow them."""
-
-    publish: Publish
-    records: RunRecords
-    clock: Callable[[], datetime] = utc_now
-    make_run_id: Callable[[], str] = new_run_id
-
-
 def _known_run(stores: Coordination, run_id: str) -> Run:
     if not is_run_id(run_id):
         raise InvalidRequest(f"{run_id!r} is not a run id (like run-20261127T200347-1f2e3d4c)")
@@ -132,7 +103,7 @@ def start_run(request: HttpRequest, stores: Coordination) -> HttpResponse:
     idempotency_key = request.headers.get(IDEMPOTENCY_HEADER)
     if idempotency_key is None:
         run = Run(stores.make_run_id(), iso_millis(stores.clock()), tuple(customer_ids))
-        return _publish(run, stores, saved=False)
+        return publish_once(run, stores)
     _check_idempotency_key(idempotency_key)
     digest = hashlib.sha256(json.dumps(customer_ids).encode()).hexdigest()
     claimed = stores.records.runs.claim(
@@ -148,85 +119,10 @@ def start_run(request: HttpRequest, stores: Coordination) -> HttpResponse:
     return publish_once(run, stores)
 
 
-def publish_once(run: Run, stores: Coordination) -> HttpResponse:
-    """Publish ``run``, whose id something claimed for good (a client's Idempotency-Key, a
-    retry's slot, a tick's page), unless it was published: asked again, the same run, and
-    published again if the first attempt never finished."""
-    stored = stores.records.runs.get(run.run_id)
-    if stored is not None and stored.published:
-        log.info("billing run %s: asked again, answered with the first", stored.run_id)
-        return _accepted(plan(stored), replayed=True)
-    if stored is None:
-        return _publish(run, stores, saved=False)
-    return _publish(stored, stores, saved=True)
-
-
 def retry_run(request: HttpRequest, stores: Coordination, run_id: str) -> HttpResponse:
-    """A run of the failed customers of ``run_id`` that no earlier retry of it holds.
-
-    Retries of a run are numbered slots, each created once and holding its customers, and
-    a slot is created only after every slot before it was read: so no two retries of a run
-    hold a customer, however many are asked at once. Asked again with no new failure, the
-    latest retry answers again. A retry's bills go under the run its lineage began with,
-    one name a customer: a customer is billed once in a lineage (docs/guarantees.md).
-    """
-    run = _known_run(stores, run_id)
-    failed = failed_customers(run, stores.records.failures)
-    runs = stores.records.runs
-    for _ in range(MAX_RETRY_RACES):
-        slots = runs.retry_slots(run_id)
-        held = {customer for slot in slots for customer in slot.customer_ids}
-        held |= _held_by_earlier_versions(run_id, slots, stores)
-        new = [customer for customer in failed if customer not in held]
-        if not new and slots:
-            return _retried(run, slots[-1], stores)
-        if not new:
-            pending = run_status(run, stores.records, with_customers=False)["counts"]["pending"]
-            waiting = f"; {pending} customer(s) are still pending" if pending else ""
-            raise InvalidRequest(
-                f"run {run_id} has no failed customer to retry{waiting}", status=409
-            )
-        # An earlier retry whose publishing failed (a crash, Kafka away) holds its customers:
-        # it is published before a later one is taken, so that none is left holding them.
-        for earlier in slots:
-            stored = runs.get(earlier.run_id)
-            if stored is None or not stored.published:
-                _retried(run, earlier, stores)
-        slot = RetrySlot(len(slots) + 1, stores.make_run_id(), tuple(new))
-        if runs.claim_retry_slot(run_id, slot):
-            log.info("billing run %s: retry %d holds %d customer(s)", run_id, slot.number, len(new))
-            return _retried(run, slot, stores)
-    raise StorageUnavailable(
-        f"run {run_id}: {MAX_RETRY_RACES} retries were asked at once and each took the next"
-        " slot first; ask again"
-    )
-
-
-def _retried(run: Run, slot: RetrySlot, stores: Coordination) -> HttpResponse:
-    retry = Run(
-        slot.run_id,
-        iso_millis(stores.clock()),
-        slot.customer_ids,
-        retry_of=run.run_id,
-        lineage=run.bills_folder,
-    )
-    response = publish_once(retry, stores)
-    stores.records.runs.add_retry(run.run_id, slot.run_id)
-    return replace(response, body={**response.body, "retryOf": run.run_id})
-
-
-def _held_by_earlier_versions(
-    run_id: str, slots: list[RetrySlot], stores: Coordination
-) -> set[str]:
-    """The customers of retries an earlier version started, which kept no slot: their run
-    records say whom they retry (one read each)."""
-    runs = stores.records.runs
-    slotted = {slot.run_id for slot in slots}
-    held: set[str] = set()
-    for retry_id in runs.retries(run_id):
-        if retry_id not in slotted and (retry := runs.get(retry_id)) is not None:
-            held.update(retry.customer_ids)
-    return held
+    """A run of the failed customers of ``run_id`` that no earlier retry of it holds
+    (``functions/retries.py``)."""
+    return retries.retry(_known_run(stores, run_id), stores)
 
 
 def cancel_run(request: HttpRequest, stores: Coordination, run_id: str) -> HttpResponse:
@@ -282,29 +178,6 @@ def _check_idempotency_key(key: str) -> None:
             f"the Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII"
             " characters, such as a UUID"
         )
-
-
-def _publish(run: Run, stores: Coordination, *, saved: bool) -> HttpResponse:
-    """Publish the run's workflows. A run not ``saved`` yet is saved while they are on their
-    way, and no reader sees one unless the save succeeded: every workflow has its run."""
-    planned = plan(run)
-
-    def save() -> None:
-        if not saved:
-            stores.records.runs.save(run)
-
-    with about_run(run.run_id):
-        messages = [Outgoing(Stream.WORKFLOWS, workflow) for workflow in planned.workflows]
-        stores.publish(messages, save)
-        stores.records.runs.save(replace(run, published=True))
-        count = len(planned.workflows)
-        log.info("billing run %s: %d workflow(s) acknowledged by Kafka", run.run_id, count)
-    return _accepted(planned, replayed=False)
-
-
-def _accepted(planned: BillingRun, replayed: bool) -> HttpResponse:
-    headers = {"Idempotent-Replayed": "true"} if replayed else {}
-    return HttpResponse(202, planned.summary(), headers)
 
 
 # What the coordinator answers; its OpenAPI document is built from this (functions/openapi.py).

@@ -17,6 +17,7 @@ from functions.crm_api import (
     EDITABLE,
     IDS_PAGE,
     MAX_CUSTOMERS_PER_IMPORT,
+    MAX_FIELD_LENGTH,
     MAX_NAME_SEARCH,
     MAX_SEARCH_CURSOR,
     SEARCH_CURSOR,
@@ -31,8 +32,20 @@ Schema = dict[str, Any]
 
 CUSTOMER_ID_SCHEMA: Schema = {"type": "string", "pattern": f"^{CUSTOMER_ID.pattern}$"}
 RUN_ID_SCHEMA: Schema = {"type": "string", "pattern": f"^{RUN_ID.pattern}$"}
-# The lab sends every field as a string; numbers are taken too, and kept as text.
-FIELD_VALUE: Schema = {"oneOf": [{"type": "string", "pattern": r"\S"}, {"type": "number"}]}
+# A customer's field: printable text (no control character, no lone surrogate) with some
+# that is not white space; the lab sends every field as a string, but a finite number is
+# taken too, and kept as its text.
+_UNPRINTABLE = "\\x00-\\x1f\\x7f-\\x9f"  # lone surrogates too, which a pattern cannot say
+FIELD_VALUE: Schema = {
+    "oneOf": [
+        {
+            "type": "string",
+            "maxLength": MAX_FIELD_LENGTH,
+            "pattern": f"^[^{_UNPRINTABLE}]*[^\\s{_UNPRINTABLE}][^{_UNPRINTABLE}]*$",
+        },
+        {"type": "number"},  # finite: a JSON number Python reads as infinity is refused
+    ]
+}
 WORKFLOW_ID: Schema = {"type": ["string", "number"]}
 SCHEDULE_TICK: Schema = {
     "type": "string",
@@ -49,6 +62,11 @@ _DAY = (
 )
 _ZONE = r"(Z|[+-]([01]\d|2[0-3]):[0-5]\d)"
 MOMENT_PATTERN = rf"^20\d\d-{_DAY}(T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?{_ZONE}?)?$"
+# A retry's: the run its lineage began with, under whose folder its bills are named.
+LINEAGE_SCHEMA: Schema = {
+    **RUN_ID_SCHEMA,
+    "description": "a retry's: the run its lineage began with, whose folder holds its bills",
+}
 
 
 def _ref(name: str) -> Schema:
@@ -169,6 +187,7 @@ def coordinator() -> Description:
             "published": {"type": "boolean"},
             "state": {"enum": list(RUN_STATES)},
             "retryOf": RUN_ID_SCHEMA,
+            "lineage": LINEAGE_SCHEMA,
             "scheduledFor": SCHEDULE_TICK,
             "retries": {"type": "array", "items": RUN_ID_SCHEMA},
             "cancelledAt": {"type": "string"},
@@ -377,6 +396,7 @@ def coordinator() -> Description:
             "counts": status["properties"]["counts"],
             "state": {"enum": list(RUN_STATES)},
             "retryOf": RUN_ID_SCHEMA,
+            "lineage": LINEAGE_SCHEMA,
             "scheduledFor": SCHEDULE_TICK,
         },
     }
@@ -384,7 +404,11 @@ def coordinator() -> Description:
         "RunRequest": run_request,
         "RunAccepted": {
             **accepted,
-            "properties": {**accepted["properties"], "retryOf": RUN_ID_SCHEMA},
+            "properties": {
+                **accepted["properties"],
+                "retryOf": RUN_ID_SCHEMA,
+                "lineage": LINEAGE_SCHEMA,
+            },
         },
         "RunStatus": status,
         "RunList": {

@@ -20,10 +20,10 @@ from botocore.config import Config
 from botocore.utils import parse_timestamp
 
 from functions.context import AnswerPolicy, FunctionContext, utc_now
-from functions.coordinator import Coordination
 from functions.customer_file import seed_customers
 from functions.errors import ConfigurationError
 from functions.messages import Outgoing
+from functions.run_starter import Coordination
 from functions.runs import RunRecords
 from functions.scheduled_billing import ScheduledBilling
 from functions.storage import CustomerStore, RunStore, TickPlans

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from functions.context import FunctionContext
-from functions.coordinator import Coordination
 from functions.engine_complete import engine_complete
 from functions.engine_start import engine_start
 from functions.identifiers import WorkflowId
 from functions.messages import Answer, WorkflowMessage
+from functions.run_starter import Coordination
 from functions.schedule import BillingSchedule
 from functions.scheduled_billing import ScheduledBilling
 from functions.storage import Job, StoredBill
@@ -70,6 +70,9 @@ class HarnessApi:
 
     def bills(self, prefix: str = "") -> Iterator[StoredBill]:
         return self.context.bills.listing(prefix)
+
+    def bill_writer(self, name: str) -> str | None:
+        return self.context.bills.writer(name)
 
     def run_status(self, run_id: str, state: str | None = None) -> dict[str, Any]:
         query = f"?state={state}" if state else ""

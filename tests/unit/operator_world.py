@@ -23,10 +23,10 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from functions.context import FunctionContext
-from functions.coordinator import Coordination
 from functions.errors import PublishFailed, StorageUnavailable
 from functions.messages import Outgoing, Stream, WireMessage
 from functions.retry_unanswered import Tick, retry_unanswered
+from functions.run_starter import Coordination
 from functions.schedule import BillingSchedule
 from functions.scheduled_billing import ScheduledBilling
 from functions.storage import RunCancellations

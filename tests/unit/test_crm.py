@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -98,7 +99,8 @@ def test_ids_given_by_hand_are_skipped_not_collided_with(harness: Harness) -> No
     make = [lambda customer_id: Customer(customer_id, "F", "L", "C", "1", "0")]
     busy = new_store(harness)
     assert busy.add_new(make)[0].customer_id == "1"
-    seeding(harness).customers.put_all(synthetic(500, start=2))  # an import of ids 2 to 501
+    imported = [replace(c, last_name="Imported") for c in synthetic(500, start=2)]
+    seeding(harness).customers.put_all(imported)  # an import of ids 2 to 501
     # The busy process's block is taken from 2 on: it gives it up and reserves past 501.
     assert busy.add_new(make)[0].customer_id == "601"
     assert new_store(harness).add_new(make)[0].customer_id == "701"

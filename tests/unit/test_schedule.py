@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from functions.coordinator import Coordination
 from functions.errors import ConfigurationError, PublishFailed
 from functions.messages import WorkflowMessage
+from functions.run_starter import Coordination
 from functions.schedule import BillingSchedule
 from functions.scheduled_billing import ScheduledBilling, bill_on_schedule
 from runtime.config import FunctionSettings
