@@ -1,5 +1,8 @@
 # One image for every process of the system; docker-compose.yml picks the command.
-FROM python:3.11-slim
+# PYTHON_IMAGE: another base with Python 3.11 on PATH as `python` and `pip`, such as the
+# stand-in `make compose-check` builds where no registry serves python:3.11-slim.
+ARG PYTHON_IMAGE=python:3.11-slim
+FROM ${PYTHON_IMAGE}
 WORKDIR /app
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 # The dependencies first, in a layer of their own: an edit of the code reuses it.

@@ -11,17 +11,21 @@ export S3_LATENCY_MS ?= 0
 # `make up TRACES=1`: Jaeger, and every process sends it its spans (`billing trace` shows one).
 export TRACES ?= 0
 
-.PHONY: install install-tests deps up down status demo run test fast slow unit integration e2e lint typecheck check bench logs clean
+.PHONY: install install-tests deps venv up down status demo run test fast slow unit integration e2e compose-check model lint typecheck check bench logs clean
 
 install:               ## the venv, the broker's jars, the S3 server, and Chromium for the console's browser tests
 	@bash infra/install.sh --browser
 
-install-tests:         ## install, and the docker compose plugin the compose check needs
+install-tests:         ## install, Jaeger and the docker compose plugin the tests need
 	@bash infra/install.sh --browser --for-tests
 
 # What running the stack needs: `make install` without the browser, so `make demo` stays quick.
 deps:
 	@bash infra/install.sh
+
+# What lint, typecheck and the unit tier need: the venv alone.
+venv:
+	@bash infra/install.sh --python-only
 
 up: deps               ## broker, S3, provisioning, coordinator, CRM and runtime, in the background
 	@$(PY) -m infra.stack up
@@ -35,36 +39,58 @@ status:
 demo: up               ## a billing run for every seed customer, then the bills in S3
 	@$(PY) -m infra.demo
 
+# pytest keeps the test modules it rewrote (and Python its bytecode) only where bytecode may
+# be written: without, every pytest process compiles them again (2 s of CPU each).
+unexport PYTHONDONTWRITEBYTECODE
+# Tests run in WORKERS processes (pytest-xdist), two on two cores, a worker that is done
+# taking tests queued for the other; WORKERS=0 runs them in one.
+WORKERS ?= 2
+PYTEST := $(PY) -m pytest -n $(WORKERS) --dist worksteal --durations=10
 # The unit tier runs on its own, with Kafka's client and infra unimportable (tests/helpers/unit_tier.py).
-UNIT := $(PY) -m pytest -p tests.helpers.unit_tier tests/unit
+UNIT := $(PYTEST) -p tests.helpers.unit_tier tests/unit
 
-test: install-tests    ## every tier; starts the broker and S3 server if they are not running
+test: install-tests    ## every tier; starts the broker and S3 server if they are not running; the compose check last
 	@$(UNIT)
-	@$(PY) -m pytest tests/integration tests/e2e
+	@$(PYTEST) tests/integration tests/e2e
+	@$(MAKE) --no-print-directory compose-check
 
 fast: install-tests    ## every tier but the slow fault tests
 	@$(UNIT)
-	@$(PY) -m pytest -m "not slow" tests/integration tests/e2e
+	@$(PYTEST) -m "not slow" tests/integration tests/e2e
 
 slow: install-tests    ## only the slow fault tests: crashes, outages, lost brokers
-	@$(PY) -m pytest -m slow
+	@$(PYTEST) -m slow tests/integration tests/e2e
 
-unit: deps
+unit: venv             ## the unit tier alone: no network, no Kafka
 	@$(UNIT)
 
 integration: install-tests
-	@$(PY) -m pytest tests/integration
+	@$(PYTEST) tests/integration
 
 e2e: install-tests
-	@$(PY) -m pytest tests/e2e
+	@$(PYTEST) tests/e2e
 
-lint: deps
+# docker-compose.yml for real, beside anything else running: stand-in images built from
+# Debian's, PyPI's and Maven's packages, `docker compose up --build -d` on podman, a billing
+# run, a crashed runtime container, `down -v` (docs/compose.md).
+compose-check:         ## podman and the stand-in images, then the compose stack up, billing, down
+	@bash infra/install.sh --containers   # the venv and jars too, as `make deps`
+	@$(PY) -m infra.standin_images
+	@$(PY) -m pytest tests/compose
+
+lint: venv
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-typecheck: deps
+typecheck: venv
 	@$(VENV)/bin/mypy
 
-check: lint typecheck test
+# The model-based test of the operator actions, at length: every tier runs 15 random
+# sequences; this runs MODEL_EXAMPLES of them (minutes).
+MODEL_EXAMPLES ?= 500
+model: venv            ## the operator actions' model-based test over MODEL_EXAMPLES random sequences
+	@MODEL_EXAMPLES=$(MODEL_EXAMPLES) $(PY) -m pytest -p tests.helpers.unit_tier -o timeout=7200 tests/unit/test_operator_model.py
+
+check: lint typecheck unit   ## what to run before a commit: ruff, mypy and the unit tier
 
 N ?= 10000
 bench: up              ## the CRM with N customers, a billing run of them (default 10000), then a one-customer run 20 times; S3_LATENCY_MS=25 for a cloud's latency

@@ -154,6 +154,13 @@ class Api:
         except StorageUnavailable as exc:
             raise CliError(_storage(exc)) from None
 
+    def bill_writer(self, name: str) -> str | None:
+        """The workflow that wrote the bill (its metadata), or None."""
+        try:
+            return self._bills.writer(name)
+        except StorageUnavailable as exc:
+            raise CliError(_storage(exc)) from None
+
     def bill_text(self, name: str) -> str | None:
         try:
             return self._bills.text(name)

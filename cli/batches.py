@@ -24,7 +24,8 @@ def import_requests(
     current: list[Row] = []
     size = 2  # the list's brackets
     for row in rows:
-        row_bytes = len(json.dumps(row[1]).encode()) + 2  # and a comma and a space
+        # As the API client encodes the body (cli/api.py), with a comma and a space.
+        row_bytes = len(json.dumps(row[1]).encode()) + 2
         if row_bytes + 2 > most_bytes:
             raise CliError(
                 f"line {row[0]} is {row_bytes} bytes as JSON, more than the CRM takes in one"

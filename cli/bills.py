@@ -19,10 +19,15 @@ def bills_ls(api: Api, args: argparse.Namespace) -> int:
 
 
 def _bills(api: Api, customer: str | None, run_id: str | None) -> list[StoredBill]:
-    prefix = f"{run_id}/" if run_id else ""
-    bills = api.bills(prefix)
+    bills = list(api.bills(f"{run_id}/" if run_id else ""))
+    if run_id is not None and not bills:
+        # A retry's bills are named under its lineage's first run: its customers' there.
+        status = api.run_status(run_id, "billed")
+        names = {c["bill"] for c in status["customers"]}
+        if lineage := status.get("lineage"):
+            bills = [bill for bill in api.bills(f"{lineage}/") if bill.name in names]
     if customer is None:
-        return list(bills)
+        return bills
     return [bill for bill in bills if bill.name.endswith("/" + bill_file(customer))]
 
 

@@ -45,8 +45,11 @@ def customers_import(api: Api, args: argparse.Namespace) -> int:
             done = f"lines 2 to {written_to} are imported" if written_to > 1 else "no line is"
             raise CliError(
                 f"{exc}; {done}; lines {batch[0][0]} to {batch[-1][0]} may be in part, and"
-                f" those after not: import the same file again to finish it (every row gets"
-                f" the id it got the first time, none is stored twice)"
+                f" those after not. Finish it with `billing customers import {args.file}"
+                f" --batch {args.batch}`: the same file cut the same way sends the same"
+                f" requests, which the CRM finishes (every row gets the id it got the first"
+                f" time, none is stored twice); another --batch would send other requests,"
+                f" whose new rows would be stored again"
             ) from None
         written_to, sent = batch[-1][0], sent + len(batch)
         print(f"\r{sent}/{len(rows)} imported", end="", flush=True)

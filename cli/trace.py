@@ -43,12 +43,11 @@ def workflow_of(api: Api, given: str) -> str:
     named = [bill for bill in found if bill.name.endswith(f"/customer-bill-{given}.txt")]
     if not named:
         raise CliError(f"no bill for customer {given} yet; give a workflow id instead")
-    run_id = named[-1].name.split("/")[0]
-    status = api.run_status(run_id, "billed")
-    for customer in status["customers"]:
-        if customer["customerIdentifier"] == given:
-            return str(customer["workflowId"])
-    raise CliError(f"run {run_id} does not list customer {given}")
+    # The bill names the workflow that wrote it: a retry's is under its lineage's first run.
+    writer = api.bill_writer(named[-1].name)
+    if writer is None:
+        raise CliError(f"bill {named[-1].name} names no workflow; give a workflow id instead")
+    return writer
 
 
 def _get(base: str, path: str) -> Any:

@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from pydantic import Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
-from functions import run_starter
+from functions import retries, run_starter
 from functions.context import iso_millis
 from functions.errors import InvalidRequest, NotFound
 from functions.identifiers import CUSTOMER_ID_RULE, CustomerIdText, RunId, is_customer_id
@@ -255,7 +255,7 @@ def show_run(stores: Coordination, path: RunPath, query: RunQuery) -> HttpRespon
     },
 )
 def retry_run(stores: Coordination, path: RunPath) -> HttpResponse[RunAccepted]:
-    return _accepted(run_starter.retry(_known_run(stores, path.run_id), stores))
+    return _accepted(retries.retry(_known_run(stores, path.run_id), stores))
 
 
 @API.operation(

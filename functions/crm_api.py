@@ -24,6 +24,7 @@ from typing_extensions import TypedDict
 from functions.customers import (
     EDITABLE,
     MAX_CUSTOMERS_PER_IMPORT,
+    MAX_FIELD_LENGTH,
     create,
     editable_fields,
     import_all,
@@ -33,7 +34,7 @@ from functions.errors import InvalidRequest, NotFound
 from functions.identifiers import CustomerIdText
 from functions.messages import Customer
 from functions.operation import Api, Body, Paged, Parameters, Reply, json_object
-from functions.parameters import CUSTOMER_ID_TEXT, NOT_BLANK, Text, WholeNumber
+from functions.parameters import CUSTOMER_ID_TEXT, FIELD_TEXT, NOT_BLANK, Text, WholeNumber
 from functions.storage import CustomerStore, Page
 from functions.web import HttpResponse, closed, documented
 
@@ -54,7 +55,10 @@ FieldValue = Annotated[
     str | float,
     WithJsonSchema(
         {
-            "oneOf": [{"type": "string", "pattern": NOT_BLANK}, {"type": "number"}],
+            "oneOf": [
+                {"type": "string", "pattern": FIELD_TEXT, "maxLength": MAX_FIELD_LENGTH},
+                {"type": "number"},
+            ],
             "examples": ["Ada"],
         }
     ),

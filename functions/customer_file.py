@@ -29,7 +29,8 @@ def customer_rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
     try:
         yield from _rows(reader)
     except csv.Error as exc:
-        raise InvalidRequest(f"line {reader.line_num}: {exc}") from None
+        # line_num counts the lines read whole; the error is in the one being read.
+        raise InvalidRequest(f"line {reader.line_num + 1}: {exc}") from None
 
 
 def _rows(reader: csv.DictReader[str]) -> Iterator[tuple[int, dict[str, str]]]:

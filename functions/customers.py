@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -43,18 +45,29 @@ def editable_fields(body: Mapping[str, Any]) -> dict[str, str]:
     for name, attribute in EDITABLE.items():
         if name not in body:
             continue
-        value = body[name]
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            value = str(value)
-        if not isinstance(value, str) or not value.strip():
-            raise InvalidRequest(f'"{name}" must be a non-empty string, got {value!r}')
-        if len(value.strip()) > MAX_FIELD_LENGTH:
-            raise InvalidRequest(
-                f'"{name}" has {len(value.strip())} characters; a customer\'s field has at most'
-                f" {MAX_FIELD_LENGTH}"
-            )
-        changes[attribute] = value.strip()
+        changes[attribute] = _field_text(name, body[name])
     return changes
+
+
+def _field_text(name: str, value: Any) -> str:
+    """A customer's field as it is kept: text of 1 to ``MAX_FIELD_LENGTH`` characters, with
+    no control character (a bill prints it on a line of its own) and nothing UTF-8 cannot
+    encode (a lone surrogate); a finite number is taken as its text, as the lab's CRM does."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequest(f'"{name}" must be a non-empty string, got {value!r}'[:200])
+    text = value.strip()
+    if len(text) > MAX_FIELD_LENGTH:
+        raise InvalidRequest(
+            f'"{name}" has {len(text)} characters; a customer\'s field has at most'
+            f" {MAX_FIELD_LENGTH}"
+        )
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in text):
+        raise InvalidRequest(
+            f'"{name}" holds a control character or a lone surrogate; send printable text'
+        )
+    return text
 
 
 def _new_customer(body: Mapping[str, Any]) -> Callable[[str], Customer]:
@@ -112,14 +125,16 @@ def import_all(items: list[Any], customers: CustomerStore) -> Imported:
             f"the import is written in part ({exc}); send the same request again to finish"
             " it: it writes the same customers under the same ids"
         ) from exc
-    taken = [
+    changed = [
         c.customer_id for c, ok in zip(created.values(), stored_as_planned, strict=True) if not ok
     ]
-    if taken:
+    if changed:
         raise InvalidRequest(
-            f"the import is written in part: the new id(s) {taken[:5]} it planned now hold"
-            " other customers (changed by hand since its first try); import those items again"
-            " in a list of their own",
+            f"this list was imported before, and customer(s) {changed[:5]}, which it created,"
+            " have changed since (an update, or an import naming their ids); they are left as"
+            " they are, and every other customer of the list is stored as sent. A list is"
+            " known by its content: to add its customers as new ones once more, send a list"
+            " that differs",
             status=409,
         )
     stored = {**plan.given, **created}

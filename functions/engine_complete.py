@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 
 from functions.bills import render_bill
+from functions.cancelled_jobs import end_as_cancelled
 from functions.context import FunctionContext, iso_millis
 from functions.messages import Answer, Outgoing
-from functions.storage import CANCELLED
 from functions.storage.keys import bill_name
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def engine_complete(answer: Answer, context: FunctionContext) -> list[Outgoing]:
     run_id = job.workflow_id.run_id
     if run_id is not None and context.cancellations.is_cancelled(run_id):
         log.info("answer %s: its run %s was cancelled; no bill", qa_id, run_id)
-        context.failures.record(job, CANCELLED, iso_millis(now))
+        end_as_cancelled(job, context, iso_millis(now))
         context.answer_jobs.close(job.workflow_id)
         return []
     if answer.customer is None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 
+from functions.cancelled_jobs import end_as_cancelled
 from functions.context import FunctionContext, iso_millis
 from functions.messages import BILL_GENERATION, Outgoing, Question, Stream, WorkflowMessage
-from functions.storage import CANCELLED, Job
+from functions.storage import Job
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ def engine_start(workflow: WorkflowMessage, context: FunctionContext) -> list[Ou
     run_id = workflow.workflow_id.run_id
     if run_id is not None and context.cancellations.is_cancelled(run_id):
         log.info("workflow %s: its run %s was cancelled; not asked", workflow_id, run_id)
-        context.failures.record(job, CANCELLED, now)
+        end_as_cancelled(job, context, now)
         return []
     context.new_jobs.create(job)
 

@@ -52,3 +52,8 @@ class PublishFailed(BillingError):
 
 class ConfigurationError(BillingError):
     """An environment variable holds a value the process cannot use."""
+
+
+class ImageBuildFailed(BillingError):
+    """A container image could not be built (the compose check's stand-ins); the message
+    names the build's log."""

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
+from functions import json_values
 from functions.errors import MalformedMessage
 from functions.identifiers import CUSTOMER_ID_RULE, RunId, WorkflowId, is_customer_id
 
@@ -60,8 +61,8 @@ def decode_object(raw: bytes | None) -> Mapping[str, Any]:
     if raw is None:
         raise MalformedMessage("the message has no value; expected a JSON object")
     try:
-        value = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        value = json_values.loads(raw)
+    except ValueError as exc:
         raise MalformedMessage(f"the message value is not JSON: {exc}") from exc
     if not isinstance(value, dict):
         raise MalformedMessage(f"expected a JSON object, got {type(value).__name__}")

@@ -42,6 +42,12 @@ MOMENT_PATTERN = rf"^20\d\d-{_DAY}(T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?{_ZONE}?)?
 NOT_BLANK = r"[^\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 
 
+# A customer's field: no control character, and a character that is neither that nor blank.
+_CONTROL = r"\x00-\x1f\x7f-\x9f"
+_PRINTED = r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+FIELD_TEXT = rf"^[^{_CONTROL}]*{_PRINTED}[^{_CONTROL}]*$"
+
+
 def shown(text: str) -> str:
     return repr(text[:80])
 

@@ -13,10 +13,11 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from functions.cancelled_jobs import end_as_cancelled
 from functions.context import FunctionContext, iso_millis
 from functions.log_context import about_workflow
 from functions.messages import Outgoing, Question, Stream
-from functions.storage import CANCELLED, Job
+from functions.storage import Job
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def _retry(job: Job, now: datetime, context: FunctionContext) -> Outgoing | None
     run_id = job.workflow_id.run_id
     if run_id is not None and context.cancellations.is_cancelled(run_id):
         log.info("workflow %s: its run %s was cancelled; not asked again", workflow_id, run_id)
-        context.failures.record(job, CANCELLED, iso_millis(now))
+        end_as_cancelled(job, context, iso_millis(now))
         return None
     if job.attempts >= policy.max_attempts:
         waited = (now - datetime.fromisoformat(job.created_at)).total_seconds()

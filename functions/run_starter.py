@@ -1,10 +1,10 @@
-"""Starting runs, whoever asks: a client's request (with or without an Idempotency-Key), a
-retry of a run's failures, a tick of the billing schedule (``scheduled_billing.py``).
+"""Starting a billing run: its workflows published in one Kafka transaction, whole or not
+at all, and a run whose id was claimed for good (a client's Idempotency-Key, a retry's
+slot, a tick's page) published once however often it is asked for.
 
-A run is published whole or not at all: its workflows go to Kafka in one transaction, which
-commits only once the run's record is saved, so no workflow is read without its run. A run
-whose id was claimed for good (a key, a retry's slot, a tick's page) is published once:
-asked again, the same run, published again only if the first attempt never finished.
+The coordinator's HTTP operations, the retries (``retries.py``) and the schedule's ticks
+(``scheduled_billing.py``) all start runs here; what they get back is a ``Started`` run,
+which the coordinator alone turns into an HTTP answer.
 """
 
 from __future__ import annotations
@@ -17,17 +17,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from functions.context import iso_millis, utc_now
-from functions.errors import InvalidRequest, StorageUnavailable
+from functions.errors import InvalidRequest
 from functions.log_context import about_run
 from functions.messages import Outgoing, Stream
-from functions.runs import BillingRun, RunRecords, failed_customers, new_run_id, plan, run_status
-from functions.storage import IdempotencyRecord, RetrySlot, Run
+from functions.runs import BillingRun, RunRecords, new_run_id, plan
+from functions.storage import IdempotencyRecord, Run
 
 log = logging.getLogger(__name__)
-
-# Retries asked at the same moment each take the next slot; one that finds its slot taken
-# reads the slots again, at most this often, before it asks the client to.
-MAX_RETRY_RACES = 5
 
 # Publishes the messages in one transaction, committed only if the step (second) returns.
 Publish = Callable[[Sequence[Outgoing], Callable[[], None]], None]
@@ -35,7 +31,7 @@ Publish = Callable[[Sequence[Outgoing], Callable[[], None]], None]
 
 @dataclass(frozen=True)
 class Coordination:
-    """What starting and following runs touches: Kafka to publish, S3 to record and follow."""
+    """What the coordinator touches: Kafka to publish runs, S3 to record and follow them."""
 
     publish: Publish
     records: RunRecords
@@ -45,7 +41,8 @@ class Coordination:
 
 @dataclass(frozen=True)
 class Started:
-    """A run on its way: its workflows, and whether an earlier request had published it."""
+    """A run on its way: its workflows, whether an earlier request had published it, and
+    the run it retries, if it is a retry."""
 
     run: BillingRun
     replayed: bool
@@ -59,7 +56,7 @@ def start(
     (the key used for other customers is refused)."""
     if idempotency_key is None:
         run = Run(stores.make_run_id(), iso_millis(stores.clock()), tuple(customer_ids))
-        return _publish(run, stores, saved=False)
+        return publish_once(run, stores)
     digest = hashlib.sha256(json.dumps(list(customer_ids)).encode()).hexdigest()
     claimed = stores.records.runs.claim(
         idempotency_key, IdempotencyRecord(stores.make_run_id(), digest)
@@ -85,69 +82,6 @@ def publish_once(run: Run, stores: Coordination) -> Started:
     if stored is None:
         return _publish(run, stores, saved=False)
     return _publish(stored, stores, saved=True)
-
-
-def retry(run: Run, stores: Coordination) -> Started:
-    """A run of the failed customers of ``run`` that no earlier retry of it holds.
-
-    Retries of a run are numbered slots, each created once and holding its customers, and
-    a slot is created only after every slot before it was read: so no two retries of a run
-    hold a customer, however many are asked at once. Asked again with no new failure, the
-    latest retry answers again. A retry's bills go under the run its lineage began with,
-    one name a customer: a customer is billed once in a lineage (docs/guarantees.md).
-    """
-    failed = failed_customers(run, stores.records.failures)
-    runs = stores.records.runs
-    for _ in range(MAX_RETRY_RACES):
-        slots = runs.retry_slots(run.run_id)
-        held = {customer for slot in slots for customer in slot.customer_ids}
-        held |= _held_by_earlier_versions(run.run_id, slots, stores)
-        new = [customer for customer in failed if customer not in held]
-        if not new and not slots:
-            pending = run_status(run, stores.records, with_customers=False)["counts"]["pending"]
-            waiting = f"; {pending} customer(s) are still pending" if pending else ""
-            raise InvalidRequest(
-                f"run {run.run_id} has no failed customer to retry{waiting}", status=409
-            )
-        if not new:
-            return _retried(run, slots[-1], stores)
-        slot = RetrySlot(len(slots) + 1, stores.make_run_id(), tuple(new))
-        if runs.claim_retry_slot(run.run_id, slot):
-            log.info(
-                "billing run %s: retry %d holds %d customer(s)", run.run_id, slot.number, len(new)
-            )
-            return _retried(run, slot, stores)
-    raise StorageUnavailable(
-        f"run {run.run_id}: {MAX_RETRY_RACES} retries were asked at once and each took the"
-        " next slot first; ask again"
-    )
-
-
-def _retried(run: Run, slot: RetrySlot, stores: Coordination) -> Started:
-    retry = Run(
-        slot.run_id,
-        iso_millis(stores.clock()),
-        slot.customer_ids,
-        retry_of=run.run_id,
-        lineage=run.bills_folder,
-    )
-    started = publish_once(retry, stores)
-    stores.records.runs.add_retry(run.run_id, slot.run_id)
-    return replace(started, retry_of=run.run_id)
-
-
-def _held_by_earlier_versions(
-    run_id: str, slots: list[RetrySlot], stores: Coordination
-) -> set[str]:
-    """The customers of retries an earlier version started, which kept no slot: their run
-    records say whom they retry (one read each)."""
-    runs = stores.records.runs
-    slotted = {slot.run_id for slot in slots}
-    held: set[str] = set()
-    for retry_id in runs.retries(run_id):
-        if retry_id not in slotted and (retry := runs.get(retry_id)) is not None:
-            held.update(retry.customer_ids)
-    return held
 
 
 def _publish(run: Run, stores: Coordination, *, saved: bool) -> Started:

@@ -43,15 +43,34 @@ def bill_on_schedule(
     if tick is None or tick == handled:
         return handled
     name = billing.schedule.name(tick)
-    if billing.plans.started_by_earlier_version(name):
-        log.info("schedule tick %s: started by an earlier version; its runs are its own", name)
-        return tick
-    run_ids = start_tick(name, billing)
-    if run_ids:
-        log.info("schedule tick %s: run(s) %s", name, ", ".join(run_ids))
-    else:
-        log.info("schedule tick %s: the CRM has no customer to bill", name)
+    # A tick begun and not ended (a page Kafka refused, a scheduler stopped midway) is
+    # finished first, however long ago it was due: each of its customers is billed once.
+    for begun in billing.plans.open_ticks():
+        if begun != name:
+            log.info("schedule tick %s: begun and not ended; finishing it", begun)
+            bill_tick(begun, billing)
+    bill_tick(name, billing)
     return tick
+
+
+def bill_tick(tick: str, billing: ScheduledBilling) -> list[str]:
+    """Every run of ``tick`` published: its planned pages, or those a version before the
+    plans claimed for it; the runs' ids."""
+    earlier = billing.plans.earlier_versions_runs(tick)
+    if earlier:
+        runs = billing.coordination.records.runs
+        for run in (found for run_id in earlier if (found := runs.get(run_id)) is not None):
+            publish_once(run, billing.coordination)
+        log.info("schedule tick %s: started by an earlier version, its runs %s", tick, earlier)
+        return earlier
+    billing.plans.begin(tick)
+    run_ids = start_tick(tick, billing)
+    billing.plans.end(tick)
+    if run_ids:
+        log.info("schedule tick %s: run(s) %s", tick, ", ".join(run_ids))
+    else:
+        log.info("schedule tick %s: the CRM has no customer to bill", tick)
+    return run_ids
 
 
 def start_tick(tick: str, billing: ScheduledBilling) -> list[str]:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from functions import json_values
 from functions.errors import InvalidRequest
 
 MAX_BODY_BYTES = 1 << 20
@@ -67,11 +68,9 @@ class HttpRequest:
         if not self.body.strip():
             raise InvalidRequest("the request has no body; send a JSON document")
         try:
-            return json.loads(self.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InvalidRequest(f"the request body is not valid JSON: {exc}") from exc
-        except RecursionError:
-            raise InvalidRequest("the request body nests too deeply to be read") from None
+            return json_values.loads(self.body)
+        except ValueError as exc:
+            raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
 
     def query_only(self, *allowed: str) -> None:
         """Refuse query parameters the route does not know: a typo must not go unnoticed."""

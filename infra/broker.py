@@ -28,14 +28,16 @@ def kafka_version() -> str:
     return match.group(1)
 
 
-def cache_dir(settings: StackSettings) -> Path:
-    return Path(settings.kafka_cache_dir) / f"kafka-{kafka_version()}"
+def cache_dir(settings: StackSettings, profile: str | None = None) -> Path:
+    suffix = f"-{profile}" if profile else ""
+    return Path(settings.kafka_cache_dir) / f"kafka-{kafka_version()}{suffix}"
 
 
-def resolve_jars(settings: StackSettings) -> Path:
-    """The folder of the broker's jars, downloaded by ``mvn`` on first use."""
-    libs = cache_dir(settings) / "libs"
-    complete = cache_dir(settings) / ".complete"
+def resolve_jars(settings: StackSettings, profile: str | None = None) -> Path:
+    """The folder of the broker's jars, downloaded by ``mvn`` on first use; with a
+    ``profile`` of infra/kafka/pom.xml (``image``: and Kafka's tools), in a folder of its own."""
+    libs = cache_dir(settings, profile) / "libs"
+    complete = cache_dir(settings, profile) / ".complete"
     if complete.exists():
         return libs
     if shutil.which("mvn") is None or shutil.which("java") is None:
@@ -52,6 +54,7 @@ def resolve_jars(settings: StackSettings) -> Path:
             "dependency:copy-dependencies",
             f"-DoutputDirectory={libs}",
             "-DincludeScope=runtime",
+            *([f"-P{profile}"] if profile else []),
         ],
         check=True,
     )

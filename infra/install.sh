@@ -1,25 +1,74 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh machine; safe to run again.
-#   - .venv with the pinned Python packages (the project itself, editable)
+#   - .venv with the pinned Python packages (the project itself, editable); with
+#     --python-only, nothing else (what lint, typecheck and the unit tier need)
 #   - the Kafka broker's jars and the S3 server (S3Proxy), resolved from Maven Central by mvn
 #   - with --browser, Debian's Chromium (/usr/bin/chromium), which the console's browser
 #     tests drive through Playwright, where it is missing and apt can install it
-#   - with --for-tests or TRACES=1, Jaeger (the trace backend), built once from its Go module
+#   - with TRACES=1, Jaeger (the trace backend), built once from its Go module; with
+#     --for-tests, that build started in the background (the trace tests wait for it)
 #   - with --for-tests, the `docker compose` plugin, only where the machine has none: built
 #     from its Go module (a few minutes, once), so a test can check docker-compose.yml with
-#     `docker compose config` without a Docker engine. Nothing else needs it.
+#     `docker compose config` without a Docker engine, and `make compose-check` can run it.
+#   - with --containers (`make compose-check`), Debian's podman with runc, netavark,
+#     aardvark-dns and iptables, and mmdebstrap, which makes the stand-in images' Debian
+#     base; and podman's settings for this kind of machine (docs/compose.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 browser=false
 for_tests=false
+containers=false
+python_only=false
 for option in "$@"; do
   case "$option" in
     --browser) browser=true ;;
     --for-tests) for_tests=true ;;
-    *) echo "install: unknown option $option (use --browser, --for-tests)" >&2; exit 2 ;;
+    --containers) containers=true ;;
+    --python-only) python_only=true ;;
+    *) echo "install: unknown option $option (use --browser, --for-tests, --containers, --python-only)" >&2; exit 2 ;;
   esac
 done
+
+# podman's settings, where runc is the runtime that works (crun fails on hybrid cgroups) and
+# the default rlimits are refused; netavark named, or the CNI file Debian's podman ships is
+# read (and warned about) on every command.
+PODMAN_CONF=/etc/containers/containers.conf.d/50-kafka-billing.conf
+PODMAN_SETTINGS='[containers]
+default_ulimits = []
+
+[engine]
+runtime = "runc"
+
+[network]
+network_backend = "netavark"'
+install_containers() {
+  local packages=(podman runc netavark aardvark-dns iptables mmdebstrap)
+  local commands=(podman runc /usr/lib/podman/netavark /usr/lib/podman/aardvark-dns iptables mmdebstrap)
+  local missing=false
+  for command in "${commands[@]}"; do
+    command -v "$command" >/dev/null 2>&1 || missing=true
+  done
+  if $missing || [ "$(cat "$PODMAN_CONF" 2>/dev/null)" != "$PODMAN_SETTINGS" ]; then
+    if [ "$(id -u)" != 0 ]; then
+      echo "install: the compose check needs root: podman, runc, mmdebstrap and $PODMAN_CONF" >&2
+      exit 1
+    fi
+  fi
+  if $missing; then
+    echo "install: podman, runc and mmdebstrap (Debian's), for the compose check"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! apt-get install -y -q --no-install-recommends "${packages[@]}" >/dev/null; then
+      apt-get update -q >/dev/null
+      apt-get install -y -q --no-install-recommends "${packages[@]}" >/dev/null
+    fi
+  fi
+  if [ "$(cat "$PODMAN_CONF" 2>/dev/null)" != "$PODMAN_SETTINGS" ]; then
+    mkdir -p "$(dirname "$PODMAN_CONF")"
+    printf '%s\n' "$PODMAN_SETTINGS" > "$PODMAN_CONF"
+    echo "install: podman's settings in $PODMAN_CONF"
+  fi
+}
 
 PYTHON="${PYTHON:-python3}"
 VENV=.venv
@@ -37,6 +86,9 @@ if [ ! -f "$stamp" ]; then
   "$VENV/bin/pip" install --quiet -e '.[dev]'
   rm -f "$VENV"/.installed-*
   touch "$stamp"
+fi
+if $python_only; then
+  exit 0
 fi
 
 echo "install: Kafka broker jars and the S3 server (S3Proxy)"
@@ -67,25 +119,38 @@ if $browser && [ -z "${CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
-if ! $for_tests && [ "${TRACES:-0}" = 0 ]; then
-  exit 0
+# The `docker compose` plugin, only where the machine has none, built once from its Go module.
+install_compose_plugin() {
+  if docker compose version >/dev/null 2>&1 || [ -x "$TOOLS/cli-plugins/docker-compose" ]; then
+    return 0
+  fi
+  if ! command -v go >/dev/null 2>&1; then
+    echo "install: no 'docker compose' and no Go to build it; the compose tests will fail" >&2
+    return 0
+  fi
+  echo "install: building the docker compose plugin $COMPOSE_VERSION (a few minutes, once)"
+  local module=github.com/docker/compose/v2@$COMPOSE_VERSION source_dir
+  source_dir=$(go mod download -json "$module" | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  mkdir -p "$TOOLS/cli-plugins"
+  # Built aside and moved: a build cut short leaves no plugin that looks installed.
+  (cd "$source_dir" && GOFLAGS=-mod=mod go build -trimpath -o "$TOOLS/cli-plugins/docker-compose.partial" ./cmd)
+  mv "$TOOLS/cli-plugins/docker-compose.partial" "$TOOLS/cli-plugins/docker-compose"
+  echo "install: compose plugin in $TOOLS/cli-plugins"
+}
+
+# The trace backend of `make up TRACES=1` and of the trace tests, built once from its Go
+# module (13 to 14 CPU-minutes). `make up TRACES=1` waits for it; for the tests it builds in
+# the background, niced, while the tiers before the trace tests run, and they wait for it.
+if [ "${TRACES:-0}" != 0 ]; then
+  echo "install: Jaeger, the trace backend (built from its Go module the first time: minutes)"
+  "$VENV/bin/python" -m infra.traces
+elif $for_tests; then
+  "$VENV/bin/python" -m infra.traces --background
 fi
-# The trace backend of `make up TRACES=1` and of the trace tests, built once from its Go module.
-echo "install: Jaeger, the trace backend (built from its Go module the first time: a few minutes)"
-"$VENV/bin/python" -c 'from infra.traces import binary; from runtime.config import StackSettings; print("install: Jaeger", binary(StackSettings.from_env()))'
-if ! $for_tests; then
-  exit 0
+
+if $containers; then
+  install_containers
 fi
-if docker compose version >/dev/null 2>&1 || [ -x "$TOOLS/cli-plugins/docker-compose" ]; then
-  exit 0
+if $containers || $for_tests; then
+  install_compose_plugin
 fi
-if ! command -v go >/dev/null 2>&1; then
-  echo "install: no 'docker compose' and no Go to build it; the compose check will fail" >&2
-  exit 0
-fi
-echo "install: building the docker compose plugin $COMPOSE_VERSION (a few minutes, once)"
-module=github.com/docker/compose/v2@$COMPOSE_VERSION
-source_dir=$(go mod download -json "$module" | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
-mkdir -p "$TOOLS/cli-plugins"
-(cd "$source_dir" && GOFLAGS=-mod=mod go build -trimpath -o "$TOOLS/cli-plugins/docker-compose" ./cmd)
-echo "install: compose plugin in $TOOLS/cli-plugins"

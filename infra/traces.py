@@ -10,9 +10,11 @@ only; an OpenTelemetry Collector keeps nothing to query.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -56,12 +58,40 @@ exporters:
 """
 
 
-def binary(settings: StackSettings) -> Path:
-    """Jaeger's binary, built on first use (a few minutes, once a machine)."""
+def binary(settings: StackSettings, *, again: bool = False) -> Path:
+    """Jaeger's binary, built on first use (a few minutes, once a machine). One build runs
+    at a time: a caller that finds one under way (`make install-tests` starts one in the
+    background) waits for it. A failed build is not tried again unless ``again`` (install
+    does): the others fail at once with its error."""
     tools = Path(settings.kafka_cache_dir) / "tools"
     built = tools / f"jaeger-{VERSION}"
     if built.exists():
         return built
+    tools.mkdir(parents=True, exist_ok=True)
+    failed = tools / f"jaeger-{VERSION}.failed"
+    with (tools / "jaeger-build.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("waiting for the Jaeger build under way (%s)", build_log(settings))
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        if built.exists():
+            return built
+        if failed.exists() and not again:
+            raise ConfigurationError(
+                f"{failed.read_text()[-2000:]}\n(the last build, logged in {build_log(settings)};"
+                " `make install-tests` tries again)"
+            )
+        failed.unlink(missing_ok=True)
+        try:
+            _build(tools, built)
+        except ConfigurationError as exc:
+            failed.write_text(str(exc))
+            raise
+    return built
+
+
+def _build(tools: Path, built: Path) -> None:
     go = shutil.which("go")
     if go is None:
         raise ConfigurationError(
@@ -80,11 +110,17 @@ def binary(settings: StackSettings) -> Path:
         if not (workspace / "go.mod").exists():
             go_run("mod", "init", "jaeger-build")
         go_run("get", "-tool", f"{MODULE}/cmd/jaeger@{VERSION}")
-        go_run("build", "-o", str(built), f"{MODULE}/cmd/jaeger")
+        # Written under another name and renamed: a build cut short leaves no binary.
+        go_run("build", "-o", str(built) + ".partial", f"{MODULE}/cmd/jaeger")
     except subprocess.CalledProcessError as exc:
-        raise ConfigurationError(f"building Jaeger failed: {exc.stderr[-2000:]}") from exc
+        raise ConfigurationError(f"building Jaeger {VERSION} failed: {exc.stderr[-2000:]}") from exc
+    Path(str(built) + ".partial").rename(built)
     log.info("Jaeger built in %.0f s: %s", time.monotonic() - started, built)
-    return built
+
+
+def build_log(settings: StackSettings) -> Path:
+    """Where the background build (``python -m infra.traces --background``) writes."""
+    return Path(settings.kafka_cache_dir) / "tools" / f"jaeger-{VERSION}.log"
 
 
 def prepare(state_dir: Path, settings: StackSettings) -> list[str]:
@@ -100,3 +136,42 @@ def prepare(state_dir: Path, settings: StackSettings) -> list[str]:
 
 def otlp_endpoint(settings: StackSettings) -> str:
     return f"http://127.0.0.1:{settings.traces_otlp_port}"
+
+
+def main(argv: list[str]) -> int:
+    """``python -m infra.traces``: build Jaeger now (again if it failed before), or wait for
+    the build under way. ``--background``: start that build in the background unless the
+    binary is there or a build is under way; the trace tests wait for it."""
+    logging.basicConfig(level=logging.INFO, format="install: %(message)s")
+    settings = StackSettings.from_env()
+    built = Path(settings.kafka_cache_dir) / "tools" / f"jaeger-{VERSION}"
+    if "--background" in argv and not built.exists():
+        lock_path = built.parent / "jaeger-build.lock"
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with lock_path.open("w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                log.info("Jaeger: a build is under way (%s)", build_log(settings))
+                return 0
+        with build_log(settings).open("a") as out:
+            subprocess.Popen(
+                # Niced, so that it takes only the CPU the tests leave; go's compilers too.
+                ["nice", "-n", "19", sys.executable, "-m", "infra.traces"],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # outlives make
+            )
+        log.info("Jaeger %s builds in the background (%s)", VERSION, build_log(settings))
+        return 0
+    try:
+        log.info("Jaeger %s", binary(settings, again=True))
+    except ConfigurationError as exc:
+        log.error("%s", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

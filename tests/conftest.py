@@ -8,11 +8,14 @@ fixtures import what they use, so that the unit tier never loads Kafka's client 
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -30,17 +33,39 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 
 @pytest.fixture(scope="session")
-def infra() -> Iterator[StackSettings]:
+def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings]:
+    """The broker and the S3 server, shared by every test of the run and by the workers of
+    ``pytest -n``: the first to need them starts what is not running, the last one done
+    stops what was started."""
     from infra import components
     from infra.processes import Background
 
     base = StackSettings.from_env()
     background = Background(Path(base.state_dir))
-    missing = [component for component in components.infra(base) if not component.ready(base)]
-    background.start_together(missing, base)
-    started = [component.name for component in missing]
+    run = tmp_path_factory.getbasetemp()
+    # The workers of one `pytest -n` run share their base's parent; a run alone, its base.
+    users = (run.parent if os.environ.get("PYTEST_XDIST_WORKER") else run) / "infra-users.json"
+    with _locked(users) as state:
+        missing = [c for c in components.infra(base) if not c.ready(base)]
+        background.start_together(missing, base)
+        state["started"] += [component.name for component in missing]
+        state["users"] += 1
     yield base
-    background.stop(*started)
+    with _locked(users) as state:
+        state["users"] -= 1
+        if state["users"] == 0:
+            background.stop(*state["started"])
+            state["started"] = []
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[dict[str, Any]]:
+    """The JSON state at ``path``, read and written back under an exclusive lock."""
+    with path.with_suffix(".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        state = json.loads(path.read_text()) if path.exists() else {"started": [], "users": 0}
+        yield state
+        path.write_text(json.dumps(state))
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
@@ -169,6 +169,10 @@ class BillStore(abc.ABC):
         """When the bill was written, or None if there is no such bill."""
 
     @abc.abstractmethod
+    def writer(self, name: str) -> str | None:
+        """The workflow (as it stands in keys) that wrote the bill, or None if none did."""
+
+    @abc.abstractmethod
     def text(self, name: str) -> str | None:
         """The bill's text, or None if there is no such bill."""
 
@@ -178,137 +182,6 @@ class BillStore(abc.ABC):
 
     def names(self, prefix: str = "") -> Iterator[str]:
         return (bill.name for bill in self.listing(prefix))
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """What a run came to once nothing of it is pending: kept, so that a list of runs
-    reads one object a finished run."""
-
-    state: str
-    counts: Mapping[str, int]
-
-
-@dataclass(frozen=True)
-class Run:
-    """A billing run as the coordinator planned it; its workflows are ``<run id>-<n>``.
-    ``retry_of``: the run whose failed customers it bills again; ``scheduled_for``: the
-    tick of the billing schedule that started it."""
-
-    run_id: str
-    create_time: str
-    customer_ids: tuple[str, ...]
-    published: bool = False
-    retry_of: str | None = None
-    scheduled_for: str | None = None  # the schedule's tick that started it
-    summary: RunSummary | None = None
-    # A retry's: the run its lineage began with, under whose folder every bill of the
-    # lineage is written, once (docs/guarantees.md).
-    lineage: str | None = None
-
-    @property
-    def bills_folder(self) -> str:
-        """The run whose folder holds this run's bills: its lineage's first."""
-        return self.lineage or self.run_id
-
-
-@dataclass(frozen=True)
-class RetrySlot:
-    """Retry ``number`` of a run (from 1): the run that retries, and the customers it holds.
-    Slots are created once each, in order, so no two retries of a run hold one customer."""
-
-    number: int
-    run_id: str
-    customer_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class TickPage:
-    """Page ``number`` (from 0) of a tick of the billing schedule: the customers its run
-    bills, fixed once, and where the next page's customers start."""
-
-    number: int
-    run_id: str
-    customer_ids: tuple[str, ...]
-    next_after: str | None
-
-
-@dataclass(frozen=True)
-class IdempotencyRecord:
-    """Which run an ``Idempotency-Key`` started, and a digest of the request that did."""
-
-    run_id: str
-    request_digest: str
-
-
-class RunStore(abc.ABC):
-    @abc.abstractmethod
-    def claim(self, idempotency_key: str, record: IdempotencyRecord) -> IdempotencyRecord:
-        """Bind the key to ``record`` unless it is bound; return the record it is bound to."""
-
-    @abc.abstractmethod
-    def get(self, run_id: str) -> Run | None: ...
-
-    @abc.abstractmethod
-    def save(self, run: Run) -> None:
-        """Keep the run; the first save of a run also lists it (``newest``)."""
-
-    @abc.abstractmethod
-    def newest(self, after: str, started_by: str | None, limit: int) -> Page[str]:
-        """Up to ``limit`` run ids, newest first: those after the run ``after`` ("" for the
-        first page), started at or before ``started_by`` (``yyyymmddHHMMSS``) if given. One
-        listing a page."""
-
-    @abc.abstractmethod
-    def retry_slots(self, run_id: str) -> list[RetrySlot]:
-        """The run's retries, oldest first: one listing, and a read a retry."""
-
-    @abc.abstractmethod
-    def claim_retry_slot(self, run_id: str, slot: RetrySlot) -> bool:
-        """Create the slot unless slot ``slot.number`` of the run exists; whether it did."""
-
-    @abc.abstractmethod
-    def add_retry(self, run_id: str, retry_id: str) -> None: ...
-
-    @abc.abstractmethod
-    def retries(self, run_id: str) -> list[str]:
-        """The runs that retried this one's failures, oldest first."""
-
-
-class TickPlans(abc.ABC):
-    """Which customers each tick of the billing schedule bills, a page (a run) at a time,
-    each page fixed by the first scheduler to plan it."""
-
-    @abc.abstractmethod
-    def page(self, tick: str, number: int) -> TickPage | None: ...
-
-    @abc.abstractmethod
-    def plan(self, tick: str, page: TickPage) -> TickPage:
-        """Keep ``page`` unless the tick's page of that number is planned; the page kept."""
-
-    @abc.abstractmethod
-    def started_by_earlier_version(self, tick: str) -> bool:
-        """Whether a version before the plans started the tick (its runs are its own)."""
-
-
-class RunCancellations(abc.ABC):
-    """Which runs were cancelled. Read by the functions a batch at a time (``batch``): a
-    run seen cancelled stays so, and a run seen running is looked at again in a later batch."""
-
-    @abc.abstractmethod
-    def cancel(self, run_id: str, at: str) -> str:
-        """Cancel the run unless it is; when it was cancelled."""
-
-    @abc.abstractmethod
-    def cancelled_at(self, run_id: str) -> str | None: ...
-
-    @abc.abstractmethod
-    def is_cancelled(self, run_id: str) -> bool:
-        """Whether the run is cancelled: read once a batch (within ``batch``)."""
-
-    @contextlib.contextmanager
-    def batch(self) -> Iterator[Callable[[], None]]:
-        yield lambda: None
 
 
 @dataclass(frozen=True)
@@ -346,7 +219,8 @@ class CustomerStore(abc.ABC):
 
     @abc.abstractmethod
     def add(self, customer: Customer) -> bool:
-        """Store a customer unless its id is taken; False if it was."""
+        """Store a customer unless its id is taken by another; False if it was (True if the
+        id holds this very customer: an earlier try, or a create whose answer was lost)."""
 
     @abc.abstractmethod
     def add_new(self, customers: Sequence[Callable[[str], Customer]]) -> list[Customer]:
@@ -377,4 +251,4 @@ class CustomerStore(abc.ABC):
 
     def seed(self, customers: Iterable[Customer]) -> int:
         """Add the customers whose ids are free; return how many were added."""
-        return sum(self.add(customer) for customer in customers)
+        return sum(self.get(c.customer_id) is None and self.add(c) for c in customers)

@@ -20,8 +20,8 @@ from functions.storage import keys
 from functions.storage.bucket import Bucket
 
 BLOCK_SIZE = 100
-# New ids stay below this; an id given by hand at or above it (an import) does not move
-# them, so an id like 64 nines cannot push every new one past the id rule's 64 digits.
+# An id given by hand (an import) below this moves new ids past it; one at or above does
+# not, so new ids keep to 13 digits: 64 nines cannot push every new one past the id rule.
 FOLLOWED_BELOW = 10**12
 
 

@@ -137,6 +137,12 @@ def retry_slot(run_id: str, number: int) -> str:
 
 
 TICKS = "ticks/"
+OPEN_TICKS = "ticks-open/"
+
+
+def open_tick(tick: str) -> str:
+    """``ticks-open/<digest of the tick's name>.json``: a tick begun and not ended."""
+    return f"{OPEN_TICKS}{hashlib.sha256(tick.encode()).hexdigest()[:32]}.json"
 
 
 def tick_page(tick: str, number: int) -> str:

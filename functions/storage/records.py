@@ -13,8 +13,10 @@ from typing import Any
 from functions.identifiers import WorkflowId
 from functions.storage.base import (
     Failure,
-    IdempotencyRecord,
     Job,
+)
+from functions.storage.run_records import (
+    IdempotencyRecord,
     RetrySlot,
     Run,
     RunSummary,

@@ -20,17 +20,19 @@ from functions.identifiers import RunId, WorkflowId
 from functions.storage import keys, records
 from functions.storage.base import (
     BillStore,
-    IdempotencyRecord,
     Page,
+    StoredBill,
+)
+from functions.storage.bucket import Bucket
+from functions.storage.run_records import (
+    IdempotencyRecord,
     RetrySlot,
     Run,
     RunCancellations,
     RunStore,
-    StoredBill,
     TickPage,
     TickPlans,
 )
-from functions.storage.bucket import Bucket
 
 
 class S3RunStore(RunStore):
@@ -47,6 +49,10 @@ class S3RunStore(RunStore):
         if stored is None:  # vanished between the two calls; claim again
             return self.claim(idempotency_key, record)
         return records.to_claim(stored)
+
+    def claimed(self, idempotency_key: str) -> IdempotencyRecord | None:
+        stored = self.bucket.get_json(keys.idempotency_claim(idempotency_key))
+        return None if stored is None else records.to_claim(stored)
 
     def get(self, run_id: str) -> Run | None:
         stored = self.bucket.get_json(keys.run_record(run_id))
@@ -103,9 +109,28 @@ class S3TickPlans(TickPlans):
             return page
         return self.page(tick, page.number) or self.plan(tick, page)  # vanished: plan again
 
-    def started_by_earlier_version(self, tick: str) -> bool:
-        legacy_claim = keys.idempotency_claim(f"schedule:{tick}:0")
-        return self.bucket.metadata(legacy_claim) is not None
+    def earlier_versions_runs(self, tick: str) -> list[str]:
+        run_ids: list[str] = []
+        while True:
+            claim = self.bucket.get_json(keys.idempotency_claim(f"schedule:{tick}:{len(run_ids)}"))
+            if claim is None:
+                return run_ids
+            run_id = records.to_claim(claim).run_id
+            stored = self.bucket.get_json(keys.run_record(run_id))
+            # A client's Idempotency-Key may be the same text: only a run of this tick counts.
+            if stored is None or records.to_run(stored).scheduled_for != tick:
+                return run_ids
+            run_ids.append(run_id)
+
+    def begin(self, tick: str) -> None:
+        self.bucket.put_json(keys.open_tick(tick), {"tick": tick}, only_if_absent=True)
+
+    def end(self, tick: str) -> None:
+        self.bucket.delete(keys.open_tick(tick))
+
+    def open_ticks(self) -> list[str]:
+        opened = self.bucket.get_json_all(list(self.bucket.names(keys.OPEN_TICKS)))
+        return sorted(str(record["tick"]) for record in opened if record is not None)
 
 
 class S3RunCancellations(RunCancellations):
@@ -201,6 +226,10 @@ class S3BillStore(BillStore):
     def billed_at(self, name: str) -> str | None:
         metadata = self.bucket.metadata(name)
         return None if metadata is None else metadata.get("billed-at")
+
+    def writer(self, name: str) -> str | None:
+        metadata = self.bucket.metadata(name)
+        return None if metadata is None else metadata.get("workflow-id")
 
     def text(self, name: str) -> str | None:
         body = self.bucket.get_bytes(name)

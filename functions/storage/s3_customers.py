@@ -64,10 +64,14 @@ class S3CustomerStore(CustomerStore):
 
     def add(self, customer: Customer) -> bool:
         key = keys.customer(customer.customer_id)
-        return self._with_name_keys(
-            customer,
-            lambda: self.bucket.put_json(key, customer.to_wire(), only_if_absent=True) is not None,
-        )
+        return self._with_name_keys(customer, lambda: self._created(key, customer))
+
+    def _created(self, key: str, customer: Customer) -> bool:
+        """Create the customer's object; True also if it holds this very customer already:
+        a create whose answer was lost is tried again by the client, and finds its own."""
+        if self.bucket.put_json(key, customer.to_wire(), only_if_absent=True) is not None:
+            return True
+        return self.get(customer.customer_id) == customer
 
     def index_names(self, customer: Customer) -> None:
         self._with_name_keys(customer, lambda: None)
@@ -149,11 +153,7 @@ class S3CustomerStore(CustomerStore):
         return list(stored["newIds"]), True
 
     def add_as_planned(self, customers: Sequence[Customer]) -> list[bool]:
-        added = in_parallel(self.add, customers)
-        return [
-            ok or self.get(customer.customer_id) == customer
-            for customer, ok in zip(customers, added, strict=True)
-        ]
+        return in_parallel(self.add, customers)
 
     def put_all(self, customers: Sequence[Customer]) -> None:
         self._skip_past([customer.customer_id for customer in customers])

@@ -35,8 +35,12 @@ class S3OverdueJobSweep(OverdueJobSweep):
 
     def ask_again(self, job: Job) -> bool:
         key = keys.asked_question(job.workflow_id.key, job.attempts)
-        if self.jobs.put_json(key, records.question(job), only_if_absent=True) is None:
-            return False  # another sweep asked it first
+        record = records.question(job)
+        # Another sweep asked it first, unless what is there is ours: a create whose answer
+        # was lost, which the client tried again.
+        created = self.jobs.put_json(key, record, only_if_absent=True) is not None
+        if not created and self.jobs.get_json(key) != record:
+            return False
         if self._ended(job):
             self.jobs.delete(key)  # answered since it was read: it waits no more
             return False

@@ -4,6 +4,7 @@ function, answered by the same ``HttpFunction`` as on functions-framework."""
 from __future__ import annotations
 
 import base64
+import binascii
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -30,7 +31,12 @@ def request_of(event: Mapping[str, Any]) -> tuple[HttpRequest, bytes]:
         headers={name.lower(): value for name, value in (event.get("headers") or {}).items()},
     )
     body = event.get("body") or ""
-    raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
+    try:
+        raw = (
+            base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else body.encode()
+        )
+    except (binascii.Error, ValueError) as exc:
+        raise MalformedMessage(f"the body is marked base64 but is not: {exc}") from None
     return head, raw[: MAX_BODY_BYTES + 1]
 
 

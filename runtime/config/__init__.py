@@ -18,6 +18,7 @@ in the module of the audience that reads it:
 from __future__ import annotations
 
 from runtime.config.client import TOKEN_FILE_NAME, ClientSettings
+from runtime.config.compose import ComposeSettings
 from runtime.config.declared import DeclaredSettings
 from runtime.config.function import FunctionSettings
 from runtime.config.parts import (
@@ -48,6 +49,7 @@ AUDIENCES: tuple[type[DeclaredSettings], ...] = (
     FunctionSettings,
     StackSettings,
     PriceSettings,
+    ComposeSettings,
 )
 
 __all__ = [
@@ -57,6 +59,7 @@ __all__ = [
     "REPO",
     "TOKEN_FILE_NAME",
     "ClientSettings",
+    "ComposeSettings",
     "DeclaredSettings",
     "FunctionSettings",
     "KafkaSettings",

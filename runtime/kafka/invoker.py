@@ -63,6 +63,11 @@ class Invoker:
                 message = self.trigger.message.from_wire(decode_object(record.value))
             except MalformedMessage as exc:
                 return self._malformed(record, exc)
+            except Exception as exc:  # a record no parser foresaw is parked all the same
+                log.exception(
+                    "%s: dead-lettering unreadable record %s", self.trigger.function, record.origin
+                )
+                return [self._dead_letter(record, exc)]
             with about_workflow(message.workflow_id):
                 return self._invoke(message, record)
 

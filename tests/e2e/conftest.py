@@ -19,3 +19,9 @@ def stack(settings: StackSettings, processes: Processes) -> StackSettings:
     crm, _ = start_http_function(processes, guarded, "crm")
     processes.runtime("all", guarded)
     return replace(guarded, coordinator_url=coordinator, crm_url=crm)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The trace tests last: on a fresh machine Jaeger is still building in the background
+    (`make install-tests` starts it) while the others run, and they wait for it."""
+    items.sort(key=lambda item: item.path.name == "test_traces.py")

@@ -21,6 +21,9 @@ from tests.helpers.ports import free_port
 from tests.helpers.processes import Processes, start_http_function
 
 WAIT_MS = 120_000  # for a run to finish on a loaded two-core machine
+# What the page shows after a click is waited for (expect polls), up to 30 s rather than
+# Playwright's 5: on two cores shared by two test workers an answer can take longer.
+expect.set_options(timeout=30_000)
 
 
 @pytest.fixture(scope="module")

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
 from infra.broker import cluster_nodes, kafka_version, new_cluster_id, server_properties
-from runtime.config import REPO, StackSettings
+from runtime.config import REPO
 from runtime.triggers import TRIGGERS
+from tests.helpers.compose import compose_command
 
 
 def test_the_runtime_lists_its_kafka_and_timer_triggers() -> None:
@@ -43,28 +43,18 @@ def test_every_function_has_its_own_consumer_group() -> None:
     assert len(set(groups)) == len(groups) == 3
 
 
-def _compose() -> list[str]:
-    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
-        return ["docker", "compose"]
-    tools = Path(StackSettings.from_env().kafka_cache_dir)
-    plugin = tools / "tools" / "cli-plugins" / "docker-compose"
-    assert plugin.exists() or shutil.which("docker-compose"), (
-        "no `docker compose` here; `make install-tests` (which `make test` runs) builds the"
-        " plugin (it needs Go)"
-    )
-    return [str(plugin)] if plugin.exists() else ["docker-compose"]
-
-
-def _compose_config(token: str | None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "BILLING_TOKEN"}
+def _compose_config(token: str | None, **variables: str) -> subprocess.CompletedProcess[str]:
+    # What a user's shell might set that would change what is read here.
+    chosen = {"BILLING_TOKEN", "BILLING_IMAGE", "KAFKA_IMAGE", "LOCALSTACK_IMAGE", "PYTHON_IMAGE"}
+    env = {k: v for k, v in os.environ.items() if k not in chosen and not k.startswith("COMPOSE_")}
     if token is not None:
         env["BILLING_TOKEN"] = token
     return subprocess.run(
-        [*_compose(), "-f", str(REPO / "docker-compose.yml"), "config", "--format", "json"],
+        [*compose_command(), "-f", str(REPO / "docker-compose.yml"), "config", "--format", "json"],
         capture_output=True,
         text=True,
         cwd=REPO,
-        env=env,
+        env={**env, **variables},
     )
 
 
@@ -135,3 +125,36 @@ def test_the_image_runs_as_a_user_of_its_own_and_installs_dependencies_before_th
     ignored = (REPO / ".dockerignore").read_text().split()
     for cache in (".mypy_cache", ".pytest_cache", ".hypothesis", "*.egg-info"):
         assert cache in ignored, f"{cache} reaches the build context"
+
+
+def test_the_public_images_are_the_defaults_and_each_can_be_replaced() -> None:
+    defaults = json.loads(_compose_config("compose-token").stdout)["services"]
+    assert defaults["coordinator"]["image"] == "kafka-billing:local"
+    assert "args" not in defaults["coordinator"]["build"], "the Dockerfile's base by default"
+    assert "ARG PYTHON_IMAGE=python:3.11-slim" in (REPO / "Dockerfile").read_text()
+    ports = {(p["published"], p["target"]) for p in defaults["kafka"]["ports"]}
+    assert ports == {("9092", 9092)}
+    metrics = [port["published"] for port in defaults["runtime"]["ports"]]
+    assert metrics == ["9400", "9401", "9402", "9403"]
+
+    replaced = _compose_config(
+        "compose-token",
+        KAFKA_IMAGE="kafka-standin:1",
+        LOCALSTACK_IMAGE="localstack-standin:1",
+        PYTHON_IMAGE="python-standin:1",
+        BILLING_IMAGE="billing-check:1",
+        COMPOSE_KAFKA_PORT="29092",
+        COMPOSE_CRM_PORT="23008",
+    )
+    assert replaced.returncode == 0, replaced.stderr
+    services = json.loads(replaced.stdout)["services"]
+    assert services["kafka"]["image"] == "kafka-standin:1"
+    assert services["localstack"]["image"] == "localstack-standin:1"
+    assert services["crm"]["build"]["args"] == {"PYTHON_IMAGE": "python-standin:1"}
+    assert services["crm"]["image"] == "billing-check:1"
+    kafka = services["kafka"]
+    assert {(p["published"], p["target"]) for p in kafka["ports"]} == {("29092", 29092)}
+    assert "PLAINTEXT://localhost:29092" in kafka["environment"]["KAFKA_ADVERTISED_LISTENERS"]
+    assert "localhost:29092" in " ".join(kafka["healthcheck"]["test"])
+    assert services["crm"]["ports"][0]["published"] == "23008"
+    assert services["coordinator"]["environment"]["CONSOLE_CRM_URL"] == "http://127.0.0.1:23008"

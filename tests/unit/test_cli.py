@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from cli.__main__ import main
 from cli.api import next_page
+from cli.batches import import_requests
 from cli.progress import follow, summary
 from cli.runs import runs_of
 from functions.identifiers import WorkflowId
@@ -205,3 +207,40 @@ def test_the_cli_starts_without_boto3_tqdm_or_pydantic() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
     )
     assert loaded.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("batch", ["0", "-1", "1001", "²", "ten"])
+def test_a_bad_batch_size_is_refused_in_one_line(
+    batch: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_text("customerId,firstName,lastName,city,connectionId,connectionMandate\n")
+    with pytest.raises(SystemExit) as exited:
+        main(["customers", "import", str(path), "--batch", batch])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].endswith(f"{batch!r} is not a number of customers from 1 to 1000")
+
+
+def test_a_field_the_csv_reader_cannot_take_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_text(
+        "customerId,firstName,lastName,city,connectionId,connectionMandate\n"
+        f"1,{'x' * 131_073},Doe,Eindhoven,8179,2\n"
+    )
+    assert main(["customers", "import", str(path)]) == 2
+    (err,) = capsys.readouterr().err.splitlines()
+    assert err.startswith(f"billing: nothing was imported: {path}: line 2: field larger")
+
+
+def test_every_request_of_an_import_is_sized_before_the_first_is_sent() -> None:
+    row = {"firstName": "é" * 200, "lastName": "L", "city": "C"}
+    rows = [(line, row) for line in range(2, 1202)]
+    requests = import_requests(rows, 1000)
+    # As the CLI sends it, each "é" is 6 bytes ("\u00e9"): 839 rows fill a MiB.
+    assert [len(r) for r in requests] == [839, 361], "each under 1 MiB and 1,000 rows"
+    assert all(len(json.dumps([v for _, v in r]).encode()) <= 1 << 20 for r in requests)
+    assert import_requests(rows, 1000) == requests, "the same file, the same requests"
+    assert [len(r) for r in import_requests(rows[:10], 4)] == [4, 4, 2]

@@ -10,7 +10,7 @@ import pytest
 from functions.context import FunctionContext
 from functions.identifiers import WorkflowId
 from functions.storage import Job, keys
-from tests.unit.harness import Harness, client, s3_requests, start_run, write_bill
+from tests.unit.harness import Harness, client, s3_requests, seeding, start_run, write_bill
 
 
 def wait(context: FunctionContext, workflow_id: str, customer: str) -> Job:
@@ -98,15 +98,15 @@ def test_asking_for_a_run_that_cannot_be_is_a_4xx(
 def test_a_runs_status_costs_listings_and_a_read_per_failure_not_a_read_per_customer(
     harness: Harness,
 ) -> None:
-    context = harness.services.context
+    context, seeds = harness.services.context, seeding(harness)
     other = start_run([f"o{n}" for n in range(300)])
     for workflow in other["workflows"]:  # another run's bills must cost nothing
-        write_bill(context, workflow["workflowId"], workflow["customerIdentifier"])
+        write_bill(seeds, workflow["workflowId"], workflow["customerIdentifier"])
     customers = [f"c{n}" for n in range(1500)]
     run = start_run(customers)
     workflows = run["workflows"]
     for workflow in workflows[:1200]:
-        write_bill(context, workflow["workflowId"], workflow["customerIdentifier"])
+        write_bill(seeds, workflow["workflowId"], workflow["customerIdentifier"])
     with context.new_jobs.batch():  # as engine-start keeps them: a batch at a time
         asked = [
             wait(context, workflow["workflowId"], workflow["customerIdentifier"])

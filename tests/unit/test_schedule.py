@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from functions.errors import ConfigurationError
+from functions.errors import ConfigurationError, PublishFailed
+from functions.messages import WorkflowMessage
 from functions.run_starter import Coordination
 from functions.schedule import BillingSchedule
 from functions.scheduled_billing import ScheduledBilling, bill_on_schedule
@@ -18,6 +19,13 @@ from runtime.triggers import TIMER_BY_FUNCTION, enabled_functions
 from tests.unit.harness import Harness, client
 
 DAY = 86400.0
+ADA = {
+    "firstName": "Ada",
+    "lastName": "Lovelace",
+    "city": "Delft",
+    "connectionId": "1",
+    "connectionMandate": "0",
+}
 
 
 def scheduler(
@@ -140,3 +148,78 @@ def test_the_schedule_is_a_timer_its_setting_turns_on(harness: Harness) -> None:
     assert {o.message.workflow_id.run_id for o in harness.publisher.published} == {
         runs()[0]["runId"]
     }
+
+
+def test_a_tick_that_failed_midway_bills_the_customers_it_planned_once(
+    harness: Harness,
+) -> None:
+    """Pages of 3: the tick's second page fails to publish; a customer whose id sorts
+    first is added; the tick is tried again. Nobody is billed twice nor skipped."""
+    fail_second_page = FailNth(harness, 2)
+    billing = replace(scheduler(harness, "0 6 1 * *"), page_size=3)
+    now = at("2026-12-01T06:00:02Z")
+    with pytest.raises(PublishFailed):
+        bill_on_schedule(now, billing)
+    fail_second_page.undo()
+    ids = client("crm").post("/customers", json=[{**ADA, "customerId": "0"}])
+    assert ids.status_code == 201
+    assert bill_on_schedule(now, billing) == at("2026-12-01T06:00:00Z")
+    ticked = [r for r in runs() if r["scheduledFor"] == "2026-12-01T06:00 UTC"]
+    workflows = [o.message for o in harness.publisher.published]
+    billed = [
+        w.customer_identifier
+        for w in workflows
+        if isinstance(w, WorkflowMessage) and w.workflow_id.run_id in {r["runId"] for r in ticked}
+    ]
+    assert sorted(billed, key=int) == [str(n) for n in range(1, 9)], "each once, none skipped"
+
+
+def test_a_clients_idempotency_key_cannot_take_a_ticks_run(harness: Harness) -> None:
+    taken = client("coordinator").post(
+        "/",
+        json={"customerIdentifiers": ["1"]},
+        headers={"Idempotency-Key": "schedule:2026-12-01T06:00 UTC:0"},
+    )
+    assert taken.status_code == 202
+    billing = scheduler(harness, "0 6 1 * *")
+    bill_on_schedule(at("2026-12-01T06:00:02Z"), billing)
+    (ticked,) = [r for r in runs() if r.get("scheduledFor") == "2026-12-01T06:00 UTC"]
+    assert ticked["total"] == 8, "the tick billed every customer"
+
+
+class FailNth:
+    """The coordinator's n-th publish from now is refused, as Kafka would."""
+
+    def __init__(self, harness: Harness, nth: int) -> None:
+        self.publisher = harness.publisher
+        self.original = self.publisher.publish
+        self.count = 0
+
+        def publish(messages: Any, before_commit: Any = lambda: None) -> None:
+            self.count += 1
+            if self.count == nth:
+                before_commit()
+                raise PublishFailed("Kafka did not acknowledge (a test's fault)")
+            self.original(messages, before_commit)
+
+        self.publisher.publish = publish  # type: ignore[method-assign]
+
+    def undo(self) -> None:
+        self.publisher.publish = self.original  # type: ignore[method-assign]
+
+
+def test_a_tick_an_earlier_version_started_is_left_to_its_runs(harness: Harness) -> None:
+    """Before the plans, a tick's first run was claimed by ``schedule:<tick>:0``."""
+    legacy = client("coordinator").post(
+        "/",
+        json={"customerIdentifiers": ["1"]},
+        headers={"Idempotency-Key": "schedule:2026-12-01T06:00 UTC:0"},
+    )
+    run_id = legacy.get_json()["runId"]
+    runs_store = harness.services.runs
+    stored = runs_store.get(run_id)
+    assert stored is not None
+    runs_store.save(replace(stored, scheduled_for="2026-12-01T06:00 UTC"))
+    billing = scheduler(harness, "0 6 1 * *")
+    assert bill_on_schedule(at("2026-12-01T06:00:02Z"), billing) == at("2026-12-01T06:00:00Z")
+    assert [r["runId"] for r in runs()] == [run_id], "no second run of the tick"

@@ -1,0 +1,61 @@
+"""Retries of one run asked at once, on the real S3 server (whose conditional creates are
+atomic, as moto's are not across threads): no customer is held by two of them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from functions.identifiers import WorkflowId
+from functions.messages import Outgoing
+from functions.storage import Job
+from functions.web import HttpRequest
+from runtime.config import FunctionSettings, StackSettings
+from runtime.http_function import HttpFunction
+from runtime.services import Services
+
+
+class Recorder:
+    """Kafka as the coordinator sees it, acknowledging every publish."""
+
+    def __init__(self) -> None:
+        self.published: list[Outgoing] = []
+
+    def publish(
+        self, messages: Sequence[Outgoing], before_commit: Callable[[], None] = lambda: None
+    ) -> None:
+        before_commit()
+        self.published.extend(messages)
+
+
+def coordinator(settings: FunctionSettings) -> HttpFunction:
+    services = Services(settings, publisher=Recorder())
+    return HttpFunction("coordinator", lambda: services)
+
+
+def test_retries_asked_at_once_share_no_customer(settings: StackSettings) -> None:
+    function_settings = FunctionSettings(
+        **{name: getattr(settings, name) for name in FunctionSettings.__dataclass_fields__}
+    )
+    # Four coordinators, each a process of its own with clients of its own.
+    coordinators = [coordinator(function_settings) for _ in range(4)]
+    started = coordinators[0](
+        HttpRequest("POST", "/", headers={"content-type": "application/json"}),
+        lambda: b'{"customerIdentifiers": ["1", "2", "3", "4", "5", "6", "7", "8"]}',
+    )
+    assert started.status == 202, started.body
+    failures = Services(function_settings).context.failures
+    for workflow in started.body["workflows"]:
+        job = Job(WorkflowId(workflow["workflowId"]), workflow["customerIdentifier"], "t", "t")
+        failures.record(job, "unknown", "t")
+
+    asked = HttpRequest("POST", f"/runs/{started.body['runId']}/retry")
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda n: coordinators[n % 4](asked, lambda: b""), range(32)))
+    assert {answer.status for answer in answers} == {202}, [a.body for a in answers]
+    retries = {
+        answer.body["runId"]: [w["customerIdentifier"] for w in answer.body["workflows"]]
+        for answer in answers
+    }
+    held = sorted(customer for customers in retries.values() for customer in customers)
+    assert held == [str(n) for n in range(1, 9)], f"a customer in two retries: {retries}"

@@ -1,0 +1,88 @@
+"""What the model-based test (``test_operator_model.py``) reads back of the system: the
+runs, workflows, bills, ticks and customers, from moto's store directly and from the
+topics, so that its checks make no request and meet no fault."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from functions.identifiers import WorkflowId
+from functions.messages import Stream, WorkflowMessage
+from functions.storage import Run, keys, records
+from runtime.config import FunctionSettings
+from tests.unit.operator_world import Stored, World
+
+
+class Observed:
+    """The system as it stands; run records read once (what the checks use never changes)."""
+
+    def __init__(self, world: World, settings: FunctionSettings) -> None:
+        self.world = world
+        self.settings = settings
+        self.known_runs: dict[str, Run] = {}
+
+    def ticks_ended(self, ticks: list[str]) -> list[str]:
+        """Those of ``ticks`` whose first page is planned and which are open no more."""
+        opened = set(Stored(self.settings.jobs_bucket).names(keys.OPEN_TICKS))
+        return [
+            name for name in ticks if self.tick_planned(name) and keys.open_tick(name) not in opened
+        ]
+
+    def tick_planned(self, name: str) -> bool:
+        return keys.tick_page(name, 0) in Stored(self.settings.jobs_bucket).names(keys.TICKS)
+
+    def run_ids(self) -> list[str]:
+        """The runs published, in the order they were: the same on every replay of an
+        example (their ids hold the time and a random part)."""
+        return [r for r in dict.fromkeys(w.workflow_id.run_id or "" for w in self.workflows()) if r]
+
+    def workflows(self) -> Iterator[WorkflowMessage]:
+        self.world.sync_published()
+        seen: set[str] = set()
+        for message in self.world.topics[Stream.WORKFLOWS].messages:
+            assert isinstance(message, WorkflowMessage)
+            if message.workflow_id.key not in seen:
+                seen.add(message.workflow_id.key)
+                yield message
+
+    def published(self, run: Run) -> bool:
+        return any(w.workflow_id.run_id == run.run_id for w in self.workflows())
+
+    def runs(self) -> dict[str, Run]:
+        """Every run record, read once."""
+        stored = Stored(self.settings.jobs_bucket)
+        for key in stored.names(keys.RUNS):
+            run_id = keys.run_of_record(key)
+            if run_id not in self.known_runs:
+                self.known_runs[run_id] = records.to_run(stored.json(key))
+        return self.known_runs
+
+    def lineage(self, runs: dict[str, Run], workflow: str | WorkflowId) -> str:
+        """The run a workflow's run retries, and so on up: its lineage's first run."""
+        found = (workflow if isinstance(workflow, WorkflowId) else WorkflowId(workflow)).run_id
+        assert found is not None
+        run_id: str = found
+        while (run := runs.get(run_id)) is not None and run.retry_of is not None:
+            run_id = run.retry_of
+        return run_id
+
+    def bills(self) -> Iterator[tuple[str, str]]:
+        """(the workflow that wrote it, its customer) of every bill."""
+        stored = Stored(self.settings.bills_bucket)
+        for name in stored.names():
+            customer_id = keys.customer_of_bill(name)
+            assert customer_id is not None
+            yield stored.metadata(name, "workflow-id"), customer_id
+
+    def jobs_bucket_names(self, prefix: str) -> list[str]:
+        return Stored(self.settings.jobs_bucket).names(prefix)
+
+    def crm_customers(self) -> dict[str, str]:
+        """Every customer the CRM holds, and its city."""
+        stored = Stored(self.settings.customers_bucket)
+        found: dict[str, str] = {}
+        for key in stored.names(keys.CUSTOMERS):
+            customer_id = keys.customer_id_of(key)
+            if customer_id is not None:
+                found[customer_id] = stored.json(key)["city"]
+        return found
