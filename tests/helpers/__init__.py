@@ -2,7 +2,7 @@
 
 - ``waiting``: wait for an event (a probe polled), never for a clock
 - ``ports``: free ports for the servers a test starts
-- ``lab``: the lab's messages as its services write them
+- ``lab``: the lab's messages as its services write them, a new customer's fields
 - ``kafka``: produce records, read topics, consumer groups (imports Kafka's client)
 - ``stores``: a test's own topics and buckets, bills, jobs and their outcomes in S3
 - ``processes``: processes started as users start them, with their logs
@@ -10,6 +10,6 @@
 - ``cli``: the `billing` command as a user runs it
 - ``lambda_esm``: an event source mapping of our own, for the Lambda adapters
 
-The unit tier uses ``ports`` only: its harness, ``tests/unit/harness.py``, is its own, free
-of Kafka and of ``infra``.
+The unit tier uses ``ports`` and ``lab`` only: its harness, ``tests/unit/harness.py``, is
+its own, free of Kafka and of ``infra``.
 """

@@ -1,4 +1,4 @@
-"""The lab's messages as its services write them."""
+"""The lab's messages as its services write them, and a new customer as its CRM takes one."""
 
 from __future__ import annotations
 
@@ -13,3 +13,13 @@ LAB_WORKFLOW = {
 def workflow(workflow_id: str | float, customer: str = "1") -> dict[str, object]:
     """A bill-generation workflow's JSON as the lab's coordinator writes it."""
     return {**LAB_WORKFLOW, "workflow-id": workflow_id, "payload": {"customerIdentifier": customer}}
+
+
+# A new customer's fields, as a client of the CRM sends them (POST /customers).
+ADA = {
+    "firstName": "Ada",
+    "lastName": "Lovelace",
+    "city": "Delft",
+    "connectionId": "1",
+    "connectionMandate": "0",
+}

@@ -15,16 +15,10 @@ from functions.schedule import BillingSchedule
 from functions.storage import keys
 from runtime.aws_lambda.http import HttpAdapter
 from runtime.http_function import HttpFunction
+from tests.helpers.lab import ADA
 from tests.unit.harness import Harness, client
 
 RUN = "run-20261128T001500-0a1b2c3d"
-ADA = {
-    "firstName": "Ada",
-    "lastName": "Lovelace",
-    "city": "Delft",
-    "connectionId": "1",
-    "connectionMandate": "0",
-}
 
 
 @pytest.mark.parametrize(

@@ -16,16 +16,10 @@ from functions.scheduled_billing import ScheduledBilling, bill_on_schedule
 from runtime.config import FunctionSettings
 from runtime.services import Services
 from runtime.triggers import TIMER_BY_FUNCTION, enabled_functions
+from tests.helpers.lab import ADA
 from tests.unit.harness import Harness, client
 
 DAY = 86400.0
-ADA = {
-    "firstName": "Ada",
-    "lastName": "Lovelace",
-    "city": "Delft",
-    "connectionId": "1",
-    "connectionMandate": "0",
-}
 
 
 def scheduler(

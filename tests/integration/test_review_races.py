@@ -1,7 +1,6 @@
-"""ATTACK (review of issue 29) on the real S3 server: races and keys moto cannot judge.
-
-Every attack here held (the defects found are in tests/unit/test_attack_issue29.py);
-they are kept so that they keep holding.
+"""Issue 29's review on the real S3 server: races and keys moto cannot judge. Every
+attack here held (what did not is in tests/unit/test_review_*.py); they are kept so that
+they keep holding.
 """
 
 from __future__ import annotations
@@ -19,14 +18,7 @@ from functions.web import HttpRequest, HttpResponse
 from runtime.config import FunctionSettings, StackSettings
 from runtime.http_function import HttpFunction
 from runtime.services import Services
-
-ADA = {
-    "firstName": "Ada",
-    "lastName": "Lovelace",
-    "city": "Delft",
-    "connectionId": "1",
-    "connectionMandate": "0",
-}
+from tests.helpers.lab import ADA
 
 
 class Recorder:

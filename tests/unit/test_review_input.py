@@ -1,7 +1,5 @@
-"""ATTACK (review of issue 29): each ``test_defect_...`` demonstrates a defect found in
-review and FAILS on the code as reviewed; that is its point. Each names the defect, its
-severity and where it lives. A fix makes its test pass unchanged. The ``test_..._held``
-ones are attacks that held, kept so that they keep holding.
+"""What a review of issue 29 found, each kept as a test that once failed and passes
+now; the ``..._held`` ones are attacks that held, kept so that they keep holding.
 
 The CRM's creates and imports, bad input on HTTP and Kafka, the CLI's import.
 """
@@ -23,18 +21,15 @@ from runtime.http_function import HttpFunction
 from runtime.kafka.invoker import Invoker
 from runtime.kafka.records import Record
 from runtime.triggers import BY_FUNCTION
-from tests.unit.attack_world import (
-    ADA,
-)
+from tests.helpers.lab import ADA
 from tests.unit.harness import Harness, client
 
 
-def test_defect_a_create_whose_answer_was_lost_stores_the_customer_twice(
+def test_a_create_whose_answer_was_lost_stores_the_customer_once(
     harness: Harness,
 ) -> None:
-    """DOUBLED (a customer, so every later tick bills the person twice).
-    S3CustomerStore.add_new: the customer's create (If-None-Match) reaches S3, its answer
-    is lost (a read timeout, a 500 after the write); botocore tries it again, S3 answers
+    """Found in review: the customer's create (If-None-Match) reaches S3, its answer is
+    lost (a read timeout, a 500 after the write); botocore tries it again, S3 answers
     412, ``add`` reads that as "id taken" and _add_one_new stores the same customer under
     a second id. One POST, one 201, two customers."""
     crm = client("crm")
@@ -76,10 +71,10 @@ def test_defect_a_create_whose_answer_was_lost_stores_the_customer_twice(
     )
 
 
-def test_defect_a_finished_import_sent_again_after_an_update_says_it_is_written_in_part(
+def test_a_finished_import_sent_again_after_an_update_says_so_and_stores_nothing_twice(
     harness: Harness,
 ) -> None:
-    """WRONG MESSAGE that leads to a duplicate. crm_api._import: an import that finished
+    """Found in review: crm_api._import: an import that finished
     long ago, sent again (the same CSV) after one of its new customers was updated,
     answers 409 "the import is written in part ... import those items again in a list of
     their own". Nothing was missing; doing as told stores that customer a second time."""
@@ -128,7 +123,7 @@ BIG = "9" * 5000  # an integer of more digits than Python's int() takes (4,300)
         ),
     ],
 )
-def test_defect_a_body_python_cannot_hold_as_text_is_a_500(
+def test_a_body_python_cannot_hold_as_text_is_a_400(
     harness: Harness, function: str, path: str, body: str
 ) -> None:
     """5xx. functions/web.py HttpRequest.json catches JSONDecodeError, not the ValueError
@@ -151,10 +146,10 @@ def test_defect_a_body_python_cannot_hold_as_text_is_a_500(
         ("crm-answer", b"[" * 100_000),
     ],
 )
-def test_defect_a_record_python_cannot_parse_stops_the_partition_instead_of_a_dead_letter(
+def test_a_record_python_cannot_parse_is_a_dead_letter(
     context: FunctionContext, unit_settings: FunctionSettings, function: str, raw: bytes
 ) -> None:
-    """STUCK PARTITION (everything behind the record waits forever). messages
+    """Found in review: messages
     .decode_object catches UnicodeDecodeError/JSONDecodeError only; json.loads raises
     ValueError (an integer over 4,300 digits) and RecursionError (deep nesting), which the
     Invoker lets out (it is outside _invoke's catch-all): invoke_batch raises, the worker
@@ -165,7 +160,7 @@ def test_defect_a_record_python_cannot_parse_stops_the_partition_instead_of_a_de
     assert [p.topic for p in produced] == ["some-topic.dlq"]
 
 
-def test_defect_a_lambda_http_event_with_a_bad_base64_body_raises(harness: Harness) -> None:
+def test_a_lambda_http_event_with_a_bad_base64_body_is_a_400(harness: Harness) -> None:
     """5xx (Lambda invocation error, low: API Gateway sends valid base64). runtime
     .aws_lambda.http.request_of: base64.b64decode's binascii.Error is not caught."""
     adapter = HttpAdapter(HttpFunction("coordinator", lambda: harness.services))

@@ -1,7 +1,5 @@
-"""ATTACK (review of issue 29): each ``test_defect_...`` demonstrates a defect found in
-review and FAILS on the code as reviewed; that is its point. Each names the defect, its
-severity and where it lives. A fix makes its test pass unchanged. The ``test_..._held``
-ones are attacks that held, kept so that they keep holding.
+"""What a review of issue 29 found, each kept as a test that once failed and passes
+now; the ``..._held`` ones are attacks that held, kept so that they keep holding.
 
 Runs, retries, ticks and what reads their bills (the sweep, the status, the CLI).
 """
@@ -28,7 +26,16 @@ from functions.messages import Answer, WorkflowMessage
 from functions.retry_unanswered import Tick, retry_unanswered
 from functions.scheduled_billing import bill_on_schedule
 from functions.storage import IdempotencyRecord, Run
-from tests.unit.attack_world import (
+from tests.unit.harness import (
+    JOHN,
+    Harness,
+    client,
+    s3_requests,
+    seeding,
+    start_run,
+    write_bill,
+)
+from tests.unit.review_world import (
     HarnessApi,
     bill_every_published,
     billed_by_a_retry,
@@ -37,14 +44,13 @@ from tests.unit.attack_world import (
     published_workflows,
     scheduler,
 )
-from tests.unit.harness import JOHN, Harness, client, s3_requests, start_run, write_bill
 
 
-def test_defect_a_retry_slot_whose_publish_failed_is_lost_once_a_later_slot_exists(
+def test_a_retry_slot_whose_publish_failed_goes_out_before_a_later_slot(
     harness: Harness,
 ) -> None:
-    """LOST. coordinator.retry_run/_retried: only the latest slot is ever published again
-    ("nothing new -> the same retry"). Slot 1 is created, Kafka refuses its publish (503);
+    """Found in review: only the latest slot was ever published again ("nothing new ->
+    the same retry"). Slot 1 is created, Kafka refuses its publish (503);
     the run fails one more customer; the next retry takes slot 2. Slot 1's customer is
     held by a run that was never published and never will be: no retry of the run can
     reach it (it is "held"), and its own run has no failure to retry (409)."""
@@ -68,10 +74,10 @@ def test_defect_a_retry_slot_whose_publish_failed_is_lost_once_a_later_slot_exis
     assert retried == {"1", "2"}, f"customer 1 failed and no retry was published for it: {retried}"
 
 
-def test_defect_a_retry_the_previous_version_published_without_its_marker_is_billed_twice(
+def test_a_retry_the_previous_version_published_without_its_marker_holds_its_customers(
     harness: Harness,
 ) -> None:
-    """BILLED TWICE (old data). The previous version published a retry, then wrote its
+    """Found in review: The previous version published a retry, then wrote its
     ``retries/<run>/<retry>.json`` marker; an S3 failure at that last write answered 503
     (asked again, the old version found the same retry by its ``retry:<run>:<digest>``
     claim and wrote the marker). coordinator._held_by_earlier_versions knows a legacy
@@ -105,10 +111,10 @@ def test_defect_a_retry_the_previous_version_published_without_its_marker_is_bil
     assert len(bills) == 1, f"customer 1 billed twice: {bills}"
 
 
-def test_defect_a_run_whose_failures_an_old_retry_holds_says_it_has_no_failure(
+def test_a_run_whose_failures_an_old_retry_holds_answers_with_that_retry(
     harness: Harness,
 ) -> None:
-    """WRONG MESSAGE (old data). A run whose failures are all held by a retry of the
+    """Found in review: A run whose failures are all held by a retry of the
     previous version (a marker, no slot): retry answers 409 "has no failed customer to
     retry" while its status counts them failed; the old version answered with that retry."""
     context = harness.services.context
@@ -130,14 +136,14 @@ def test_a_retrys_status_costs_its_lineage_bills_listing_no_more(harness: Harnes
     """docs/guarantees.md: a retry's status lists its lineage's bills (its bills are named
     under the lineage's first run): a retry of 1 customer of a 3,000-customer run costs
     the 2 more pages of that listing than the same retry of a 1-customer run, no more."""
-    context = harness.services.context
+    context, seeds = harness.services.context, seeding(harness)
 
     def status_cost(size: int) -> float:
         customers = [f"c{size}-{n}" for n in range(size)]
         run = start_run(customers)
         ids = ids_of(run)
         for customer in customers[1:]:
-            write_bill(context, ids[customer], customer)
+            write_bill(seeds, ids[customer], customer)  # in place: no request
         fail(context, ids[customers[0]], customers[0])
         retried = client("coordinator").post(f"/runs/{run['runId']}/retry").get_json()
         client("coordinator").get(f"/runs/{retried['runId']}")  # batch objects read once
@@ -151,7 +157,7 @@ def test_a_retrys_status_costs_its_lineage_bills_listing_no_more(harness: Harnes
     )
 
 
-def test_defect_a_retry_whose_marker_write_failed_is_not_listed_by_its_run(
+def test_a_retry_whose_marker_write_failed_is_listed_by_the_next_retry(
     harness: Harness,
 ) -> None:
     """COSMETIC (the console and `billing runs show` lose the link). coordinator._retried
@@ -180,10 +186,10 @@ def test_defect_a_retry_whose_marker_write_failed_is_not_listed_by_its_run(
     assert second["runId"] in listed
 
 
-def test_defect_a_workflow_redelivered_after_its_bill_and_a_cancel_turns_billed_to_failed(
+def test_a_workflow_redelivered_after_its_bill_and_a_cancel_leaves_it_billed(
     harness: Harness,
 ) -> None:
-    """WRONG COUNTS, and a retry of a billed customer. engine_start (and engine_complete
+    """Found in review: engine_start (and engine_complete
     for an answer) records a ``cancelled`` failure for a workflow of a cancelled run
     without looking for its bill; runs.run_status now counts a failed workflow as failed
     whatever bill there is. So a workflow redelivered after it was billed (at least once:
@@ -205,10 +211,10 @@ def test_defect_a_workflow_redelivered_after_its_bill_and_a_cancel_turns_billed_
     assert status["counts"] == {"pending": 0, "billed": 1, "failed": 1}, status["counts"]
 
 
-def test_defect_a_tick_the_previous_version_claimed_but_never_published_is_never_billed(
+def test_a_tick_the_previous_version_claimed_but_never_published_is_published(
     harness: Harness,
 ) -> None:
-    """LOST (old data). scheduled_billing.bill_on_schedule / S3TickPlans
+    """Found in review: scheduled_billing.bill_on_schedule / S3TickPlans
     .started_by_earlier_version: a tick whose ``schedule:<tick>:0`` claim and run the
     previous version wrote, but whose publish failed (Kafka down), is "left to it"; after
     the upgrade nothing runs that version, and the run is never published (nor are the
@@ -228,10 +234,10 @@ def test_defect_a_tick_the_previous_version_claimed_but_never_published_is_never
     assert billed == set(customers), f"the tick's customers published: {sorted(billed)}"
 
 
-def test_defect_a_tick_that_failed_is_abandoned_once_the_next_tick_is_due(
+def test_a_tick_that_failed_is_finished_when_the_next_tick_is_due(
     harness: Harness,
 ) -> None:
-    """LOST for that tick. scheduled_billing.bill_on_schedule starts only the latest due
+    """Found in review: scheduled_billing.bill_on_schedule starts only the latest due
     tick: the 06:00 tick planned its page and Kafka refused the publish; at 07:00 the
     scheduler starts 07:00 and never publishes 06:00's planned run, which stays listed as
     a running run that will never run. docs/guarantees.md: "every page is published from
@@ -297,8 +303,8 @@ def test_a_retry_of_a_retry_bills_under_the_first_run_held(harness: Harness) -> 
     assert len(list(context.bills.names())) == 1
 
 
-def test_defect_billing_trace_of_a_customer_billed_by_a_retry_fails(harness: Harness) -> None:
-    """CLI BROKEN for lineage bills. cli/trace.workflow_of takes the bill's folder (the
+def test_billing_trace_of_a_customer_billed_by_a_retry_finds_the_retry(harness: Harness) -> None:
+    """Found in review: cli/trace.workflow_of takes the bill's folder (the
     lineage's first run) for the run that wrote it and looks for the customer among that
     run's billed ones; the first run counts the customer failed, so `billing trace 1`
     says "run ... does not list customer 1". The bill's metadata names its workflow."""
@@ -311,8 +317,8 @@ def test_defect_billing_trace_of_a_customer_billed_by_a_retry_fails(harness: Har
     assert WorkflowId(workflow).run_id == retry_id
 
 
-def test_defect_billing_bills_ls_of_a_retry_shows_no_bill(harness: Harness) -> None:
-    """CLI WRONG for lineage bills. cli/bills._bills lists ``<run id>/``: for a retry that
+def test_billing_bills_ls_of_a_retry_shows_its_bill(harness: Harness) -> None:
+    """Found in review: cli/bills._bills lists ``<run id>/``: for a retry that
     billed its customer, `billing bills ls --run <retry>` prints "no bills"."""
     _, retry_id = billed_by_a_retry(harness)
     api: Any = HarnessApi(harness)
@@ -320,10 +326,9 @@ def test_defect_billing_bills_ls_of_a_retry_shows_no_bill(harness: Harness) -> N
     assert listed, f"billing bills ls --run {retry_id}: no bills"
 
 
-def test_defect_the_openapi_description_does_not_name_lineage(harness: Harness) -> None:
-    """WRONG DOC. functions/openapi.py: a retry's 202 and every status of a run carry
-    ``lineage`` (the run whose folder holds its bills; docs/interfaces.md names it), but
-    the OpenAPI description served at /openapi.json names it nowhere."""
+def test_the_openapi_description_names_lineage(harness: Harness) -> None:
+    """Found in review: a retry's 202 and every status of a run carry ``lineage`` (the
+    run whose folder holds its bills), but the OpenAPI description named it nowhere."""
     schemas = client("coordinator").get("/openapi.json").get_json()["components"]["schemas"]
     described = {
         name: "lineage" in schemas[name]["properties"] for name in ("RunAccepted", "RunStatus")

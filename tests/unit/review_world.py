@@ -1,4 +1,4 @@
-"""What the attack tests of issue 29's review share (``test_attack_issue29_*.py``): a
+"""What the tests of issue 29's review share (``test_review_*.py``): a
 customer to create, a run's workflows, failures and bills made by hand, a scheduler, and
 the CLI's Api over the unit harness."""
 
@@ -17,14 +17,6 @@ from functions.schedule import BillingSchedule
 from functions.scheduled_billing import ScheduledBilling
 from functions.storage import Job, StoredBill
 from tests.unit.harness import JOHN, Harness, client, start_run
-
-ADA = {
-    "firstName": "Ada",
-    "lastName": "Lovelace",
-    "city": "Delft",
-    "connectionId": "1",
-    "connectionMandate": "0",
-}
 
 
 def ids_of(run: dict[str, Any]) -> dict[str, str]:
