@@ -7,7 +7,7 @@ import base64
 import binascii
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from functions.errors import MalformedMessage
 from functions.web import MAX_BODY_BYTES, HttpRequest, HttpResponse
@@ -26,7 +26,9 @@ def request_of(event: Mapping[str, Any]) -> tuple[HttpRequest, bytes]:
         query.setdefault(name, value)  # the first of a repeated parameter, as Flask's args
     head = HttpRequest(
         method=event["requestContext"]["http"]["method"],
-        path=event.get("rawPath") or "/",
+        # A function URL hands the path over as sent, percent-encoded; functions-framework
+        # (werkzeug) decodes it, and so does this, so the same path reaches the same route.
+        path=unquote(event.get("rawPath") or "/"),
         query=query,
         headers={name.lower(): value for name, value in (event.get("headers") or {}).items()},
     )

@@ -67,7 +67,7 @@ def _lambda(harness: Harness, function: str, method: str, url: str) -> dict[str,
         ("GET", "/console/..%2Fweb.py"),
     ],
 )
-def test_defect_lambda_reads_a_percent_encoded_path_as_functions_framework_does(
+def test_lambda_reads_a_percent_encoded_path_as_functions_framework_does(
     harness: Harness, method: str, url: str
 ) -> None:
     framework = client("coordinator").open(url, method=method)
