@@ -53,9 +53,10 @@ class RunId(str):
     ``<run id>-<n>``. The one place that says what a run id is: a ``str``, so the stores
     take it as they take any name, and a value of this type has been checked."""
 
-    PATTERN = re.compile(r"run-\d{8}T\d{6}-[0-9a-f]{8}")
+    # [0-9], not \d: Python's \d takes every script's digits, the document's (ECMAScript's) not.
+    PATTERN = re.compile(r"run-[0-9]{8}T[0-9]{6}-[0-9a-f]{8}")
     EXAMPLE = "run-20261127T200347-1f2e3d4c"
-    _OF_WORKFLOW = re.compile(rf"({PATTERN.pattern})-[1-9]\d*")
+    _OF_WORKFLOW = re.compile(rf"({PATTERN.pattern})-[1-9][0-9]*")
 
     def __new__(cls, text: str) -> RunId:
         if not cls.is_one(text):

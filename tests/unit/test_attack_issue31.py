@@ -76,7 +76,7 @@ def test_lambda_reads_a_percent_encoded_path_as_functions_framework_does(
     assert on_lambda["body"] == framework.get_data(as_text=True)
 
 
-def test_defect_a_run_id_in_other_digits_is_refused_as_the_document_says(
+def test_a_run_id_in_other_digits_is_refused_as_the_document_says(
     harness: Harness,
 ) -> None:
     assert not _matches(
