@@ -26,14 +26,23 @@ _DIGITS = re.compile(r"[0-9]{1,9}")  # ASCII only: str.isdigit() takes "²", int
 # The years a time may name: a run's id holds a four-digit year, and any zone's offset
 # keeps these within it (datetime raises past the year 9999).
 YEARS = (2000, 9998)
-# A date, or a date and time, as the document describes the times a filter takes: every
-# day a calendar has (29 February aside), with or without seconds, and a zone or none.
+# A date, or a date and time, as the document describes the times a filter takes and the
+# server takes them (datetime.fromisoformat takes more: week dates, fractions, a space for
+# the T): every day of those years' calendars, with or without seconds, a zone or none.
+# [0-9], not \d: Python's \d takes every script's digits, ECMAScript's does not.
+_YEAR = r"(2[0-9]{3}|[3-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+# Divisible by 4, and not a century unless divisible by 400.
+_LEAP_YEAR = r"([2-9][0-9](0[48]|[2468][048]|[13579][26])|(2[048]|[3579][26]|[468][048])00)"
 _DAY = (
-    r"((0[13578]|1[02])-(0[1-9]|[12]\d|3[01])|(0[469]|11)-(0[1-9]|[12]\d|30)"
-    r"|02-(0[1-9]|1\d|2[0-8]))"
+    r"((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)"
+    r"|02-(0[1-9]|1[0-9]|2[0-8]))"
 )
-_ZONE = r"(Z|[+-]([01]\d|2[0-3]):[0-5]\d)"
-MOMENT_PATTERN = rf"^20\d\d-{_DAY}(T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?{_ZONE}?)?$"
+_ZONE = r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+MOMENT_PATTERN = (
+    rf"^({_YEAR}-{_DAY}|{_LEAP_YEAR}-02-29)"
+    rf"(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?{_ZONE}?)?$"
+)
+_MOMENT = re.compile(MOMENT_PATTERN)
 
 
 # A character str.strip() keeps, spelled out: a schema's `\S` means another set in each
@@ -140,6 +149,12 @@ class Moment(Rule):
                 f"{name}={shown(text)} is outside the times a run can have; give a year from"
                 f" {first} to {last}"
             )
+        if _MOMENT.fullmatch(text) is None:
+            raise InvalidRequest(
+                f"{name}={shown(text)}: give a date, 2026-12-01, or a date and time to the"
+                " minute or second and a zone or none, 2026-12-01T08:00:00Z or"
+                " 2026-12-01T09:00+01:00 (no fraction, no week date)"
+            )
         return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
     def schema(self) -> Schema:
@@ -147,7 +162,7 @@ class Moment(Rule):
             "type": "string",
             "pattern": MOMENT_PATTERN,
             "description": "ISO 8601: 2026-12-01 or 2026-12-01T08:00:00Z (UTC unless it says);"
-            f" the server takes the years {YEARS[0]} to {YEARS[1]}",
+            f" the years {YEARS[0]} to {YEARS[1]}",
         }
 
 

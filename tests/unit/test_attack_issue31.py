@@ -104,7 +104,7 @@ def test_a_run_id_in_other_digits_is_refused_as_the_document_says(
         "2026-12-01T08:00:00Z",
     ],
 )
-def test_defect_a_time_is_taken_exactly_when_the_document_takes_it(
+def test_a_time_is_taken_exactly_when_the_document_takes_it(
     harness: Harness, moment: str
 ) -> None:
     schema = _query_schema("coordinator", "/runs", "since")
