@@ -23,6 +23,7 @@ from typing_extensions import TypedDict
 
 from functions.customers import (
     EDITABLE,
+    FIELD_NUMBERS,
     MAX_CUSTOMERS_PER_IMPORT,
     MAX_FIELD_LENGTH,
     create,
@@ -57,7 +58,11 @@ FieldValue = Annotated[
         {
             "oneOf": [
                 {"type": "string", "pattern": FIELD_TEXT, "maxLength": MAX_FIELD_LENGTH},
-                {"type": "number"},
+                {
+                    "type": "number",
+                    "exclusiveMinimum": FIELD_NUMBERS[0],
+                    "exclusiveMaximum": FIELD_NUMBERS[1],
+                },
             ],
             "examples": ["Ada"],
         }

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -34,6 +33,9 @@ MAX_CUSTOMERS_PER_IMPORT = 1000
 # Characters a customer's field may have: each is bounded before it is written, and a
 # name's words stand in S3 keys (cut to keys.NAME_KEY_WORD_BYTES there).
 MAX_FIELD_LENGTH = 200
+# The numbers a field takes (exclusive): a whole number between them has at most 199
+# digits, so its text, a sign included, at most MAX_FIELD_LENGTH characters.
+FIELD_NUMBERS = (-1e198, 1e198)
 _PROBLEMS_SHOWN = 20
 
 
@@ -50,24 +52,30 @@ def editable_fields(body: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _field_text(name: str, value: Any) -> str:
-    """A customer's field as it is kept: text of 1 to ``MAX_FIELD_LENGTH`` characters, with
-    no control character (a bill prints it on a line of its own) and nothing UTF-8 cannot
-    encode (a lone surrogate); a finite number is taken as its text, as the lab's CRM does."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+    """A customer's field as it is kept: text of 1 to ``MAX_FIELD_LENGTH`` characters as
+    sent, with no control character (a bill prints it on a line of its own) and nothing
+    UTF-8 cannot encode (a lone surrogate), stripped; a number within ``FIELD_NUMBERS`` is
+    taken as its text, as the lab's CRM does. The text is bounded and checked as sent, as
+    the OpenAPI document's maxLength and pattern are."""
+    least, most = FIELD_NUMBERS
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not least < value < most:  # NaN and the infinities too
+            raise InvalidRequest(
+                f'"{name}" is a number outside {least:g} to {most:g}; send it as a string'
+            )
         value = str(value)
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequest(f'"{name}" must be a non-empty string, got {value!r}'[:200])
-    text = value.strip()
-    if len(text) > MAX_FIELD_LENGTH:
+    if len(value) > MAX_FIELD_LENGTH:
         raise InvalidRequest(
-            f'"{name}" has {len(text)} characters; a customer\'s field has at most'
+            f'"{name}" has {len(value)} characters; a customer\'s field has at most'
             f" {MAX_FIELD_LENGTH}"
         )
-    if any(unicodedata.category(c) in ("Cc", "Cs") for c in text):
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
         raise InvalidRequest(
             f'"{name}" holds a control character or a lone surrogate; send printable text'
         )
-    return text
+    return value.strip()
 
 
 def _new_customer(body: Mapping[str, Any]) -> Callable[[str], Customer]:

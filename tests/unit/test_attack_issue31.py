@@ -104,9 +104,7 @@ def test_a_run_id_in_other_digits_is_refused_as_the_document_says(
         "2026-12-01T08:00:00Z",
     ],
 )
-def test_a_time_is_taken_exactly_when_the_document_takes_it(
-    harness: Harness, moment: str
-) -> None:
+def test_a_time_is_taken_exactly_when_the_document_takes_it(harness: Harness, moment: str) -> None:
     schema = _query_schema("coordinator", "/runs", "since")
     answer = client("coordinator").get("/runs", query_string={"since": moment})
     assert answer.status_code in (200, 400), answer.get_json()
@@ -138,13 +136,14 @@ def _field_taken(schema: dict[str, Any], value: str | float) -> bool:
         " Ada ",
         "a" * 200,
         10**200,  # a whole number of 201 digits: a number to the document
+        10**198 - 1,
         10**199,
         -(10**199),
         1.5e250,
         -0.0,
     ],
 )
-def test_defect_a_customer_field_is_taken_exactly_when_the_document_takes_it(
+def test_a_customer_field_is_taken_exactly_when_the_document_takes_it(
     harness: Harness, value: str | float
 ) -> None:
     schema = _document("crm")["components"]["schemas"]["NewCustomer"]["properties"]["firstName"]
