@@ -10,7 +10,7 @@ from functions.storage.keys import bill_file
 
 
 def bills_ls(api: Api, args: argparse.Namespace) -> int:
-    bills = _bills(api, args.customer, args.run)
+    bills = bills_of(api, args.customer, args.run)
     for bill in bills:
         print(f"{bill.modified:%Y-%m-%d %H:%M:%S} {bill.size:10d} {bill.name}")
     if not bills:
@@ -18,7 +18,8 @@ def bills_ls(api: Api, args: argparse.Namespace) -> int:
     return 0
 
 
-def _bills(api: Api, customer: str | None, run_id: str | None) -> list[StoredBill]:
+def bills_of(api: Api, customer: str | None, run_id: str | None) -> list[StoredBill]:
+    """The bills `billing bills ls` lists: a run's (a retry's among its lineage's), a customer's."""
     bills = list(api.bills(f"{run_id}/" if run_id else ""))
     if run_id is not None and not bills:
         # A retry's bills are named under its lineage's first run: its customers' there.
@@ -35,7 +36,7 @@ def bills_show(api: Api, args: argparse.Namespace) -> int:
     name = args.bill
     if "/" not in name:
         # A customer id: that customer's latest bill.
-        found = sorted(_bills(api, name, None), key=lambda bill: (bill.modified, bill.name))
+        found = sorted(bills_of(api, name, None), key=lambda bill: (bill.modified, bill.name))
         if not found:
             raise CliError(f"no bill for customer {name} yet; `billing bills ls` lists them")
         name = found[-1].name

@@ -16,7 +16,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from cli.api import CliError
-from cli.bills import _bills as cli_bills
+from cli.bills import bills_of
 from cli.trace import workflow_of
 from functions.engine_complete import engine_complete
 from functions.engine_start import engine_start
@@ -318,11 +318,11 @@ def test_billing_trace_of_a_customer_billed_by_a_retry_finds_the_retry(harness: 
 
 
 def test_billing_bills_ls_of_a_retry_shows_its_bill(harness: Harness) -> None:
-    """Found in review: cli/bills._bills lists ``<run id>/``: for a retry that
+    """Found in review: cli/bills.bills_of listed ``<run id>/``: for a retry that
     billed its customer, `billing bills ls --run <retry>` prints "no bills"."""
     _, retry_id = billed_by_a_retry(harness)
     api: Any = HarnessApi(harness)
-    listed = [bill.name for bill in cli_bills(api, None, retry_id)]
+    listed = [bill.name for bill in bills_of(api, None, retry_id)]
     assert listed, f"billing bills ls --run {retry_id}: no bills"
 
 

@@ -1,6 +1,7 @@
-"""Issue 31's HTTP surface, attacked in-process: requests where the answer and the served
-OpenAPI document disagreed, or the Lambda adapter and functions-framework did. Each test
-reads the document the function serves, so the two are held together."""
+"""The HTTP surface answers as its served OpenAPI document says (found by an attack on
+issue 31): requests where the answer and the document disagreed, or the Lambda adapter and
+functions-framework did. Each test reads the document the function serves, so the two are
+held together."""
 
 from __future__ import annotations
 
