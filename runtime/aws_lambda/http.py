@@ -42,12 +42,12 @@ def request_of(event: Mapping[str, Any]) -> tuple[HttpRequest, bytes]:
     return head, raw[: MAX_BODY_BYTES + 1]
 
 
-def response_of(response: HttpResponse[Any]) -> dict[str, Any]:
+def response_of(response: HttpResponse[Any], method: str = "GET") -> dict[str, Any]:
     body, headers = response.rendered()
     return {
         "statusCode": response.status,
         "headers": headers,
-        "body": body,
+        "body": "" if method == "HEAD" else body,  # a GET's headers, no body (as werkzeug)
         "isBase64Encoded": False,
     }
 
@@ -63,4 +63,4 @@ class HttpAdapter:
             head, body = request_of(event)
         except (MalformedMessage, KeyError) as exc:
             return response_of(HttpResponse(400, {"error": f"unreadable event: {exc}"}))
-        return response_of(self.function(head, lambda: body))
+        return response_of(self.function(head, lambda: body), head.method)

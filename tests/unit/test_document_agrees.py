@@ -151,3 +151,14 @@ def test_a_customer_field_is_taken_exactly_when_the_document_takes_it(
     answer = client("crm").post("/customers", json={**FIELDS, "firstName": value})
     assert answer.status_code in (201, 400), answer.get_json()
     assert (answer.status_code == 201) == _field_taken(schema, value), answer.get_json()
+
+
+@pytest.mark.parametrize(("function", "url"), [("coordinator", "/runs"), ("crm", "/customer-ids")])
+def test_lambda_answers_a_head_as_functions_framework_does(
+    harness: Harness, function: str, url: str
+) -> None:
+    """A GET's status and headers, no body: HEAD is taken wherever GET is (RFC 9110, 9.1)."""
+    got, head = _lambda(harness, function, "GET", url), _lambda(harness, function, "HEAD", url)
+    assert (head["statusCode"], head["body"]) == (got["statusCode"], "")
+    assert head["headers"] == got["headers"]
+    assert client(function).head(url).status_code == head["statusCode"]

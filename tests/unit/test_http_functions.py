@@ -270,10 +270,11 @@ def test_crm_names_its_routes_on_a_wrong_one(harness: Harness) -> None:
     ("target", "method", "path", "allowed"),
     [
         ("crm", "DELETE", "/customers/1", "POST"),
-        ("crm", "PUT", "/", "GET"),
+        ("crm", "PUT", "/", "GET, HEAD"),
         ("coordinator", "GET", "/", "POST"),
-        ("coordinator", "POST", "/runs/run-20261128T001500-0a1b2c3d", "GET"),
-        ("coordinator", "POST", "/openapi.json", "GET"),
+        ("coordinator", "HEAD", "/", "POST"),
+        ("coordinator", "POST", "/runs/run-20261128T001500-0a1b2c3d", "GET, HEAD"),
+        ("coordinator", "POST", "/openapi.json", "GET, HEAD"),
     ],
 )
 def test_a_known_path_with_a_wrong_method_is_405_with_allow(
@@ -282,4 +283,18 @@ def test_a_known_path_with_a_wrong_method_is_405_with_allow(
     response = client(target).open(path, method=method)
     assert response.status_code == 405
     assert response.headers["Allow"] == allowed
-    assert allowed in response.get_json()["error"]
+    if method != "HEAD":  # a HEAD's answer has no body
+        assert allowed.replace(", ", " or ") in response.get_json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("target", "path"),
+    [("coordinator", "/runs"), ("coordinator", "/openapi.json"), ("crm", "/?customerId=1")],
+)
+def test_a_head_has_the_gets_status_and_headers_and_no_body(
+    harness: Harness, target: str, path: str
+) -> None:
+    got, head = client(target).get(path), client(target).head(path)
+    assert (head.status_code, head.data) == (got.status_code, b"")
+    assert head.headers["Content-Type"] == got.headers["Content-Type"]
+    assert head.headers["Content-Length"] == str(len(got.data))

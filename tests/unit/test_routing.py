@@ -49,6 +49,12 @@ ROUTER = Router(
 )
 
 
+def test_a_head_is_answered_by_the_gets_operation() -> None:
+    """HTTP asks every server to take HEAD where it takes GET (RFC 9110, 9.1)."""
+    response = ROUTER.dispatch(HttpRequest("HEAD", f"/runs/{RUN}", {"limit": "3"}), "ctx")
+    assert response.body["limit"] == 3
+
+
 def test_parameters_reach_the_handler_typed() -> None:
     response = ROUTER.dispatch(HttpRequest("GET", f"/runs/{RUN}/", {"limit": "3"}), "ctx")
     assert response.body == {"context": "ctx", "run": RUN, "limit": 3}
@@ -60,8 +66,7 @@ def test_parameters_reach_the_handler_typed() -> None:
     ("request_", "refusal", "text"),
     [
         (HttpRequest("GET", "/bills"), NotFound, "takes GET /runs/{runId}"),
-        (HttpRequest("POST", f"/runs/{RUN}"), MethodNotAllowed, "use GET"),
-        (HttpRequest("HEAD", f"/runs/{RUN}"), MethodNotAllowed, "use GET"),
+        (HttpRequest("POST", f"/runs/{RUN}"), MethodNotAllowed, "use GET or HEAD"),
         (HttpRequest("GET", f"/runs/{RUN}", {"lmit": "x"}), InvalidRequest, "it takes limit"),
         (HttpRequest("GET", f"/runs/{RUN}", {"limit": "6"}), InvalidRequest, "from 1 to 5"),
         (HttpRequest("GET", "/runs/r-1"), InvalidRequest, "runId='r-1' is not a run id"),
