@@ -131,9 +131,11 @@ class StartHeaders(Parameters):
         Annotated[
             str,
             Text(
-                re.compile(r"[\x20-\x7e]*"),
+                # No space at either end: HTTP servers strip them from a header's value, so
+                # the key " " would reach us as "" (RFC 9110, 5.5).
+                re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?"),
                 f"the {{name}} must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters,"
-                " such as a UUID",
+                " no space first or last, such as a UUID",
                 MAX_IDEMPOTENCY_KEY,
                 least=1,
             ),

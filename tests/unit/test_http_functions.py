@@ -142,7 +142,7 @@ def test_a_key_reused_for_other_customers_is_refused(harness: Harness) -> None:
     assert len(harness.publisher.published) == 1
 
 
-@pytest.mark.parametrize("key", ["", "x" * 256, "caf\u00e9"])
+@pytest.mark.parametrize("key", ["", "x" * 256, "caf\u00e9", " ", " k", "k "])
 def test_an_unusable_idempotency_key_is_refused(harness: Harness, key: str) -> None:
     response = client("coordinator").post(
         "/", json={"customerIdentifiers": ["1"]}, headers={"Idempotency-Key": key}
