@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from functions.context import FunctionContext
 from functions.storage import CANCELLED, Job
-from functions.storage.keys import bill_name
 
 
 def end_as_cancelled(job: Job, context: FunctionContext, at: str) -> None:
     """One read of the bill (a cancelled run's jobs only), then the failure, if unbilled."""
-    if context.bills.billed_at(bill_name(job.customer_id, job.workflow_id, job.lineage)) is None:
+    if context.bills.billed_at(job.bill_name) is None:
         context.failures.record(job, CANCELLED, at)

@@ -14,7 +14,6 @@ from functions.bills import render_bill
 from functions.cancelled_jobs import end_as_cancelled
 from functions.context import FunctionContext, iso_millis
 from functions.messages import Answer, Outgoing
-from functions.storage.keys import bill_name
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ def engine_complete(answer: Answer, context: FunctionContext) -> list[Outgoing]:
         context.answer_jobs.close(job.workflow_id)
         return []
 
-    name = bill_name(job.customer_id, job.workflow_id, job.lineage)
+    name = job.bill_name
     text = render_bill(answer.customer, job.workflow_id, now)
     if context.bills.create(name, text, job.workflow_id, iso_millis(now)):
         log.info("answer %s: bill %s written", qa_id, name)

@@ -83,16 +83,6 @@ class RunId(str):
         """When the run started, ``yyyymmddHHMMSS``."""
         return self[4:12] + self[13:19]
 
-    @classmethod
-    def __get_pydantic_core_schema__(cls, _source: Any, _handler: Any) -> Any:
-        """How the HTTP operations' models read and describe a run id (pydantic is imported
-        by them only, so the Kafka-triggered functions never load it)."""
-        from pydantic_core import core_schema
-
-        return core_schema.no_info_after_validator_function(
-            cls, core_schema.str_schema(pattern=f"^{cls.PATTERN.pattern}$")
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class WorkflowId:

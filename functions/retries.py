@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 
 from functions.context import iso_millis
 from functions.errors import InvalidRequest, StorageUnavailable
-from functions.run_starter import Coordination, Started, publish_once
+from functions.run_starter import Coordination, Started, publish_once, publish_stored
 from functions.runs import failed_customers, run_status
 from functions.storage import RetrySlot, Run, RunStore
 
@@ -95,7 +95,7 @@ def _latest(run: Run, kept: Retries, coordination: Coordination) -> Started:
     if kept.slots:
         return _publish(run, kept.slots[-1], coordination)
     if kept.legacy:  # as the earlier version answered: with its retry of these failures
-        return replace(publish_once(kept.legacy[-1], coordination), retry_of=run.run_id)
+        return replace(publish_stored(kept.legacy[-1], coordination), retry_of=run.run_id)
     pending = run_status(run, coordination.records, with_customers=False)["counts"]["pending"]
     waiting = f"; {pending} customer(s) are still pending" if pending else ""
     raise InvalidRequest(f"run {run.run_id} has no failed customer to retry{waiting}", status=409)

@@ -54,9 +54,9 @@ def start(
 ) -> Started:
     """A new run of ``customer_ids``; with an ``idempotency_key``, the run the key started
     (the key used for other customers is refused)."""
-    if idempotency_key is None:
+    if idempotency_key is None:  # a new id: nothing can be stored under it yet
         run = Run(stores.make_run_id(), iso_millis(stores.clock()), tuple(customer_ids))
-        return publish_once(run, stores)
+        return _publish(run, stores, saved=False)
     digest = hashlib.sha256(json.dumps(list(customer_ids)).encode()).hexdigest()
     claimed = stores.records.runs.claim(
         idempotency_key, IdempotencyRecord(stores.make_run_id(), digest)
@@ -76,11 +76,16 @@ def publish_once(run: Run, stores: Coordination) -> Started:
     retry's slot, a tick's page), unless it was published: asked again, the same run, and
     published again if the first attempt never finished."""
     stored = stores.records.runs.get(run.run_id)
-    if stored is not None and stored.published:
-        log.info("billing run %s: asked again, answered with the first", stored.run_id)
-        return Started(plan(stored), replayed=True)
     if stored is None:
         return _publish(run, stores, saved=False)
+    return publish_stored(stored, stores)
+
+
+def publish_stored(stored: Run, stores: Coordination) -> Started:
+    """A run read from the store: answered as it is if it was published, else published."""
+    if stored.published:
+        log.info("billing run %s: asked again, answered with the first", stored.run_id)
+        return Started(plan(stored), replayed=True)
     return _publish(stored, stores, saved=True)
 
 

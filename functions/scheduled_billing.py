@@ -17,10 +17,10 @@ from datetime import datetime
 
 from functions.context import iso_millis
 from functions.identifiers import is_customer_id
-from functions.run_starter import Coordination, publish_once
+from functions.run_starter import Coordination, publish_once, publish_stored
 from functions.runs import MAX_RUN_SIZE
 from functions.schedule import BillingSchedule
-from functions.storage import CustomerStore, Run, TickPage, TickPlans
+from functions.storage import CustomerStore, Run, RunStore, TickPage, TickPlans
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +56,13 @@ def bill_on_schedule(
 def bill_tick(tick: str, billing: ScheduledBilling) -> list[str]:
     """Every run of ``tick`` published: its planned pages, or those a version before the
     plans claimed for it; the runs' ids."""
-    earlier = billing.plans.earlier_versions_runs(tick)
+    earlier = _earlier_versions_runs(tick, billing.coordination.records.runs)
     if earlier:
-        runs = billing.coordination.records.runs
-        for run in (found for run_id in earlier if (found := runs.get(run_id)) is not None):
-            publish_once(run, billing.coordination)
-        log.info("schedule tick %s: started by an earlier version, its runs %s", tick, earlier)
-        return earlier
+        for run in earlier:
+            publish_stored(run, billing.coordination)
+        run_ids = [run.run_id for run in earlier]
+        log.info("schedule tick %s: started by an earlier version, its runs %s", tick, run_ids)
+        return run_ids
     billing.plans.begin(tick)
     run_ids = start_tick(tick, billing)
     billing.plans.end(tick)
@@ -71,6 +71,19 @@ def bill_tick(tick: str, billing: ScheduledBilling) -> list[str]:
     else:
         log.info("schedule tick %s: the CRM has no customer to bill", tick)
     return run_ids
+
+
+def _earlier_versions_runs(tick: str, runs: RunStore) -> list[Run]:
+    """The runs a version before the plans claimed for ``tick``, a page at a time, under
+    ``schedule:<tick>:<n>`` (none if it did not start the tick)."""
+    found: list[Run] = []
+    while (claim := runs.claimed(f"schedule:{tick}:{len(found)}")) is not None:
+        run = runs.get(claim.run_id)
+        # A client's Idempotency-Key may be the same text: only a run of this tick counts.
+        if run is None or run.scheduled_for != tick:
+            break
+        found.append(run)
+    return found
 
 
 def start_tick(tick: str, billing: ScheduledBilling) -> list[str]:

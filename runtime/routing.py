@@ -48,8 +48,6 @@ class Router:
         # A trailing slash changes nothing: /runs/<id>/ is /runs/<id>.
         path = request.path.rstrip("/") or "/"
         try:
-            if "//" in path:
-                raise NoSuchPath()
             endpoint, parameters = self._urls.match(path, method=request.method)
         except (NoSuchPath, RoutingException):
             raise NotFound(

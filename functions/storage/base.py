@@ -15,6 +15,7 @@ from typing import Generic, Protocol, TypeVar
 
 from functions.identifiers import WorkflowId
 from functions.messages import Customer
+from functions.storage import keys
 
 T = TypeVar("T")
 
@@ -48,6 +49,11 @@ class Job:
     @property
     def created(self) -> datetime:
         return datetime.fromisoformat(self.created_at)
+
+    @property
+    def bill_name(self) -> str:
+        """The name its bill has, or will have: under its lineage's first run."""
+        return keys.bill_name(self.customer_id, self.workflow_id, self.lineage)
 
     def asked_again(self, at: str) -> Job:
         return replace(self, attempts=self.attempts + 1, asked_at=at)

@@ -124,11 +124,6 @@ class TickPlans(abc.ABC):
         """Keep ``page`` unless the tick's page of that number is planned; the page kept."""
 
     @abc.abstractmethod
-    def earlier_versions_runs(self, tick: str) -> list[str]:
-        """The runs a version before the plans claimed for the tick, a page at a time (none
-        if it did not start the tick)."""
-
-    @abc.abstractmethod
     def begin(self, tick: str) -> None:
         """The tick is begun: listed among the open ticks until it ``end``s."""
 

@@ -109,19 +109,6 @@ class S3TickPlans(TickPlans):
             return page
         return self.page(tick, page.number) or self.plan(tick, page)  # vanished: plan again
 
-    def earlier_versions_runs(self, tick: str) -> list[str]:
-        run_ids: list[str] = []
-        while True:
-            claim = self.bucket.get_json(keys.idempotency_claim(f"schedule:{tick}:{len(run_ids)}"))
-            if claim is None:
-                return run_ids
-            run_id = records.to_claim(claim).run_id
-            stored = self.bucket.get_json(keys.run_record(run_id))
-            # A client's Idempotency-Key may be the same text: only a run of this tick counts.
-            if stored is None or records.to_run(stored).scheduled_for != tick:
-                return run_ids
-            run_ids.append(run_id)
-
     def begin(self, tick: str) -> None:
         self.bucket.put_json(keys.open_tick(tick), {"tick": tick}, only_if_absent=True)
 

@@ -19,10 +19,6 @@ from functions.storage.s3_job_finder import listed_jobs
 Asked = dict[str, list[tuple[int, str, datetime]]]  # workflow key -> [(attempt, key, time)]
 
 
-def _bill_of(job: Job) -> str:
-    return keys.bill_name(job.customer_id, job.workflow_id, job.lineage)
-
-
 class S3OverdueJobSweep(OverdueJobSweep):
     FEW_ENOUGH_TO_READ = 20  # open jobs of a run whose bills the sweep reads one by one
 
@@ -47,7 +43,7 @@ class S3OverdueJobSweep(OverdueJobSweep):
         return True
 
     def _ended(self, job: Job) -> bool:
-        if self.bills.metadata(_bill_of(job)) is not None:
+        if self.bills.metadata(job.bill_name) is not None:
             return True
         return self.failures.exists(job.workflow_id)
 
@@ -115,7 +111,7 @@ class S3OverdueJobSweep(OverdueJobSweep):
             open_jobs = [
                 job
                 for job in jobs
-                if _bill_of(job) not in billed and job.workflow_id.key not in failed
+                if job.bill_name not in billed and job.workflow_id.key not in failed
             ]
             # A bill or a failure is for good: the next sweep looks at the rest only.
             self._swept[key] = open_jobs
@@ -130,7 +126,7 @@ class S3OverdueJobSweep(OverdueJobSweep):
     def _billed(self, folder: str, jobs: list[Job]) -> set[str]:
         """Which of the jobs' bills exist: a read of each if they are few (a run nearly
         done), else a listing of the run's bills (a request per 1,000)."""
-        names = {_bill_of(job) for job in jobs}
+        names = {job.bill_name for job in jobs}
         if len(names) > self.FEW_ENOUGH_TO_READ:
             # Kept as listed, a page at a time: a run's bills may be many more than its jobs.
             # A run's jobs share a lineage, so its bills share a folder.
