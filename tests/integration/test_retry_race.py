@@ -3,48 +3,31 @@ atomic, as moto's are not across threads): no customer is held by two of them.""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from functions.identifiers import WorkflowId
-from functions.messages import Outgoing
 from functions.storage import Job
 from functions.web import HttpRequest
 from runtime.config import FunctionSettings, StackSettings
 from runtime.http_function import HttpFunction
 from runtime.services import Services
-
-
-class Recorder:
-    """Kafka as the coordinator sees it, acknowledging every publish."""
-
-    def __init__(self) -> None:
-        self.published: list[Outgoing] = []
-
-    def publish(
-        self, messages: Sequence[Outgoing], before_commit: Callable[[], None] = lambda: None
-    ) -> None:
-        before_commit()
-        self.published.extend(messages)
+from tests.helpers.publishers import RecordingPublisher
 
 
 def coordinator(settings: FunctionSettings) -> HttpFunction:
-    services = Services(settings, publisher=Recorder())
+    services = Services(settings, publisher=RecordingPublisher())
     return HttpFunction("coordinator", lambda: services)
 
 
 def test_retries_asked_at_once_share_no_customer(settings: StackSettings) -> None:
-    function_settings = FunctionSettings(
-        **{name: getattr(settings, name) for name in FunctionSettings.__dataclass_fields__}
-    )
     # Four coordinators, each a process of its own with clients of its own.
-    coordinators = [coordinator(function_settings) for _ in range(4)]
+    coordinators = [coordinator(settings) for _ in range(4)]
     started = coordinators[0](
         HttpRequest("POST", "/", headers={"content-type": "application/json"}),
         lambda: b'{"customerIdentifiers": ["1", "2", "3", "4", "5", "6", "7", "8"]}',
     )
     assert started.status == 202, started.body
-    failures = Services(function_settings).context.failures
+    failures = Services(settings).context.failures
     for workflow in started.body["workflows"]:
         job = Job(WorkflowId(workflow["workflowId"]), workflow["customerIdentifier"], "t", "t")
         failures.record(job, "unknown", "t")

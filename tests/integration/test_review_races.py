@@ -6,40 +6,18 @@ they keep holding.
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from functions.identifiers import WorkflowId
-from functions.messages import Outgoing, WorkflowMessage
+from functions.messages import WorkflowMessage
 from functions.storage import Job
 from functions.web import HttpRequest, HttpResponse
-from runtime.config import FunctionSettings, StackSettings
+from runtime.config import StackSettings
 from runtime.http_function import HttpFunction
 from runtime.services import Services
 from tests.helpers.lab import ADA
-
-
-class Recorder:
-    """Kafka as the coordinator sees it, acknowledging every publish."""
-
-    def __init__(self) -> None:
-        self.published: list[Outgoing] = []
-        self._lock = threading.Lock()
-
-    def publish(
-        self, messages: Sequence[Outgoing], before_commit: Callable[[], None] = lambda: None
-    ) -> None:
-        before_commit()
-        with self._lock:
-            self.published.extend(messages)
-
-
-def function_settings(settings: StackSettings) -> FunctionSettings:
-    return FunctionSettings(
-        **{name: getattr(settings, name) for name in FunctionSettings.__dataclass_fields__}
-    )
+from tests.helpers.publishers import RecordingPublisher
 
 
 def serving(role: str, services: Services) -> HttpFunction:
@@ -56,8 +34,7 @@ def test_one_import_sent_by_eight_clients_at_once_stores_each_customer_once(
     settings: StackSettings,
 ) -> None:
     """HELD: four CRM processes, eight clients sending the same list at once."""
-    fs = function_settings(settings)
-    crms = [serving("crm", Services(fs)) for _ in range(4)]
+    crms = [serving("crm", Services(settings)) for _ in range(4)]
     items = [ADA | {"city": f"city-{n}"} for n in range(20)]
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda n: post(crms[n % 4], "/customers", items), range(8)))
@@ -73,13 +50,14 @@ def test_retries_raced_while_the_run_keeps_failing_share_no_customer(
 ) -> None:
     """HELD: 24 retries on four coordinators while the run's failures are written one by
     one; every failure ends in exactly one retry (the slots)."""
-    fs = function_settings(settings)
-    recorder = Recorder()
-    coordinators = [serving("coordinator", Services(fs, publisher=recorder)) for _ in range(4)]
+    recorder = RecordingPublisher()
+    coordinators = [
+        serving("coordinator", Services(settings, publisher=recorder)) for _ in range(4)
+    ]
     customers = [str(n) for n in range(1, 25)]
     started = post(coordinators[0], "/", {"customerIdentifiers": customers})
     assert started.status == 202
-    failures = Services(fs).context.failures
+    failures = Services(settings).context.failures
     workflows = started.body["workflows"]
 
     def fail_and_retry(n: int) -> HttpResponse[Any]:
@@ -95,12 +73,6 @@ def test_retries_raced_while_the_run_keeps_failing_share_no_customer(
     assert {a.status for a in answers} <= {202, 503}, [a.body for a in answers]
     last = post(coordinators[0], f"/runs/{started.body['runId']}/retry", {})
     assert last.status == 202
-    retried = [
-        o.message.customer_identifier
-        for o in recorder.published
-        if isinstance(o.message, WorkflowMessage)
-        and o.message.workflow_id.run_id != started.body["runId"]
-    ]
     by_workflow = {
         o.message.workflow_id.key: o.message.customer_identifier
         for o in recorder.published
@@ -108,14 +80,12 @@ def test_retries_raced_while_the_run_keeps_failing_share_no_customer(
         and o.message.workflow_id.run_id != started.body["runId"]
     }
     assert sorted(by_workflow.values(), key=int) == customers, "each failure in one retry"
-    assert set(retried) == set(customers)
 
 
 def test_a_name_of_dots_is_stored_and_found_on_the_s3_server(settings: StackSettings) -> None:
     """HELD: keys.name_prefix leaves "." alone (quote(safe="")), so a first name ".."
     makes the key ``names/../<id>``; S3Proxy's file store keeps and lists it as it is."""
-    fs = function_settings(settings)
-    crm = serving("crm", Services(fs))
+    crm = serving("crm", Services(settings))
     created = post(crm, "/customers", ADA | {"firstName": ".."})
     assert created.status == 201, created.body
     found = crm(HttpRequest("GET", "/customer-search", {"name": ".."}), lambda: b"")

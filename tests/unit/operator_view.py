@@ -24,12 +24,13 @@ class Observed:
     def ticks_ended(self, ticks: list[str]) -> list[str]:
         """Those of ``ticks`` whose first page is planned and which are open no more."""
         opened = set(Stored(self.settings.jobs_bucket).names(keys.OPEN_TICKS))
-        return [
-            name for name in ticks if self.tick_planned(name) and keys.open_tick(name) not in opened
-        ]
+        planned = self.ticks_planned(ticks)
+        return [name for name in planned if keys.open_tick(name) not in opened]
 
-    def tick_planned(self, name: str) -> bool:
-        return keys.tick_page(name, 0) in Stored(self.settings.jobs_bucket).names(keys.TICKS)
+    def ticks_planned(self, ticks: list[str]) -> list[str]:
+        """Those of ``ticks`` whose first page is planned (the plans listed once)."""
+        pages = set(Stored(self.settings.jobs_bucket).names(keys.TICKS))
+        return [name for name in ticks if keys.tick_page(name, 0) in pages]
 
     def run_ids(self) -> list[str]:
         """The runs published, in the order they were: the same on every replay of an
@@ -44,9 +45,6 @@ class Observed:
             if message.workflow_id.key not in seen:
                 seen.add(message.workflow_id.key)
                 yield message
-
-    def published(self, run: Run) -> bool:
-        return any(w.workflow_id.run_id == run.run_id for w in self.workflows())
 
     def runs(self) -> dict[str, Run]:
         """Every run record, read once."""

@@ -29,7 +29,7 @@ from functions.retry_unanswered import Tick, retry_unanswered
 from functions.run_starter import Coordination
 from functions.schedule import BillingSchedule
 from functions.scheduled_billing import ScheduledBilling
-from functions.storage import RunCancellations
+from functions.storage import RunCancellations, keys
 from functions.web import HttpRequest, HttpResponse
 from runtime.config import FunctionSettings
 from runtime.http_function import HttpFunction
@@ -138,7 +138,7 @@ class Stored:
 
 class CancelsSeenEarlier(RunCancellations):
     """What a batch that read the cancels before the latest ones sees: the runs cancelled
-    as of its reading; a cancel it makes itself is real."""
+    as of its reading (their keys); a cancel it makes itself is real."""
 
     def __init__(self, live: RunCancellations, seen: frozenset[str]) -> None:
         self.live, self.seen = live, seen
@@ -150,7 +150,7 @@ class CancelsSeenEarlier(RunCancellations):
         return self.live.cancelled_at(run_id)
 
     def is_cancelled(self, run_id: str) -> bool:
-        return run_id in self.seen
+        return keys.cancellation(run_id) in self.seen
 
 
 @dataclass
@@ -211,19 +211,15 @@ class World:
         published = [o.message for o in self.publisher.published]
         topic.messages.extend(published[len(topic.messages) :])
 
-    def deliver(self, stream: Stream, count: int, stale: bool = False) -> bool:
+    def deliver(self, stream: Stream, count: int, stale: bool = False) -> None:
         """The next ``count`` records of ``stream`` to its function, as one batch that
         commits only if every record is done; ``stale``: a batch that read the cancels
-        before the latest. False if S3 failed it (it comes again)."""
+        before the latest. One that S3 failed comes again."""
         self.sync_published()
         topic = self.topics[stream]
         batch = topic.messages[topic.read : topic.read + count]
-        if not batch:
-            return True
-        if self.process(stream, batch, stale):
+        if batch and self.process(stream, batch, stale):
             topic.read += len(batch)
-            return True
-        return False
 
     def redeliver(self, stream: Stream, index: int, stale: bool = False) -> None:
         """A record done before, delivered again (at least once)."""
@@ -253,18 +249,18 @@ class World:
 
     def look_at_cancels(self) -> None:
         """A batch starting now reads which runs are cancelled."""
-        cancelled = Stored(self.services.settings.jobs_bucket).names("cancelled/")
-        self.cancels_seen = frozenset(key[len("cancelled/") : -len(".json")] for key in cancelled)
+        self.cancels_seen = frozenset(
+            Stored(self.services.settings.jobs_bucket).names(keys.CANCELLED)
+        )
 
-    def sweep(self, minutes: float) -> bool:
-        """``retry-unanswered`` ``minutes`` later; False if S3 failed it."""
+    def sweep(self, minutes: float) -> None:
+        """``retry-unanswered`` ``minutes`` later; one that S3 failed does nothing."""
         self.now += timedelta(minutes=minutes)
         try:
             questions = retry_unanswered(Tick(self.now), self.context)
         except StorageUnavailable:
-            return False
+            return
         self.topics[Stream.QUESTIONS].messages.extend(q.message for q in questions)
-        return True
 
     def drain(self) -> None:
         """Every record delivered, until no function has anything left to read."""

@@ -282,8 +282,8 @@ class OperatorModel(RuleBasedStateMachine):
             ended = self.seen.ticks_ended(list(self.ticks_begun))
             open_ = [
                 name
-                for name in self.ticks_begun
-                if self.seen.tick_planned(name) and name not in ended
+                for name in self.seen.ticks_planned(list(self.ticks_begun))
+                if name not in ended
             ]
             assert not open_, f"ticks begun and never ended: {open_}"
             world.drain()
@@ -301,9 +301,10 @@ class OperatorModel(RuleBasedStateMachine):
     @invariant()
     def ticks_bill_their_customers_once(self) -> None:
         runs = self.seen.runs()
+        published = set(self.seen.run_ids())
         by_tick: dict[str, Counter[str]] = defaultdict(Counter)
         for run in runs.values():
-            if run.scheduled_for is not None and self.seen.published(run):
+            if run.scheduled_for is not None and run.run_id in published:
                 by_tick[run.scheduled_for].update(run.customer_ids)
         for name, counted in by_tick.items():
             twice = [c for c, n in counted.items() if n > 1]
