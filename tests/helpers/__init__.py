@@ -5,7 +5,7 @@
 - ``lab``: the lab's messages as its services write them, a new customer's fields
 - ``kafka``: produce records, read topics, consumer groups (imports Kafka's client)
 - ``stores``: a test's own topics and buckets, bills, jobs and their outcomes in S3
-- ``publishers``: Kafka as an in-process HTTP function sees it, every publish kept
+- ``in_process``: HTTP functions run in-process: their settings, a publisher that records
 - ``processes``: processes started as users start them, with their logs
 - ``faults``: a Kafka cluster of a test's own, a proxy that drops connections
 - ``cli``: the `billing` command as a user runs it

@@ -11,7 +11,7 @@ from functions.web import HttpRequest
 from runtime.config import FunctionSettings, StackSettings
 from runtime.http_function import HttpFunction
 from runtime.services import Services
-from tests.helpers.publishers import RecordingPublisher
+from tests.helpers.in_process import RecordingPublisher, function_settings
 
 
 def coordinator(settings: FunctionSettings) -> HttpFunction:
@@ -21,13 +21,13 @@ def coordinator(settings: FunctionSettings) -> HttpFunction:
 
 def test_retries_asked_at_once_share_no_customer(settings: StackSettings) -> None:
     # Four coordinators, each a process of its own with clients of its own.
-    coordinators = [coordinator(settings) for _ in range(4)]
+    coordinators = [coordinator(function_settings(settings)) for _ in range(4)]
     started = coordinators[0](
         HttpRequest("POST", "/", headers={"content-type": "application/json"}),
         lambda: b'{"customerIdentifiers": ["1", "2", "3", "4", "5", "6", "7", "8"]}',
     )
     assert started.status == 202, started.body
-    failures = Services(settings).context.failures
+    failures = Services(function_settings(settings)).context.failures
     for workflow in started.body["workflows"]:
         job = Job(WorkflowId(workflow["workflowId"]), workflow["customerIdentifier"], "t", "t")
         failures.record(job, "unknown", "t")

@@ -16,8 +16,8 @@ from functions.web import HttpRequest, HttpResponse
 from runtime.config import StackSettings
 from runtime.http_function import HttpFunction
 from runtime.services import Services
+from tests.helpers.in_process import RecordingPublisher, function_settings
 from tests.helpers.lab import ADA
-from tests.helpers.publishers import RecordingPublisher
 
 
 def serving(role: str, services: Services) -> HttpFunction:
@@ -34,7 +34,7 @@ def test_one_import_sent_by_eight_clients_at_once_stores_each_customer_once(
     settings: StackSettings,
 ) -> None:
     """HELD: four CRM processes, eight clients sending the same list at once."""
-    crms = [serving("crm", Services(settings)) for _ in range(4)]
+    crms = [serving("crm", Services(function_settings(settings))) for _ in range(4)]
     items = [ADA | {"city": f"city-{n}"} for n in range(20)]
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda n: post(crms[n % 4], "/customers", items), range(8)))
@@ -52,12 +52,13 @@ def test_retries_raced_while_the_run_keeps_failing_share_no_customer(
     one; every failure ends in exactly one retry (the slots)."""
     recorder = RecordingPublisher()
     coordinators = [
-        serving("coordinator", Services(settings, publisher=recorder)) for _ in range(4)
+        serving("coordinator", Services(function_settings(settings), publisher=recorder))
+        for _ in range(4)
     ]
     customers = [str(n) for n in range(1, 25)]
     started = post(coordinators[0], "/", {"customerIdentifiers": customers})
     assert started.status == 202
-    failures = Services(settings).context.failures
+    failures = Services(function_settings(settings)).context.failures
     workflows = started.body["workflows"]
 
     def fail_and_retry(n: int) -> HttpResponse[Any]:
@@ -85,7 +86,7 @@ def test_retries_raced_while_the_run_keeps_failing_share_no_customer(
 def test_a_name_of_dots_is_stored_and_found_on_the_s3_server(settings: StackSettings) -> None:
     """HELD: keys.name_prefix leaves "." alone (quote(safe="")), so a first name ".."
     makes the key ``names/../<id>``; S3Proxy's file store keeps and lists it as it is."""
-    crm = serving("crm", Services(settings))
+    crm = serving("crm", Services(function_settings(settings)))
     created = post(crm, "/customers", ADA | {"firstName": ".."})
     assert created.status == 201, created.body
     found = crm(HttpRequest("GET", "/customer-search", {"name": ".."}), lambda: b"")

@@ -1,0 +1,32 @@
+"""HTTP functions run in-process against the stack's S3 server, for integration tests that
+run several coordinators or CRMs at once without a broker of their own."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+
+from functions.messages import Outgoing
+from runtime.config import FunctionSettings, StackSettings
+
+
+def function_settings(settings: StackSettings) -> FunctionSettings:
+    """The stack's settings as a function's alone: no token, as ``StackSettings`` (a client
+    too) falls back to the stack's token file, and these calls carry none."""
+    fields = FunctionSettings.__dataclass_fields__
+    return FunctionSettings(**{name: getattr(settings, name) for name in fields})
+
+
+class RecordingPublisher:
+    """Acknowledges every publish and keeps what was published, from any thread."""
+
+    def __init__(self) -> None:
+        self.published: list[Outgoing] = []
+        self._lock = threading.Lock()
+
+    def publish(
+        self, messages: Sequence[Outgoing], before_commit: Callable[[], None] = lambda: None
+    ) -> None:
+        before_commit()
+        with self._lock:
+            self.published.extend(messages)
