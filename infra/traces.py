@@ -44,6 +44,9 @@ extensions:
       memstore:
         memory: {{max_traces: 100000}}
   jaeger_query:
+    # Jaeger v2 traces its own queries by default, to 127.0.0.1:4317: nobody listens
+    # there, and at SIGTERM its exporter retries for longer than a clean stop may take.
+    enable_tracing: false
     storage: {{traces: memstore}}
     http: {{endpoint: "127.0.0.1:{query}"}}
     grpc: {{endpoint: "127.0.0.1:{query_grpc}"}}
