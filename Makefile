@@ -93,9 +93,10 @@ model: venv            ## the operator actions' model-based test over MODEL_EXAM
 check: lint typecheck unit   ## what to run before a commit: ruff, mypy and the unit tier
 
 N ?= 10000
-bench: up              ## the CRM with N customers, a billing run of them (default 10000), then a one-customer run 20 times; S3_LATENCY_MS=25 for a cloud's latency
+bench: up              ## the CRM with N customers, a billing run of them (default 10000), a billed period run again, then a one-customer run 20 times; S3_LATENCY_MS=25 for a cloud's latency
 	@$(PY) -m bench.crm --customers $(N)
 	@$(PY) -m bench.billing_run --customers $(N)
+	@$(PY) -m bench.period_rerun --customers $(N)
 	@$(PY) -m bench.billing_run --latency
 
 logs:                  ## the last lines of every process's log

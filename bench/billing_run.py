@@ -252,17 +252,23 @@ def customer_create_latency(settings: StackSettings, repeat: int) -> None:
     )
 
 
+def running_stack() -> StackSettings:
+    """The local stack's settings, once its coordinator answers."""
+    settings = StackSettings.from_env()
+    if not http_answers(settings.coordinator_address):
+        raise SystemExit(
+            f"no coordinator at {settings.coordinator_address}; start the stack with `make up`"
+        )
+    return settings
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--latency", action="store_true", help="time a one-customer run")
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
-    settings = StackSettings.from_env()
-    if not http_answers(settings.coordinator_address):
-        raise SystemExit(
-            f"no coordinator at {settings.coordinator_address}; start the stack with `make up`"
-        )
+    settings = running_stack()
     if args.latency:
         one_customer_latency(settings, args.repeat)
         customer_create_latency(settings, args.repeat)

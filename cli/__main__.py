@@ -18,7 +18,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"billing: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\nbilling: interrupted; the run goes on (`billing runs show <run id>`)")
+        print(
+            "\nbilling: interrupted; the runs that went out go on (`billing runs show <run id>`),"
+            " and a `billing run` stopped before all did is finished by the same command"
+        )
         return 130
 
 

@@ -10,8 +10,9 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cached_property
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from functions.errors import BillingError, StorageUnavailable
@@ -26,7 +27,12 @@ START_STACK = "is the stack up? `make up` starts it, `make status` tells"
 
 
 class CliError(BillingError):
-    """Said in one line, and the command exits with 2."""
+    """Said in one line, and the command exits with 2. ``status``: the HTTP status a
+    service answered, if that is what went wrong."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class Api:
@@ -42,32 +48,70 @@ class Api:
         self, service: str, base: str, path: str, body: Any = None, timeout_s: float = 120
     ) -> tuple[Any, str | None]:
         """The answer's JSON, and the path of the next page if its ``Link`` names one."""
-        headers = {"Accept": "application/json"}
+        answer, headers = self._request(service, base, path, body, timeout_s=timeout_s)
+        return answer, next_page(headers.get("link", ""))
+
+    def _request(
+        self,
+        service: str,
+        base: str,
+        path: str,
+        body: Any = None,
+        extra_headers: Mapping[str, str] | None = None,
+        timeout_s: float = 120,
+    ) -> tuple[Any, Mapping[str, str]]:
+        """The answer's JSON and headers (their names in lower case); any status of 400 or
+        more is a ``CliError``."""
+        headers = {"Accept": "application/json", **(extra_headers or {})}
         data = None
         if body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
         if self.settings.token:
             headers["Authorization"] = f"Bearer {self.settings.token}"
-        request = urllib.request.Request(base.rstrip("/") + path, data=data, headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=timeout_s) as response:
-                return json.load(response), next_page(response.headers.get("Link", ""))
-        except urllib.error.HTTPError as exc:
-            reason = f"{_reason(exc)}{_hint(exc.code)}"
-            raise CliError(f"the {service} answered {exc.code}: {reason}") from None
+            status, answered, content = self._transport(
+                base.rstrip("/") + path, data, headers, timeout_s
+            )
         except (urllib.error.URLError, OSError) as exc:
             cause = getattr(exc, "reason", exc)
             raise CliError(
                 f"cannot reach the {service} at {base} ({cause}); {START_STACK}"
             ) from None
+        if status >= 400:
+            reason = f"{_reason(content, status)}{_hint(status)}"
+            raise CliError(f"the {service} answered {status}: {reason}", status)
+        return json.loads(content), answered
+
+    def _transport(
+        self, url: str, data: bytes | None, headers: dict[str, str], timeout_s: float
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """One HTTP exchange: the status, headers (``named_headers``) and body answered (the unit
+        tests put the HTTP functions' test clients here)."""
+        request = urllib.request.Request(url, data=data, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:
+                return response.status, named_headers(response.headers.items()), response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, named_headers(exc.headers.items()), exc.read()
 
     def start_run(self, customer_ids: list[str]) -> dict[str, Any]:
-        body = {"customerIdentifiers": customer_ids}
-        answer: dict[str, Any] = self._call(
-            "coordinator", self.settings.coordinator_address, "/", body
+        """The coordinator's 202 for a run of ``customer_ids``, no period, no key."""
+        return self.start_keyed_run(customer_ids)[0]
+
+    def start_keyed_run(
+        self, customer_ids: list[str], billing_period: str | None = None, key: str | None = None
+    ) -> tuple[dict[str, Any], bool]:
+        """The coordinator's 202 for a run of ``customer_ids`` (of ``billing_period``, if
+        given), and whether it answered with the run an earlier request of ``key`` started."""
+        body: dict[str, Any] = {"customerIdentifiers": customer_ids}
+        if billing_period is not None:
+            body["billingPeriod"] = billing_period
+        headers = {"Idempotency-Key": key} if key is not None else {}
+        answer, answered = self._request(
+            "coordinator", self.settings.coordinator_address, "/", body, headers
         )
-        return answer
+        return answer, answered.get("idempotent-replayed") == "true"
 
     def run_status(
         self, run_id: str, state: str | None = None, customers: bool = True
@@ -107,6 +151,20 @@ class Api:
             "coordinator", self.settings.coordinator_address, path, {}
         )
         return answer
+
+    def period_pages(
+        self, period: str, limit: int | None, after: str | None, state: str | None
+    ) -> Iterator[dict[str, Any]]:
+        """A billing period's books, a page at a time (the first with the totals), each page
+        as the coordinator answers it (``next``: its cursor, None on the last)."""
+        given = {"after": after, "limit": limit, "state": state, "totals": "true"}
+        query = {key: str(value) for key, value in given.items() if value is not None}
+        next_path: str | None = _with(f"/periods/{urllib.parse.quote(period, safe='')}", query)
+        while next_path is not None:
+            page, next_path = self._exchange(
+                "coordinator", self.settings.coordinator_address, next_path
+            )
+            yield page
 
     def create_customer(self, fields: dict[str, str]) -> dict[str, str]:
         answer: dict[str, str] = self._call("CRM", self.settings.crm_address, "/customers", fields)
@@ -174,11 +232,17 @@ def next_page(link: str) -> str | None:
     return found.group(1) if found else None
 
 
-def _reason(exc: urllib.error.HTTPError) -> str:
+def named_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Headers by their names in lower case: HTTP's names are case-insensitive."""
+    return {name.lower(): value for name, value in headers}
+
+
+def _reason(content: bytes, status: int) -> str:
     try:
-        return str(json.load(exc)["error"])
+        return str(json.loads(content)["error"])
     except (ValueError, KeyError, TypeError):
-        return exc.reason or "no reason given"
+        known = {member.value: member.phrase for member in HTTPStatus}
+        return known.get(status, "no reason given")
 
 
 def _hint(status: int) -> str:

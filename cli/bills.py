@@ -19,14 +19,16 @@ def bills_ls(api: Api, args: argparse.Namespace) -> int:
 
 
 def bills_of(api: Api, customer: str | None, run_id: str | None) -> list[StoredBill]:
-    """The bills `billing bills ls` lists: a run's (a retry's among its lineage's), a customer's."""
+    """The bills `billing bills ls` lists: a run's (a retry's among its lineage's, a period's
+    run's among the period's), a customer's."""
     bills = list(api.bills(f"{run_id}/" if run_id else ""))
     if run_id is not None and not bills:
-        # A retry's bills are named under its lineage's first run: its customers' there.
+        # A retry's bills are named under its lineage's first run, a period's run's under
+        # the period: its customers' there.
         status = api.run_status(run_id, "billed")
         names = {c["bill"] for c in status["customers"]}
-        if lineage := status.get("lineage"):
-            bills = [bill for bill in api.bills(f"{lineage}/") if bill.name in names]
+        if folder := status.get("billingPeriod") or status.get("lineage"):
+            bills = [bill for bill in api.bills(f"{folder}/") if bill.name in names]
     if customer is None:
         return bills
     return [bill for bill in bills if bill.name.endswith("/" + bill_file(customer))]

@@ -1,5 +1,6 @@
 """``billing customers ls|import``: the CRM's customers a page at a time, and a CSV file's
-customers added, every row or none."""
+customers added: every row checked before the first is sent, and an import S3 failed
+midway finished by importing the same file again."""
 
 from __future__ import annotations
 

@@ -94,12 +94,16 @@ def follow(
 
 def summary(statuses: Sequence[Status], elapsed_s: float, bills_bucket: str) -> str:
     totals = Totals.of(statuses)
+    # A run of a period counts as billed its customers the period had billed already.
+    before = sum(status.get("billedBefore", 0) for status in statuses)
     lines = [
         f"{len(statuses)} run(s) done in {elapsed_s:.1f}s: {totals.billed} billed,"
-        f" {totals.failed} failed"
+        f" {totals.failed} failed" + (f" ({before} of them billed before)" if before else "")
     ]
     for status in statuses:
-        lines.append(f"  {status['runId']}: bills in s3://{bills_bucket}/{status['runId']}/")
+        # A run's bills are in its period's folder, or its lineage's, or its own.
+        folder = status.get("billingPeriod") or status.get("lineage") or status["runId"]
+        lines.append(f"  {status['runId']}: bills in s3://{bills_bucket}/{folder}/")
         for customer in status["customers"]:
             if customer["state"] == "failed":
                 lines.append(

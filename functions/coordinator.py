@@ -1,31 +1,51 @@
 """coordinator: the HTTP API that starts billing runs and tells how far they are, each
 operation declared once, below, beside its handler (``functions/operation.py``).
 
-``POST / {"customerIdentifiers": ["1", "3"]}`` starts a run (``run_starter.py``): one
-``bill-generation`` workflow per customer on ``workflow-queue``, ``202`` with the run id
-once Kafka has acknowledged every one of them, 503 and none delivered if it cannot; with an
+``POST / {"customerIdentifiers": ["1", "3"], "billingPeriod": "2026-12"}`` starts a run
+(``run_request.py``, ``run_starter.py``): one ``bill-generation`` workflow per customer not
+billed in the period yet on ``workflow-queue``, ``202`` with the run id once Kafka has
+acknowledged every one of them, 503 and none delivered if it cannot; with an
 ``Idempotency-Key``, a repeated request returns the run the first one started.
 ``GET /runs/<run id>`` counts the run's pending, billed and failed workflows and says, per
-customer, where its bill lies or why it failed (``runs.py``).
+customer, where its bill lies or why it failed (``runs.py``). ``GET /periods/<period>``
+is a period's books: each customer of the CRM billed, failed or not (``period_books.py``).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 
-from pydantic import Field, TypeAdapter, ValidationError
-from typing_extensions import TypedDict
+from pydantic import Field
 
 from functions import retries, run_starter
+from functions.billing_period import BillingPeriod
 from functions.context import iso_millis
-from functions.errors import InvalidRequest, NotFound
-from functions.identifiers import CUSTOMER_ID_RULE, CustomerIdText, RunId, is_customer_id
+from functions.errors import NotFound
+from functions.identifiers import RunId
 from functions.operation import Api, Body, Paged, Parameters, Reply
-from functions.parameters import CUSTOMER_ID_TEXT, RUN_ID, Flag, Moment, OneOf, Text, WholeNumber
+from functions.parameters import (
+    BILLING_PERIOD,
+    CUSTOMER_ID_TEXT,
+    RUN_ID,
+    Flag,
+    Moment,
+    OneOf,
+    Text,
+    WholeNumber,
+)
+from functions.period_books import (
+    BOOK_STATES,
+    BooksPage,
+    BooksRecords,
+    BookState,
+    PeriodBooks,
+    books,
+)
+from functions.period_books import DEFAULT_PAGE as BOOKS_DEFAULT_PAGE
+from functions.period_books import MOST_A_PAGE as BOOKS_MOST_A_PAGE
 from functions.run_answers import (
     RUN_STATES,
     STATES,
@@ -36,14 +56,13 @@ from functions.run_answers import (
     RunStatus,
 )
 from functions.run_list import DEFAULT_PAGE, MOST_A_PAGE, RunFilter
+from functions.run_request import RunOrder, RunRequest, read_run_request
 from functions.run_starter import Coordination, Started
 from functions.runs import MAX_RUN_SIZE, CustomerPage, cancel, run_status
 from functions.storage import Run
 from functions.storage.keys import bill_file, bills_of_run
-from functions.web import HttpResponse, documented
+from functions.web import HttpResponse
 
-FIELD = "customerIdentifiers"
-USAGE = 'POST a JSON body like {"customerIdentifiers": ["1", "3"]}'
 MAX_IDEMPOTENCY_KEY = 255
 CUSTOMERS_A_PAGE = 1_000  # a run's customers shown unless a limit is given
 S3_DOWN = Reply("S3 is unavailable")
@@ -56,74 +75,6 @@ RUN_LINKS = {
     for op in ("getRun", "retryRun", "cancelRun")
 }
 API = Api("Billing run coordinator", "Starts billing runs on Kafka and follows them in S3.")
-
-
-@documented
-class RunRequest(TypedDict):
-    customerIdentifiers: Annotated[
-        list[CustomerIdText],
-        Field(
-            min_length=1,
-            max_length=MAX_RUN_SIZE,
-            json_schema_extra={"uniqueItems": True},
-            examples=[["1", "3"]],
-        ),
-    ]
-
-
-_RUN_REQUEST = TypeAdapter(RunRequest)
-
-
-def read_run_request(body: Any) -> list[str]:
-    """The customers a run request names: checked by pydantic, and any refusal worded
-    by ``parse_customer_identifiers``."""
-    try:
-        customer_ids: list[str] = _RUN_REQUEST.validate_python(body)["customerIdentifiers"]
-    except ValidationError:
-        return parse_customer_identifiers(body)
-    if len(set(customer_ids)) < len(customer_ids):
-        return parse_customer_identifiers(body)  # refuses the repeat
-    return customer_ids
-
-
-def parse_customer_identifiers(body: Any) -> list[str]:
-    """The customers of a run request; what pydantic refused, said in our words."""
-    if not isinstance(body, dict):
-        raise InvalidRequest(f"the request body must be a JSON object; {USAGE}")
-    if FIELD not in body:
-        if "customerIdentifers" in body:
-            raise InvalidRequest(f'unknown field "customerIdentifers"; did you mean "{FIELD}"?')
-        raise InvalidRequest(f'the request body has no "{FIELD}" field; {USAGE}')
-    identifiers = body[FIELD]
-    if not isinstance(identifiers, list) or not identifiers:
-        raise InvalidRequest(f'"{FIELD}" must be a non-empty array of strings; {USAGE}')
-    if len(identifiers) > MAX_RUN_SIZE:
-        raise InvalidRequest(
-            f'"{FIELD}" names {len(identifiers)} customers; split the run into requests of'
-            f" at most {MAX_RUN_SIZE}",
-            status=413,
-        )
-    customer_ids: list[str] = []
-    seen: dict[str, int] = {}
-    for position, identifier in enumerate(identifiers):
-        if not isinstance(identifier, str):
-            hint = f' (write it as "{identifier}")' if isinstance(identifier, int) else ""
-            raise InvalidRequest(
-                f'"{FIELD}"[{position}] must be a string, got {json.dumps(identifier)}{hint}'
-            )
-        if not is_customer_id(identifier):
-            raise InvalidRequest(
-                f'"{FIELD}"[{position}] is {identifier!r}, which is not a customer id'
-                f" ({CUSTOMER_ID_RULE})"
-            )
-        if identifier in seen:
-            raise InvalidRequest(
-                f'"{FIELD}"[{position}] repeats customer {identifier!r} of position'
-                f" {seen[identifier]}; list each customer once"
-            )
-        seen[identifier] = position
-        customer_ids.append(identifier)
-    return customer_ids
 
 
 class StartHeaders(Parameters):
@@ -158,14 +109,20 @@ class StartHeaders(Parameters):
         ),
         400: Reply("the body is not a run request"),
         413: Reply("the body is over 1 MiB or names too many customers"),
-        422: Reply("the Idempotency-Key started a run for other customers"),
+        422: Reply(
+            "the Idempotency-Key started a run for other customers or another period, or is"
+            " taken by a run the coordinator started itself"
+        ),
         503: NOT_PUBLISHED,
     },
 )
 def start_run(
-    stores: Coordination, headers: StartHeaders, body: list[str]
+    stores: Coordination, headers: StartHeaders, body: RunOrder
 ) -> HttpResponse[RunAccepted]:
-    return _accepted(run_starter.start(body, headers.idempotency_key, stores))
+    started = run_starter.start(
+        body.customer_ids, headers.idempotency_key, stores, body.billing_period
+    )
+    return _accepted(started)
 
 
 class RunsQuery(Paged[Annotated[RunId, RUN_ID]]):
@@ -277,6 +234,61 @@ def retry_run(stores: Coordination, path: RunPath) -> HttpResponse[RunAccepted]:
 def cancel_run(stores: Coordination, path: RunPath) -> HttpResponse[RunStatus]:
     run = _known_run(stores, path.run_id)
     return HttpResponse(202, cancel(run, stores.records, iso_millis(stores.clock())))
+
+
+class PeriodPath(Parameters):
+    period: Annotated[BillingPeriod, BILLING_PERIOD]
+
+
+class BooksQuery(Paged[Annotated[str, CUSTOMER_ID_TEXT]]):
+    after: Annotated[str, CUSTOMER_ID_TEXT] | None = None
+    """the cursor: the last customer of the page before (`next`)"""
+    limit: Annotated[int, WholeNumber(1, BOOKS_MOST_A_PAGE)] = BOOKS_DEFAULT_PAGE
+    """customers a page"""
+    state: Annotated[BookState, OneOf(BOOK_STATES)] | None = None
+    """only the customers in this state (a page looks at 2,000 customers at most)"""
+    totals: Annotated[bool, Flag()] | None = None
+    """count every customer of the CRM by state (a listing per 1,000 customers, bills and
+    failures); unless given, on the first page only"""
+
+
+@API.operation(
+    "GET",
+    "/periods/{period}",
+    "getPeriod",
+    summary="A billing period's books: each customer of the CRM billed, failed or not billed",
+    path_parameters=PeriodPath,
+    query=BooksQuery,
+    replies={
+        200: Reply(
+            "a page of the period's books, in the CRM's id order; `next` is the cursor",
+            PeriodBooks,
+            headers={"Link": {"schema": {"type": "string"}}},
+        ),
+        400: Reply("not a billing period, or a bad cursor, limit or state"),
+        503: S3_DOWN,
+    },
+)
+def show_period(
+    stores: Coordination, path: PeriodPath, query: BooksQuery
+) -> HttpResponse[PeriodBooks]:
+    records = stores.records
+    page = BooksPage(query.limit, query.after or "", query.state)
+    with_totals = query.after is None if query.totals is None else query.totals
+    found = books(
+        path.period,
+        BooksRecords(records.customers, records.bills, records.failures),
+        page,
+        with_totals,
+    )
+    headers = {}
+    if found["next"] is not None:
+        following = {"after": found["next"], "limit": query.limit}
+        if query.state is not None:
+            following["state"] = query.state
+        where = f"/periods/{path.period}?{urlencode(following)}"
+        headers["Link"] = f'<{where}>; rel="next"'
+    return HttpResponse(200, found, headers)
 
 
 class BillPath(RunPath):

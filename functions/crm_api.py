@@ -256,9 +256,11 @@ def read_customers(body: Any) -> Mapping[str, Any] | list[Any]:
     "/customers",
     "createCustomer",
     summary="Create a customer under a new id; or import a list of customers",
-    description="A list is imported whole or not at all: an item with a customerId"
-    " is stored under it (replacing the customer there), the others get new ids."
-    f" At most {MAX_CUSTOMERS_PER_IMPORT} customers a request.",
+    description="A list is checked whole before anything is written: an item with a"
+    " customerId is stored under it (replacing the customer there), the others get new"
+    " ids. A 503 says whether nothing was imported or the import is written in part;"
+    " sent again, the same list finishes it, each new customer under the id it got the"
+    f" first time. At most {MAX_CUSTOMERS_PER_IMPORT} customers a request.",
     body=Body(
         NewCustomer
         | Annotated[

@@ -23,14 +23,26 @@ def customer_rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
     """The rows of a customer file in the lab's CSV format (a header line, then
     ``customerId,firstName,lastName,city,connectionId,connectionMandate``), each with the
     line it ends on; an empty ``customerId`` is left out, and blank lines are skipped. A
-    file the csv module cannot read (a field over its 131,072 characters, say) is an
-    InvalidRequest naming the line."""
+    file the csv module cannot read (a field over its 131,072 characters, say), or whose
+    header names a column twice, is an InvalidRequest naming the line."""
     reader = csv.DictReader(io.StringIO(text), restkey=_EXTRA_COLUMNS)
     try:
+        _columns_once(reader)
         yield from _rows(reader)
     except csv.Error as exc:
         # line_num counts the lines read whole; the error is in the one being read.
         raise InvalidRequest(f"line {reader.line_num + 1}: {exc}") from None
+
+
+def _columns_once(reader: csv.DictReader[str]) -> None:
+    """csv.DictReader keeps the last of two columns of one name: the first one's values
+    would be lost without a word, so such a header is refused."""
+    seen: set[str] = set()
+    for name in (column.strip() for column in reader.fieldnames or ()):
+        if name in seen:
+            named = f"the column {name}" if name else "a column without a name"
+            raise InvalidRequest(f"line {reader.line_num} names {named} twice")
+        seen.add(name)
 
 
 def _rows(reader: csv.DictReader[str]) -> Iterator[tuple[int, dict[str, str]]]:

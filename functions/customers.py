@@ -1,5 +1,6 @@
 """The CRM's customers as its API changes them: a customer created, changed, or imported
-(a list, all or none), each field checked and bounded before anything is written.
+(a list, checked whole before any is written, and finished by sending it again should S3
+fail midway), each field checked and bounded before anything is written.
 
 The CLI checks a CSV file with the same rules before it sends anything
 (``plan_import``, with the file's line numbers as labels).

@@ -21,7 +21,13 @@ def engine_start(workflow: WorkflowMessage, context: FunctionContext) -> list[Ou
     customer_id = workflow.customer_identifier
     now = iso_millis(context.clock())
     job = Job(
-        workflow.workflow_id, customer_id, now, now, trace=context.trace(), lineage=workflow.lineage
+        workflow.workflow_id,
+        customer_id,
+        now,
+        now,
+        trace=context.trace(),
+        lineage=workflow.lineage,
+        period=workflow.billing_period,
     )
     run_id = workflow.workflow_id.run_id
     if run_id is not None and context.cancellations.is_cancelled(run_id):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
+from functions.billing_period import BillingPeriod
 from functions.errors import InvalidRequest, MalformedMessage
 
 _SAFE_KEY = re.compile(r"[A-Za-z0-9._-]{1,120}")
@@ -123,3 +124,4 @@ class WorkflowId:
 
 
 RunIdText = Annotated[str, Matching(RunId.PATTERN)]
+BillingPeriodText = Annotated[str, Matching(BillingPeriod.PATTERN)]

@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from functions import json_values
+from functions.billing_period import PERIOD_RULE, BillingPeriod
 from functions.errors import MalformedMessage
 from functions.identifiers import CUSTOMER_ID_RULE, RunId, WorkflowId, is_customer_id
 
 BILL_GENERATION = "bill-generation"
 LINEAGE = "lineage"  # a retry's workflows name the run its lineage began with
+BILLING_PERIOD = "billingPeriod"  # a run of a period: its bills are the period's
 CUSTOMER_QUESTION = "customer"
 
 
@@ -133,7 +135,7 @@ class WorkflowMessage:
 
     def validate(self) -> None:
         """A bill-generation workflow names a valid customer (and, for a retry, the run its
-        lineage began with); other kinds pass through."""
+        lineage began with; for a run of a period, the period); other kinds pass through."""
         if self.workflow_type == BILL_GENERATION:
             customer_id_field(self.payload, "customerIdentifier", "bill-generation payload")
             lineage = self.payload.get(LINEAGE, None)
@@ -141,6 +143,14 @@ class WorkflowMessage:
                 raise MalformedMessage(
                     f"bill-generation payload field {LINEAGE!r} is {json.dumps(lineage)}, which"
                     " is not a run id (like run-20261127T200347-1f2e3d4c)"
+                )
+            period = self.payload.get(BILLING_PERIOD, None)
+            if period is not None and (
+                not isinstance(period, str) or not BillingPeriod.is_one(period)
+            ):
+                raise MalformedMessage(
+                    f"bill-generation payload field {BILLING_PERIOD!r} is"
+                    f" {json.dumps(period)[:60]}, which is not {PERIOD_RULE}"
                 )
 
     @property
@@ -150,6 +160,13 @@ class WorkflowMessage:
         its own (``docs/guarantees.md``). Ours only: the lab's engine ignores it."""
         lineage = self.payload.get(LINEAGE)
         return lineage if isinstance(lineage, str) else None
+
+    @property
+    def billing_period(self) -> str | None:
+        """The period the workflow bills, whose one bill of the customer it writes; None
+        for a run without one. Ours only: the lab's engine ignores it."""
+        period = self.payload.get(BILLING_PERIOD)
+        return period if isinstance(period, str) else None
 
     @property
     def customer_identifier(self) -> str:

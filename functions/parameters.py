@@ -18,28 +18,19 @@ from typing import Any
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, ValidationInfo
 from pydantic_core import core_schema
 
+from functions.billing_period import PERIOD_FORMS, BillingPeriod
+from functions.dates import DAY, LEAP_YEAR, YEAR, YEARS
 from functions.errors import InvalidRequest
 from functions.identifiers import CUSTOMER_ID, CUSTOMER_ID_RULE, RunId
 
 Schema = dict[str, Any]
 _DIGITS = re.compile(r"[0-9]{1,9}")  # ASCII only: str.isdigit() takes "²", int() does not
-# The years a time may name: a run's id holds a four-digit year, and any zone's offset
-# keeps these within it (datetime raises past the year 9999).
-YEARS = (2000, 9998)
 # A date, or a date and time, as the document describes the times a filter takes and the
 # server takes them (datetime.fromisoformat takes more: week dates, fractions, a space for
 # the T): every day of those years' calendars, with or without seconds, a zone or none.
-# [0-9], not \d: Python's \d takes every script's digits, ECMAScript's does not.
-_YEAR = r"(2[0-9]{3}|[3-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
-# Divisible by 4, and not a century unless divisible by 400.
-_LEAP_YEAR = r"([2-9][0-9](0[48]|[2468][048]|[13579][26])|(2[048]|[3579][26]|[468][048])00)"
-_DAY = (
-    r"((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)"
-    r"|02-(0[1-9]|1[0-9]|2[0-8]))"
-)
 _ZONE = r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
 MOMENT_PATTERN = (
-    rf"^({_YEAR}-{_DAY}|{_LEAP_YEAR}-02-29)"
+    rf"^({YEAR}-{DAY}|{LEAP_YEAR}-02-29)"
     rf"(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?{_ZONE}?)?$"
 )
 _MOMENT = re.compile(MOMENT_PATTERN)
@@ -214,4 +205,11 @@ CUSTOMER_ID_TEXT = Text(
     f"{{name}}={{value}} is not a customer id ({CUSTOMER_ID_RULE})",
     64,
     examples=("1",),
+)
+BILLING_PERIOD = Text(
+    BillingPeriod.PATTERN,
+    f"{{name}}={{value}} is not a billing period; {PERIOD_FORMS}",
+    10,
+    make=BillingPeriod,
+    examples=(BillingPeriod.EXAMPLE,),
 )

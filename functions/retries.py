@@ -80,14 +80,17 @@ def _retries(run: Run, failed: list[str], runs: RunStore) -> Retries:
     listed = runs.retries(run.run_id)
     slotted = {slot.run_id for slot in slots}
     legacy_ids = [retry_id for retry_id in listed if retry_id not in slotted]
+    legacy = [found for retry_id in legacy_ids if (found := runs.get(retry_id)) is not None]
     if not slots and not legacy_ids and failed:
-        # An earlier version's retry of these very failures whose marker was never written.
+        # An earlier version's retry of these very failures whose marker was never written:
+        # its claim is in the namespace of the clients' keys, so only a retry of this run
+        # counts (a client's POST / may have sent the same text as its Idempotency-Key).
         digest = hashlib.sha256(json.dumps(failed).encode()).hexdigest()[:32]
         claim = runs.claimed(f"retry:{run.run_id}:{digest}")
-        if claim is not None:
-            runs.add_retry(run.run_id, claim.run_id)
-            legacy_ids.append(claim.run_id)
-    legacy = [found for retry_id in legacy_ids if (found := runs.get(retry_id)) is not None]
+        found = runs.get(claim.run_id) if claim is not None else None
+        if found is not None and found.retry_of == run.run_id:
+            runs.add_retry(run.run_id, found.run_id)
+            legacy.append(found)
     return Retries(slots, listed, legacy)
 
 
@@ -102,13 +105,20 @@ def _latest(run: Run, kept: Retries, coordination: Coordination) -> Started:
 
 
 def _publish(run: Run, slot: RetrySlot, coordination: Coordination) -> Started:
+    """The slot's run published, of the run's period if it has one, and listed among the
+    run's retries (a marker whose write may fail once Kafka has the run: the next retry
+    writes it)."""
     retry_run = Run(
         slot.run_id,
         iso_millis(coordination.clock()),
         slot.customer_ids,
         retry_of=run.run_id,
-        lineage=run.bills_folder,
+        lineage=run.lineage or run.run_id,
+        billing_period=run.billing_period,
     )
     started = publish_once(retry_run, coordination)
-    coordination.records.runs.add_retry(run.run_id, slot.run_id)
+    try:
+        coordination.records.runs.add_retry(run.run_id, slot.run_id)
+    except StorageUnavailable:
+        log.warning("retry %s of %s: published, not listed yet", slot.run_id, run.run_id)
     return replace(started, retry_of=run.run_id)

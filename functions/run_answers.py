@@ -9,7 +9,7 @@ from typing import Annotated, Literal, NotRequired, get_args
 
 from typing_extensions import TypedDict
 
-from functions.identifiers import CustomerIdText, RunIdText
+from functions.identifiers import BillingPeriodText, CustomerIdText, RunIdText
 from functions.web import Described, documented
 
 CustomerState = Literal["pending", "billed", "failed"]
@@ -18,6 +18,10 @@ STATES: tuple[CustomerState, ...] = get_args(CustomerState)  # a customer's, in 
 RUN_STATES: tuple[RunState, ...] = get_args(RunState)
 RETRY_OF = "a retry's: the run whose failed customers it bills"
 LINEAGE = "a retry's: the run its lineage began with, under whose name its bills are written"
+PERIOD = (
+    "the billing period the run bills: a customer's one bill of it is"
+    " `<period>/customer-bill-<customer id>.txt`"
+)
 
 
 @documented
@@ -33,8 +37,16 @@ class RunAccepted(TypedDict):
 
     runId: RunIdText
     workflows: list[AcceptedWorkflow]
+    """one a customer, but those billed in the run's period already"""
     lineage: NotRequired[Annotated[RunIdText, Described(LINEAGE)]]
     retryOf: NotRequired[Annotated[RunIdText, Described(RETRY_OF)]]
+    billingPeriod: NotRequired[Annotated[BillingPeriodText, Described(PERIOD)]]
+    billedBefore: NotRequired[
+        Annotated[
+            list[CustomerIdText],
+            Described("the customers billed in the period already: no workflow, no new bill"),
+        ]
+    ]
 
 
 @documented
@@ -67,6 +79,13 @@ class ListedRun(TypedDict):
         ]
     ]
     lineage: NotRequired[Annotated[RunIdText, Described(LINEAGE)]]
+    billingPeriod: NotRequired[Annotated[BillingPeriodText, Described(PERIOD)]]
+    billedBefore: NotRequired[
+        Annotated[
+            int,
+            Described("of its customers, those billed in the period before it was planned"),
+        ]
+    ]
 
 
 @documented
@@ -74,7 +93,8 @@ class CustomerOfRun(TypedDict):
     """A customer of a run, and how far its workflow is."""
 
     customerIdentifier: CustomerIdText
-    workflowId: str | int | float
+    workflowId: NotRequired[str | int | float]
+    """its workflow; none for a customer billed in the run's period before it was planned"""
     state: CustomerState
     bill: NotRequired[str]
     """the bill's S3 key"""
@@ -82,6 +102,10 @@ class CustomerOfRun(TypedDict):
     """why it failed"""
     asked: NotRequired[bool]
     """the CRM was asked"""
+    billedBefore: NotRequired[bool]
+    """billed in the run's period before the run was planned: the run sent no workflow"""
+    billedBy: NotRequired[RunIdText]
+    """of a customer billed before: the run whose workflow wrote the bill"""
 
 
 @documented

@@ -17,11 +17,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from functions.context import iso_millis, utc_now
-from functions.errors import InvalidRequest
+from functions.errors import InvalidRequest, PublishFailed, StorageUnavailable
 from functions.log_context import about_run
 from functions.messages import Outgoing, Stream
 from functions.runs import BillingRun, RunRecords, new_run_id, plan
-from functions.storage import IdempotencyRecord, Run
+from functions.storage import BillStore, IdempotencyRecord, Run
+from functions.storage.keys import bill_in
 
 log = logging.getLogger(__name__)
 
@@ -49,26 +50,60 @@ class Started:
     retry_of: str | None = None
 
 
+def request_digest(customer_ids: Sequence[str], billing_period: str | None) -> str:
+    """What an Idempotency-Key binds: the customers, and the period if there is one (a run
+    without one binds what versions before the periods bound)."""
+    request: object = list(customer_ids)
+    if billing_period is not None:
+        request = {"customerIdentifiers": request, "billingPeriod": billing_period}
+    return hashlib.sha256(json.dumps(request).encode()).hexdigest()
+
+
 def start(
-    customer_ids: Sequence[str], idempotency_key: str | None, stores: Coordination
+    customer_ids: Sequence[str],
+    idempotency_key: str | None,
+    stores: Coordination,
+    billing_period: str | None = None,
 ) -> Started:
-    """A new run of ``customer_ids``; with an ``idempotency_key``, the run the key started
-    (the key used for other customers is refused)."""
+    """A new run of ``customer_ids`` (of ``billing_period``, if given); with an
+    ``idempotency_key``, the run the key started (the key used for other customers or
+    another period is refused)."""
     if idempotency_key is None:  # a new id: nothing can be stored under it yet
-        run = Run(stores.make_run_id(), iso_millis(stores.clock()), tuple(customer_ids))
+        run = Run(
+            stores.make_run_id(),
+            iso_millis(stores.clock()),
+            tuple(customer_ids),
+            billing_period=billing_period,
+        )
         return _publish(run, stores, saved=False)
-    digest = hashlib.sha256(json.dumps(list(customer_ids)).encode()).hexdigest()
+    digest = request_digest(customer_ids, billing_period)
     claimed = stores.records.runs.claim(
         idempotency_key, IdempotencyRecord(stores.make_run_id(), digest)
     )
     if claimed.request_digest != digest:
         raise InvalidRequest(
             f"Idempotency-Key {idempotency_key!r} started run {claimed.run_id} for other"
-            " customers; use a new key for a new run",
+            " customers or another billing period; use a new key for a new run",
             status=422,
         )
-    run = Run(claimed.run_id, iso_millis(stores.clock()), tuple(customer_ids))
-    return publish_once(run, stores)
+    stored = stores.records.runs.get(claimed.run_id)
+    if stored is not None and (stored.retry_of is not None or stored.scheduled_for is not None):
+        # A claim an earlier version made for a retry or a tick under a key of the same
+        # namespace (retry:..., schedule:...): never a client's run.
+        raise InvalidRequest(
+            f"Idempotency-Key {idempotency_key!r} is taken by a run the coordinator started"
+            " itself; use another key",
+            status=422,
+        )
+    if stored is None:
+        run = Run(
+            claimed.run_id,
+            iso_millis(stores.clock()),
+            tuple(customer_ids),
+            billing_period=billing_period,
+        )
+        return _publish(run, stores, saved=False)
+    return publish_stored(stored, stores)
 
 
 def publish_once(run: Run, stores: Coordination) -> Started:
@@ -91,7 +126,14 @@ def publish_stored(stored: Run, stores: Coordination) -> Started:
 
 def _publish(run: Run, stores: Coordination, *, saved: bool) -> Started:
     """Publish the run's workflows. A run not ``saved`` yet is saved while they are on their
-    way, and no reader sees one unless the save succeeded: every workflow has its run."""
+    way, and no reader sees one unless the save succeeded: every workflow has its run. A
+    run of a period is planned first without its customers billed in the period.
+
+    Raises only if nothing was published: once Kafka has the workflows, the record's
+    ``published`` is a write that may fail, and the run's status tells it from its
+    workflows' bills and failures instead (``runs.run_status``)."""
+    if not saved and run.billing_period is not None:
+        run = _without_billed(run, stores.records.bills)
     planned = plan(run)
 
     def save() -> None:
@@ -100,8 +142,52 @@ def _publish(run: Run, stores: Coordination, *, saved: bool) -> Started:
 
     with about_run(run.run_id):
         messages = [Outgoing(Stream.WORKFLOWS, workflow) for workflow in planned.workflows]
-        stores.publish(messages, save)
-        stores.records.runs.save(replace(run, published=True))
+        try:
+            stores.publish(messages, save)
+        except PublishFailed:
+            if not saved:
+                _forget(run, stores)
+            raise
+        except StorageUnavailable as exc:  # the save: the transaction was aborted
+            raise StorageUnavailable(f"nothing was published: {exc}") from exc
+        try:
+            stores.records.runs.save(replace(run, published=True))
+        except StorageUnavailable as exc:
+            log.warning(
+                "billing run %s: Kafka has its workflows, but its record could not say so"
+                " (%s); its status tells it from them",
+                run.run_id,
+                str(exc).splitlines()[0],
+            )
         count = len(planned.workflows)
         log.info("billing run %s: %d workflow(s) acknowledged by Kafka", run.run_id, count)
     return Started(planned, replayed=False)
+
+
+def _without_billed(run: Run, bills: BillStore) -> Run:
+    """The run, its customers billed in its period already marked so: a HEAD each of a
+    few, else a listing of the part of the period's bills they span (a request per 1,000)."""
+    assert run.billing_period is not None
+    names = {bill_in(run.billing_period, customer): customer for customer in run.customer_ids}
+    billed = frozenset(names[name] for name in bills.existing(names))
+    if billed:
+        log.info(
+            "billing run %s: %d customer(s) billed in %s already; no workflow for them",
+            run.run_id,
+            len(billed),
+            run.billing_period,
+        )
+    return replace(run, billed_before=billed)
+
+
+def _forget(run: Run, stores: Coordination) -> None:
+    """Kafka refused the run this attempt saved: it is not listed as running. Should S3
+    fail here too, the run stays listed, with ``published: false``."""
+    try:
+        stores.records.runs.forget(run.run_id)
+    except StorageUnavailable as exc:
+        log.warning(
+            "billing run %s: Kafka refused it, and its record could not be removed (%s)",
+            run.run_id,
+            str(exc).splitlines()[0],
+        )

@@ -10,16 +10,17 @@ whatever else the buckets hold.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from functions.context import utc_now
-from functions.errors import InvalidRequest
+from functions.errors import InvalidRequest, StorageUnavailable
 from functions.identifiers import RunId, WorkflowId
 from functions.log_context import about_run
-from functions.messages import BILL_GENERATION, LINEAGE, WorkflowMessage
+from functions.messages import BILL_GENERATION, BILLING_PERIOD, LINEAGE, WorkflowMessage
 from functions.run_answers import (
     RUN_STATES,
     AcceptedWorkflow,
@@ -33,6 +34,7 @@ from functions.run_answers import (
 )
 from functions.storage import (
     BillStore,
+    CustomerStore,
     JobFailures,
     Run,
     RunCancellations,
@@ -40,7 +42,7 @@ from functions.storage import (
     RunStore,
     RunSummary,
 )
-from functions.storage.keys import bill_name, bills_of_run, workflow_prefix
+from functions.storage.keys import bill_in, bill_name, bills_of_run, workflow_prefix
 
 log = logging.getLogger(__name__)
 Described = TypeVar("Described", ListedRun, RunStatus)
@@ -58,6 +60,8 @@ class BillingRun:
     run_id: str
     workflows: tuple[WorkflowMessage, ...]
     lineage: str | None = None
+    billing_period: str | None = None
+    billed_before: tuple[str, ...] = ()  # its customers billed in the period already
 
     def summary(self) -> RunAccepted:
         summary: RunAccepted = {
@@ -72,31 +76,39 @@ class BillingRun:
         }
         if self.lineage is not None:
             summary["lineage"] = self.lineage
+        if self.billing_period is not None:
+            summary["billingPeriod"] = self.billing_period
+            summary["billedBefore"] = list(self.billed_before)
         return summary
 
 
 def plan(run: Run) -> BillingRun:
-    """One workflow per customer; ids are ``<run id>-<n>``, unique without any clock. A
-    retry's workflows name the run its lineage began with: their bills go under it."""
-    lineage = {LINEAGE: run.lineage} if run.lineage is not None else {}
+    """One workflow per customer not billed in the run's period already; the n-th
+    customer's is ``<run id>-<n>``, unique without any clock. A retry's workflows name the
+    run its lineage began with, a period's run's the period: their bills go under it."""
+    named = {LINEAGE: run.lineage} if run.lineage is not None else {}
+    if run.billing_period is not None:
+        named[BILLING_PERIOD] = run.billing_period
     workflows = tuple(
         WorkflowMessage(
             workflow_type=BILL_GENERATION,
             workflow_id=WorkflowId(f"{run.run_id}-{number}"),
             create_time=run.create_time,
-            payload={"customerIdentifier": customer_id, **lineage},
+            payload={"customerIdentifier": customer_id, **named},
         )
         for number, customer_id in enumerate(run.customer_ids, start=1)
+        if customer_id not in run.billed_before
     )
-    return BillingRun(run.run_id, workflows, run.lineage)
+    billed_before = tuple(c for c in run.customer_ids if c in run.billed_before)
+    return BillingRun(run.run_id, workflows, run.lineage, run.billing_period, billed_before)
 
 
 def bill_names(accepted: Mapping[str, Any]) -> list[str]:
-    """The names the bills of a run will have, read off the coordinator's 202 (the
-    ``BillingRun.summary()`` a client received)."""
-    lineage = accepted.get("lineage")
+    """The names the bills of a run's workflows will have, read off the coordinator's 202
+    (the ``BillingRun.summary()`` a client received)."""
+    folder = accepted.get("billingPeriod") or accepted.get("lineage")
     return [
-        bill_name(w["customerIdentifier"], WorkflowId(w["workflowId"]), lineage)
+        bill_name(w["customerIdentifier"], WorkflowId(w["workflowId"]), folder)
         for w in accepted["workflows"]
     ]
 
@@ -119,13 +131,14 @@ class CustomerPage:
 
 @dataclass(frozen=True)
 class RunRecords:
-    """Where the coordinator reads a run and how far it is."""
+    """Where the coordinator reads a run and how far it is, and a period's books."""
 
     runs: RunStore
     progress: RunProgress
     failures: JobFailures
     bills: BillStore
     cancellations: RunCancellations
+    customers: CustomerStore  # the CRM's, read for a period's books
 
 
 def run_status(
@@ -135,33 +148,55 @@ def run_status(
     with_customers: bool = True,
     page: CustomerPage | None = None,
 ) -> RunStatus:
-    """Counts of the run's workflows by state, the run's own state, and each customer's
+    """Counts of the run's customers by state, the run's own state, and each customer's
     (only those in ``state``, if given; none without ``with_customers``; those of ``page``
-    if given). A workflow that failed counts as failed, whatever bill its lineage holds
-    for the customer (another run's, or its own written as it failed): that way a run's
-    counts never change once nothing of it is pending, and a retry holds its failures."""
+    if given). A workflow that failed counts as failed, whatever bill its lineage or period
+    holds for the customer (another run's, or its own written as it failed): that way a
+    run's counts never change once nothing of it is pending, and a retry holds its
+    failures. A customer billed in the run's period before it was planned counts as
+    billed, naming the bill and (a read each, for those shown) the run that wrote it."""
     page = page or CustomerPage()
-    billed = set(records.bills.names(bills_of_run(run.bills_folder)))
+    planned = plan(run)
+    folder = run.billing_period or run.lineage
+    names = {
+        workflow.workflow_id.key: bill_name(
+            workflow.customer_identifier, workflow.workflow_id, folder
+        )
+        for workflow in planned.workflows
+    }
+    billed = _billed(run, set(names.values()), records.bills)
     failed_keys = records.failures.workflow_keys(workflow_prefix(run.run_id))
     # Whether a pending customer's question was asked costs a read of each batch object.
     waiting = records.progress.asked_keys(run.run_id) if with_customers else set()
+    workflows = iter(planned.workflows)
     counts = Counts(pending=0, billed=0, failed=0)
     customers: list[CustomerOfRun] = []
     shown_failures = []
+    shown_billed_before: list[CustomerOfRun] = []
     last_shown, more = 0, False
-    for number, workflow in enumerate(plan(run).workflows, start=1):
-        customer_id = workflow.customer_identifier
-        entry = CustomerOfRun(
-            customerIdentifier=customer_id, workflowId=workflow.workflow_id.wire, state="pending"
-        )
-        name = bill_name(customer_id, workflow.workflow_id, run.lineage)
-        key = workflow.workflow_id.key
-        if key in failed_keys:
-            entry["state"] = "failed"
-        elif name in billed:
-            entry["state"], entry["bill"] = "billed", name
+    for number, customer_id in enumerate(run.customer_ids, start=1):
+        if customer_id in run.billed_before:
+            entry = CustomerOfRun(
+                customerIdentifier=customer_id,
+                state="billed",
+                bill=bill_in(run.billing_period or run.run_id, customer_id),
+                billedBefore=True,
+            )
+            workflow = None
         else:
-            entry["asked"] = key in waiting
+            workflow = next(workflows)
+            key = workflow.workflow_id.key
+            entry = CustomerOfRun(
+                customerIdentifier=customer_id,
+                workflowId=workflow.workflow_id.wire,
+                state="pending",
+            )
+            if key in failed_keys:
+                entry["state"] = "failed"
+            elif names[key] in billed:
+                entry["state"], entry["bill"] = "billed", names[key]
+            else:
+                entry["asked"] = key in waiting
         counts[entry["state"]] += 1
         if not with_customers or state not in (None, entry["state"]) or number <= page.after:
             continue
@@ -170,12 +205,25 @@ def run_status(
             continue
         customers.append(entry)
         last_shown = number
-        if entry["state"] == "failed":
+        if workflow is None:
+            shown_billed_before.append(entry)
+        elif entry["state"] == "failed":
             shown_failures.append((entry, workflow.workflow_id))
     # Read only for the failures shown: one GET each, a few at a time.
     shown = records.failures.get_all([workflow_id for _, workflow_id in shown_failures])
     for (entry, _), failure in zip(shown_failures, shown, strict=True):
         entry["reason"] = failure.reason if failure else "the failure record vanished"
+    # And the run that wrote each bill of the period shown that this run found: a HEAD each.
+    writers = records.bills.writers([entry["bill"] for entry in shown_billed_before])
+    for entry, writer in zip(shown_billed_before, writers, strict=True):
+        billed_by = RunId.of_workflow(writer) if writer else None
+        if billed_by is not None:
+            entry["billedBy"] = billed_by
+    published = (
+        run.published
+        or not planned.workflows  # nothing to send: every customer billed in the period
+        or _published_evidently(run, billed, failed_keys, records)
+    )
     cancelled_at = records.cancellations.cancelled_at(run.run_id)
     status = _described(
         run,
@@ -184,9 +232,9 @@ def run_status(
             createTime=run.create_time,
             total=len(run.customer_ids),
             counts=counts,
-            state=_state(run, counts, cancelled_at),
-            published=run.published,
-            done=counts["pending"] == 0 and run.published,
+            state=_state(counts, cancelled_at),
+            published=published,
+            done=counts["pending"] == 0,
             retries=records.runs.retries(run.run_id),
             customers=customers,
         ),
@@ -195,14 +243,36 @@ def run_status(
         status["next"] = last_shown if more else None
     if cancelled_at is not None:
         status["cancelledAt"] = cancelled_at
-    _keep_summary(run, counts, status["state"], records)
+    _keep_what_it_came_to(run, published, counts, status["state"], records)
     return status
 
 
-def _state(run: Run, counts: Counts, cancelled_at: str | None) -> RunState:
+def _billed(run: Run, names: set[str], bills: BillStore) -> set[str]:
+    """Which of ``names``, the bills of the run's workflows, exist: a listing of the run's
+    folder (its own, or its lineage's: a request per 1,000 of its bills); a period's run's,
+    a read each if they are few, else a listing of the part of the period they span."""
+    if run.billing_period is not None:
+        return bills.existing(names)
+    return set(bills.names(bills_of_run(run.bills_folder)))
+
+
+def _published_evidently(
+    run: Run, billed: set[str], failed_keys: set[str], records: RunRecords
+) -> bool:
+    """Whether Kafka took the workflows of a run whose record does not say so (the write
+    after the transaction failed): one of them failed, was billed under the run's own name,
+    or waits for its answer. A run nothing of which is pending is settled all the same."""
+    if failed_keys:
+        return True
+    if billed and run.billing_period is None and run.lineage is None:
+        return True
+    return records.progress.any_waiting(run.run_id)
+
+
+def _state(counts: Counts, cancelled_at: str | None) -> RunState:
     if cancelled_at is not None:
         return "cancelled"
-    return "done" if counts["pending"] == 0 and run.published else "running"
+    return "done" if counts["pending"] == 0 else "running"
 
 
 def _listed(run: Run, counts: Counts, state: RunState) -> ListedRun:
@@ -218,7 +288,10 @@ def _listed(run: Run, counts: Counts, state: RunState) -> ListedRun:
 
 def _described(run: Run, described: Described) -> Described:
     """``described`` with what a run may also say: the run it retries, the tick that
-    started it, the run its lineage began with."""
+    started it, the run its lineage began with, the period it bills."""
+    if run.billing_period is not None:
+        described["billingPeriod"] = run.billing_period
+        described["billedBefore"] = len(run.billed_before)
     if run.retry_of is not None:
         described["retryOf"] = run.retry_of
     if run.scheduled_for is not None:
@@ -228,15 +301,24 @@ def _described(run: Run, described: Described) -> Described:
     return described
 
 
-def _keep_summary(run: Run, counts: Counts, state: RunState, records: RunRecords) -> None:
-    """A run nothing of which is pending any more changes no more: keep what it came to."""
-    if run.summary is None and run.published and counts["pending"] == 0:
-        kept = {
+def _keep_what_it_came_to(
+    run: Run, published: bool, counts: Counts, state: RunState, records: RunRecords
+) -> None:
+    """A run nothing of which is pending any more changes no more: keep what it came to. A
+    run Kafka took whose record did not say so says so now."""
+    settled = run.summary is None and counts["pending"] == 0
+    if not settled and (run.published or not published):
+        return
+    kept = replace(run, published=run.published or published)
+    if settled:
+        counted = {
             "pending": counts["pending"],
             "billed": counts["billed"],
             "failed": counts["failed"],
         }
-        records.runs.save(replace(run, summary=RunSummary(state, kept)))
+        kept = replace(kept, summary=RunSummary(state, counted))
+    with contextlib.suppress(StorageUnavailable):  # kept by the next look
+        records.runs.save(kept)
 
 
 def cancel(run: Run, records: RunRecords, at: str) -> RunStatus:

@@ -66,9 +66,10 @@ class BillingSchedule:
         are two instants), unless it is older than the catch-up."""
         from croniter import croniter
 
-        # croniter's previous tick excludes the moment it starts from: start just after now.
+        # croniter's previous tick excludes the moment it starts from: start just after now,
+        # by less than any tick's distance (a whole second made 07:40 due at 07:39:59.7).
         latest: datetime = croniter(
-            self.expression, now.astimezone(self.zone) + timedelta(seconds=1)
+            self.expression, now.astimezone(self.zone) + timedelta(microseconds=1)
         ).get_prev(datetime)
         tick = latest.astimezone(UTC)
         return tick if now - tick <= self.catch_up else None
@@ -78,6 +79,11 @@ class BillingSchedule:
 
         ticks = croniter(self.expression, now.astimezone(self.zone))
         return [ticks.get_next(datetime) for _ in range(count)]
+
+    def wall_clock(self, name: str) -> datetime:
+        """The time a tick's ``name`` shows on its zone's clock (``name`` reversed, without
+        the zone): which billing period it falls in."""
+        return datetime.fromisoformat(name.split(" ", 1)[0])
 
     def name(self, tick: datetime) -> str:
         """The tick as its zone's clock shows it: the same for both passes of a repeated hour."""

@@ -15,12 +15,13 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from functions.billing_period import BillingPeriod
 from functions.context import iso_millis
 from functions.identifiers import is_customer_id
-from functions.run_starter import Coordination, publish_once, publish_stored
+from functions.run_starter import Coordination, publish_once
 from functions.runs import MAX_RUN_SIZE
 from functions.schedule import BillingSchedule
-from functions.storage import CustomerStore, Run, RunStore, TickPage, TickPlans
+from functions.storage import CustomerStore, Run, TickPage, TickPlans
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class ScheduledBilling:
     customers: CustomerStore
     plans: TickPlans
     page_size: int = MAX_RUN_SIZE  # customers a tick's run bills
+    period_length: str = "month"  # the period a tick bills is the one it falls in
 
 
 def bill_on_schedule(
@@ -54,16 +56,11 @@ def bill_on_schedule(
 
 
 def bill_tick(tick: str, billing: ScheduledBilling) -> list[str]:
-    """Every run of ``tick`` published: its planned pages, or those a version before the
-    plans claimed for it; the runs' ids."""
-    earlier = _earlier_versions_runs(tick, billing.coordination.records.runs)
-    if earlier:
-        for run in earlier:
-            publish_stored(run, billing.coordination)
-        run_ids = [run.run_id for run in earlier]
-        log.info("schedule tick %s: started by an earlier version, its runs %s", tick, run_ids)
-        return run_ids
+    """Every run of ``tick`` published, page by page as planned; the runs' ids. A tick a
+    version before the plans began (its pages claimed as ``schedule:<tick>:<n>``) is
+    planned on from where it stopped."""
     billing.plans.begin(tick)
+    _adopt_earlier_versions_pages(tick, billing)
     run_ids = start_tick(tick, billing)
     billing.plans.end(tick)
     if run_ids:
@@ -73,17 +70,25 @@ def bill_tick(tick: str, billing: ScheduledBilling) -> list[str]:
     return run_ids
 
 
-def _earlier_versions_runs(tick: str, runs: RunStore) -> list[Run]:
-    """The runs a version before the plans claimed for ``tick``, a page at a time, under
-    ``schedule:<tick>:<n>`` (none if it did not start the tick)."""
-    found: list[Run] = []
-    while (claim := runs.claimed(f"schedule:{tick}:{len(found)}")) is not None:
-        run = runs.get(claim.run_id)
+def _adopt_earlier_versions_pages(tick: str, billing: ScheduledBilling) -> None:
+    """The pages a version before the plans claimed for ``tick`` (none if it did not
+    start the tick), kept as the tick's first pages: each is published from its run. A
+    full page was followed by another, which that version may not have begun (it stopped
+    after any page): the tick goes on after its last customer, planned from the CRM, and
+    a page with room to spare, or an empty one, ends it."""
+    runs = billing.coordination.records.runs
+    number = 0
+    while billing.plans.page(tick, number) is None:
+        claim = runs.claimed(f"schedule:{tick}:{number}")
+        run = runs.get(claim.run_id) if claim is not None else None
         # A client's Idempotency-Key may be the same text: only a run of this tick counts.
         if run is None or run.scheduled_for != tick:
-            break
-        found.append(run)
-    return found
+            return
+        full = len(run.customer_ids) >= billing.page_size
+        last = run.customer_ids[-1] if full else None
+        billing.plans.plan(tick, TickPage(number, run.run_id, run.customer_ids, last))
+        log.info("schedule tick %s: page %d is an earlier version's, %s", tick, number, run.run_id)
+        number += 1
 
 
 def start_tick(tick: str, billing: ScheduledBilling) -> list[str]:
@@ -96,13 +101,14 @@ def start_tick(tick: str, billing: ScheduledBilling) -> list[str]:
         number = 0 if previous is None else previous.number + 1
         page = billing.plans.page(tick, number)
         if page is None:
-            page = billing.plans.plan(tick, _next_page(number, previous, billing))
+            page = billing.plans.plan(tick, _next_page(tick, number, previous, billing))
         if page.customer_ids:
             run = Run(
                 page.run_id,
                 iso_millis(stores.clock()),
                 page.customer_ids,
                 scheduled_for=tick,
+                billing_period=page.billing_period,
             )
             publish_once(run, stores)
             run_ids.append(page.run_id)
@@ -110,11 +116,15 @@ def start_tick(tick: str, billing: ScheduledBilling) -> list[str]:
     return run_ids
 
 
-def _next_page(number: int, previous: TickPage | None, billing: ScheduledBilling) -> TickPage:
+def _next_page(
+    tick: str, number: int, previous: TickPage | None, billing: ScheduledBilling
+) -> TickPage:
     after = "" if previous is None or previous.next_after is None else previous.next_after
     listed = billing.customers.id_page(after, billing.page_size)
     billable = [customer_id for customer_id in listed.items if is_customer_id(customer_id)]
     if len(billable) < len(listed.items):
         skipped = sorted(set(listed.items) - set(billable))[:5]
         log.warning("schedule: ids the CRM holds that no run can bill skipped: %s", skipped)
-    return TickPage(number, billing.coordination.make_run_id(), tuple(billable), listed.next_after)
+    period = BillingPeriod.of(billing.schedule.wall_clock(tick), billing.period_length)
+    run_id = billing.coordination.make_run_id()
+    return TickPage(number, run_id, tuple(billable), listed.next_after, period)

@@ -193,6 +193,7 @@ class Services:
             failures=context.failures,
             bills=context.bills,
             cancellations=context.cancellations,
+            customers=context.customers,
         )
 
     @cached_property
@@ -231,7 +232,11 @@ class Services:
                 f"{self.role} needs BILLING_SCHEDULE, a cron expression such as '0 6 1 * *'"
             )
         return ScheduledBilling(
-            schedule, self.coordination, self.seeded_customers(), self.tick_plans
+            schedule,
+            self.coordination,
+            self.seeded_customers(),
+            self.tick_plans,
+            period_length=self.settings.billing_period,
         )
 
     def close(self) -> None:

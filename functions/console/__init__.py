@@ -5,12 +5,13 @@ the person gives, as any client does.
 
 No build step: the scripts are plain JavaScript modules the browser runs as they are
 (``app.js`` imports the others: ``api.js`` the API client, ``runs.js``, ``customers.js``,
-``start.js`` the pages, ``pages.js`` and ``elements.js`` what they share), so what is served
-is what is reviewed, and `make install` needs no JavaScript toolchain. Every ``.js`` and
-``.css`` file of this folder is served, and nothing else.
+``start.js``, ``periods.js`` the pages, ``pages.js`` and ``elements.js`` what they share), so
+what is served is what is reviewed, and `make install` needs no JavaScript toolchain. Every
+``.js`` and ``.css`` file of this folder is served, and nothing else.
 
 The page carries what the scripts must know of the coordinator and do not ask it for:
-where the CRM is, and how many customers a run takes.
+where the CRM is, how many customers a run takes, and the pattern of a billing period (the
+one the OpenAPI document gives, so the form's cue and the server agree).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field
 
+from functions.billing_period import PERIOD_PATTERN
 from functions.errors import NotFound
 from functions.operation import Operation, Parameters, Reply
 from functions.runs import MAX_RUN_SIZE
@@ -86,6 +88,7 @@ class ConsoleSite:
             _file("index.html")
             .replace("{{crm_url}}", crm)
             .replace("{{max_customers_per_run}}", str(MAX_RUN_SIZE))
+            .replace("{{billing_period_pattern}}", html.escape(PERIOD_PATTERN, quote=True))
         )
         return HttpResponse(200, body, self._headers(PAGE_TYPE))
 

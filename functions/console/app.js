@@ -7,6 +7,7 @@ import { forgetToken, hasToken, useToken, whenUnauthorized } from "./api.js";
 import { customersPage } from "./customers.js";
 import { h, link, say, show } from "./elements.js";
 import { guarded, stopPolling, takeNote } from "./pages.js";
+import { booksPage, periodsPage } from "./periods.js";
 import { billPage, runPage, runsPage } from "./runs.js";
 import { startPage } from "./start.js";
 
@@ -26,6 +27,8 @@ whenUnauthorized(askToken);
 const ROUTES = [
   [/^#\/runs\/([^/]+)$/, runPage, "#/runs"],
   [/^#\/bill\/([^/]+)\/([^/]+)$/, billPage, "#/runs"],
+  [/^#\/periods\/([^/]+)$/, booksPage, "#/periods"],
+  [/^#\/periods$/, periodsPage, "#/periods"],
   [/^#\/customers$/, customersPage, "#/customers"],
   [/^#\/start$/, startPage, "#/start"],
   [/^(?:#\/runs)?$/, runsPage, "#/runs"],

@@ -20,6 +20,9 @@ export function h(tag, attributes = {}, ...children) {
 
 export const link = (hash, text) => h("a", { href: hash }, text);
 export const runLink = (runId) => link(`#/runs/${encodeURIComponent(runId)}`, runId);
+export const periodLink = (period) => link(`#/periods/${encodeURIComponent(period)}`, period);
+export const billLink = (runId, customerId) =>
+  link(`#/bill/${encodeURIComponent(runId)}/${encodeURIComponent(customerId)}`, "Read the bill");
 export const tableOf = (caption, headings, body) =>
   h(
     "div",

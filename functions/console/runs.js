@@ -1,8 +1,8 @@
-// The runs: the list, newest first, with their progress; a run's counts, customers, retry
-// and cancel; a bill's text and its download.
+// The runs: the list, newest first, with their progress; a run's counts, billing period,
+// customers, retry and cancel; a bill's text and its download.
 
 import { coordinator, fileNameOf } from "./api.js";
-import { fact, h, link, progressBar, runLink, show, say, stateText, tableOf } from "./elements.js";
+import { billLink, fact, h, link, periodLink, progressBar, runLink, show, say, stateText, tableOf } from "./elements.js";
 import { PAGE, guarded, pager, pollWhile } from "./pages.js";
 
 export function runsPage(alive) {
@@ -18,6 +18,7 @@ export function runsPage(alive) {
           "tr",
           {},
           h("td", {}, runLink(run.runId), run.retryOf ? h("div", {}, "retry of ", runLink(run.retryOf)) : null),
+          h("td", {}, run.billingPeriod ? periodLink(run.billingPeriod) : ""),
           h("td", {}, new Date(run.createTime).toLocaleString()),
           h("td", {}, stateText(run.state)),
           h("td", {}, progressBar(run)),
@@ -27,14 +28,14 @@ export function runsPage(alive) {
         ),
       ),
     );
-    if (!data.runs.length) rows.replaceChildren(h("tr", {}, h("td", { colspan: 7 }, "No runs yet.")));
+    if (!data.runs.length) rows.replaceChildren(h("tr", {}, h("td", { colspan: 8 }, "No runs yet.")));
     pages.update(data.next);
     return data.runs.some((run) => run.state === "running");
   }
   show(
     h("h1", {}, "Runs"),
     h("p", {}, link("#/start", "Start a run")),
-    tableOf("Billing runs, newest first", ["Run", "Started", "State", "Progress", "Billed", "Failed", "Customers"], rows),
+    tableOf("Billing runs, newest first", ["Run", "Period", "Started", "State", "Progress", "Billed", "Failed", "Customers"], rows),
     pages.bar,
   );
   return load().then((running) => running && pollWhile(load));
@@ -48,12 +49,31 @@ function rateAndEta(run, firstSeen) {
   if (seconds >= 2 && run.counts.billed > firstSeen.billed) {
     rate = (run.counts.billed - firstSeen.billed) / seconds;
   } else {
+    // Those billed in the period before the run were counted billed at its start.
     const sinceStart = (now - new Date(run.createTime).getTime()) / 1000;
-    if (sinceStart > 0) rate = run.counts.billed / sinceStart;
+    if (sinceStart > 0) rate = (run.counts.billed - (run.billedBefore || 0)) / sinceStart;
   }
   if (!rate) return ["—", "—"];
   const left = Math.ceil(run.counts.pending / rate);
   return [rate.toFixed(1), left < 60 ? `${left} s` : `${Math.ceil(left / 60)} min`];
+}
+
+function customerRow(runId, customer) {
+  const id = customer.customerIdentifier;
+  let details = customer.reason || (customer.state === "pending" && customer.asked ? "asked the CRM" : "");
+  if (customer.billedBefore) {
+    details = customer.billedBy ? h("span", {}, "billed before by ", runLink(customer.billedBy)) : "billed before this run";
+  }
+  // A bill of the period is read through the run that wrote it.
+  const billedBy = customer.billedBefore && customer.billedBy ? customer.billedBy : runId;
+  return h(
+    "tr",
+    {},
+    h("td", {}, id),
+    h("td", {}, stateText(customer.state)),
+    h("td", {}, customer.bill ? billLink(billedBy, id) : ""),
+    h("td", {}, details),
+  );
 }
 
 export function runPage(runId, alive) {
@@ -84,11 +104,14 @@ export function runPage(runId, alive) {
     latest = run;
     firstSeen = firstSeen || { at: Date.now(), billed: run.counts.billed };
     const [rate, eta] = rateAndEta(run, firstSeen);
+    const period = run.billingPeriod;
     facts.replaceChildren(
       fact("State", stateText(run.state)),
       fact("Started", new Date(run.createTime).toLocaleString()),
+      period ? fact("Billing period", periodLink(period)) : "",
       fact("Customers", run.total),
       fact("Billed", run.counts.billed),
+      period ? fact("Billed before", run.billedBefore ?? 0) : "",
       fact("Failed", run.counts.failed),
       fact("Pending", run.counts.pending),
       fact("Bills per second", rate),
@@ -102,24 +125,7 @@ export function runPage(runId, alive) {
     );
     retry.disabled = run.counts.failed === 0;
     cancel.disabled = run.state !== "running";
-    rows.replaceChildren(
-      ...run.customers.map((customer) =>
-        h(
-          "tr",
-          {},
-          h("td", {}, customer.customerIdentifier),
-          h("td", {}, stateText(customer.state)),
-          h(
-            "td",
-            {},
-            customer.bill
-              ? link(`#/bill/${encodeURIComponent(runId)}/${encodeURIComponent(customer.customerIdentifier)}`, "Read the bill")
-              : "",
-          ),
-          h("td", {}, customer.reason || (customer.state === "pending" && customer.asked ? "asked the CRM" : "")),
-        ),
-      ),
-    );
+    rows.replaceChildren(...run.customers.map((customer) => customerRow(runId, customer)));
     if (!run.customers.length) rows.replaceChildren(h("tr", {}, h("td", { colspan: 4 }, "No customer here.")));
     pages.update(run.next ?? null);
     return run.state === "running";
@@ -136,7 +142,9 @@ export function runPage(runId, alive) {
     guarded(async () => {
       retry.disabled = true;
       const { data } = await coordinator(`/runs/${encodeURIComponent(runId)}/retry`, { method: "POST" });
-      say(`Retry started: run ${data.runId}, of ${data.workflows.length} customer(s).`, "note");
+      const since = (data.billedBefore || []).length;
+      const skipped = since ? `; ${since} billed in ${data.billingPeriod} since, not billed again` : "";
+      say(`Retry started: run ${data.runId}, of ${data.workflows.length} customer(s)${skipped}.`, "note");
       await refreshAndPoll();
     }),
   );
@@ -159,7 +167,7 @@ export function runPage(runId, alive) {
     h("div", { class: "bar" }, retry, cancel),
     h("h2", {}, "Customers"),
     h("div", { class: "bar" }, h("label", { for: "customer-filter" }, "Show"), filter),
-    tableOf("The run's customers", ["Customer", "State", "Bill", "Why it failed"], rows),
+    tableOf("The run's customers", ["Customer", "State", "Bill", "Details"], rows),
     pages.bar,
   );
   return refreshAndPoll();

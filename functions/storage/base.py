@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
@@ -41,6 +41,9 @@ class Job:
     # The run its lineage began with, whose folder holds the lineage's bills (a retry's
     # job); None: its own run's folder.
     lineage: str | None = None
+    # The billing period its run bills, whose folder holds the customer's one bill of it;
+    # None: the lineage's folder.
+    period: str | None = None
 
     @property
     def last_asked(self) -> datetime:
@@ -51,9 +54,14 @@ class Job:
         return datetime.fromisoformat(self.created_at)
 
     @property
+    def bills_folder(self) -> str | None:
+        """Where its bill goes when not under its own run: its period, or its lineage's."""
+        return self.period or self.lineage
+
+    @property
     def bill_name(self) -> str:
-        """The name its bill has, or will have: under its lineage's first run."""
-        return keys.bill_name(self.customer_id, self.workflow_id, self.lineage)
+        """The name its bill has, or will have: under its period, or its lineage's first run."""
+        return keys.bill_name(self.customer_id, self.workflow_id, self.bills_folder)
 
     def asked_again(self, at: str) -> Job:
         return replace(self, attempts=self.attempts + 1, asked_at=at)
@@ -118,7 +126,8 @@ class JobFailures(abc.ABC):
     @abc.abstractmethod
     def record(self, job: Job, reason: str, at: str) -> None:
         """Record why the job ended without a bill (the first reason stays); it waits no
-        more, and its questions asked again are cleared away."""
+        more, and its questions asked again are cleared away. A job of a billing period
+        is also its customer's latest failure in the period (``in_period``)."""
 
     @abc.abstractmethod
     def get(self, workflow_id: WorkflowId) -> Failure | None: ...
@@ -133,6 +142,15 @@ class JobFailures(abc.ABC):
     @abc.abstractmethod
     def workflow_keys(self, workflow_prefix: str) -> set[str]:
         """The keys (``WorkflowId.key``) of the failed jobs whose key has the prefix."""
+
+    @abc.abstractmethod
+    def failed_in_period(self, period: str) -> set[str]:
+        """The customers (as they stand in keys) a workflow of the period failed: a
+        request per 1,000."""
+
+    @abc.abstractmethod
+    def in_period(self, period: str, customer_ids: Sequence[str]) -> list[Failure | None]:
+        """Each customer's latest failure in the period, or None: a read each."""
 
 
 class OverdueJobSweep(abc.ABC):
@@ -156,6 +174,11 @@ class RunProgress(abc.ABC):
     def asked_keys(self, run_id: str) -> set[str]:
         """The keys (``WorkflowId.key``) of the run's workflows whose question was asked
         and whose job is still kept (it may have a bill or a failure since)."""
+
+    @abc.abstractmethod
+    def any_waiting(self, run_id: str) -> bool:
+        """Whether a job of the run is kept as waiting (or was, and is not cleared away
+        yet): one listing."""
 
 
 @dataclass(frozen=True)
@@ -188,6 +211,15 @@ class BillStore(abc.ABC):
 
     def names(self, prefix: str = "") -> Iterator[str]:
         return (bill.name for bill in self.listing(prefix))
+
+    def existing(self, names: Collection[str]) -> set[str]:
+        """Which of the bills ``names`` (of one folder) exist."""
+        return {name for name in names if self.billed_at(name) is not None}
+
+    def writers(self, names: Sequence[str]) -> list[str | None]:
+        """The workflow that wrote each bill, in order: None where there is no bill, ""
+        where one is and names none."""
+        return [None if self.billed_at(name) is None else self.writer(name) or "" for name in names]
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ refuse to overwrite, and every other error turned into ``StorageUnavailable``.""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
 from datetime import datetime
@@ -183,6 +183,30 @@ class Bucket:
                 yield from page.get(part, [])
         except (ClientError, BotoCoreError) as exc:
             raise self._unavailable("list", listing.get("Prefix", "") + "*", exc) from exc
+
+    def existing(self, keys: Collection[str], few: int = 20) -> set[str]:
+        """Which of ``keys`` exist: a HEAD of each if they are ``few`` or fewer, else a
+        listing of the span of keys from the least to the greatest (a request per 1,000
+        keys in it), so a folder's keys cost the part of it they span, not the folder."""
+        wanted = set(keys)
+        if len(wanted) <= few:
+            ordered = sorted(wanted)
+            found = in_parallel(lambda key: self.metadata(key) is not None, ordered)
+            return {key for key, there in zip(ordered, found, strict=True) if there}
+        least, greatest = min(wanted), max(wanted)
+        shared = next(
+            (n for n, (a, b) in enumerate(zip(least, greatest, strict=False)) if a != b),
+            min(len(least), len(greatest)),
+        )
+        prefix = least[:shared]  # the folder they share, and more
+        existing: set[str] = set()
+        # Listed from just before the least: a key's start sorts before the key itself.
+        for key in self.names(prefix, start_after=least[:-1]):
+            if key > greatest:
+                break
+            if key in wanted:
+                existing.add(key)
+        return existing
 
     def get_json_all(self, keys: Sequence[str]) -> list[Mapping[str, Any] | None]:
         """The objects' JSON (None for one that is gone), read in parallel, in ``keys``' order."""

@@ -47,16 +47,22 @@ def customer_of_bill(name: str) -> str | None:
     return file.removeprefix(BILL_FILE_PREFIX).removesuffix(BILL_FILE_SUFFIX) or None
 
 
-def bill_name(customer_id: str, workflow_id: WorkflowId, lineage: str | None = None) -> str:
-    """``<run id>/customer-bill-<customerId>.txt``: a run's bills share its prefix, and a
-    run bills each customer once. A retry's bill is named under the run its ``lineage``
-    began with: one name a customer in a lineage, created once."""
-    return f"{lineage or run_folder(workflow_id)}/{bill_file(customer_id)}"
+def bill_name(customer_id: str, workflow_id: WorkflowId, folder: str | None = None) -> str:
+    """``<folder>/customer-bill-<customerId>.txt``, created once: a customer's one bill of
+    the folder. The folder is the workflow's billing period (``2026-12``) if its run bills
+    one; else the run its lineage began with (a retry's bills are named under it); else
+    its own run (``run_folder``): a run's bills share its prefix."""
+    return bill_in(folder or run_folder(workflow_id), customer_id)
 
 
-def bills_of_run(run_id: str) -> str:
-    """The prefix of a run's bills."""
-    return f"{run_id}/"
+def bill_in(folder: str, customer_id: str) -> str:
+    """``<folder>/customer-bill-<customerId>.txt``: the customer's bill of a folder."""
+    return f"{folder}/{bill_file(customer_id)}"
+
+
+def bills_of_run(folder: str) -> str:
+    """The prefix of the bills of a run's folder: its period's, its lineage's or its own."""
+    return f"{folder}/"
 
 
 # -- the jobs bucket: runs, idempotency keys, waiting, asked and failed jobs ------------
@@ -66,6 +72,7 @@ IDEMPOTENCY = "idempotency/"
 WAITING = "waiting/"
 ASKED = "asked/"
 FAILED = "failed/"
+PERIOD_FAILURES = "period-failures/"
 LEGACY_PENDING = "pending/"  # one object per job, as versions before the batches kept it
 
 
@@ -191,6 +198,22 @@ def failed_job(workflow_key: str) -> str:
 
 def workflow_of_failure(key: str) -> str:
     return key.removeprefix(FAILED).removesuffix(".json")
+
+
+def period_failures(period: str) -> str:
+    """The prefix of a billing period's failures."""
+    return f"{PERIOD_FAILURES}{period}/"
+
+
+def period_failure(period: str, customer_id: str) -> str:
+    """``period-failures/<period>/<customer>.json``: why the customer's latest workflow of
+    the period ended without a bill (the period's books read it)."""
+    return f"{period_failures(period)}{safe_key(customer_id)}.json"
+
+
+def customer_of_period_failure(key: str) -> str:
+    """The customer (as it stands in keys) a ``period_failure`` key names."""
+    return key.rpartition("/")[2].removesuffix(".json")
 
 
 def legacy_pending_job(workflow_key: str) -> str:

@@ -40,6 +40,8 @@ def job(waiting: Job) -> Record:
         kept["trace"] = waiting.trace
     if waiting.lineage is not None:
         kept["lineage"] = waiting.lineage
+    if waiting.period is not None:
+        kept["billingPeriod"] = waiting.period
     return kept
 
 
@@ -52,6 +54,7 @@ def to_job(record: Mapping[str, Any]) -> Job:
         attempts=int(record["attempts"]),
         trace=record.get("trace"),
         lineage=record.get("lineage"),
+        period=record.get("billingPeriod"),
     )
 
 
@@ -95,8 +98,8 @@ def to_failure(record: Mapping[str, Any]) -> Failure:
 
 
 def run(planned: Run) -> Record:
-    """``runs/<run id>.json``; ``retryOf``, ``scheduledFor`` and ``summary`` only when there
-    are."""
+    """``runs/<run id>.json``; ``retryOf``, ``scheduledFor``, ``lineage``, ``billingPeriod``,
+    ``billedBefore`` and ``summary`` only when there are."""
     record: Record = {
         "runId": planned.run_id,
         "createTime": planned.create_time,
@@ -109,6 +112,11 @@ def run(planned: Run) -> Record:
         record["scheduledFor"] = planned.scheduled_for
     if planned.lineage is not None:
         record["lineage"] = planned.lineage
+    if planned.billing_period is not None:
+        record["billingPeriod"] = planned.billing_period
+    if planned.billed_before:
+        ordered = [c for c in planned.customer_ids if c in planned.billed_before]
+        record["billedBefore"] = ordered
     if planned.summary is not None:
         record["summary"] = {"state": planned.summary.state, "counts": dict(planned.summary.counts)}
     return record
@@ -125,6 +133,8 @@ def to_run(record: Mapping[str, Any]) -> Run:
         scheduled_for=record.get("scheduledFor"),
         summary=RunSummary(summary["state"], summary["counts"]) if summary else None,
         lineage=record.get("lineage"),
+        billing_period=record.get("billingPeriod"),
+        billed_before=frozenset(record.get("billedBefore", ())),
     )
 
 
@@ -149,6 +159,7 @@ def tick_page(tick: str, page: TickPage) -> Record:
         "runId": page.run_id,
         "customerIdentifiers": list(page.customer_ids),
         "nextAfter": page.next_after,
+        **({"billingPeriod": page.billing_period} if page.billing_period else {}),
     }
 
 
@@ -158,6 +169,7 @@ def to_tick_page(record: Mapping[str, Any]) -> TickPage:
         record["runId"],
         tuple(record["customerIdentifiers"]),
         record["nextAfter"],
+        record.get("billingPeriod"),
     )
 
 

@@ -24,9 +24,12 @@ class RunSummary:
 
 @dataclass(frozen=True)
 class Run:
-    """A billing run as the coordinator planned it; its workflows are ``<run id>-<n>``.
-    ``retry_of``: the run whose failed customers it bills again; ``scheduled_for``: the
-    tick of the billing schedule that started it."""
+    """A billing run as the coordinator planned it; its workflows are ``<run id>-<n>``, the
+    n-th customer's. ``retry_of``: the run whose failed customers it bills again;
+    ``scheduled_for``: the tick of the billing schedule that started it;
+    ``billing_period``: the period it bills, whose one bill a customer it writes;
+    ``billed_before``: its customers billed in the period before it was planned, which get
+    no workflow."""
 
     run_id: str
     create_time: str
@@ -38,11 +41,13 @@ class Run:
     # A retry's: the run its lineage began with, under whose folder every bill of the
     # lineage is written, once (docs/guarantees.md).
     lineage: str | None = None
+    billing_period: str | None = None
+    billed_before: frozenset[str] = frozenset()
 
     @property
     def bills_folder(self) -> str:
-        """The run whose folder holds this run's bills: its lineage's first."""
-        return self.lineage or self.run_id
+        """The folder of this run's bills: its period's, or its lineage's first run's."""
+        return self.billing_period or self.lineage or self.run_id
 
 
 @dataclass(frozen=True)
@@ -58,12 +63,14 @@ class RetrySlot:
 @dataclass(frozen=True)
 class TickPage:
     """Page ``number`` (from 0) of a tick of the billing schedule: the customers its run
-    bills, fixed once, and where the next page's customers start."""
+    bills, fixed once, where the next page's customers start, and the billing period the
+    tick bills (None for a page an earlier version planned)."""
 
     number: int
     run_id: str
     customer_ids: tuple[str, ...]
     next_after: str | None
+    billing_period: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,10 @@ class RunStore(abc.ABC):
     @abc.abstractmethod
     def save(self, run: Run) -> None:
         """Keep the run; the first save of a run also lists it (``newest``)."""
+
+    @abc.abstractmethod
+    def forget(self, run_id: str) -> None:
+        """Remove a run Kafka refused, and its place among the ``newest``."""
 
     @abc.abstractmethod
     def newest(self, after: str, started_by: str | None, limit: int) -> Page[str]:

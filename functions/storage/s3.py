@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from itertools import islice
 
 from functions.identifiers import RunId, WorkflowId
@@ -23,7 +23,7 @@ from functions.storage.base import (
     Page,
     StoredBill,
 )
-from functions.storage.bucket import Bucket
+from functions.storage.bucket import Bucket, in_parallel
 from functions.storage.run_records import (
     IdempotencyRecord,
     RetrySlot,
@@ -63,6 +63,11 @@ class S3RunStore(RunStore):
         if first_save and RunId.is_one(run.run_id):  # listed once, newest first
             self.bucket.put_json(keys.run_listing(run.run_id), {}, only_if_absent=True)
         self.bucket.put_json(keys.run_record(run.run_id), records.run(run))
+
+    def forget(self, run_id: str) -> None:
+        if RunId.is_one(run_id):  # unlisted first: never listed without its record
+            self.bucket.delete(keys.run_listing(run_id))
+        self.bucket.delete(keys.run_record(run_id))
 
     def newest(self, after: str, started_by: str | None, limit: int) -> Page[str]:
         start = keys.run_listing(after) if after else ""
@@ -217,6 +222,19 @@ class S3BillStore(BillStore):
     def writer(self, name: str) -> str | None:
         metadata = self.bucket.metadata(name)
         return None if metadata is None else metadata.get("workflow-id")
+
+    def existing(self, names: Collection[str]) -> set[str]:
+        """A HEAD each for a few, else a listing of the part of the folder they span."""
+        return self.bucket.existing(names)
+
+    def writers(self, names: Sequence[str]) -> list[str | None]:
+        """A HEAD each, a few at a time."""
+
+        def writer(name: str) -> str | None:
+            metadata = self.bucket.metadata(name)
+            return None if metadata is None else metadata.get("workflow-id", "")
+
+        return in_parallel(writer, names)
 
     def text(self, name: str) -> str | None:
         body = self.bucket.get_bytes(name)

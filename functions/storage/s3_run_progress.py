@@ -39,3 +39,6 @@ class S3RunProgress(RunProgress):
             while len(self._read) > MAX_RUNS_KEPT:
                 self._read.popitem(last=False)
         return set().union(*kept.values())
+
+    def any_waiting(self, run_id: str) -> bool:
+        return next(iter(self.bucket.names(keys.waiting_jobs_of(run_id))), None) is not None

@@ -104,7 +104,7 @@ class S3OverdueJobSweep(OverdueJobSweep):
             key: self._swept[key] if key in self._swept else listed_jobs(self.jobs.get_json(key))
             for key in batch_keys
         }
-        billed = self._billed(folder, [job for jobs in batches.values() for job in jobs])
+        billed = self._billed([job for jobs in batches.values() for job in jobs])
         failed = self.failures.workflow_keys(keys.workflow_prefix(folder))
         ended: list[str] = []
         for key, jobs in batches.items():
@@ -123,13 +123,9 @@ class S3OverdueJobSweep(OverdueJobSweep):
                     still_waiting[job.workflow_id.key] = job
         return ended
 
-    def _billed(self, folder: str, jobs: list[Job]) -> set[str]:
+    def _billed(self, jobs: list[Job]) -> set[str]:
         """Which of the jobs' bills exist: a read of each if they are few (a run nearly
-        done), else a listing of the run's bills (a request per 1,000)."""
-        names = {job.bill_name for job in jobs}
-        if len(names) > self.FEW_ENOUGH_TO_READ:
-            # Kept as listed, a page at a time: a run's bills may be many more than its jobs.
-            # A run's jobs share a lineage, so its bills share a folder.
-            listed = self.bills.names(keys.bills_of_run(jobs[0].lineage or folder))
-            return {name for name in listed if name in names}
-        return {name for name in names if self.bills.metadata(name) is not None}
+        done), else a listing of the part of their folder they span (a request per 1,000;
+        a run's jobs share a lineage and a period, so their bills share a folder, which may
+        hold many more bills than the run: a period's)."""
+        return self.bills.existing({job.bill_name for job in jobs}, self.FEW_ENOUGH_TO_READ)

@@ -48,6 +48,19 @@ class ClientSettings(S3Settings, TokenSettings, LogSettings, ScheduleSettings, P
         doc="where `make up` keeps the stack's data, logs and pid files",
         shown="<repository>/.state",
     )
+    billing_state_dir: str | None = setting(
+        None,
+        "BILLING_STATE_DIR",
+        doc="where the `billing` CLI keeps what it must remember between commands: the plan"
+        " of a `billing run` not finished yet, which the same command run again finishes;"
+        " unset: billing/ in XDG_STATE_HOME",
+    )
+    xdg_state_home: str | None = setting(
+        None,
+        "XDG_STATE_HOME",
+        doc="the user's state folder (XDG Base Directory), an absolute path; unset or"
+        " relative: ~/.local/state",
+    )
 
     @property
     def coordinator_address(self) -> str:
@@ -60,6 +73,16 @@ class ClientSettings(S3Settings, TokenSettings, LogSettings, ScheduleSettings, P
     @property
     def traces_address(self) -> str:
         return self.traces_url or f"http://127.0.0.1:{self.traces_query_port}"
+
+    @property
+    def billing_state_path(self) -> Path:
+        """The `billing` CLI's own state folder (``BILLING_STATE_DIR``)."""
+        if self.billing_state_dir:
+            return Path(self.billing_state_dir)
+        # The XDG spec says a relative path is invalid and to be ignored.
+        if self.xdg_state_home and Path(self.xdg_state_home).is_absolute():
+            return Path(self.xdg_state_home) / "billing"
+        return Path.home() / ".local" / "state" / "billing"
 
     @property
     def token_file(self) -> Path:

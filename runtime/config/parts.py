@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from functions.billing_period import PERIOD_LENGTHS
 from functions.errors import ConfigurationError
 from functions.messages import Stream
 from functions.schedule import BillingSchedule
@@ -232,6 +233,13 @@ class ScheduleSettings(DeclaredSettings):
     )
     billing_schedule_tz: str = setting(
         "UTC", "BILLING_SCHEDULE_TZ", doc="the time zone BILLING_SCHEDULE is read in (IANA)"
+    )
+    billing_period: str = setting(
+        "month",
+        "BILLING_PERIOD",
+        choices=PERIOD_LENGTHS,
+        doc="the length of the billing period a tick bills, the one it falls in (in"
+        " BILLING_SCHEDULE_TZ): a customer billed in it already is skipped",
     )
     schedule_catch_up_s: float = setting(
         86400.0,

@@ -4,90 +4,25 @@ the coordinator serving the console, the CRM allowing it, the runtime, Kafka and
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
-import pytest
 import requests
 from playwright.sync_api import Browser, Dialog, Page, Request, expect
 
 from functions.storage.bucket import Bucket
 from runtime.config import StackSettings
 from runtime.services import s3_client
-from tests.helpers.browser import chromium, screenshot
+from tests.helpers.browser import api, facts, open_console, row_of, screenshot, start_run
 from tests.helpers.cli import TOKEN
-from tests.helpers.ports import free_port
-from tests.helpers.processes import Processes, start_http_function
+from tests.helpers.processes import Processes
+from tests.helpers.waiting import wait_for
 
+pytest_plugins = ["tests.helpers.browser"]  # the browser, the console's stack, a tab
 WAIT_MS = 120_000  # for a run to finish on a loaded two-core machine
 # What the page shows after a click is waited for (expect polls), up to 30 s rather than
 # Playwright's 5: on two cores shared by two test workers an answer can take longer.
 expect.set_options(timeout=30_000)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def console(settings: StackSettings, processes: Processes) -> StackSettings:
-    """The coordinator and the CRM as `make up` runs them, with auth on and the CRM open to
-    the coordinator's console; the runtime is each test's to start."""
-    coordinator_port, crm_port = free_port(), free_port()
-    coordinator = f"http://127.0.0.1:{coordinator_port}"
-    crm = f"http://127.0.0.1:{crm_port}"
-    stack = replace(
-        settings,
-        auth_token=TOKEN,
-        console_crm_url=crm,
-        console_origins=coordinator,
-        coordinator_url=coordinator,
-        crm_url=crm,
-    )
-    start_http_function(processes, stack, "crm", port=crm_port)
-    start_http_function(processes, stack, "coordinator", port=coordinator_port)
-    return stack
-
-
-@pytest.fixture
-def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
-    """A fresh tab (its own session storage); a screenshot of where it ended, and no
-    JavaScript dialog nor script error left unnoticed."""
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    yield opened
-    screenshot(opened, request.node.name)
-    context.close()
-    assert errors == [], f"the page's scripts failed: {errors}"
-
-
-def open_console(page: Page, stack: StackSettings, token: str = TOKEN, hash_: str = "") -> None:
-    page.goto(f"{stack.coordinator_url}/console/{hash_}")
-    expect(page.get_by_role("dialog", name="Bearer token")).to_be_visible()
-    page.get_by_label("Token (BILLING_TOKEN)").fill(token)
-    page.get_by_role("button", name="Use this token").click()
-
-
-def start_run(page: Page, ids: str | None) -> str:
-    """Starts a run from the console's form (every customer without ``ids``); its id."""
-    page.get_by_role("link", name="Start a run").first.click()
-    if ids is None:
-        page.get_by_label("Every customer of the CRM").check()
-    else:
-        page.get_by_label("Customer ids, separated by spaces, commas or lines").fill(ids)
-    page.get_by_role("button", name="Start the run").click()
-    page.wait_for_url(re.compile(r"#/runs/run-"))
-    return page.url.rpartition("/")[2]
-
-
-def facts(page: Page) -> dict[str, str]:
-    terms = page.locator(".facts dt").all_inner_texts()
-    return dict(zip(terms, page.locator(".facts dd").all_inner_texts(), strict=True))
 
 
 def test_the_console_is_served_without_the_token_under_a_strict_policy(
@@ -335,3 +270,123 @@ def test_the_console_works_by_keyboard_on_a_narrow_screen(
     assert page.evaluate("document.documentElement.scrollWidth") <= 375, "no sideways scroll"
     screenshot(page, "run-page-375px")
     context.close()
+
+
+# -- billing periods ---------------------------------------------------------------------
+
+PERIOD = "2026-11"
+
+
+def test_a_period_bills_each_customer_once_and_its_books_show_every_customer(
+    console: StackSettings, processes: Processes, page: Page
+) -> None:
+    # 50 customers more than the seed's 8: the books take two pages of 50.
+    fields = ("firstName", "lastName", "city", "connectionId", "connectionMandate")
+    imported = [dict.fromkeys(fields, f"{n}") for n in range(50)]
+    api("POST", f"{console.crm_url}/customers", json=imported)
+    # Customer 4's workflow of the period fails: its run is cancelled before any function
+    # runs, so engine-start ends it as cancelled.
+    body = {"customerIdentifiers": ["4"], "billingPeriod": PERIOD}
+    cancelled = api("POST", console.coordinator_url, json=body)["runId"]
+    api("POST", f"{console.coordinator_url}/runs/{cancelled}/cancel")
+    processes.runtime("all", console)
+
+    open_console(page, console)
+    first = start_run(page, "1 2", PERIOD)
+    expect(page.get_by_text("100%")).to_be_visible(timeout=WAIT_MS)
+    assert (facts(page)["Billing period"], facts(page)["Billed before"]) == (PERIOD, "0")
+
+    second = start_run(page, "1 2 3", PERIOD)
+    expect(page.get_by_role("alert")).to_contain_text(
+        f"Started {second}. 2 customer(s) were billed in {PERIOD} already: not billed again."
+    )
+    expect(page.get_by_text("100%")).to_be_visible(timeout=WAIT_MS)
+    assert (facts(page)["Billed"], facts(page)["Billed before"]) == ("3", "2")
+    for customer in ("1", "2"):
+        row = row_of(page, customer)
+        expect(row).to_contain_text(f"billed before by {first}")
+        expect(row.get_by_role("link", name=first)).to_have_attribute("href", f"#/runs/{first}")
+    expect(row_of(page, "3")).not_to_contain_text("billed before")
+    screenshot(page, "run-page-billed-before")
+    row_of(page, "1").get_by_role("link", name="Read the bill").click()
+    expect(page.get_by_role("heading", name="Bill of customer 1")).to_be_visible()
+    expect(page.locator("main p")).to_contain_text(f"From run {first}.")
+    expect(page.get_by_label("The bill's text")).to_contain_text("Bill for John Doe")
+
+    page.get_by_role("link", name="Runs").first.click()
+    for run_id in (first, second):
+        row = page.get_by_role("row").filter(has=page.get_by_role("link", name=run_id))
+        expect(row.get_by_role("link", name=PERIOD)).to_be_visible()
+    wait_for(
+        "the cancelled run's customer to fail",
+        lambda: api("GET", f"{console.coordinator_url}/runs/{cancelled}")["counts"]["failed"],
+    )
+    page.get_by_role("link", name=PERIOD).first.click()
+
+    expect(page.get_by_role("heading", name=f"Billing period {PERIOD}")).to_be_visible()
+    expect(page.get_by_role("row")).to_have_count(51)  # a page of 50, and the heading
+    assert facts(page) == {"Customers": "58", "Billed": "3", "Failed": "1", "Not billed": "54"}
+    billed = row_of(page, "3")
+    expect(billed.get_by_role("link", name=second)).to_be_visible()
+    expect(billed.get_by_role("link", name="Read the bill")).to_have_attribute(
+        "href", f"#/bill/{second}/3"
+    )
+    failed = row_of(page, "4")
+    expect(failed).to_contain_text("failed")
+    expect(failed).to_contain_text("cancelled")
+    expect(failed.get_by_role("link", name=cancelled)).to_be_visible()
+    expect(row_of(page, "5")).to_contain_text("not billed")
+    screenshot(page, "period-books")
+
+    page.get_by_label("Show").select_option("failed")
+    expect(page.get_by_role("row")).to_have_count(2)
+    expect(page.get_by_role("row").nth(1)).to_contain_text("cancelled")
+    page.get_by_label("Show").select_option("unbilled")
+    expect(page.get_by_role("row")).to_have_count(51)
+    expect(page.get_by_role("button", name="Previous page")).to_be_disabled()
+    page.get_by_role("button", name="Next page").click()
+    expect(page.get_by_role("row")).to_have_count(5)  # 54 not billed: 50, then 4
+    expect(page.get_by_role("cell", name="not billed")).to_have_count(4)
+    expect(page.get_by_role("button", name="Next page")).to_be_disabled()
+    # The totals stay those of the whole CRM, whatever page or filter is shown.
+    assert facts(page)["Not billed"] == "54"
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Periods").click()
+    page.locator("main p").get_by_role("link", name=PERIOD).click()  # of the recent runs
+    expect(page.get_by_role("row")).to_have_count(51)
+
+
+def test_a_bad_period_is_refused_in_the_servers_words(console: StackSettings, page: Page) -> None:
+    document = requests.get(f"{console.coordinator_url}/openapi.json", timeout=10).json()
+    schema = document["components"]["schemas"]["RunRequest"]["properties"]["billingPeriod"]
+    open_console(page, console, hash_="#/start")
+    period = page.get_by_label("Billing period", exact=True)
+    # The document's pattern, which the browser anchors itself.
+    assert f"^{period.get_attribute('pattern')}$" == schema["pattern"]
+    expect(page.get_by_text("a quarter (2026-Q4)")).to_be_visible()
+    mismatch = "input => input.validity.patternMismatch"
+    for text, refused in [("2028-02-29", False), ("2026-Q4", False), ("2027-02-29", True)]:
+        period.fill(text)
+        assert period.evaluate(mismatch) is refused, text
+
+    page.get_by_label("Customer ids, separated by spaces, commas or lines").fill("1")
+    period.fill("2026-13")
+    page.get_by_role("button", name="Start the run").click()
+    expect(page.get_by_role("alert")).to_contain_text(
+        '"billingPeriod" is "2026-13", which is not a billing period; give YYYY-MM (a month:'
+        " 2026-12), YYYY-MM-DD (a day: 2026-12-06)"
+    )
+    assert page.url.endswith("#/start"), "no run started"
+    screenshot(page, "start-bad-period")
+    assert api("GET", f"{console.coordinator_url}/runs")["runs"] == []
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Periods").click()
+    expect(page.get_by_text("No recent run billed a period.")).to_be_visible()
+    this_month = date.today().strftime("%Y-%m")  # the page's default, by the same clock
+    expect(page.get_by_label("Billing period", exact=True)).to_have_value(this_month)
+    page.get_by_label("Billing period", exact=True).fill("2026-Q5")
+    page.get_by_role("button", name="Show the books").click()
+    expect(page.get_by_role("alert")).to_contain_text(
+        "period='2026-Q5' is not a billing period; give YYYY-MM"
+    )
+    expect(page.get_by_role("table")).to_be_hidden()

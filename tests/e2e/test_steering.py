@@ -130,9 +130,11 @@ def test_a_run_cancelled_midway_bills_no_one_after_the_bound(
 
 
 @pytest.mark.slow
-def test_a_schedule_of_every_minute_bills_every_customer_once_a_tick(
+def test_a_schedule_of_every_minute_bills_every_customer_once_a_period(
     settings: StackSettings, processes: Processes
 ) -> None:
+    """Every minute, a tick of this month: the first bills every customer, the second
+    finds each billed in the month and sends no workflow."""
     scheduled = replace(settings, billing_schedule="* * * * *", auth_token=TOKEN)
     coordinator, _ = start_http_function(processes, scheduled, "coordinator")
     processes.runtime("all", scheduled)
@@ -150,6 +152,11 @@ def test_a_schedule_of_every_minute_bills_every_customer_once_a_tick(
     ticks = [run["scheduledFor"] for run in runs]
     assert len(set(ticks)) == len(ticks), f"a tick billed twice: {ticks}"
     assert all(run["counts"] == {"pending": 0, "billed": 8, "failed": 0} for run in runs)
+    bills = Bucket(s3_client(settings), settings.bills_bucket)
+    for period in {run["billingPeriod"] for run in runs}:  # two, if a month ended between
+        assert len(list(bills.names(f"{period}/"))) == 8, "one bill a customer in the month"
+        before = sorted(run["billedBefore"] for run in runs if run["billingPeriod"] == period)
+        assert before == [0] + [8] * (len(before) - 1), before
     shown = billing(client, "schedule").stdout.splitlines()
     assert shown[0] == "* * * * * in UTC; the next ticks:"
     assert any(line.startswith("the last scheduled run: run-") for line in shown), shown

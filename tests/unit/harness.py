@@ -111,7 +111,9 @@ class RecordingPublisher:
     ) -> None:
         before_commit()
         if self.fail:
-            raise PublishFailed("Kafka at 127.0.0.1:9092 did not acknowledge 1 of 1 message(s)")
+            raise PublishFailed(
+                "Kafka at 127.0.0.1:9092 did not take the message(s), so none was published"
+            )
         self.published.extend(messages)
 
 

@@ -33,9 +33,19 @@ class Observed:
         return [name for name in ticks if keys.tick_page(name, 0) in pages]
 
     def run_ids(self) -> list[str]:
-        """The runs published, in the order they were: the same on every replay of an
-        example (their ids hold the time and a random part)."""
+        """The runs whose workflows were published, in the order they were: the same on
+        every replay of an example (their ids hold the time and a random part)."""
         return [r for r in dict.fromkeys(w.workflow_id.run_id or "" for w in self.workflows()) if r]
+
+    def published(self) -> set[str]:
+        """The runs Kafka took: those with a workflow on the topic, and those of a period
+        that had none to send (every customer billed in it before)."""
+        runs = self.runs()
+        with_workflows = set(self.run_ids())
+        nothing_to_send = {
+            run_id for run_id, run in runs.items() if set(run.customer_ids) <= run.billed_before
+        }
+        return with_workflows | nothing_to_send
 
     def workflows(self) -> Iterator[WorkflowMessage]:
         self.world.sync_published()
@@ -47,11 +57,15 @@ class Observed:
                 yield message
 
     def runs(self) -> dict[str, Run]:
-        """Every run record, read once."""
+        """Every run record there is, read once it says it was published (what the checks
+        use never changes after); a record removed (Kafka refused its run) is forgotten."""
         stored = Stored(self.settings.jobs_bucket)
-        for key in stored.names(keys.RUNS):
-            run_id = keys.run_of_record(key)
-            if run_id not in self.known_runs:
+        there = {keys.run_of_record(key): key for key in stored.names(keys.RUNS)}
+        for run_id in set(self.known_runs) - set(there):
+            del self.known_runs[run_id]
+        for run_id, key in there.items():
+            known = self.known_runs.get(run_id)
+            if known is None or not known.published:
                 self.known_runs[run_id] = records.to_run(stored.json(key))
         return self.known_runs
 
@@ -64,13 +78,13 @@ class Observed:
             run_id = run.retry_of
         return run_id
 
-    def bills(self) -> Iterator[tuple[str, str]]:
-        """(the workflow that wrote it, its customer) of every bill."""
+    def bills(self) -> Iterator[tuple[str, str, str]]:
+        """(its folder, the workflow that wrote it, its customer) of every bill."""
         stored = Stored(self.settings.bills_bucket)
         for name in stored.names():
             customer_id = keys.customer_of_bill(name)
             assert customer_id is not None
-            yield stored.metadata(name, "workflow-id"), customer_id
+            yield name.partition("/")[0], stored.metadata(name, "workflow-id"), customer_id
 
     def jobs_bucket_names(self, prefix: str) -> list[str]:
         return Stored(self.settings.jobs_bucket).names(prefix)

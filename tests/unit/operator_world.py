@@ -22,14 +22,15 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from functions.context import FunctionContext
+from functions.context import FunctionContext, iso_millis
 from functions.errors import PublishFailed, StorageUnavailable
 from functions.messages import Outgoing, Stream, WireMessage
 from functions.retry_unanswered import Tick, retry_unanswered
 from functions.run_starter import Coordination
+from functions.runs import new_run_id, plan
 from functions.schedule import BillingSchedule
 from functions.scheduled_billing import ScheduledBilling
-from functions.storage import RunCancellations, keys
+from functions.storage import IdempotencyRecord, Run, RunCancellations, keys
 from functions.web import HttpRequest, HttpResponse
 from runtime.config import FunctionSettings
 from runtime.http_function import HttpFunction
@@ -198,8 +199,10 @@ class World:
         path: str,
         body: bytes = b"",
         query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> HttpResponse[Any]:
-        head = HttpRequest(method, path, query or {}, headers={"content-type": "application/json"})
+        given = {"content-type": "application/json", **(headers or {})}
+        head = HttpRequest(method, path, query or {}, headers=given)
         http = self.coordinator if function == "coordinator" else self.crm
         return http(head, lambda: body)
 
@@ -281,7 +284,20 @@ class World:
             self.services.context.customers,
             self.services.tick_plans,
             self.schedule_page,
+            period_length="day",  # so that a few ticks cross a period's end
         )
+
+    def earlier_version_began(self, tick: str) -> None:
+        """What a version before the tick plans left of a tick it stopped in after its
+        first page: the page's run claimed as ``schedule:<tick>:0``, kept and published."""
+        first = self.services.context.customers.id_page("", self.schedule_page).items
+        runs = self.services.run_records.runs
+        run = Run(new_run_id(), iso_millis(self.now), tuple(first), scheduled_for=tick)
+        with self.faults_off():
+            runs.claim(f"schedule:{tick}:0", IdempotencyRecord(run.run_id, "earlier"))
+            runs.save(run)
+            self.publisher.publish([Outgoing(Stream.WORKFLOWS, w) for w in plan(run).workflows])
+            runs.save(replace(run, published=True))
 
     @contextmanager
     def faults_off(self) -> Iterator[None]:

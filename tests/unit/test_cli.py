@@ -16,11 +16,16 @@ from cli.api import next_page
 from cli.batches import import_requests
 from cli.progress import follow, summary
 from cli.runs import runs_of
+from functions.billing_period import PERIOD_FORMS
 from functions.identifiers import WorkflowId
+from functions.storage import Job
 from functions.storage.bucket import Bucket
 from functions.storage.s3 import S3BillStore
 from runtime.config import REPO, FunctionSettings
+from tests.helpers.cli import InProcessApi, billing_in_process
 from tests.helpers.ports import free_port
+from tests.unit.harness import Harness, client
+from tests.unit.review_world import bill_every_published, published_workflows
 
 RUN = "run-20261128T001500-0a1b2c3d"
 
@@ -87,6 +92,10 @@ def test_the_summary_names_each_failure_and_where_the_bills_lie() -> None:
         f"  {RUN}: bills in s3://bills/{RUN}/",
         "    customer 0 failed: reason 0",
     ]
+    period = {"billingPeriod": "2026-11", "billedBefore": 2}
+    of_a_period = summary([{**status(3, 0, 0), **period}], 1, "bills").splitlines()
+    assert of_a_period[0] == "1 run(s) done in 1.0s: 3 billed, 0 failed (2 of them billed before)"
+    assert of_a_period[1] == f"  {RUN}: bills in s3://bills/2026-11/"
 
 
 def test_a_stack_that_is_down_is_one_line_and_exit_2(
@@ -244,3 +253,105 @@ def test_every_request_of_an_import_is_sized_before_the_first_is_sent() -> None:
     assert all(len(json.dumps([v for _, v in r]).encode()) <= 1 << 20 for r in requests)
     assert import_requests(rows, 1000) == requests, "the same file, the same requests"
     assert [len(r) for r in import_requests(rows[:10], 4)] == [4, 4, 2]
+
+
+@pytest.fixture(autouse=True)
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The CLI's state folder, the test's own."""
+    monkeypatch.setenv("BILLING_STATE_DIR", str(tmp_path / "state"))
+    return tmp_path / "state"
+
+
+@pytest.fixture
+def stack(harness: Harness, state: Path, monkeypatch: pytest.MonkeyPatch) -> InProcessApi:
+    harness.services.seeded_customers()
+    return billing_in_process(monkeypatch, client, harness.publisher, state)
+
+
+@pytest.mark.parametrize("period", ["2026-13", "26-11", "2026-Q5", "2027-02-29", "2026/11"])
+def test_a_bad_period_is_a_usage_error_before_anything_is_sent(
+    period: str, stack: InProcessApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for command in (["run", "1", "--period", period], ["periods", "show", period]):
+        with pytest.raises(SystemExit) as exited:
+            main(command)
+        assert exited.value.code == 2
+        assert (
+            capsys.readouterr()
+            .err.splitlines()[-1]
+            .endswith(f"{period!r} is not a billing period; {PERIOD_FORMS}")
+        )
+    assert stack.posts == []
+
+
+def test_a_periods_books_are_shown_a_page_at_a_time(
+    stack: InProcessApi, harness: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "1", "2", "--period", "2026-11"]) == 0
+    run_id = published_workflows(harness)[0].workflow_id.run_id
+    assert run_id is not None
+    bill_every_published(harness, {run_id})
+    assert main(["run", "3", "--period", "2026-11"]) == 0
+    failed = published_workflows(harness)[-1].workflow_id
+    job = Job(failed, "3", "t", "t", period="2026-11")
+    harness.services.context.failures.record(job, "the CRM did not answer", "t")
+    capsys.readouterr()
+
+    assert main(["periods", "show", "2026-11", "--limit", "4"]) == 0
+    assert [" ".join(line.split()) for line in capsys.readouterr().out.splitlines()] == [
+        "2026-11: 8 customer(s) of the CRM: 2 billed, 1 failed, 5 not billed",
+        "CUSTOMER STATE BILL OR REASON RUN",
+        f"1 billed 2026-11/customer-bill-1.txt {run_id}",
+        f"2 billed 2026-11/customer-bill-2.txt {run_id}",
+        f"3 failed the CRM did not answer {failed.run_id}",
+        "4 unbilled",
+        "more: billing periods show 2026-11 --limit 4 --after 4 (or --all)",
+    ]
+    assert main(["periods", "show", "2026-11", "--limit", "3", "--all"]) == 0
+    every = capsys.readouterr().out.splitlines()
+    assert len(every) == 2 + 8 and not every[-1].startswith("more:")
+    assert main(["periods", "show", "2026-11", "--state", "unbilled", "--after", "6"]) == 0
+    assert [line.split()[:2] for line in capsys.readouterr().out.splitlines()[2:]] == [
+        ["7", "unbilled"],
+        ["8", "unbilled"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("command", "most", "of"),
+    [
+        (["customers", "ls"], 500, "customers"),
+        (["runs", "ls"], 100, "runs"),
+        (["periods", "show", "2026-11"], 1000, "customers"),
+    ],
+)
+def test_a_page_size_the_server_would_refuse_is_a_usage_error(
+    command: list[str], most: int, of: str, stack: InProcessApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for limit in ("0", str(most + 1), "-1", "ten"):
+        with pytest.raises(SystemExit) as exited:
+            main([*command, "--limit", limit])
+        assert exited.value.code == 2
+        error = capsys.readouterr().err.splitlines()[-1]
+        assert error.endswith(f"{limit!r} is not a number of {of} from 1 to {most}")
+    # The bounds are the servers' own.
+    path = {"customers": "/", "runs": "/runs", "periods": "/periods/2026-11"}[command[0]]
+    served = client("crm" if command[0] == "customers" else "coordinator")
+    assert served.get(f"{path}?limit={most}").status_code == 200
+    assert served.get(f"{path}?limit={most + 1}").status_code == 400
+    assert main([*command, "--limit", str(most)]) == 0
+
+
+def test_a_csv_naming_a_column_twice_imports_nothing(
+    stack: InProcessApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_text(
+        "customerId,firstName,lastName,city,connectionId,customerId\n1,Ada,L,Delft,7,2\n"
+    )
+    assert main(["customers", "import", str(path)]) == 2
+    (error,) = capsys.readouterr().err.splitlines()
+    assert error == (
+        f"billing: nothing was imported: {path}: line 1 names the column customerId twice"
+    )
+    assert client("crm").get("/?customerId=2").get_json()["firstName"] == "Jane"

@@ -1,9 +1,11 @@
 """The web console as the coordinator serves it: its files without the token and under a
-strict policy, the CRM open to it by CORS only, a bill's text, a run's customers by page.
-The pages themselves are tested in a browser (tests/e2e/test_console.py)."""
+strict policy, the CRM open to it by CORS only, a bill's text, a run's customers by page,
+the billing period's pattern and the answers its period pages read. The pages themselves
+are tested in a browser (tests/e2e/test_console.py)."""
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
@@ -28,6 +30,7 @@ BEARER = {"Authorization": f"Bearer {TOKEN}"}
         ("/console/", "text/html"),
         ("/console", "text/html"),
         ("/console/app.js", "text/javascript"),
+        ("/console/periods.js", "text/javascript"),
         ("/console/style.css", "text/css"),
     ],
 )
@@ -58,7 +61,7 @@ def test_every_script_module_is_served_under_the_policy_and_imports_only_served_
 ) -> None:
     served = assets()
     scripts = [name for name in served if name.endswith(".js")]
-    assert {"app.js", "api.js", "runs.js", "customers.js"} <= set(scripts)
+    assert {"app.js", "api.js", "runs.js", "customers.js", "start.js", "periods.js"} <= set(scripts)
     for name in scripts:
         response = client("coordinator").get(f"/console/{name}")
         assert response.status_code == 200
@@ -68,6 +71,63 @@ def test_every_script_module_is_served_under_the_policy_and_imports_only_served_
         assert len(text.splitlines()) < 250, f"{name}: a module a subject, under 250 lines"
         for imported in re.findall(r'from "\./([^"]+)"', text):
             assert imported in served, f"{name} imports {imported}, which is not served"
+        # What it shows is text (elements.js: h()), never markup parsed from what it read.
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+            assert sink not in text, f"{name} uses {sink}"
+
+
+def test_the_page_carries_the_documents_billing_period_pattern_and_a_way_to_the_periods(
+    guarded: Harness,
+) -> None:
+    coordinator = client("coordinator")
+    page = coordinator.get("/console/").get_data(as_text=True)
+    found = re.search(r'<meta name="billing-period-pattern" content="([^"]*)">', page)
+    assert found, "the page names the pattern its period inputs take"
+    document = coordinator.get("/openapi.json").get_json()
+    body = document["components"]["schemas"]["RunRequest"]["properties"]["billingPeriod"]
+    books_period = document["paths"]["/periods/{period}"]["get"]["parameters"][0]
+    assert books_period["name"] == "period"
+    # An input's pattern is anchored by the browser; the document's carries its anchors.
+    assert f"^{html.unescape(found[1])}$" == body["pattern"] == books_period["schema"]["pattern"]
+    assert '<a href="#/periods">Periods</a>' in page
+
+
+def test_the_period_answers_hold_what_the_console_reads_of_them(harness: Harness) -> None:
+    """The keys periods.js and runs.js read, in the coordinator's answers: a run of a period,
+    a second one that finds its customers billed before, the period's books, and the bill
+    read through the run that wrote it, as the console links it."""
+    coordinator = client("coordinator")
+    harness.services.seeded_customers()
+    period = {"billingPeriod": "2026-11"}
+    first = coordinator.post("/", json={"customerIdentifiers": ["1"], **period}).get_json()
+    workflow_id = WorkflowId(first["workflows"][0]["workflowId"])
+    text = "Bill for John Doe\n"
+    assert harness.services.context.bills.create(
+        "2026-11/customer-bill-1.txt", text, workflow_id, "t"
+    )
+    second = coordinator.post("/", json={"customerIdentifiers": ["1", "2"], **period}).get_json()
+    assert (second["billingPeriod"], second["billedBefore"]) == ("2026-11", ["1"])
+
+    run = coordinator.get(f"/runs/{second['runId']}?limit=50&after=0").get_json()
+    assert (run["billingPeriod"], run["billedBefore"]) == ("2026-11", 1)
+    billed_before = run["customers"][0]
+    assert billed_before["billedBefore"] is True and billed_before["billedBy"] == first["runId"]
+    listed = coordinator.get("/runs?limit=20").get_json()["runs"]
+    assert {r["billingPeriod"] for r in listed} == {"2026-11"}
+
+    books = coordinator.get("/periods/2026-11?limit=50").get_json()
+    assert books["totals"] == {"customers": 8, "billed": 1, "failed": 0, "unbilled": 7}
+    assert books["customers"][0]["billedBy"] == first["runId"] and books["next"] is None
+    shown = coordinator.get(f"/runs/{billed_before['billedBy']}/bills/1")
+    assert shown.status_code == 200 and shown.get_data(as_text=True) == text
+    read: dict[str, tuple[str, ...]] = {
+        "periods.js": ("billedBy", "failedIn", "reason", "totals", "next"),
+        "runs.js": ("billingPeriod", "billedBefore", "billedBy"),
+        "start.js": ("billedBefore",),
+    }
+    for script, keys in read.items():
+        served = coordinator.get(f"/console/{script}").get_data(as_text=True)
+        assert all(f".{key}" in served for key in keys), script
 
 
 def test_the_console_serves_only_its_own_files(guarded: Harness) -> None:

@@ -101,7 +101,7 @@ def test_coordinator_answers_503_when_kafka_does_not_acknowledge(harness: Harnes
     harness.publisher.fail = True
     response = client("coordinator").post("/", json={"customerIdentifiers": ["1"]})
     assert response.status_code == 503
-    assert "did not acknowledge" in response.get_json()["error"]
+    assert "none was published" in response.get_json()["error"]
 
 
 def test_a_run_that_cannot_be_recorded_is_not_published(harness: Harness) -> None:

@@ -1,28 +1,31 @@
 """The operator actions keep the engine's promise, over random sequences of them.
 
-hypothesis drives a whole system (``operator_world.py``) through starts, cancels, retries,
-ticks of the billing schedule, imports and new customers, while records are delivered late,
-in batches that read the cancels before the latest, and again; S3 and Kafka writes fail
-when the model says so. After every step:
+hypothesis drives a whole system (``operator_world.py``) through starts (with a billing
+period and without, with an Idempotency-Key and without), re-posts after each kind of 503,
+`billing run` run again after a 503 stopped it midway (``operator_clients.py``), cancels,
+retries, ticks of the billing schedule (across a period's end, and a tick an earlier version
+stopped in), imports and new customers, while records are delivered late, in batches that
+read the cancels before the latest, and again; S3 and Kafka writes fail when the model says
+so. Each answer keeps its promise (a 503 published nothing). After every step:
 
-- no customer has two bills, nor two pending workflows, within one run lineage (a run and
-  its retries), nor two workflows within one tick of the schedule;
+- no customer has two bills within one billing period, nor two bills or two pending
+  workflows within one run lineage (a run and its retries) without one, and a run of a
+  period bills only into its period; no customer is in two runs of one tick;
 - a tick the scheduler counts as handled holds every customer the CRM had when it began;
 - an import the CRM answered for is visible whole, each new customer once; one it failed
   is visible whole once asked again, never twice;
 - once everything is delivered and every question has had its chances, every customer of
-  every lineage has a bill or a failure.
+  every run Kafka took has a bill or a failure, every such run is settled (done or
+  cancelled), and no run Kafka refused is listed as running.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import uuid
-from collections import Counter, defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -40,10 +43,15 @@ from hypothesis.stateful import (
 from moto import mock_aws
 
 from functions.errors import BillingError
-from functions.messages import Customer, Stream
+from functions.messages import Stream
 from functions.scheduled_billing import bill_on_schedule
-from functions.storage import keys
 from runtime.config import FunctionSettings
+from tests.unit.operator_checks import (
+    bills_once_a_period_and_a_lineage,
+    runs_kafka_took_are_settled,
+    ticks_bill_their_customers_once,
+)
+from tests.unit.operator_clients import Clients, CrmClients, CrmRequest, customer, post_of
 from tests.unit.operator_view import Observed
 from tests.unit.operator_world import World, one_thread
 
@@ -56,6 +64,14 @@ UNKNOWN = "99"  # a customer the CRM never has: its job fails
 GIVEN_IDS = st.sampled_from(("0", "2", "5", "9", "10", "11"))
 STALE = st.booleans()
 RUN_CHOICE = st.integers(0, 3)
+# The periods a run bills: the days the scheduler's ticks fall in (it bills a day a tick),
+# or none; the keys clients send.
+PERIODS = st.sampled_from((None, "2026-12-01", "2026-12-02"))
+KEYS = st.sampled_from((None, "key-1", "key-2"))
+CUSTOMERS = st.lists(st.sampled_from(("1", "2", "5", UNKNOWN)), min_size=1, max_size=3, unique=True)
+CLI_CUSTOMERS = st.lists(
+    st.sampled_from(("1", "2", "3", "5", UNKNOWN)), min_size=1, max_size=5, unique=True
+)
 # The rules a test runs, all unless it focuses (a deep run too: MODEL_RULES=retry,cancel,...).
 _FOCUS: list[frozenset[str]] = [
     frozenset(os.environ["MODEL_RULES"].split(","))
@@ -71,31 +87,19 @@ STEERING = frozenset(
 CRM_AND_SCHEDULE = frozenset(
     {
         *("tick", "add_customer", "import_customers", "send_again", "s3_write_fails"),
-        *("kafka_refuses", "deliver", "settle"),
+        *("kafka_refuses", "deliver", "settle", "earlier_version_stopped_in_a_tick"),
+    }
+)
+PERIODS_AND_REPOSTS = frozenset(
+    {
+        *("start_run", "post_again", "cli_run", "cli_rerun", "retry", "tick", "deliver"),
+        *("deliver_again", "sweep", "s3_write_fails", "kafka_refuses", "settle", "cancel"),
     }
 )
 
 
 def enabled(name: str) -> bool:
     return not _FOCUS[0] or name in _FOCUS[0]
-
-
-def customer(customer_id: str, city: str = "Utrecht") -> Customer:
-    return Customer(customer_id, f"First{customer_id}", f"Last{customer_id}", city, "5000", "1")
-
-
-@dataclass
-class Import:
-    """What a client sent the CRM: one new customer (``single``), or a list to import of
-    given-id items and new ones; each new one is marked by a city of its own."""
-
-    items: list[dict[str, str]]
-    single: bool = False
-    answered: str = "not yet"  # "imported", "failed" (and sent again later), "conflicted"
-
-    @property
-    def new_cities(self) -> list[str]:
-        return [item["city"] for item in self.items if "customerId" not in item]
 
 
 class OperatorModel(RuleBasedStateMachine):
@@ -117,10 +121,9 @@ class OperatorModel(RuleBasedStateMachine):
             self.s3.create_bucket(Bucket=bucket)
         self.world = World(self.s3, self.settings, SCHEDULE_PAGE)
         self.seen = Observed(self.world, self.settings)
-        self.imports: list[Import] = []
-        self.cities: dict[str, str] = {}  # customer id -> its city, as last written
+        self.clients = Clients(self.world, self.settings.jobs_bucket)
+        self.crm = CrmClients(self.world)
         self.ticks_begun: dict[str, set[str]] = {}  # tick -> the CRM's customers then
-        self.crm_changed = False
 
     def teardown(self) -> None:
         self.world.close()
@@ -133,15 +136,35 @@ class OperatorModel(RuleBasedStateMachine):
     # -- operator actions -----------------------------------------------------------
 
     @precondition(lambda self: enabled("start_run"))
+    @rule(customers=CUSTOMERS, period=PERIODS, key=KEYS)
+    def start_run(
+        self, customers: list[str], period: str | None = None, key: str | None = None
+    ) -> None:
+        self.clients.post(post_of(customers, period, key))
+
+    @precondition(lambda self: self.clients.refused)
+    @precondition(lambda self: enabled("post_again"))
+    @rule(which=RUN_CHOICE)
+    def post_again(self, which: int) -> None:
+        """A client told 503 (Kafka refused, or S3 failed) sends the same request again."""
+        self.clients.post_again(which)
+
+    @precondition(lambda self: enabled("cli_run"))
     @rule(
         customers=st.lists(
-            st.sampled_from(("1", "2", "5", UNKNOWN)), min_size=1, max_size=3, unique=True
-        )
+            st.sampled_from(("1", "2", "3", "5", UNKNOWN)), min_size=1, max_size=5, unique=True
+        ),
+        period=PERIODS,
     )
-    def start_run(self, customers: list[str]) -> None:
-        body = json.dumps({"customerIdentifiers": customers}).encode()
-        response = self.world.call("coordinator", "POST", "/", body)
-        assert response.status in (202, 503), response.body
+    def cli_run(self, customers: list[str], period: str | None) -> None:
+        self.clients.cli_run(customers, period, f"plan-{len(self.clients.plans)}")
+
+    @precondition(lambda self: any(p.unfinished for p in self.clients.plans))
+    @precondition(lambda self: enabled("cli_rerun"))
+    @rule()
+    def cli_rerun(self) -> None:
+        """The same `billing run` again, after a 503 stopped it midway."""
+        self.clients.cli_rerun()
 
     @precondition(lambda self: self.seen.run_ids())
     @precondition(lambda self: enabled("cancel"))
@@ -154,8 +177,12 @@ class OperatorModel(RuleBasedStateMachine):
     @precondition(lambda self: enabled("retry"))
     @rule(which=RUN_CHOICE)
     def retry(self, which: int) -> None:
+        before = len(self.world.publisher.published)
         response = self.world.call("coordinator", "POST", f"/runs/{self.run(which)}/retry")
         assert response.status in (202, 409, 503), response.body
+        if response.status == 503:
+            published = self.world.publisher.published[before:]
+            assert not published, "a retry answered 503, yet published"
 
     @precondition(lambda self: self.seen.run_ids())
     @precondition(lambda self: enabled("retry_again"))
@@ -171,15 +198,31 @@ class OperatorModel(RuleBasedStateMachine):
         return run_ids[which % len(run_ids)]
 
     @precondition(lambda self: enabled("tick"))
-    @rule(again=st.booleans())
-    def tick(self, again: bool) -> None:
-        """The scheduler at the next minute, or a second scheduler at the same one."""
+    @rule(again=st.booleans(), next_day=st.booleans())
+    def tick(self, again: bool, next_day: bool = False) -> None:
+        """The scheduler at the next minute (of the next day, another period), or a second
+        scheduler at the same one."""
         world = self.world
         if not again:
-            world.now = world.now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+            later = timedelta(days=1 if next_day else 0, minutes=1)
+            world.now = world.now.replace(second=0, microsecond=0) + later
         due = world.schedule.due(world.now)
         assert due is not None
         self.ticks_begun.setdefault(world.schedule.name(due), set(self.seen.crm_customers()))
+        self.check_schedule()
+
+    @precondition(lambda self: enabled("earlier_version_stopped_in_a_tick"))
+    @rule()
+    def earlier_version_stopped_in_a_tick(self) -> None:
+        """A version before the plans began the next minute's tick (page 0 claimed as
+        ``schedule:<tick>:0``, published) and stopped; this one is started, and checks."""
+        world = self.world
+        world.now = world.now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        due = world.schedule.due(world.now)
+        assert due is not None
+        tick = world.schedule.name(due)
+        self.ticks_begun[tick] = set(self.seen.crm_customers())
+        world.earlier_version_began(tick)
         self.check_schedule()
 
     def check_schedule(self) -> None:
@@ -192,8 +235,8 @@ class OperatorModel(RuleBasedStateMachine):
     def add_customer(self) -> None:
         item = customer("0", city=f"new-{uuid.uuid4().hex[:6]}").to_wire()
         del item["customerId"]
-        self.imports.append(Import([item], single=True))
-        self.send(self.imports[-1])
+        self.crm.sent.append(CrmRequest([item], single=True))
+        self.crm.send(self.crm.sent[-1])
 
     @precondition(lambda self: enabled("import_customers"))
     @rule(given=st.lists(GIVEN_IDS, max_size=3, unique=True), new=st.integers(0, 2))
@@ -204,37 +247,15 @@ class OperatorModel(RuleBasedStateMachine):
             del item["customerId"]
             items.append(item)
         if items:
-            self.imports.append(Import(items))
-            self.send(self.imports[-1])
+            self.crm.sent.append(CrmRequest(items))
+            self.crm.send(self.crm.sent[-1])
 
-    @precondition(lambda self: any(i.answered == "failed" for i in self.imports))
+    @precondition(lambda self: any(i.answered == "failed" for i in self.crm.sent))
     @precondition(lambda self: enabled("send_again"))
     @rule()
     def send_again(self) -> None:
         """A client told its create or import failed sends it again."""
-        self.send(next(i for i in self.imports if i.answered == "failed"))
-
-    def send(self, sent: Import) -> None:
-        self.crm_changed = True
-        body = sent.items[0] if sent.single else sent.items
-        response = self.world.call("crm", "POST", "/customers", json.dumps(body).encode())
-        if response.status == 409 and sent.answered == "failed":
-            # Another import gave an id this one planned and had not written yet: it is
-            # not written twice, and says so (docs/guarantees.md).
-            assert "have changed since" in response.body["error"], response.body
-            sent.answered = "conflicted"
-            return
-        assert response.status in (201, 503), response.body
-        if response.status == 503:
-            sent.answered = "failed"
-            for item in sent.items:  # a given id may hold either customer until sent again
-                self.cities.pop(item.get("customerId", ""), None)
-            return
-        sent.answered = "imported"
-        stored = [response.body] if sent.single else response.body
-        for item, kept in zip(sent.items, stored, strict=True):
-            assert kept["city"] == item["city"]
-            self.cities[kept["customerId"]] = item["city"]
+        self.crm.send(next(i for i in self.crm.sent if i.answered == "failed"))
 
     # -- the engine, and faults -----------------------------------------------------
 
@@ -272,11 +293,12 @@ class OperatorModel(RuleBasedStateMachine):
     @rule()
     def settle(self) -> None:
         """Faults over, every record delivered, every question's chances spent: each
-        customer of each lineage has a bill or a failure, each tick holds its customers."""
+        customer of each run Kafka took has a bill or a failure, each such run is settled,
+        each tick holds its customers."""
         world = self.world
         with world.faults_off():
-            for sent in [i for i in self.imports if i.answered == "failed"]:
-                self.send(sent)
+            for sent in [i for i in self.crm.sent if i.answered == "failed"]:
+                self.crm.send(sent)
             self.imports_are_whole_and_once()
             self.check_schedule()  # a later check finishes every tick begun
             ended = self.seen.ticks_ended(list(self.ticks_begun))
@@ -290,62 +312,22 @@ class OperatorModel(RuleBasedStateMachine):
             for _ in range(4):
                 world.sweep(10)
                 world.drain()
-        self.check_lineages(settled=True)
+            bills_once_a_period_and_a_lineage(self.seen, settled=True)
+            runs_kafka_took_are_settled(self.world, self.seen)
 
     # -- invariants -----------------------------------------------------------------
 
     @invariant()
-    def lineages_bill_each_customer_once(self) -> None:
-        self.check_lineages(settled=False)
+    def bills_once_a_period_and_a_lineage(self) -> None:
+        bills_once_a_period_and_a_lineage(self.seen, settled=False)
 
     @invariant()
     def ticks_bill_their_customers_once(self) -> None:
-        runs = self.seen.runs()
-        published = set(self.seen.run_ids())
-        by_tick: dict[str, Counter[str]] = defaultdict(Counter)
-        for run in runs.values():
-            if run.scheduled_for is not None and run.run_id in published:
-                by_tick[run.scheduled_for].update(run.customer_ids)
-        for name, counted in by_tick.items():
-            twice = [c for c, n in counted.items() if n > 1]
-            assert not twice, f"tick {name}: customers {twice} in two of its runs"
-        for name in self.seen.ticks_ended(list(self.ticks_begun)):
-            missing = self.ticks_begun[name] - set(by_tick[name])
-            assert not missing, f"tick {name} ended, customers {sorted(missing)} never billed"
+        ticks_bill_their_customers_once(self.seen, self.ticks_begun)
 
     @invariant()
     def imports_are_whole_and_once(self) -> None:
-        if not self.crm_changed:
-            return
-        self.crm_changed = False
-        held = self.seen.crm_customers()
-        for customer_id, city in self.cities.items():
-            assert held.get(customer_id) == city, f"customer {customer_id} is not as stored"
-        cities = Counter(held.values())
-        for sent in self.imports:
-            for city in sent.new_cities:
-                assert cities[city] <= 1, f"a new customer ({city}) stored twice"
-                if sent.single and sent.answered == "failed":
-                    assert cities[city] == 0, f"a create answered 503, yet {city} exists"
-
-    def check_lineages(self, settled: bool) -> None:
-        runs = self.seen.runs()
-        failed = {keys.workflow_of_failure(k) for k in self.seen.jobs_bucket_names(keys.FAILED)}
-        billed: Counter[tuple[str, str]] = Counter()
-        for writer, customer_id in self.seen.bills():
-            billed[(self.seen.lineage(runs, writer), customer_id)] += 1
-        twice = [key for key, n in billed.items() if n > 1]
-        assert not twice, f"billed twice within a lineage (root, customer): {twice}"
-        pending: Counter[tuple[str, str]] = Counter()
-        for workflow in self.seen.workflows():
-            lineage = self.seen.lineage(runs, workflow.workflow_id)
-            key = (lineage, workflow.customer_identifier)
-            if workflow.workflow_id.key not in failed and key not in billed:
-                pending[key] += 1
-        doubled = [key for key, n in pending.items() if n > 1]
-        assert not doubled, f"two pending workflows within a lineage (root, customer): {doubled}"
-        if settled:
-            assert not pending, f"settled, yet neither billed nor failed: {sorted(pending)}"
+        self.crm.check_whole_and_once(self.seen)
 
 
 @pytest.fixture
@@ -383,3 +365,7 @@ def test_runs_steered_at_random_bill_each_customer_once(model_s3: S3Client) -> N
 
 def test_customers_and_ticks_at_random_stay_whole_and_once(model_s3: S3Client) -> None:
     run_model(model_s3, CRM_AND_SCHEDULE, examples=5)  # a tick bills every customer
+
+
+def test_periods_and_posts_sent_again_at_random_bill_once_a_period(model_s3: S3Client) -> None:
+    run_model(model_s3, PERIODS_AND_REPOSTS, examples=6)

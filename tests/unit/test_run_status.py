@@ -63,16 +63,21 @@ def test_a_run_tells_each_customers_state_bill_and_failure(harness: Harness) -> 
     assert (done["counts"]["pending"], done["done"], done["customers"]) == (0, True, [])
 
 
-def test_a_run_never_published_is_not_done(harness: Harness) -> None:
+def test_a_run_kafka_refused_is_neither_kept_nor_listed_and_its_key_publishes_it_later(
+    harness: Harness,
+) -> None:
     harness.publisher.fail = True
-    response = client("coordinator").post(
-        "/", json={"customerIdentifiers": ["1"]}, headers={"Idempotency-Key": "k-1"}
-    )
+    key = {"Idempotency-Key": "k-1"}
+    response = client("coordinator").post("/", json={"customerIdentifiers": ["1"]}, headers=key)
     assert response.status_code == 503
-    (record,) = harness.bucket(harness.services.settings.jobs_bucket).names(keys.RUNS)
-    run_id = keys.run_of_record(record)
-    body = status(run_id)
-    assert (body["published"], body["done"], body["counts"]["pending"]) == (False, False, 1)
+    jobs = harness.bucket(harness.services.settings.jobs_bucket)
+    assert list(jobs.names(keys.RUNS)) == list(jobs.names(keys.RUNS_NEWEST_FIRST)) == []
+    assert client("coordinator").get("/runs").get_json()["runs"] == []
+    harness.publisher.fail = False
+    again = client("coordinator").post("/", json={"customerIdentifiers": ["1"]}, headers=key)
+    assert again.status_code == 202
+    body = status(again.get_json()["runId"])
+    assert (body["published"], body["done"], body["counts"]["pending"]) == (True, False, 1)
 
 
 @pytest.mark.parametrize(

@@ -217,3 +217,73 @@ def test_a_tick_an_earlier_version_started_is_left_to_its_runs(harness: Harness)
     billing = scheduler(harness, "0 6 1 * *")
     assert bill_on_schedule(at("2026-12-01T06:00:02Z"), billing) == at("2026-12-01T06:00:00Z")
     assert [r["runId"] for r in runs()] == [run_id], "no second run of the tick"
+
+
+def test_a_tick_an_earlier_version_stopped_after_its_first_page_bills_the_rest(
+    harness: Harness,
+) -> None:
+    """Pages of 3: an earlier version claimed page 0 (customers 1 to 3) and stopped; the
+    tick goes on after customer 3, and every customer is billed by one run of it."""
+    tick = "2026-12-01T06:00 UTC"
+    first = client("coordinator").post(
+        "/",
+        json={"customerIdentifiers": ["1", "2", "3"]},
+        headers={"Idempotency-Key": f"schedule:{tick}:0"},
+    )
+    runs_store = harness.services.runs
+    stored = runs_store.get(first.get_json()["runId"])
+    assert stored is not None
+    runs_store.save(replace(stored, scheduled_for=tick))
+    billing = replace(scheduler(harness, "0 6 1 * *"), page_size=3)
+    assert bill_on_schedule(at("2026-12-01T06:00:02Z"), billing) == at("2026-12-01T06:00:00Z")
+    ticked = {r["runId"] for r in runs() if r.get("scheduledFor") == tick}
+    billed = [
+        o.message.customer_identifier
+        for o in harness.publisher.published
+        if isinstance(o.message, WorkflowMessage) and o.message.workflow_id.run_id in ticked
+    ]
+    assert sorted(billed, key=int) == [str(n) for n in range(1, 9)], "each once, none skipped"
+    assert len(ticked) == 3
+
+
+@pytest.mark.parametrize(
+    ("expression", "now", "due"),
+    [
+        ("* * * * *", "2026-12-01T07:39:59.692Z", "2026-12-01T07:39:00Z"),
+        ("* * * * *", "2026-12-01T07:40:00Z", "2026-12-01T07:40:00Z"),
+        ("0 0 1 * *", "2026-11-30T23:59:59.999Z", "2026-11-01T00:00:00Z"),
+        ("0 0 1 * *", "2026-12-01T00:00:00.000001Z", "2026-12-01T00:00:00Z"),
+    ],
+)
+def test_a_tick_is_never_due_before_its_time(expression: str, now: str, due: str) -> None:
+    schedule = BillingSchedule.parse(expression, "UTC", 40 * DAY)
+    assert schedule.due(at(now)) == at(due)
+
+
+def test_a_tick_bills_the_period_it_falls_in_on_its_zones_clock(harness: Harness) -> None:
+    """00:30 on 1 December in Amsterdam is 23:30 on 30 November in UTC: December's."""
+    billing = scheduler(harness, "30 0 1 * *", zone="Europe/Amsterdam")
+    bill_on_schedule(at("2026-11-30T23:30:01Z"), billing)
+    (run,) = runs()
+    assert (run["billingPeriod"], run["total"]) == ("2026-12", 8)
+    daily = replace(scheduler(harness, "30 0 * * *", zone="Europe/Amsterdam"), period_length="day")
+    bill_on_schedule(at("2026-12-01T23:30:01Z"), daily)
+    (run,) = [r for r in runs() if r["scheduledFor"] == "2026-12-02T00:30 Europe/Amsterdam"]
+    assert run["billingPeriod"] == "2026-12-02"
+
+
+def test_a_second_tick_of_a_period_bills_nobody_billed_in_it(harness: Harness) -> None:
+    every_minute = scheduler(harness, "* * * * *")
+    bill_on_schedule(at("2026-12-01T06:00:01Z"), every_minute)
+    context = harness.services.context
+    for outgoing in list(harness.publisher.published):
+        message = outgoing.message
+        assert isinstance(message, WorkflowMessage)
+        wid = message.workflow_id
+        name = f"2026-12/customer-bill-{message.customer_identifier}.txt"
+        assert context.bills.create(name, "a bill", wid, "t")
+    harness.publisher.published.clear()
+    bill_on_schedule(at("2026-12-01T06:01:01Z"), every_minute)
+    (second,) = [r for r in runs() if r["scheduledFor"] == "2026-12-01T06:01 UTC"]
+    assert (second["billedBefore"], second["counts"]["billed"], second["state"]) == (8, 8, "done")
+    assert harness.publisher.published == [], "no workflow"
