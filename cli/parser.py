@@ -59,7 +59,10 @@ def parser() -> argparse.ArgumentParser:
         help="start a billing run",
         description="Starts a run of the customers (a run per 10,000). Its plan, the runs and"
         " the key each is sent with, is kept until every run went out: should one fail, run"
-        " the same command again to finish it; the runs that went out are not started again.",
+        " the same command again to finish it; the runs that went out are not started again."
+        " A plan begun a day ago or more is finished only with --resume (or forgotten with"
+        " --new). With --period and --all-customers or --unbilled, a finished plan is followed"
+        " by the customers the CRM has with no bill in the period yet.",
     )
     start.add_argument("customers", nargs="*", help="customer ids")
     start.add_argument("--all-customers", action="store_true", help="every customer of the CRM")
@@ -79,6 +82,12 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="forget the unfinished run of this same command and start afresh: the customers"
         " of its runs that went out are billed again, unless a --period keeps them to one bill",
+    )
+    start.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish the unfinished run of this same command, however long ago it began (one"
+        " begun a day ago or more is not finished without it)",
     )
     start.add_argument("--wait", action="store_true", help="follow it until it is done")
     start.set_defaults(action=runs.run)

@@ -20,12 +20,15 @@ import json
 import os
 import secrets
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cli.api import CliError
 
 PLAN_VERSION = 1
+# A plan older than this is finished only when asked (--resume): the same command run a
+# month later means this month's run, not the one that failed then.
+FINISHED_UNASKED_WITHIN = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,10 @@ class Plan:
         return f"{self.key}-{number}"
 
     @property
+    def age(self) -> timedelta:
+        return datetime.now(UTC) - datetime.fromisoformat(self.began.replace("Z", "+00:00"))
+
+    @property
     def customers(self) -> int:
         return sum(len(run) for run in self.runs)
 
@@ -113,30 +120,53 @@ class PlanFolder:
             )
         try:
             runs = tuple(tuple(str(customer) for customer in run) for run in stored["runs"])
-            return Plan(stored["command"], stored["began"], stored["key"], stored["period"], runs)
-        except (KeyError, TypeError):
+            plan = Plan(stored["command"], stored["began"], stored["key"], stored["period"], runs)
+            datetime.fromisoformat(plan.began)
+        except (KeyError, TypeError, ValueError):
+            plan = None
+        if plan is None or not plan.runs or not all(plan.runs) or plan.period != command.period:
             raise CliError(
                 f"{path} is not a whole plan of `{command}`; give --new to forget it and start"
                 " afresh"
-            ) from None
+            )
+        return plan
 
-    def write(self, command: Command, plan: Plan) -> None:
-        """Kept whole or not at all: written aside, then moved over the name."""
+    def write(self, command: Command, plan: Plan) -> Plan:
+        """Kept whole or not at all, and only if the command has no plan yet: written aside,
+        then linked to its name, which fails if the name is taken. The plan kept: this one,
+        or the one the same command running beside this one wrote first."""
         path = self.path(command)
-        aside = path.with_suffix(f".{os.getpid()}.tmp")
+        aside = path.with_suffix(f".{os.getpid()}.{plan.key[:8]}.tmp")
         record = {"version": PLAN_VERSION, **asdict(plan)}
         try:
             aside.write_text(json.dumps(record), "utf-8")
-            os.replace(aside, path)
+            os.link(aside, path)
+        except FileExistsError:
+            kept = self.read(command)
+            if kept is None:  # finished and forgotten in between: this one, then
+                return self.write(command, plan)
+            return kept
         except OSError as exc:
+            raise self._unwritable(exc) from None
+        finally:
             with contextlib.suppress(OSError):
                 aside.unlink()
-            raise self._unwritable(exc) from None
+        return plan
 
-    def forget(self, command: Command) -> None:
-        """Every run went out, or the user asked for a new start (--new)."""
+    def forget(self, command: Command, plan: Plan | None = None) -> None:
+        """Every run of ``plan`` went out (it is forgotten if it is still the command's: the
+        same command running beside this one may have its own), or the user asked for a new
+        start (--new: whatever plan the command has)."""
+        path = self.path(command)
+        if plan is not None:
+            try:
+                kept = self.read(command)
+            except CliError:
+                return
+            if kept is None or kept.key != plan.key:
+                return
         with contextlib.suppress(FileNotFoundError):
-            self.path(command).unlink()
+            path.unlink()
 
     def _unwritable(self, exc: OSError) -> CliError:
         return CliError(

@@ -12,7 +12,7 @@ from typing import Any
 
 from cli.api import Api, CliError
 from cli.progress import follow, summary
-from cli.run_plans import Command, Plan, PlanFolder
+from cli.run_plans import FINISHED_UNASKED_WITHIN, Command, Plan, PlanFolder
 from cli.table import table
 from functions.identifiers import safe_key
 from functions.runs import MAX_RUN_SIZE
@@ -30,24 +30,41 @@ def run(api: Api, args: argparse.Namespace) -> int:
     plans.ready()  # before the CRM is read: reading 100,000 ids takes a while
     if args.new:
         _forget(plans, command)
+    run_ids: list[str] = []
     plan = plans.read(command)
     if plan is not None:
-        print(
-            f"finishing the `{plan.command}` begun at {plan.began}: its {len(plan.runs)} run(s)"
-            f" of {plan.customers} customer(s) are posted again with the same keys, so those"
-            " that went out are not started again (--new starts afresh)",
-            flush=True,
-        )
-    else:
-        customer_ids = _customers(api, args)
-        if not customer_ids:
-            print(f"every customer of the CRM is billed in {args.period}; nothing to bill")
-            return 0
-        plan = Plan.new(command, list(runs_of(customer_ids)))
-        plans.write(command, plan)
-    run_ids = _post(api, plan, plans, command)
-    plans.forget(command)
+        _finishing(plan, args.resume)
+        run_ids = _post(api, plan, plans, command)
+        plans.forget(command, plan)
+        if command.period is None or not (command.all_customers or command.unbilled):
+            return _followed(api, run_ids) if args.wait else _follow_hint(run_ids[0])
+        # A period keeps each customer to one bill: the customers the CRM has now are billed
+        # too (those added since the plan began), as the command asks.
+    customer_ids = _customers(api, args)
+    if customer_ids:
+        plan = plans.write(command, Plan.new(command, list(runs_of(customer_ids))))
+        run_ids += _post(api, plan, plans, command)
+        plans.forget(command, plan)
+    elif not run_ids:
+        print(f"every customer of the CRM is billed in {args.period}; nothing to bill")
+        return 0
     return _followed(api, run_ids) if args.wait else _follow_hint(run_ids[0])
+
+
+def _finishing(plan: Plan, asked: bool) -> None:
+    """Say that the command finishes its unfinished plan; one begun long ago only if asked."""
+    if plan.age >= FINISHED_UNASKED_WITHIN and not asked:
+        raise CliError(
+            f"an unfinished `{plan.command}` begun at {plan.began} waits: give --resume to"
+            " finish it (its runs that went out are not started again), or --new to forget it"
+            " and start afresh"
+        )
+    print(
+        f"finishing the `{plan.command}` begun at {plan.began}: its {len(plan.runs)} run(s)"
+        f" of {plan.customers} customer(s) are posted again with the same keys, so those"
+        " that went out are not started again (--new starts afresh)",
+        flush=True,
+    )
 
 
 def _command(coordinator: str, args: argparse.Namespace) -> Command:
@@ -143,7 +160,7 @@ def _post(api: Api, plan: Plan, plans: PlanFolder, command: Command) -> list[str
         return run_ids
     if not run_ids and all(error.status in REFUSED_AS_ASKED for error in errors):
         # The request itself is refused: the same command would be refused again.
-        plans.forget(command)
+        plans.forget(command, plan)
         raise errors[0]
     if any(error.status == 422 for error in errors):
         raise CliError(

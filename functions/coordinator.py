@@ -309,9 +309,11 @@ class BillPath(RunPath):
     },
 )
 def show_bill(stores: Coordination, path: BillPath) -> HttpResponse[str]:
-    """The text of the bill of the customer in the run's lineage (written by the run or one
-    of its lineage's), as the bill object holds it."""
+    """The text of the bill of one of the run's customers, in the run's folder: its period's
+    or its lineage's (written by the run or another of them), as the bill object holds it."""
     run = _known_run(stores, path.run_id)
+    if path.customer_id not in run.customer_ids:
+        raise NotFound(f"customer {path.customer_id!r} is not one of run {path.run_id}'s")
     name = f"{bills_of_run(run.bills_folder)}{bill_file(path.customer_id)}"
     text = stores.records.bills.text(name)
     if text is None:

@@ -17,10 +17,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from functions.context import iso_millis, utc_now
-from functions.errors import InvalidRequest, PublishFailed, StorageUnavailable
+from functions.errors import InvalidRequest, StorageUnavailable
 from functions.log_context import about_run
 from functions.messages import Outgoing, Stream
-from functions.runs import BillingRun, RunRecords, new_run_id, plan
+from functions.runs import BillingRun, RunRecords, kafka_took, new_run_id, plan
 from functions.storage import BillStore, IdempotencyRecord, Run
 from functions.storage.keys import bill_in
 
@@ -117,9 +117,12 @@ def publish_once(run: Run, stores: Coordination) -> Started:
 
 
 def publish_stored(stored: Run, stores: Coordination) -> Started:
-    """A run read from the store: answered as it is if it was published, else published."""
-    if stored.published:
+    """A run read from the store: answered as it is if it was published (or Kafka took it,
+    though its record did not say so: one of its workflows was seen), else published."""
+    if stored.published or kafka_took(stored, stores.records):
         log.info("billing run %s: asked again, answered with the first", stored.run_id)
+        if not stored.published:
+            _say_published(stored, stores)
         return Started(plan(stored), replayed=True)
     return _publish(stored, stores, saved=True)
 
@@ -129,9 +132,10 @@ def _publish(run: Run, stores: Coordination, *, saved: bool) -> Started:
     way, and no reader sees one unless the save succeeded: every workflow has its run. A
     run of a period is planned first without its customers billed in the period.
 
-    Raises only if nothing was published: once Kafka has the workflows, the record's
-    ``published`` is a write that may fail, and the run's status tells it from its
-    workflows' bills and failures instead (``runs.run_status``)."""
+    Raises only if nothing was published. A run Kafka refused is kept, unlisted (the list
+    shows a run once Kafka took it), for the same request again. Once Kafka has the
+    workflows, the record's ``published`` is a write that may fail, and the run's status
+    tells it from its workflows' bills and failures instead (``runs.kafka_took``)."""
     if not saved and run.billing_period is not None:
         run = _without_billed(run, stores.records.bills)
     planned = plan(run)
@@ -144,21 +148,9 @@ def _publish(run: Run, stores: Coordination, *, saved: bool) -> Started:
         messages = [Outgoing(Stream.WORKFLOWS, workflow) for workflow in planned.workflows]
         try:
             stores.publish(messages, save)
-        except PublishFailed:
-            if not saved:
-                _forget(run, stores)
-            raise
         except StorageUnavailable as exc:  # the save: the transaction was aborted
             raise StorageUnavailable(f"nothing was published: {exc}") from exc
-        try:
-            stores.records.runs.save(replace(run, published=True))
-        except StorageUnavailable as exc:
-            log.warning(
-                "billing run %s: Kafka has its workflows, but its record could not say so"
-                " (%s); its status tells it from them",
-                run.run_id,
-                str(exc).splitlines()[0],
-            )
+        _say_published(run, stores)
         count = len(planned.workflows)
         log.info("billing run %s: %d workflow(s) acknowledged by Kafka", run.run_id, count)
     return Started(planned, replayed=False)
@@ -180,14 +172,15 @@ def _without_billed(run: Run, bills: BillStore) -> Run:
     return replace(run, billed_before=billed)
 
 
-def _forget(run: Run, stores: Coordination) -> None:
-    """Kafka refused the run this attempt saved: it is not listed as running. Should S3
-    fail here too, the run stays listed, with ``published: false``."""
+def _say_published(run: Run, stores: Coordination) -> None:
+    """The run's record says Kafka took it, and the run is listed; should S3 fail here, the
+    run's status says it from its workflows, and lists it (``runs.run_status``)."""
     try:
-        stores.records.runs.forget(run.run_id)
+        stores.records.runs.save(replace(run, published=True))
     except StorageUnavailable as exc:
         log.warning(
-            "billing run %s: Kafka refused it, and its record could not be removed (%s)",
+            "billing run %s: Kafka has its workflows, but its record could not say so (%s);"
+            " its status tells it from them",
             run.run_id,
             str(exc).splitlines()[0],
         )

@@ -222,7 +222,7 @@ def run_status(
     published = (
         run.published
         or not planned.workflows  # nothing to send: every customer billed in the period
-        or _published_evidently(run, billed, failed_keys, records)
+        or kafka_took(run, records, billed, failed_keys)
     )
     cancelled_at = records.cancellations.cancelled_at(run.run_id)
     status = _described(
@@ -256,16 +256,25 @@ def _billed(run: Run, names: set[str], bills: BillStore) -> set[str]:
     return set(bills.names(bills_of_run(run.bills_folder)))
 
 
-def _published_evidently(
-    run: Run, billed: set[str], failed_keys: set[str], records: RunRecords
+def kafka_took(
+    run: Run,
+    records: RunRecords,
+    billed: set[str] | None = None,
+    failed_keys: set[str] | None = None,
 ) -> bool:
     """Whether Kafka took the workflows of a run whose record does not say so (the write
     after the transaction failed): one of them failed, was billed under the run's own name,
-    or waits for its answer. A run nothing of which is pending is settled all the same."""
+    or waits for its answer. ``billed`` (its workflows' bills that exist) and
+    ``failed_keys``, if known already, save their listings."""
+    if failed_keys is None:
+        failed_keys = records.failures.workflow_keys(workflow_prefix(run.run_id))
     if failed_keys:
         return True
-    if billed and run.billing_period is None and run.lineage is None:
-        return True
+    if run.billing_period is None and run.lineage is None:
+        if billed is None:
+            billed = set(records.bills.names(bills_of_run(run.run_id)))
+        if billed:
+            return True
     return records.progress.any_waiting(run.run_id)
 
 

@@ -56,11 +56,8 @@ def bill_on_schedule(
 
 
 def bill_tick(tick: str, billing: ScheduledBilling) -> list[str]:
-    """Every run of ``tick`` published, page by page as planned; the runs' ids. A tick a
-    version before the plans began (its pages claimed as ``schedule:<tick>:<n>``) is
-    planned on from where it stopped."""
+    """Every run of ``tick`` published, page by page as planned; the runs' ids."""
     billing.plans.begin(tick)
-    _adopt_earlier_versions_pages(tick, billing)
     run_ids = start_tick(tick, billing)
     billing.plans.end(tick)
     if run_ids:
@@ -70,30 +67,10 @@ def bill_tick(tick: str, billing: ScheduledBilling) -> list[str]:
     return run_ids
 
 
-def _adopt_earlier_versions_pages(tick: str, billing: ScheduledBilling) -> None:
-    """The pages a version before the plans claimed for ``tick`` (none if it did not
-    start the tick), kept as the tick's first pages: each is published from its run. A
-    full page was followed by another, which that version may not have begun (it stopped
-    after any page): the tick goes on after its last customer, planned from the CRM, and
-    a page with room to spare, or an empty one, ends it."""
-    runs = billing.coordination.records.runs
-    number = 0
-    while billing.plans.page(tick, number) is None:
-        claim = runs.claimed(f"schedule:{tick}:{number}")
-        run = runs.get(claim.run_id) if claim is not None else None
-        # A client's Idempotency-Key may be the same text: only a run of this tick counts.
-        if run is None or run.scheduled_for != tick:
-            return
-        full = len(run.customer_ids) >= billing.page_size
-        last = run.customer_ids[-1] if full else None
-        billing.plans.plan(tick, TickPage(number, run.run_id, run.customer_ids, last))
-        log.info("schedule tick %s: page %d is an earlier version's, %s", tick, number, run.run_id)
-        number += 1
-
-
 def start_tick(tick: str, billing: ScheduledBilling) -> list[str]:
-    """Publish each page of ``tick`` as planned, planning those not planned yet from the
-    CRM (in its id order, after the page before); the runs' ids."""
+    """Publish each page of ``tick`` as planned, planning those not planned yet: a page a
+    version before the plans claimed (``schedule:<tick>:<n>``) as it claimed it, else from
+    the CRM (in its id order, after the page before); the runs' ids."""
     run_ids: list[str] = []
     stores = billing.coordination
     previous: TickPage | None = None
@@ -101,7 +78,8 @@ def start_tick(tick: str, billing: ScheduledBilling) -> list[str]:
         number = 0 if previous is None else previous.number + 1
         page = billing.plans.page(tick, number)
         if page is None:
-            page = billing.plans.plan(tick, _next_page(tick, number, previous, billing))
+            found = _earlier_versions_page(tick, number, billing)
+            page = billing.plans.plan(tick, found or _next_page(tick, number, previous, billing))
         if page.customer_ids:
             run = Run(
                 page.run_id,
@@ -114,6 +92,24 @@ def start_tick(tick: str, billing: ScheduledBilling) -> list[str]:
             run_ids.append(page.run_id)
         previous = page
     return run_ids
+
+
+def _earlier_versions_page(tick: str, number: int, billing: ScheduledBilling) -> TickPage | None:
+    """Page ``number`` of ``tick`` as a version before the plans claimed it, if it did: its
+    run's customers, billed once by that run. A full page, or one that version claimed a
+    next to, was followed by another, which that version may not have begun (it stopped
+    after any page): the tick goes on after its last customer; any other ends it."""
+    runs = billing.coordination.records.runs
+    claim = runs.claimed(f"schedule:{tick}:{number}")
+    run = runs.get(claim.run_id) if claim is not None else None
+    # A client's Idempotency-Key may be the same text: only a run of this tick counts.
+    if run is None or run.scheduled_for != tick:
+        return None
+    log.info("schedule tick %s: page %d is an earlier version's, %s", tick, number, run.run_id)
+    more = len(run.customer_ids) >= billing.page_size
+    more = more or runs.claimed(f"schedule:{tick}:{number + 1}") is not None
+    last = run.customer_ids[-1] if more and run.customer_ids else None
+    return TickPage(number, run.run_id, run.customer_ids, last)
 
 
 def _next_page(

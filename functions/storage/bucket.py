@@ -173,6 +173,11 @@ class Bucket:
     def _listed(self, part: str, **listing: str) -> Iterator[Any]:
         """The ``part`` ("Contents" or "CommonPrefixes") of every page of a listing; an
         empty value of ``listing`` is left out (no prefix, no start)."""
+        for page in self._pages(part, **listing):
+            yield from page
+
+    def _pages(self, part: str, **listing: str) -> Iterator[list[Any]]:
+        """``_listed`` a page (a request, up to 1,000) at a time."""
         given = {name: value for name, value in listing.items() if value}
         try:
             pages = self.client.get_paginator("list_objects_v2").paginate(
@@ -180,33 +185,43 @@ class Bucket:
                 **given,  # type: ignore[arg-type]
             )
             for page in pages:
-                yield from page.get(part, [])
+                yield page.get(part, [])
         except (ClientError, BotoCoreError) as exc:
             raise self._unavailable("list", listing.get("Prefix", "") + "*", exc) from exc
 
     def existing(self, keys: Collection[str], few: int = 20) -> set[str]:
-        """Which of ``keys`` exist: a HEAD of each if they are ``few`` or fewer, else a
+        """Which of ``keys`` exist, at about the least of two costs: a HEAD of each, or a
         listing of the span of keys from the least to the greatest (a request per 1,000
-        keys in it), so a folder's keys cost the part of it they span, not the folder."""
-        wanted = set(keys)
+        keys in it). Up to ``few`` keys, a HEAD each; more are listed, until the listing has
+        cost as many requests as the keys not reached yet would cost HEADs: those get one
+        each. So a run's bills in a period of many others cost the run, not the period."""
+        wanted = sorted(set(keys))
         if len(wanted) <= few:
-            ordered = sorted(wanted)
-            found = in_parallel(lambda key: self.metadata(key) is not None, ordered)
-            return {key for key, there in zip(ordered, found, strict=True) if there}
-        least, greatest = min(wanted), max(wanted)
+            return self._heads(wanted)
+        greatest = wanted[-1]
         shared = next(
-            (n for n, (a, b) in enumerate(zip(least, greatest, strict=False)) if a != b),
-            min(len(least), len(greatest)),
+            (n for n, (a, b) in enumerate(zip(wanted[0], greatest, strict=False)) if a != b),
+            min(len(wanted[0]), len(greatest)),
         )
-        prefix = least[:shared]  # the folder they share, and more
-        existing: set[str] = set()
+        prefix, looking_for = wanted[0][:shared], set(wanted)  # the folder they share, and more
+        found: set[str] = set()
+        reached = 0  # the wanted keys the listing has gone past
         # Listed from just before the least: a key's start sorts before the key itself.
-        for key in self.names(prefix, start_after=least[:-1]):
-            if key > greatest:
-                break
-            if key in wanted:
-                existing.add(key)
-        return existing
+        listing = self._pages("Contents", Prefix=prefix, StartAfter=wanted[0][:-1])
+        for pages, page in enumerate(listing, start=1):
+            found.update(item["Key"] for item in page if item["Key"] in looking_for)
+            last = page[-1]["Key"] if page else greatest
+            while reached < len(wanted) and wanted[reached] <= last:
+                reached += 1
+            if reached == len(wanted):
+                return found
+            if pages >= len(wanted) - reached:
+                return found | self._heads(wanted[reached:])
+        return found
+
+    def _heads(self, keys: Sequence[str]) -> set[str]:
+        there = in_parallel(lambda key: self.metadata(key) is not None, keys)
+        return {key for key, exists in zip(keys, there, strict=True) if exists}
 
     def get_json_all(self, keys: Sequence[str]) -> list[Mapping[str, Any] | None]:
         """The objects' JSON (None for one that is gone), read in parallel, in ``keys``' order."""

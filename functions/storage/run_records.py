@@ -95,11 +95,7 @@ class RunStore(abc.ABC):
 
     @abc.abstractmethod
     def save(self, run: Run) -> None:
-        """Keep the run; the first save of a run also lists it (``newest``)."""
-
-    @abc.abstractmethod
-    def forget(self, run_id: str) -> None:
-        """Remove a run Kafka refused, and its place among the ``newest``."""
+        """Keep the run; once it is ``published`` (or settled), it is listed too (``newest``)."""
 
     @abc.abstractmethod
     def newest(self, after: str, started_by: str | None, limit: int) -> Page[str]:

@@ -59,15 +59,14 @@ class S3RunStore(RunStore):
         return None if stored is None else records.to_run(stored)
 
     def save(self, run: Run) -> None:
-        first_save = not run.published and run.summary is None
-        if first_save and RunId.is_one(run.run_id):  # listed once, newest first
+        # Listed once Kafka took it, newest first (a create): a run Kafka refused is never
+        # listed, and nothing listed is ever removed. A run settled whose record never said
+        # it was published (S3 failed after Kafka took it) is listed as it settles.
+        settled_unsaid = run.summary is not None and not run.published
+        listed = (run.published and run.summary is None) or settled_unsaid
+        if listed and RunId.is_one(run.run_id):
             self.bucket.put_json(keys.run_listing(run.run_id), {}, only_if_absent=True)
         self.bucket.put_json(keys.run_record(run.run_id), records.run(run))
-
-    def forget(self, run_id: str) -> None:
-        if RunId.is_one(run_id):  # unlisted first: never listed without its record
-            self.bucket.delete(keys.run_listing(run_id))
-        self.bucket.delete(keys.run_record(run_id))
 
     def newest(self, after: str, started_by: str | None, limit: int) -> Page[str]:
         start = keys.run_listing(after) if after else ""

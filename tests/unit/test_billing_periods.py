@@ -325,3 +325,39 @@ def test_rerunning_a_fully_billed_period_publishes_nothing_at_a_listing_per_thou
     assert run["workflows"] == [] and harness.publisher.published == []
     assert len(run["billedBefore"]) == 2000
     assert cost <= 15 * 2, f"{cost} S3 requests for 2,000 customers"
+
+
+def test_a_run_of_a_period_costs_the_least_of_its_bills_read_and_the_period_listed(
+    harness: Harness,
+) -> None:
+    """The period holds 4,000 other runs' bills (customers 1,000 to 4,999). Their names
+    interleave with the run's in S3's order ("customer-bill-1.txt" < "...-1000.txt" <
+    "...-101.txt"): a listing of the span, 5 requests, costs least for 999 customers, a
+    HEAD each for a few, and the listing stops for HEADs once those cost less."""
+    context = seeding(harness)
+    for n in range(1000, 5000):
+        wid = WorkflowId(f"run-20261101T000000-0000000a-{n}")
+        context.bills.create(f"{PERIOD}/customer-bill-{n}.txt", "a bill", wid, "t")
+    for customers, most in (([str(n) for n in range(1, 1000)], 6), (["1", "2", "3"], 3)):
+        before = s3_requests()
+        run = start(customers)
+        posting = s3_requests() - before - 3  # its record twice, and its place in the list
+        before = s3_requests()
+        client("coordinator").get(f"/runs/{run['runId']}?customers=false")
+        following = s3_requests() - before - 4  # its record, failures, cancel and retries
+        assert len(run["workflows"]) == len(customers)
+        assert (posting, following) <= (most, most), f"POST {posting}, GET {following}"
+    before = s3_requests()
+    run = start([str(n) for n in range(1, 26)])  # 25 in 5 pages: listed, then HEADs
+    assert s3_requests() - before - 3 <= 10
+
+
+def test_a_period_runs_bill_is_one_of_its_customers(harness: Harness) -> None:
+    """GET /runs/<id>/bills/<customer> reads the period's bill: only for the run's own."""
+    first = start(["1"])
+    bill(harness, first["runId"])
+    other = start(["2"])
+    assert client("coordinator").get(f"/runs/{first['runId']}/bills/1").status_code == 200
+    refused = client("coordinator").get(f"/runs/{other['runId']}/bills/1")
+    assert refused.status_code == 404
+    assert "is not one of run" in refused.get_json()["error"]

@@ -5,6 +5,8 @@ twice."""
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -132,7 +134,8 @@ def test_a_rerun_of_a_billing_run_a_503_stopped_bills_nobody_twice(
     )
     went_out = {line.split(":")[0] for line in first.out.splitlines()}
     assert len(list(state.iterdir())) == 1, "the plan stays"
-    # A customer added since is not in the runs planned: they are not read again.
+    # A customer added since is not in the runs planned: they are not read again; with a
+    # period, the command then bills the CRM's customers with no bill of it yet, as asked.
     created = client("crm").post(
         "/customers", json={**ADA, "connectionId": "1", "connectionMandate": "1"}
     )
@@ -152,12 +155,20 @@ def test_a_rerun_of_a_billing_run_a_503_stopped_bills_nobody_twice(
         line.split(":")[0] for line in again if "(it went out before: the same run)" in line
     }
     assert replayed == went_out
-    assert sorted(stack.posts[3:]) == sorted(stack.posts[:3]), "the same runs, the same keys"
-    customers = [w.customer_identifier for w in published_workflows(harness)]
-    assert sorted(customers) == [str(n) for n in range(1, 9)], "each customer in one run"
+    assert sorted(stack.posts[3:6]) == sorted(stack.posts[:3]), "the same runs, the same keys"
     assert list(state.iterdir()) == []
-    assert len(followed) == 3 and went_out < set(followed), "--wait follows every run"
-    assert again[4].startswith("3 run(s) done in ") and again[4].endswith("8 billed, 0 failed")
+    if period is None:
+        customers = [w.customer_identifier for w in published_workflows(harness)]
+        assert sorted(customers) == [str(n) for n in range(1, 9)], "each customer in one run"
+        assert len(followed) == 3 and went_out < set(followed), "--wait follows every run"
+        assert again[4].startswith("3 run(s) done in ")
+        assert again[4].endswith("8 billed, 0 failed")
+        return
+    bills = harness.services.context.bills.names(f"{period}/")
+    billed = sorted(name.split("customer-bill-")[1].removesuffix(".txt") for name in bills)
+    everyone = [str(n) for n in range(1, 9)] + [created.get_json()["customerId"]]
+    assert billed == sorted(everyone), "each customer of the CRM once in the period"
+    assert went_out < set(followed), "--wait follows every run"
 
 
 def test_new_forgets_an_unfinished_run_and_starts_afresh(
@@ -213,3 +224,82 @@ def test_a_plan_is_the_same_commands_against_the_same_coordinator() -> None:
     ]
     assert len({one.digest, *(other.digest for other in others)}) == 6
     assert str(one) == "billing run 1 2 --period 2026-11"
+
+
+def test_two_of_the_same_billing_run_at_once_keep_one_plan_and_bill_nobody_twice(
+    stack: InProcessApi, harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """B runs (and a 503 stops it) while A reads the CRM: A finds B's plan as it writes its
+    own, and finishes B's rather than overwrite it (the same command at once is one plan).
+    B run again, its plan finished, is a new run: two commands, each customer billed twice
+    at most, never three times."""
+    command = ["run", "1", "2", "3", "4", "5", "6"]
+    real_customers = cli_runs._customers
+    b_ran: list[bool] = []
+
+    def a_reads_the_crm_while_b_runs(api: object, args: object) -> list[str]:
+        if not b_ran:
+            b_ran.append(True)
+            stack.refused = {2}  # B's second post: a 503
+            assert main(command) == 2  # B
+            stack.refused = set()
+        return list(real_customers(api, args))  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cli_runs, "_customers", a_reads_the_crm_while_b_runs)
+    assert main(command) == 0  # A: B's plan, finished
+    monkeypatch.setattr(cli_runs, "_customers", real_customers)
+    assert main(command) == 0  # B again: nothing left of its plan, a new run
+    keys = [key for key, _ in stack.posts]
+    assert keys[:2] == keys[2:4], "A posted B's runs under B's keys"
+    published = Counter(w.customer_identifier for w in published_workflows(harness))
+    assert published == dict.fromkeys(["1", "2", "3", "4", "5", "6"], 2), published
+
+
+def test_a_plan_begun_a_day_ago_is_finished_only_when_asked(
+    stack: InProcessApi, harness: Harness, state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """November's `billing run --all-customers` stopped by a 503; in December the same
+    command must not silently finish November's runs in place of December's."""
+    stack.refused = {2}
+    assert main(["run", "--all-customers"]) == 2  # November
+    stack.refused = set()
+    (plan_file,) = state.iterdir()
+    plan = json.loads(plan_file.read_text())
+    plan_file.write_text(json.dumps({**plan, "began": "2026-11-01T06:00:00Z"}))
+    capsys.readouterr()
+    assert main(["run", "--all-customers"]) == 2  # December
+    refusal = capsys.readouterr().err.splitlines()[-1]
+    assert "begun at 2026-11-01T06:00:00Z waits: give --resume to finish it" in refusal
+    assert "or --new to forget it and start afresh" in refusal
+    harness.publisher.published.clear()
+    assert main(["run", "--all-customers", "--new"]) == 0
+    december = sorted((w.customer_identifier for w in published_workflows(harness)), key=int)
+    assert december == [str(n) for n in range(1, 9)], "every customer billed for December"
+    stack.refused = {len(stack.posts) + 2}
+    assert main(["run", "1", "2", "3", "4", "5", "6"]) == 2
+    stack.refused = set()
+    (plan_file,) = state.iterdir()
+    plan = json.loads(plan_file.read_text())
+    plan_file.write_text(json.dumps({**plan, "began": "2026-11-01T06:00:00Z"}))
+    assert main(["run", "1", "2", "3", "4", "5", "6", "--resume"]) == 0
+    assert list(state.iterdir()) == []
+
+
+def test_unbilled_run_again_after_a_503_bills_a_customer_added_since(
+    stack: InProcessApi, harness: Harness
+) -> None:
+    """The command promises every customer with no bill in the period: finishing the
+    plan a 503 stopped is not enough when the CRM has grown since."""
+    stack.refused = {2}
+    assert main(["run", "--period", "2026-11", "--unbilled"]) == 2
+    stack.refused = set()
+    bill_what_was_published(harness)
+    created = client("crm").post(
+        "/customers", json={**ADA, "connectionId": "1", "connectionMandate": "1"}
+    )
+    assert main(["run", "--period", "2026-11", "--unbilled"]) == 0
+    bill_what_was_published(harness)
+    names = harness.services.context.bills.names("2026-11/")
+    billed = {name.split("customer-bill-")[1].removesuffix(".txt") for name in names}
+    assert created.get_json()["customerId"] in billed
+    assert len(billed) == 9

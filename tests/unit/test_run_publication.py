@@ -11,7 +11,10 @@ from typing import Any
 
 from botocore.exceptions import EndpointConnectionError
 
+from functions import run_starter
+from functions.errors import PublishFailed
 from functions.messages import Outgoing
+from functions.run_starter import Coordination
 from functions.storage import IdempotencyRecord, Run, keys
 from tests.unit.harness import Harness, client
 from tests.unit.review_world import bill_every_published, fail, ids_of, published_workflows
@@ -135,3 +138,53 @@ def test_a_client_key_an_earlier_version_claimed_for_its_own_run_is_refused(
     response = post(["1"], **{"Idempotency-Key": f"retry:{tick}"})
     assert response.status_code == 422
     assert "taken by a run the coordinator started itself" in response.get_json()["error"]
+
+
+def test_a_post_again_of_a_run_kafka_took_whose_record_never_said_so_is_a_replay(
+    harness: Harness,
+) -> None:
+    """Kafka took the run, the record's ``published`` write failed, every customer was
+    billed: the same request again answers the same run, replayed, and sends nothing."""
+    undo = failing_run_writes_after_commit(harness)
+    body = {"customerIdentifiers": ["1", "2"], "billingPeriod": "2026-11"}
+    first = client("coordinator").post("/", json=body, headers={"Idempotency-Key": "k"})
+    undo()
+    assert first.status_code == 202
+    bill_every_published(harness, {first.get_json()["runId"]})
+    again = client("coordinator").post("/", json=body, headers={"Idempotency-Key": "k"})
+    assert again.get_json()["runId"] == first.get_json()["runId"]
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert len(published_workflows(harness)) == 2, "nothing sent a second time"
+    listed = client("coordinator").get("/runs").get_json()["runs"]
+    assert [run["runId"] for run in listed] == [first.get_json()["runId"]], "listed since"
+
+
+def test_a_post_kafka_refused_leaves_the_run_a_concurrent_post_of_its_key_published(
+    harness: Harness,
+) -> None:
+    """The same key sent twice at once (a client's timeout): the second publishes the run
+    the first saved, then Kafka refuses the first. Nothing is removed on a refusal: the
+    run the second answered 202 for is there, and listed."""
+    publish = harness.publisher.publish
+    second: dict[str, Any] = {}
+
+    def first_refused_after_the_second_went_out(
+        messages: Sequence[Outgoing], before_commit: Callable[[], None] = lambda: None
+    ) -> None:
+        before_commit()  # the first attempt's save
+        stores = Coordination(publish, harness.services.run_records)
+        second["run"] = run_starter.start(["1", "2"], "k", stores, "2026-11").run.summary()
+        raise PublishFailed("Kafka did not take the message(s), so none was published")
+
+    harness.publisher.publish = first_refused_after_the_second_went_out  # type: ignore[method-assign]
+    body = {"customerIdentifiers": ["1", "2"], "billingPeriod": "2026-11"}
+    first = client("coordinator").post("/", json=body, headers={"Idempotency-Key": "k"})
+    harness.publisher.publish = publish  # type: ignore[method-assign]
+    assert first.status_code == 503
+    assert len(harness.publisher.published) == 2, "the second's workflows are on Kafka"
+    run_id = second["run"]["runId"]
+    shown = client("coordinator").get(f"/runs/{run_id}")
+    assert (shown.status_code, shown.get_json()["published"]) == (200, True)
+    assert [run["runId"] for run in client("coordinator").get("/runs").get_json()["runs"]] == [
+        run_id
+    ]

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
-from functions.errors import ConfigurationError, PublishFailed
+from functions.errors import ConfigurationError, PublishFailed, StorageUnavailable
 from functions.messages import WorkflowMessage
 from functions.run_starter import Coordination
 from functions.schedule import BillingSchedule
 from functions.scheduled_billing import ScheduledBilling, bill_on_schedule
+from functions.storage import IdempotencyRecord
 from runtime.config import FunctionSettings
 from runtime.services import Services
 from runtime.triggers import TIMER_BY_FUNCTION, enabled_functions
@@ -287,3 +288,45 @@ def test_a_second_tick_of_a_period_bills_nobody_billed_in_it(harness: Harness) -
     (second,) = [r for r in runs() if r["scheduledFor"] == "2026-12-01T06:01 UTC"]
     assert (second["billedBefore"], second["counts"]["billed"], second["state"]) == (8, 8, "done")
     assert harness.publisher.published == [], "no workflow"
+
+
+def test_a_tick_an_earlier_version_began_is_planned_on_page_by_page_through_a_crash(
+    harness: Harness,
+) -> None:
+    """An earlier version published pages 0 and 1 (pages of 3) and stopped; S3 fails as
+    this one reads page 1's claim, after it kept page 0. The next check goes on from page
+    1, as that version claimed it: each customer is in one run of the tick."""
+    tick = "2026-12-01T06:00 UTC"
+    runs_store = harness.services.runs
+    earlier = []
+    for number, customers in enumerate((["1", "2", "3"], ["4", "5", "6"])):
+        response = client("coordinator").post(
+            "/",
+            json={"customerIdentifiers": customers},
+            headers={"Idempotency-Key": f"schedule:{tick}:{number}"},
+        )
+        stored = runs_store.get(response.get_json()["runId"])
+        assert stored is not None
+        runs_store.save(replace(stored, scheduled_for=tick))
+        earlier.append(stored.run_id)
+    billing = replace(scheduler(harness, "0 6 1 * *"), page_size=3)
+    plans_reader = billing.coordination.records.runs
+    claimed, failures = plans_reader.claimed, [True]
+
+    def s3_away_once_at_page_1(key: str) -> IdempotencyRecord | None:
+        if key == f"schedule:{tick}:1" and failures:
+            failures.pop()
+            raise StorageUnavailable("S3 away for a moment")
+        return claimed(key)
+
+    plans_reader.claimed = s3_away_once_at_page_1  # type: ignore[method-assign,assignment]
+    with pytest.raises(StorageUnavailable):  # the scheduler stops; its next check goes on
+        bill_on_schedule(at("2026-12-01T06:00:02Z"), billing)
+    bill_on_schedule(at("2026-12-01T06:00:07Z"), billing)
+    ticked = set(earlier) | {r["runId"] for r in runs() if r.get("scheduledFor") == tick}
+    billed = [
+        o.message.customer_identifier
+        for o in harness.publisher.published
+        if isinstance(o.message, WorkflowMessage) and o.message.workflow_id.run_id in ticked
+    ]
+    assert sorted(billed, key=int) == [str(n) for n in range(1, 9)], "each once, none skipped"
