@@ -123,6 +123,7 @@ class OperatorModel(RuleBasedStateMachine):
         self.seen = Observed(self.world, self.settings)
         self.clients = Clients(self.world, self.settings.jobs_bucket)
         self.crm = CrmClients(self.world)
+        self.settled_runs: set[str] = set()  # seen done or cancelled: for good
         self.ticks_begun: dict[str, set[str]] = {}  # tick -> the CRM's customers then
 
     def teardown(self) -> None:
@@ -313,7 +314,7 @@ class OperatorModel(RuleBasedStateMachine):
                 world.sweep(10)
                 world.drain()
             bills_once_a_period_and_a_lineage(self.seen, settled=True)
-            runs_kafka_took_are_settled(self.world, self.seen)
+            runs_kafka_took_are_settled(self.world, self.seen, self.settled_runs)
 
     # -- invariants -----------------------------------------------------------------
 
