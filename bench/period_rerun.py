@@ -62,8 +62,12 @@ def main() -> None:
     api = Api(settings)
     customers = seed(settings, args.customers)
     period = a_period_of_its_own()
+    before = probes.counters(metrics_urls(settings))
     _, sent, _ = post_all(api, customers, period)
     billed_s = wait_until_billed(settings, period, args.customers, 60 + args.customers / 5)
+    first_pass = probes.s3_requests(
+        probes.increase(before, probes.counters(metrics_urls(settings)))
+    )
     before = probes.counters(metrics_urls(settings))
     started = time.monotonic()
     run_ids, sent_again, billed_before = post_all(api, customers, period)
@@ -72,7 +76,8 @@ def main() -> None:
     requests = probes.s3_requests(delta)
     per_thousand = requests / args.customers * 1000
     print(
-        f"a period of {args.customers} customers billed in {billed_s:.1f} s ({sent} workflows);"
+        f"a period of {args.customers} customers billed in {billed_s:.1f} s ({sent} workflows,"
+        f" {first_pass / args.customers:.2f} S3 requests a bill);"
         f" run again: {sent_again} workflows, {billed_before} found billed, {len(run_ids)}"
         f" run(s) in {elapsed * 1000:.0f} ms, {requests:.0f} S3 requests,"
         f" {per_thousand:.1f} per 1,000 customers (at most {BUDGET_PER_THOUSAND})"
@@ -82,6 +87,7 @@ def main() -> None:
             {
                 "n": args.customers,
                 "period": period,
+                "s3_requests_per_bill": round(first_pass / args.customers, 3),
                 "rerun_workflows": sent_again,
                 "rerun_s3_requests": requests,
                 "rerun_s3_requests_per_1000": round(per_thousand, 2),

@@ -263,6 +263,7 @@ def runs_show(api: Api, args: argparse.Namespace) -> int:
     status = api.run_status(args.run_id, args.state)
     lineage = "".join(
         [
+            f", of {status['billingPeriod']}" if "billingPeriod" in status else "",
             f", a retry of {status['retryOf']}" if "retryOf" in status else "",
             f", retried by {', '.join(status['retries'])}" if status.get("retries") else "",
         ]
@@ -271,12 +272,16 @@ def runs_show(api: Api, args: argparse.Namespace) -> int:
         f"{status['runId']} ({status['state']}, started {status['createTime']}{lineage}):"
         f" {status['total']} customer(s): {counted(status)}"
     )
-    rows = [
-        (c["customerIdentifier"], c["state"], c.get("bill") or c.get("reason") or _waiting(c))
-        for c in status["customers"]
-    ]
+    rows = [(c["customerIdentifier"], c["state"], _bill_or_reason(c)) for c in status["customers"]]
     table(("CUSTOMER", "STATE", "BILL OR REASON"), rows)
     return 0
+
+
+def _bill_or_reason(customer: dict[str, Any]) -> str:
+    if customer.get("billedBefore"):
+        by = f" by {customer['billedBy']}" if "billedBy" in customer else ""
+        return f"{customer['bill']} (billed before{by})"
+    return customer.get("bill") or customer.get("reason") or _waiting(customer)
 
 
 def _waiting(customer: dict[str, Any]) -> str:

@@ -14,7 +14,7 @@ import pytest
 from cli.__main__ import main
 from cli.api import next_page
 from cli.batches import import_requests
-from cli.progress import follow, summary
+from cli.progress import Totals, bar, follow, summary
 from cli.runs import runs_of
 from functions.billing_period import PERIOD_FORMS
 from functions.identifiers import WorkflowId
@@ -355,3 +355,10 @@ def test_a_csv_naming_a_column_twice_imports_nothing(
         f"billing: nothing was imported: {path}: line 1 names the column customerId twice"
     )
     assert client("crm").get("/?customerId=2").get_json()["firstName"] == "Jane"
+
+
+def test_the_rate_counts_only_the_bills_the_runs_wrote() -> None:
+    """A run of a billed period is done at once: its customers billed before are no rate."""
+    status = {"counts": {"billed": 8, "failed": 0, "pending": 0}, "billedBefore": 6}
+    line = bar(Totals.of([status]), elapsed_s=2.0)
+    assert "8/8 billed, 0 failed, 0 pending  1.0 bills/s" in line

@@ -303,3 +303,21 @@ def test_unbilled_run_again_after_a_503_bills_a_customer_added_since(
     billed = {name.split("customer-bill-")[1].removesuffix(".txt") for name in names}
     assert created.get_json()["customerId"] in billed
     assert len(billed) == 9
+
+
+def test_runs_show_names_the_run_that_billed_a_customer_before(
+    stack: InProcessApi, harness: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "1", "--period", "2026-11"]) == 0
+    first = capsys.readouterr().out.split(":")[0]
+    bill_what_was_published(harness)
+    assert main(["run", "1", "2", "--period", "2026-11"]) == 0
+    second = capsys.readouterr().out.split(":")[0]
+    assert main(["runs", "show", second]) == 0
+    shown = capsys.readouterr().out.splitlines()
+    assert ", of 2026-11): 2 customer(s): 1 billed, 0 failed, 1 pending" in shown[0]
+    assert shown[2].split(maxsplit=2) == [
+        "1",
+        "billed",
+        f"2026-11/customer-bill-1.txt (billed before by {first})",
+    ]
