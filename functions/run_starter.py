@@ -145,6 +145,11 @@ def _publish(run: Run, stores: Coordination, *, saved: bool) -> Started:
             stores.records.runs.save(run)
 
     with about_run(run.run_id):
+        if not planned.workflows:  # every customer billed in the period: nothing for Kafka
+            stores.records.runs.list_run(run.run_id)
+            stores.records.runs.save(replace(run, published=True))
+            log.info("billing run %s: every customer billed in its period already", run.run_id)
+            return Started(planned, replayed=False)
         messages = [Outgoing(Stream.WORKFLOWS, workflow) for workflow in planned.workflows]
         try:
             stores.publish(messages, save)
@@ -173,9 +178,10 @@ def _without_billed(run: Run, bills: BillStore) -> Run:
 
 
 def _say_published(run: Run, stores: Coordination) -> None:
-    """The run's record says Kafka took it, and the run is listed; should S3 fail here, the
-    run's status says it from its workflows, and lists it (``runs.run_status``)."""
+    """The run is listed, and its record says Kafka took it; should S3 fail here, the run's
+    status says it from its workflows, and lists it (``runs.run_status``)."""
     try:
+        stores.records.runs.list_run(run.run_id)
         stores.records.runs.save(replace(run, published=True))
     except StorageUnavailable as exc:
         log.warning(

@@ -319,6 +319,11 @@ def _keep_what_it_came_to(
     if not settled and (run.published or not published):
         return
     kept = replace(run, published=run.published or published)
+    if not run.published:
+        # Its record never said Kafka took it (S3 failed that write): it is listed now, once
+        # it tells so, or as it settles.
+        with contextlib.suppress(StorageUnavailable):
+            records.runs.list_run(run.run_id)
     if settled:
         counted = {
             "pending": counts["pending"],

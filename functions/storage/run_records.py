@@ -95,7 +95,13 @@ class RunStore(abc.ABC):
 
     @abc.abstractmethod
     def save(self, run: Run) -> None:
-        """Keep the run; once it is ``published`` (or settled), it is listed too (``newest``)."""
+        """Keep the run."""
+
+    @abc.abstractmethod
+    def list_run(self, run_id: str) -> None:
+        """Show the run among the ``newest`` (once, whatever is asked after): done once
+        Kafka took it, so a run Kafka refused is never listed, and nothing listed is
+        ever removed."""
 
     @abc.abstractmethod
     def newest(self, after: str, started_by: str | None, limit: int) -> Page[str]:

@@ -59,14 +59,11 @@ class S3RunStore(RunStore):
         return None if stored is None else records.to_run(stored)
 
     def save(self, run: Run) -> None:
-        # Listed once Kafka took it, newest first (a create): a run Kafka refused is never
-        # listed, and nothing listed is ever removed. A run settled whose record never said
-        # it was published (S3 failed after Kafka took it) is listed as it settles.
-        settled_unsaid = run.summary is not None and not run.published
-        listed = (run.published and run.summary is None) or settled_unsaid
-        if listed and RunId.is_one(run.run_id):
-            self.bucket.put_json(keys.run_listing(run.run_id), {}, only_if_absent=True)
         self.bucket.put_json(keys.run_record(run.run_id), records.run(run))
+
+    def list_run(self, run_id: str) -> None:
+        if RunId.is_one(run_id):  # a run ours, with a start to sort by
+            self.bucket.put_json(keys.run_listing(run_id), {}, only_if_absent=True)
 
     def newest(self, after: str, started_by: str | None, limit: int) -> Page[str]:
         start = keys.run_listing(after) if after else ""

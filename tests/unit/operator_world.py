@@ -295,6 +295,7 @@ class World:
         run = Run(new_run_id(), iso_millis(self.now), tuple(first), scheduled_for=tick)
         with self.faults_off():
             runs.claim(f"schedule:{tick}:0", IdempotencyRecord(run.run_id, "earlier"))
+            runs.list_run(run.run_id)  # as that version did, at the run's first save
             runs.save(run)
             self.publisher.publish([Outgoing(Stream.WORKFLOWS, w) for w in plan(run).workflows])
             runs.save(replace(run, published=True))
