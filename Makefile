@@ -84,11 +84,12 @@ lint: venv
 typecheck: venv
 	@$(VENV)/bin/mypy
 
-# The model-based test of the operator actions, at length: every tier runs 15 random
-# sequences; this runs MODEL_EXAMPLES of them (minutes).
+# The model-based test of the operator actions, at length: every tier runs a few random
+# sequences of each of its four machines; this runs MODEL_EXAMPLES of each (minutes), the
+# machines on WORKERS processes.
 MODEL_EXAMPLES ?= 500
-model: venv            ## the operator actions' model-based test over MODEL_EXAMPLES random sequences
-	@MODEL_EXAMPLES=$(MODEL_EXAMPLES) $(PY) -m pytest -p tests.helpers.unit_tier -o timeout=7200 tests/unit/test_operator_model.py
+model: venv            ## the operator actions' model-based test over MODEL_EXAMPLES random sequences a machine
+	@MODEL_EXAMPLES=$(MODEL_EXAMPLES) $(PY) -m pytest -n $(WORKERS) --durations=4 -p tests.helpers.unit_tier -o timeout=14400 tests/unit/test_operator_model.py
 
 check: lint typecheck unit   ## what to run before a commit: ruff, mypy and the unit tier
 
