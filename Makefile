@@ -78,8 +78,10 @@ compose-check:         ## podman and the stand-in images, then the compose stack
 	@$(PY) -m infra.standin_images
 	@$(PY) -m pytest tests/compose
 
+# ruff, then the import contracts (pyproject.toml's [tool.importlinter]: the floors, no circles).
 lint: venv
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/lint-imports --no-cache
 
 typecheck: venv
 	@$(VENV)/bin/mypy
@@ -91,7 +93,7 @@ MODEL_EXAMPLES ?= 500
 model: venv            ## the operator actions' model-based test over MODEL_EXAMPLES random sequences a machine
 	@MODEL_EXAMPLES=$(MODEL_EXAMPLES) $(PY) -m pytest -n $(WORKERS) --durations=4 -p tests.helpers.unit_tier -o timeout=14400 tests/unit/test_operator_model.py
 
-check: lint typecheck unit   ## what to run before a commit: ruff, mypy and the unit tier
+check: lint typecheck unit   ## what to run before a commit: ruff, the import contracts, mypy and the unit tier
 
 N ?= 10000
 bench: up              ## the CRM with N customers, a billing run of them (default 10000), a billed period run again, then a one-customer run 20 times; S3_LATENCY_MS=25 for a cloud's latency

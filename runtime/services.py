@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 import botocore.session
@@ -22,7 +22,6 @@ from botocore.utils import parse_timestamp
 from functions.context import AnswerPolicy, FunctionContext, utc_now
 from functions.customer_file import seed_customers
 from functions.errors import ConfigurationError
-from functions.messages import Outgoing
 from functions.run_starter import Coordination
 from functions.runs import RunRecords
 from functions.scheduled_billing import ScheduledBilling
@@ -39,6 +38,7 @@ from runtime import tracing
 from runtime.config import FunctionSettings, S3Settings
 from runtime.config.tuning import S3_ATTEMPTS, S3_CONNECT_TIMEOUT_S, S3_READ_TIMEOUT_S
 from runtime.metrics import count_s3_requests
+from runtime.ports import Backlog, Publisher
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -98,24 +98,6 @@ def s3_client(settings: S3Settings, connections: int = 10) -> S3Client:
     count_s3_requests(client)
     tracing.trace_s3_requests(client)
     return cast("S3Client", client)
-
-
-class Publisher(Protocol):
-    """What the coordinator publishes runs with: ``KafkaPublisher``, or a test's recorder."""
-
-    def publish(
-        self, messages: Sequence[Outgoing], before_commit: Callable[[], None] = ...
-    ) -> None:
-        """All of ``messages`` or none; none either if ``before_commit`` raises."""
-
-
-class Backlog(Protocol):
-    """Whether questions or answers are still in line: ``runtime.kafka.backlog.Backlog``, or
-    a test's answer."""
-
-    def moving(self) -> bool: ...
-
-    def close(self) -> None: ...
 
 
 class Services:
@@ -213,8 +195,9 @@ class Services:
         if self._backlog is not None:
             return self._backlog
         from runtime.kafka.backlog import Backlog as KafkaBacklog
+        from runtime.triggers import answering_groups
 
-        backlog = KafkaBacklog(self.settings)
+        backlog = KafkaBacklog(self.settings, answering_groups(self.settings))
         self._built.append(backlog.close)
         return backlog
 

@@ -1,8 +1,9 @@
 """Runs one timer-triggered function: what a tick of it does, and the loop that ticks it.
 
-A timer entry (``runtime/triggers.py``: ``TIMERS``) names how often it ticks and what a
-tick does, built once a process from its ``Services``: ``publishing`` for a handler that
-returns messages (``retry-unanswered``), ``scheduled_billing`` for the billing schedule.
+A ``Timer`` (the table is ``runtime/triggers.py``'s ``TIMERS``) names how often it ticks
+and what a tick does, built once a process from its services (``TickServices``):
+``publishing`` for a handler that returns messages (``retry-unanswered``),
+``scheduled_billing`` for the billing schedule.
 The runtime ticks it at start and then every interval (``run_timer``); on Lambda,
 EventBridge invokes one tick (``runtime/aws_lambda/schedule.py``).
 
@@ -16,32 +17,71 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from functions.context import FunctionContext
 from functions.errors import BillingError
-from functions.messages import Outgoing
+from functions.messages import Outgoing, Stream
 from functions.retry_unanswered import Tick
-from functions.scheduled_billing import bill_on_schedule
+from functions.scheduled_billing import ScheduledBilling, bill_on_schedule
 from runtime import tracing
-
-if TYPE_CHECKING:
-    from runtime.services import Services
-    from runtime.triggers import Timer
+from runtime.config import FunctionSettings
+from runtime.ports import Backlog, Publisher, check_outputs
 
 log = logging.getLogger(__name__)
 
+
+class TickServices(Protocol):
+    """What a tick is built from: ``runtime.services.Services``, or a test's."""
+
+    @property
+    def settings(self) -> FunctionSettings: ...
+    @property
+    def context(self) -> FunctionContext: ...
+    @property
+    def publisher(self) -> Publisher: ...
+    @property
+    def backlog(self) -> Backlog: ...
+    @property
+    def scheduled_billing(self) -> ScheduledBilling: ...
+    def close(self) -> None: ...
+
+
 # One tick: what it did, as the Lambda invocation answers it.
 TickAction = Callable[[], dict[str, Any]]
-TickBuilder = Callable[["Timer", "Services"], TickAction]
+TickBuilder = Callable[["Timer", TickServices], TickAction]
+
+
+def _always(_settings: FunctionSettings) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Timer:
+    """A function ticked ``every`` so many seconds; what a tick does is built once a
+    process (``ticks``). ``when`` says it in `runtime list`."""
+
+    function: str
+    outputs: tuple[Stream, ...]
+    every: Callable[[FunctionSettings], float]
+    ticks: TickBuilder
+    when: Callable[[FunctionSettings], str]
+    enabled: Callable[[FunctionSettings], bool] = _always
+
+    def check_outputs(self, outgoing: list[Outgoing]) -> None:
+        check_outputs(self.function, self.outputs, outgoing)
+
+    def start(self, services: TickServices) -> TickAction:
+        return self.ticks(self, services)
 
 
 def publishing(handler: Callable[[Tick, FunctionContext], list[Outgoing]]) -> TickBuilder:
     """Ticks of ``handler``: called with the time and whether questions or answers are
     still in line (``Backlog``); what it returns is published in one transaction."""
 
-    def build(timer: Timer, services: Services) -> TickAction:
+    def build(timer: Timer, services: TickServices) -> TickAction:
         context, publisher, backlog = services.context, services.publisher, services.backlog
 
         def tick() -> dict[str, Any]:
@@ -56,7 +96,7 @@ def publishing(handler: Callable[[Tick, FunctionContext], list[Outgoing]]) -> Ti
     return build
 
 
-def scheduled_billing(timer: Timer, services: Services) -> TickAction:
+def scheduled_billing(timer: Timer, services: TickServices) -> TickAction:
     """Ticks of the billing schedule: the runs of the tick due, unless this process
     started them already (``bill_on_schedule``)."""
     billing = services.scheduled_billing  # no BILLING_SCHEDULE: stops the process here
@@ -79,7 +119,7 @@ def scheduled_billing(timer: Timer, services: Services) -> TickAction:
     return tick
 
 
-def run_timer(timer: Timer, services: Services, stop: threading.Event) -> None:
+def run_timer(timer: Timer, services: TickServices, stop: threading.Event) -> None:
     """Tick at once, then every interval, until ``stop`` is set
     (``runtime.stopping.stop_event``). A tick that fails is logged: the next one finds
     the same work again, so nothing is lost by waiting."""

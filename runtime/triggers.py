@@ -10,22 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from functions.context import FunctionContext
 from functions.crm_answer import crm_answer
 from functions.engine_complete import engine_complete
 from functions.engine_start import engine_start
-from functions.errors import BillingError
 from functions.messages import Answer, Outgoing, Question, Stream, WorkflowMessage
 from functions.retry_unanswered import retry_unanswered
 from functions.storage import BatchScoped
 from runtime import timers
 from runtime.config import FunctionSettings
-
-if TYPE_CHECKING:
-    from runtime.services import Services
-    from runtime.timers import TickAction, TickBuilder
+from runtime.ports import check_outputs
+from runtime.timers import Timer
 
 M = TypeVar("M")
 M_co = TypeVar("M_co", covariant=True)
@@ -33,16 +30,6 @@ M_co = TypeVar("M_co", covariant=True)
 
 class WireParser(Protocol[M_co]):
     def from_wire(self, obj: Mapping[str, Any]) -> M_co: ...
-
-
-def _check_outputs(function: str, outputs: tuple[Stream, ...], outgoing: list[Outgoing]) -> None:
-    stray = [o.stream.value for o in outgoing if o.stream not in outputs]
-    if stray:
-        declared = [stream.value for stream in outputs]
-        raise BillingError(
-            f"{function} returned a message for {stray[0]}, which is not among its declared"
-            f" outputs {declared}; fix runtime/triggers.py"
-        )
 
 
 @dataclass(frozen=True)
@@ -62,7 +49,7 @@ class Trigger(Generic[M]):
 
     def check_outputs(self, outgoing: list[Outgoing]) -> None:
         """Refuse a message for a stream this table does not give the function."""
-        _check_outputs(self.function, self.outputs, outgoing)
+        check_outputs(self.function, self.outputs, outgoing)
 
 
 TRIGGERS: tuple[Trigger[Any], ...] = (
@@ -98,27 +85,14 @@ TRIGGERS: tuple[Trigger[Any], ...] = (
 BY_FUNCTION: Mapping[str, Trigger[Any]] = {trigger.function: trigger for trigger in TRIGGERS}
 
 
-def _always(_settings: FunctionSettings) -> bool:
-    return True
-
-
-@dataclass(frozen=True)
-class Timer:
-    """A function ticked ``every`` so many seconds; what a tick does is built once a
-    process (``ticks``, ``runtime/timers.py``). ``when`` says it in `runtime list`."""
-
-    function: str
-    outputs: tuple[Stream, ...]
-    every: Callable[[FunctionSettings], float]
-    ticks: TickBuilder
-    when: Callable[[FunctionSettings], str]
-    enabled: Callable[[FunctionSettings], bool] = _always
-
-    def check_outputs(self, outgoing: list[Outgoing]) -> None:
-        _check_outputs(self.function, self.outputs, outgoing)
-
-    def start(self, services: Services) -> TickAction:
-        return self.ticks(self, services)
+def answering_groups(settings: FunctionSettings) -> list[tuple[str, str]]:
+    """The consumer groups, and their topics, that answer questions: while they work through
+    a backlog, a question not yet answered is in line, not lost (``Backlog``)."""
+    return [
+        (settings.consumer_group_prefix + trigger.consumer_group, settings.topic(trigger.source))
+        for trigger in TRIGGERS
+        if trigger.source in (Stream.QUESTIONS, Stream.ANSWERS)
+    ]
 
 
 def _schedule_when(settings: FunctionSettings) -> str:

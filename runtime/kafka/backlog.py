@@ -9,13 +9,12 @@ moving (stopped, or never started) does not hold anything off: its questions are
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from functions.messages import Stream
 from runtime.config import FunctionSettings
-from runtime.triggers import TRIGGERS
 
 log = logging.getLogger(__name__)
 
@@ -23,20 +22,15 @@ Positions = dict[tuple[str, int], int]
 
 
 class Backlog:
-    def __init__(self, settings: FunctionSettings) -> None:
+    """Watches ``watched``: (consumer group, topic) pairs, the groups named in full."""
+
+    def __init__(self, settings: FunctionSettings, watched: Sequence[tuple[str, str]]) -> None:
         self._settings = settings
         config = {**settings.kafka_connection(), "log_level": 3}
         self._admin = AdminClient(config)
         # Only to read watermarks; it never subscribes nor commits.
         self._consumer = Consumer({**config, "group.id": "billing-backlog-probe"})
-        self._watched = [
-            (
-                settings.consumer_group_prefix + trigger.consumer_group,
-                settings.topic(trigger.source),
-            )
-            for trigger in TRIGGERS
-            if trigger.source in (Stream.QUESTIONS, Stream.ANSWERS)
-        ]
+        self._watched = list(watched)
         self._last: Positions = {}
 
     def moving(self) -> bool:
