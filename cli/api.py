@@ -238,8 +238,10 @@ def named_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
 
 
 def _reason(content: bytes, status: int) -> str:
+    """What a refusal says: its problem's ``detail`` (an earlier version's ``error``)."""
     try:
-        return str(json.loads(content)["error"])
+        answer = json.loads(content)
+        return str(answer["detail"] if "detail" in answer else answer["error"])
     except (ValueError, KeyError, TypeError):
         known = {member.value: member.phrase for member in HTTPStatus}
         return known.get(status, "no reason given")

@@ -4,6 +4,8 @@ Every error we raise on purpose is a ``BillingError``; its message says what was
 wrong and what to do about it.
 """
 
+from __future__ import annotations
+
 
 class BillingError(Exception):
     """Root of every error this project raises on purpose."""
@@ -13,15 +15,40 @@ class MalformedMessage(BillingError):
     """A Kafka message that no retry can process; the runtime dead-letters it."""
 
 
+# Where in a request a problem is: its part (body, query, path, header), then the names and
+# indexes within it, as FastAPI's and pydantic's ``loc``.
+Location = tuple[str | int, ...]
+
+
 class InvalidRequest(BillingError):
-    """An HTTP request body or query that the caller must correct (answered with a 4xx)."""
+    """An HTTP request that the caller must correct (answered with a 4xx). ``problems``: each
+    problem found, with where it is; the message is the first's, or the whole request's."""
 
     def __init__(
-        self, message: str, status: int = 400, headers: dict[str, str] | None = None
+        self,
+        message: str,
+        status: int = 400,
+        headers: dict[str, str] | None = None,
+        problems: tuple[tuple[Location, str], ...] = (),
     ) -> None:
         super().__init__(message)
         self.status = status
         self.headers = headers or {}
+        self.problems = problems or (((), message),)
+
+    @classmethod
+    def of(cls, problems: list[tuple[Location, str]]) -> InvalidRequest:
+        """One 400 for every problem of ``problems`` (one at least), told by the first."""
+        first = problems[0][1]
+        more = len(problems) - 1
+        message = (
+            f"{first} (and {more} more problem{'s' * (more > 1)}: see errors)" if more else first
+        )
+        return cls(message, problems=tuple(problems))
+
+    def located(self, *where: str | int) -> list[tuple[Location, str]]:
+        """Its problems, each found within ``where`` (``"query"``, ``"body"``...)."""
+        return [((*where, *location), detail) for location, detail in self.problems]
 
 
 class MethodNotAllowed(InvalidRequest):

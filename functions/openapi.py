@@ -1,9 +1,11 @@
 """The OpenAPI 3.1 document of an HTTP function, served at ``GET /openapi.json``, generated
 from its operations' declarations (``functions/operation.py``): a path an operation, its
 parameters from its parameter models, its body and answers from their types, each schema
-made by pydantic from the same types the handlers are given and return, so the description
-and the checks cannot drift apart. ``tests/unit/test_openapi.py`` runs schemathesis against
-both functions to hold the behaviour to it.
+made by pydantic from the same types the handlers are given and return. A parameter is
+described and read by one rule, so those two cannot drift apart; a body is described by its
+type and still read by a reader of our own (``Body.read``), and every answer is made by
+hand, so ``tests/unit/test_openapi.py`` runs schemathesis against both functions to hold
+what they do to what the document says. Refusals are ``Problem`` (``functions/problems.py``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from pydantic import TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
 from pydantic_core import CoreSchema
 
-from functions.operation import Api, Error, Operation, Parameters, Reply
+from functions.operation import Api, Operation, Parameters, Reply
+from functions.problems import Problem
 
 Schema = dict[str, Any]
 REF = "#/components/schemas/{model}"
@@ -26,7 +29,8 @@ UNAUTHORIZED = Reply(
     "no valid bearer token (only when the function runs with BILLING_TOKEN)",
     headers={"WWW-Authenticate": {"schema": {"type": "string"}}},
 )
-UNKNOWN_PARAMETER = Reply("a query parameter it does not take")
+UNKNOWN_PARAMETER = Reply("a query parameter it does not take, or a value it refuses")
+INTERNAL_ERROR = Reply("the function failed; its log says why")
 BODY_REFUSALS = {413: Reply("the body is over 1 MiB"), 415: Reply("the body is not JSON")}
 
 
@@ -50,6 +54,7 @@ def _replies(operation: Operation) -> dict[int, Reply]:
     if operation.body is not None:
         for status, reply in BODY_REFUSALS.items():
             replies.setdefault(status, reply)
+    replies.setdefault(500, INTERNAL_ERROR)
     return dict(sorted(replies.items()))
 
 
@@ -98,10 +103,10 @@ def _content(reply: Reply, schemas: dict[int, Schema]) -> Schema:
     if reply.links:
         answer["links"] = dict(reply.links)
     if reply.body is None:
-        answer["content"] = {reply.media_type: {}}
+        answer["content"] = {reply.content_type: {}}
     else:
         schema = reply.body if isinstance(reply.body, dict) else schemas[id(reply.body)]
-        answer["content"] = {reply.media_type: {"schema": schema}}
+        answer["content"] = {reply.content_type: {"schema": schema}}
     return answer
 
 
@@ -142,8 +147,8 @@ def document(api: Api) -> Schema:
         method = operation.method.lower()
         paths.setdefault(operation.path, {})[method] = _path_item(operation, schemas)
     components = {name: _untitled(schema) for name, schema in definitions.get("$defs", {}).items()}
-    error = TypeAdapter(Error).json_schema(schema_generator=_Schemas, ref_template=REF)
-    components.setdefault("Error", _untitled(error))
+    problem = TypeAdapter(Problem).json_schema(schema_generator=_Schemas, ref_template=REF)
+    components.setdefault("Problem", _untitled(problem))
     return {
         "openapi": "3.1.0",
         "info": {"title": api.title, "version": "1", "description": api.summary},

@@ -14,25 +14,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cache, cached_property
+from functools import cache, cached_property, partial
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
-from typing_extensions import TypedDict
 
-from functions.errors import InvalidRequest
-from functions.web import HttpRequest, HttpResponse, documented
+from functions.errors import InvalidRequest, Location
+from functions.parameters import REFUSED
+from functions.problems import MEDIA_TYPE as PROBLEM_TYPE
+from functions.problems import Problem
+from functions.web import HttpRequest, HttpResponse
 
 T = TypeVar("T")
-
-
-@documented
-class Error(TypedDict):
-    """Every refusal and failure."""
-
-    error: str
-    """what was wrong, what to do"""
 
 
 class Parameters(BaseModel):
@@ -55,21 +49,27 @@ class Parameters(BaseModel):
 
     @classmethod
     def read(cls, given: Mapping[str, str]) -> Any:
-        """The parameters ``given`` (by wire name), each read by its rule; a missing one
-        that is required is refused naming it."""
+        """The parameters ``given`` (by wire name), each read by its rule; refused with every
+        problem, each located by its parameter's name: a value its rule refuses, a required
+        one missing."""
         names = cls.wire_names()
         try:
             return cls.model_validate(given, context=names)
         except ValidationError as exc:
-            # What a rule did not refuse itself (functions/parameters.py): a parameter
-            # missing, or one of a type without a rule.
-            problem = exc.errors(include_url=False)[0]
-            name = str(problem["loc"][0])
-            if problem["type"] == "missing":
-                field = next(info for key, info in cls.model_fields.items() if names[key] == name)
-                what = f": {field.description}" if field.description else ""
-                raise InvalidRequest(f"{name} is required{what}") from None
-            raise InvalidRequest(f"{name}={problem['input']!r}: {problem['msg']}") from None
+            problems = [cls._problem(names, error) for error in exc.errors(include_url=False)]
+            raise InvalidRequest.of(problems) from None
+
+    @classmethod
+    def _problem(cls, names: dict[str, str], error: Any) -> tuple[Location, str]:
+        name = str(error["loc"][0]) if error["loc"] else "value"
+        if error["type"] == REFUSED:  # a rule's own words (functions/parameters.py)
+            return (name,), str(error["ctx"]["detail"])
+        if error["type"] == "missing":
+            field = next(info for key, info in cls.model_fields.items() if names[key] == name)
+            what = f": {field.description}" if field.description else ""
+            return (name,), f"{name} is required{what}"
+        # a parameter of a type without a rule
+        return (name,), f"{name}={error['input']!r}: {error['msg']}"
 
 
 Cursor = TypeVar("Cursor")
@@ -93,12 +93,18 @@ class Reply:
     it may carry and the operations it leads to."""
 
     description: str
-    body: Any = Error
-    media_type: str = "application/json"
+    body: Any = Problem
+    media_type: str | None = None  # JSON: application/problem+json for a Problem
     headers: Mapping[str, Any] = field(default_factory=dict)  # header objects, by name
     # OpenAPI links: the operations its answer leads to, and where their parameters are in
     # it (what schemathesis's stateful phase follows).
     links: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def content_type(self) -> str:
+        if self.media_type is not None:
+            return self.media_type
+        return PROBLEM_TYPE if self.body is Problem else "application/json"
 
 
 @dataclass(frozen=True)
@@ -147,21 +153,34 @@ class Operation:
     def call(
         self, request: HttpRequest, context: object, path_values: Mapping[str, str]
     ) -> HttpResponse[Any]:
-        """Read the request's parameters and body as declared, and answer it."""
-        arguments: dict[str, Any] = {}
+        """Read the request's parameters and body as declared, and answer it; a request
+        refused is refused for every problem in its parts, each located in its part."""
+        readers: list[tuple[str, str, Callable[[], Any]]] = []
         if self.path_parameters is not None:
-            arguments["path"] = self.path_parameters.read(path_values)
+            readers.append(("path", "path", partial(self.path_parameters.read, path_values)))
         if self.query is not None:
-            arguments["query"] = self.query.read(request.query)
+            readers.append(("query", "query", partial(self.query.read, request.query)))
         if self.headers is not None:
             given = {
                 name: request.headers[name.lower()]
                 for name in self.headers.wire_names().values()
                 if name.lower() in request.headers
             }
-            arguments["headers"] = self.headers.read(given)
+            readers.append(("headers", "header", partial(self.headers.read, given)))
         if self.body is not None:
-            arguments["body"] = self.body.read(request.json())
+            body = self.body
+            readers.append(("body", "body", lambda: body.read(request.json())))
+        arguments: dict[str, Any] = {}
+        problems: list[tuple[Location, str]] = []
+        for argument, part, read in readers:
+            try:
+                arguments[argument] = read()
+            except InvalidRequest as exc:
+                if exc.status != 400:  # not a value's problem: too large, not JSON...
+                    raise
+                problems.extend(exc.located(part))
+        if problems:
+            raise InvalidRequest.of(problems)
         return self.handle(context, **arguments)
 
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, ValidationInfo
-from pydantic_core import core_schema
+from pydantic_core import PydanticCustomError, core_schema
 
 from functions.billing_period import PERIOD_FORMS, BillingPeriod
 from functions.dates import DAY, LEAP_YEAR, YEAR, YEARS
@@ -48,6 +48,11 @@ _PRINTED = r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u30
 FIELD_TEXT = rf"^[^{_CONTROL}]*{_PRINTED}[^{_CONTROL}]*$"
 
 
+# The error type of a value a rule refused, its words in the error's ``ctx["detail"]``:
+# pydantic goes on to the other parameters, so a refusal names every problem.
+REFUSED = "refused"
+
+
 def shown(text: str) -> str:
     return repr(text[:80])
 
@@ -68,7 +73,11 @@ class Rule:
             if not isinstance(value, str):
                 return value  # a default, already typed
             names = info.context or {}
-            return self.parse(names.get(info.field_name, info.field_name or "value"), value)
+            name = names.get(info.field_name, info.field_name or "value")
+            try:
+                return self.parse(name, value)
+            except InvalidRequest as exc:
+                raise PydanticCustomError(REFUSED, "{detail}", {"detail": str(exc)}) from None
 
         return core_schema.with_info_plain_validator_function(read)
 

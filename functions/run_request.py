@@ -13,7 +13,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
 from functions.billing_period import PERIOD_FORMS, PERIOD_RULE, BillingPeriod
-from functions.errors import InvalidRequest
+from functions.errors import InvalidRequest, Location
 from functions.identifiers import (
     CUSTOMER_ID_RULE,
     BillingPeriodText,
@@ -81,38 +81,46 @@ def read_run_request(body: Any) -> RunOrder:
 
 
 def parse_run_request(body: Any) -> RunOrder:
-    """A run request; what pydantic refused, said in our words."""
-    customer_ids = parse_customer_identifiers(body)
-    unknown = sorted(set(body) - {FIELD, PERIOD_FIELD})
-    if unknown:
-        close = difflib.get_close_matches(unknown[0], [PERIOD_FIELD], n=1)
-        hint = f'did you mean "{close[0]}"? ' if close else ""
-        raise InvalidRequest(
-            f"unknown field {json.dumps(unknown[0])[:80]}; {hint}a run request has"
-            f' "{FIELD}" and, if it bills a period, "{PERIOD_FIELD}"'
-        )
-    if PERIOD_FIELD not in body:
-        return RunOrder(customer_ids)
-    period = body[PERIOD_FIELD]
-    if not isinstance(period, str) or not BillingPeriod.is_one(period):
-        raise InvalidRequest(
-            f'"{PERIOD_FIELD}" is {json.dumps(period)[:60]}, which is not a billing period;'
-            f" {PERIOD_FORMS}"
-        )
-    return RunOrder(customer_ids, BillingPeriod(period))
-
-
-def parse_customer_identifiers(body: Any) -> list[str]:
-    """The customers of a run request; what pydantic refused, said in our words."""
+    """A run request; what pydantic refused, said in our words: every problem, each located
+    by its field (and position)."""
     if not isinstance(body, dict):
         raise InvalidRequest(f"the request body must be a JSON object; {USAGE}")
+    problems: list[tuple[Location, str]] = []
+    customer_ids = _customer_identifiers(body, problems)
+    for unknown in sorted(set(body) - {FIELD, PERIOD_FIELD}):
+        close = difflib.get_close_matches(unknown, [FIELD, PERIOD_FIELD], n=1)
+        hint = f'did you mean "{close[0]}"? ' if close else ""
+        problems.append(
+            (
+                (unknown,),
+                f"unknown field {json.dumps(unknown)[:80]}; {hint}a run request has"
+                f' "{FIELD}" and, if it bills a period, "{PERIOD_FIELD}"',
+            )
+        )
+    period = body.get(PERIOD_FIELD)
+    if PERIOD_FIELD in body and (not isinstance(period, str) or not BillingPeriod.is_one(period)):
+        problems.append(
+            (
+                (PERIOD_FIELD,),
+                f'"{PERIOD_FIELD}" is {json.dumps(period)[:60]}, which is not a billing period;'
+                f" {PERIOD_FORMS}",
+            )
+        )
+    if problems:
+        raise InvalidRequest.of(problems)
+    return RunOrder(customer_ids, None if period is None else BillingPeriod(period))
+
+
+def _customer_identifiers(body: dict[str, Any], problems: list[tuple[Location, str]]) -> list[str]:
+    """The customers of a run request, each problem of them added to ``problems``."""
     if FIELD not in body:
-        if "customerIdentifers" in body:
-            raise InvalidRequest(f'unknown field "customerIdentifers"; did you mean "{FIELD}"?')
-        raise InvalidRequest(f'the request body has no "{FIELD}" field; {USAGE}')
+        if "customerIdentifers" not in body:  # else told as an unknown field: did you mean
+            problems.append(((FIELD,), f'the request body has no "{FIELD}" field; {USAGE}'))
+        return []
     identifiers = body[FIELD]
     if not isinstance(identifiers, list) or not identifiers:
-        raise InvalidRequest(f'"{FIELD}" must be a non-empty array of strings; {USAGE}')
+        problems.append(((FIELD,), f'"{FIELD}" must be a non-empty array of strings; {USAGE}'))
+        return []
     if len(identifiers) > MAX_RUN_SIZE:
         raise InvalidRequest(
             f'"{FIELD}" names {len(identifiers)} customers; split the run into requests of'
@@ -122,21 +130,32 @@ def parse_customer_identifiers(body: Any) -> list[str]:
     customer_ids: list[str] = []
     seen: dict[str, int] = {}
     for position, identifier in enumerate(identifiers):
+        where: Location = (FIELD, position)
         if not isinstance(identifier, str):
             hint = f' (write it as "{identifier}")' if isinstance(identifier, int) else ""
-            raise InvalidRequest(
-                f'"{FIELD}"[{position}] must be a string, got {json.dumps(identifier)}{hint}'
+            problems.append(
+                (
+                    where,
+                    f'"{FIELD}"[{position}] must be a string, got {json.dumps(identifier)}{hint}',
+                )
             )
-        if not is_customer_id(identifier):
-            raise InvalidRequest(
-                f'"{FIELD}"[{position}] is {identifier!r}, which is not a customer id'
-                f" ({CUSTOMER_ID_RULE})"
+        elif not is_customer_id(identifier):
+            problems.append(
+                (
+                    where,
+                    f'"{FIELD}"[{position}] is {identifier!r}, which is not a customer id'
+                    f" ({CUSTOMER_ID_RULE})",
+                )
             )
-        if identifier in seen:
-            raise InvalidRequest(
-                f'"{FIELD}"[{position}] repeats customer {identifier!r} of position'
-                f" {seen[identifier]}; list each customer once"
+        elif identifier in seen:
+            problems.append(
+                (
+                    where,
+                    f'"{FIELD}"[{position}] repeats customer {identifier!r} of position'
+                    f" {seen[identifier]}; list each customer once",
+                )
             )
-        seen[identifier] = position
-        customer_ids.append(identifier)
+        else:
+            seen[identifier] = position
+            customer_ids.append(identifier)
     return customer_ids

@@ -79,7 +79,11 @@ class HttpRequest:
             known = f"it takes {', '.join(allowed)}" if allowed else "it takes none"
             raise InvalidRequest(
                 f"unknown query parameter(s) {', '.join(map(repr, unknown))} for"
-                f" {self.method} {self.path}; {known}"
+                f" {self.method} {self.path}; {known}",
+                problems=tuple(
+                    (("query", name), f"unknown query parameter {name!r}; {known}")
+                    for name in unknown
+                ),
             )
 
 
@@ -98,6 +102,7 @@ class HttpResponse(Generic[Body]):
         headers = dict(self.headers)
         if isinstance(self.body, str) and "Content-Type" in headers:
             return self.body, headers
+        # JSON, of the media type the headers name if they do (application/problem+json)
         return json.dumps(self.body, ensure_ascii=False), {
             "Content-Type": "application/json",
             **headers,

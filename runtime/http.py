@@ -21,6 +21,7 @@ from typing import Any
 import flask
 from werkzeug.exceptions import HTTPException
 
+from functions.problems import problem
 from functions.web import MAX_BODY_BYTES, HttpRequest, HttpResponse
 from runtime import tracing
 from runtime.config import FunctionSettings
@@ -64,7 +65,7 @@ def services() -> Services:
 
 
 def framework_error(exc: HTTPException) -> FlaskResponse:
-    return _respond(HttpResponse(exc.code or 500, {"error": f"{exc.name}: {exc.description}"}))
+    return _respond(problem(exc.code or 500, f"{exc.name}: {exc.description}"))
 
 
 def _respond(response: HttpResponse[Any]) -> FlaskResponse:

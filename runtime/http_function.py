@@ -21,6 +21,7 @@ from functions import openapi
 from functions.console import ConsoleSite
 from functions.errors import BillingError, InvalidRequest, PublishFailed, StorageUnavailable
 from functions.operation import Api, Operation, Reply
+from functions.problems import problem, refusal
 from functions.web import HttpRequest, HttpResponse
 from runtime import tracing
 from runtime.metrics import EXPOSITION_TYPE, exposition
@@ -45,24 +46,18 @@ APIS: Mapping[str, tuple[Callable[[Lazy], Api], Callable[[Services], object]]] =
 }
 
 
-def _error(
-    status: int, message: str, headers: Mapping[str, str] | None = None
-) -> HttpResponse[Any]:
-    return HttpResponse(status, {"error": message}, dict(headers or {}))
-
-
 def unauthorized(headers: Mapping[str, str], token: str) -> HttpResponse[Any] | None:
     """A 401 unless the request bears ``token``; the token is never logged nor echoed.
     ``headers``: lower-case names."""
     scheme, _, offered = headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and hmac.compare_digest(offered.strip().encode(), token.encode()):
         return None
-    problem = "invalid_token" if scheme.lower() == "bearer" else "invalid_request"
-    detail = "was not accepted" if problem == "invalid_token" else "is missing"
-    return _error(
+    code = "invalid_token" if scheme.lower() == "bearer" else "invalid_request"
+    detail = "was not accepted" if code == "invalid_token" else "is missing"
+    return problem(
         401,
         f"the bearer token {detail}; send `Authorization: Bearer <BILLING_TOKEN>`",
-        {"WWW-Authenticate": f'Bearer realm="billing", error="{problem}"'},
+        {"WWW-Authenticate": f'Bearer realm="billing", error="{code}"'},
     )
 
 
@@ -156,28 +151,28 @@ class HttpFunction:
         route: Operation | None
         try:
             route, parameters = self.router.match(head)
-            refusal = None
+            refused = None
         except InvalidRequest as exc:
-            route, parameters, refusal = None, {}, exc
+            route, parameters, refused = None, {}, exc
         if not self.router.is_public(head.path):
             token = self._services().settings.token
             if token is not None and (denied := unauthorized(head.headers, token)):
                 return denied  # before telling whether the path exists
         if route is None:
-            assert refusal is not None
-            return _error(refusal.status, str(refusal), refusal.headers)
+            assert refused is not None
+            return refusal(refused)
         request = replace(head, body=read_body())
         try:
             context = None if route.public else self._context(self._services())
             return route.call(request, context, parameters)
         except InvalidRequest as exc:
-            return _error(exc.status, str(exc), exc.headers)
+            return refusal(exc)
         except (PublishFailed, StorageUnavailable) as exc:
             log.error("%s %s: %s", head.method, head.path, exc)
-            return _error(503, str(exc))
+            return problem(503, str(exc))
         except BillingError as exc:
             log.error("%s %s: %s", head.method, head.path, exc)
-            return _error(500, str(exc))
+            return problem(500, str(exc))
         except Exception:
             log.exception("%s %s failed", head.method, head.path)
-            return _error(500, f"internal error in {self.role}; see its log")
+            return problem(500, f"internal error in {self.role}; see its log")

@@ -54,7 +54,9 @@ async function call(base, path, { method = "GET", body, headers = {} } = {}) {
   const isJson = (response.headers.get("Content-Type") || "").includes("json");
   const data = isJson ? await response.json() : await response.text();
   if (!response.ok) {
-    throw new ApiError(data && data.error ? data.error : `${response.status} ${response.statusText}`);
+    // A problem's detail (RFC 9457); an earlier version answered its error.
+    const said = data && (data.detail || data.error);
+    throw new ApiError(said || `${response.status} ${response.statusText}`);
   }
   return { data, next: nextCursor(response.headers.get("Link")), headers: response.headers };
 }

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from functions.errors import MalformedMessage
+from functions.problems import problem
 from functions.web import MAX_BODY_BYTES, HttpRequest, HttpResponse
 from runtime.http_function import HttpFunction
 
@@ -62,5 +63,5 @@ class HttpAdapter:
         try:
             head, body = request_of(event)
         except (MalformedMessage, KeyError) as exc:
-            return response_of(HttpResponse(400, {"error": f"unreadable event: {exc}"}))
+            return response_of(problem(400, f"unreadable event: {exc}"))
         return response_of(self.function(head, lambda: body), head.method)

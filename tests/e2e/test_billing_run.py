@@ -70,9 +70,9 @@ def test_bad_requests_get_a_4xx_naming_the_problem(http_functions: dict[str, str
         timeout=10,
     )
     assert response.status_code == 400
-    assert 'did you mean "customerIdentifiers"' in response.json()["error"]
+    assert 'did you mean "customerIdentifiers"' in response.json()["detail"]
     as_form = requests.post(http_functions["coordinator"], data={"customerIdentifiers": "1"})
     assert as_form.status_code == 415
-    assert "application/json" in as_form.json()["error"]
+    assert "application/json" in as_form.json()["detail"]
     not_found = requests.get(http_functions["crm"], params={"customerId": "404"}, timeout=10)
     assert not_found.status_code == 404

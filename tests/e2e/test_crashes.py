@@ -52,7 +52,7 @@ def test_with_the_broker_down_the_coordinator_answers_503_and_publishes_nothing(
     cluster.kill(1)
     refused = post_run(coordinator, ["2", "3"], key="while-down")
     assert refused.status_code == 503
-    assert "none was published" in refused.json()["error"]
+    assert "none was published" in refused.json()["detail"]
 
     cluster.start(1)
     wait_for("the broker back", lambda: cluster.serving(), timeout_s=120)

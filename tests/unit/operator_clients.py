@@ -177,7 +177,7 @@ class CrmClients:
         if response.status == 409 and sent.answered == "failed":
             # Another import gave an id this one planned and had not written yet: it is
             # not written twice, and says so (docs/guarantees.md).
-            assert "have changed since" in response.body["error"], response.body
+            assert "have changed since" in response.body["detail"], response.body
             sent.answered = "conflicted"
             return
         assert response.status in (201, 503), response.body

@@ -27,7 +27,7 @@ def test_without_the_token_both_functions_answer_401(
     response = client(target).post("/", json={"customerIdentifiers": ["1"]}, headers=headers)
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == f'Bearer realm="billing", error="{problem}"'
-    assert "BILLING_TOKEN" in response.get_json()["error"]
+    assert "BILLING_TOKEN" in response.get_json()["detail"]
     assert TOKEN not in response.get_data(as_text=True)
     assert guarded.publisher.published == []
 

@@ -45,7 +45,7 @@ def test_an_odd_query_value_is_a_400_naming_it(harness: Harness, function: str, 
     response = client(function).get(path)
     assert response.status_code == 400, response.get_json()
     name = path.rsplit("&", 1)[-1].split("?")[-1].split("=")[0]
-    assert name in response.get_json()["error"]
+    assert name in response.get_json()["detail"]
 
 
 @pytest.mark.parametrize("path", [f"/runs//{RUN}", f"/runs/{RUN}//bills/1", f"//runs/{RUN}"])
@@ -55,7 +55,7 @@ def test_a_doubled_slash_is_an_unknown_path(guarded: Harness, path: str) -> None
     token = {"Authorization": "Bearer s3cr3t-t0ken-for-tests-only"}
     response = app.get(path, headers=token)
     assert response.status_code == 404
-    assert "no route" in response.get_json()["error"]
+    assert "no route" in response.get_json()["detail"]
 
 
 def test_a_doubled_slash_is_an_unknown_path_on_lambda(harness: Harness) -> None:
@@ -84,7 +84,7 @@ def test_a_field_over_its_bound_is_refused_before_anything_is_written(
     before = list(harness.bucket(harness.services.settings.customers_bucket).names())
     response = crm.post("/customers", json={**ADA, field: value})
     assert response.status_code == 400
-    assert f'"{field}" has 201 characters' in response.get_json()["error"]
+    assert f'"{field}" has 201 characters' in response.get_json()["detail"]
     assert list(harness.bucket(harness.services.settings.customers_bucket).names()) == before
 
 

@@ -168,7 +168,7 @@ def test_a_period_outside_the_pattern_is_a_400_naming_it(
     body = {"customerIdentifiers": ["1"], "billingPeriod": period}
     response = client("coordinator").post("/", json=body)
     assert response.status_code == 400
-    assert complaint in response.get_json()["error"]
+    assert complaint in response.get_json()["detail"]
     assert harness.publisher.published == []
     assert list(harness.bucket(harness.services.settings.jobs_bucket).names()) == []
 
@@ -178,7 +178,7 @@ def test_a_misspelled_period_field_is_refused_not_ignored(harness: Harness) -> N
         "/", json={"customerIdentifiers": ["1"], "billingPeriods": PERIOD}
     )
     assert response.status_code == 400
-    assert 'did you mean "billingPeriod"?' in response.get_json()["error"]
+    assert 'did you mean "billingPeriod"?' in response.get_json()["detail"]
 
 
 @pytest.mark.parametrize("period", ["2026-11-30", "2026-Q4", "2026", "2028-02-29"])
@@ -197,7 +197,7 @@ def test_the_same_idempotency_key_with_another_period_is_a_422(harness: Harness)
             body["billingPeriod"] = other
         response = client("coordinator").post("/", json=body, headers={"Idempotency-Key": "k"})
         assert response.status_code == 422
-        assert "another billing period" in response.get_json()["error"]
+        assert "another billing period" in response.get_json()["detail"]
 
 
 def test_a_failure_of_a_period_is_kept_as_the_customers_latest_in_it(harness: Harness) -> None:
@@ -286,7 +286,7 @@ def test_asking_for_books_that_cannot_be_is_a_400(
 ) -> None:
     response = client("coordinator").get(path)
     assert response.status_code == 400
-    assert complaint in response.get_json()["error"]
+    assert complaint in response.get_json()["detail"]
 
 
 def test_a_page_of_the_books_costs_the_page(harness: Harness) -> None:
@@ -360,4 +360,4 @@ def test_a_period_runs_bill_is_one_of_its_customers(harness: Harness) -> None:
     assert client("coordinator").get(f"/runs/{first['runId']}/bills/1").status_code == 200
     refused = client("coordinator").get(f"/runs/{other['runId']}/bills/1")
     assert refused.status_code == 404
-    assert "is not one of run" in refused.get_json()["error"]
+    assert "is not one of run" in refused.get_json()["detail"]

@@ -136,7 +136,7 @@ def test_the_console_serves_only_its_own_files(guarded: Harness) -> None:
         assert response.status_code in (401, 404), path  # a deeper path is not public
     unknown = client("coordinator").get("/console/x.js")
     assert unknown.status_code == 404
-    assert "the console has no file 'x.js'" in unknown.get_json()["error"]
+    assert "the console has no file 'x.js'" in unknown.get_json()["detail"]
     # Nothing else the coordinator answers is public because the console is.
     assert client("coordinator").get("/runs").status_code == 401
 
@@ -191,7 +191,7 @@ def test_a_bill_is_read_as_the_bill_object_holds_it(harness: Harness) -> None:
     assert 'filename="customer-bill-1.txt"' in shown.headers["Content-Disposition"]
     missing = coordinator.get(f"/runs/{run['runId']}/bills/2")
     assert missing.status_code == 404
-    assert "has no bill for customer '2'" in missing.get_json()["error"]
+    assert "has no bill for customer '2'" in missing.get_json()["detail"]
     assert coordinator.get("/runs/nope/bills/1").status_code == 400
 
 

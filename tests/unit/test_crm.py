@@ -163,7 +163,7 @@ def test_a_bad_page_request_says_what_is_wrong(
 ) -> None:
     response = client("crm").get(f"/?{query}")
     assert response.status_code == 400
-    assert complaint in response.get_json()["error"]
+    assert complaint in response.get_json()["detail"]
 
 
 def test_a_list_is_imported_with_given_and_new_ids_in_order(harness: Harness) -> None:
@@ -205,7 +205,7 @@ def test_an_invalid_import_writes_nothing(
     crm.get("/?customerId=1")
     response = crm.post("/customers", json=items)
     assert response.status_code == status
-    assert complaint in response.get_json()["error"]
+    assert complaint in response.get_json()["detail"]
     assert len(crm.get("/").get_json()) == 8
 
 
@@ -238,8 +238,8 @@ def test_an_import_that_failed_midway_is_finished_by_sending_it_again(harness: H
     failed = crm.post("/customers", json=items)
     harness.s3.meta.events.unregister("before-call.s3", fail_the_sixth_write)
     assert failed.status_code == 503
-    assert "the import is written in part" in failed.get_json()["error"]
-    assert "send the same request again to finish it" in failed.get_json()["error"]
+    assert "the import is written in part" in failed.get_json()["detail"]
+    assert "send the same request again to finish it" in failed.get_json()["detail"]
 
     again = crm.post("/customers", json=items)
     assert again.status_code == 201
@@ -264,4 +264,4 @@ def test_an_import_that_could_not_begin_says_nothing_was_imported(harness: Harne
     failed = crm.post("/customers", json=[ADA])
     harness.s3.meta.events.unregister("before-call.s3", refuse)
     assert failed.status_code == 503
-    assert failed.get_json()["error"].startswith("nothing was imported")
+    assert failed.get_json()["detail"].startswith("nothing was imported")

@@ -81,7 +81,7 @@ def test_a_renamed_customer_is_found_by_its_new_name_only(harness: Harness) -> N
 def test_a_bad_search_says_what_is_wrong(harness: Harness, query: str, complaint: str) -> None:
     response = client("crm").get(f"/customer-search?{query}")
     assert response.status_code == 400
-    assert complaint in response.get_json()["error"]
+    assert complaint in response.get_json()["detail"]
 
 
 def test_customers_stored_before_the_search_are_indexed_once(harness: Harness) -> None:

@@ -85,7 +85,7 @@ def test_a_run_id_in_other_digits_is_refused_as_the_document_says(
     )
     listed = client("coordinator").get(f"/runs?after={UNICODE_DIGITS_RUN}")
     assert listed.status_code == 400, listed.get_json()
-    assert "after" in listed.get_json()["error"]
+    assert "after" in listed.get_json()["detail"]
     shown = client("coordinator").get(f"/runs/{UNICODE_DIGITS_RUN}")
     assert shown.status_code == 400, shown.get_json()
 

@@ -88,7 +88,7 @@ def test_the_coordinator_answers_every_body_with_202_or_a_named_4xx(
         assert len(published) - before == len(workflows)
     else:
         assert 400 <= response.status_code < 500, response.get_data()
-        assert response.get_json()["error"]
+        assert response.get_json()["detail"]
         assert len(published) == before, "a refused request published something"
 
 
@@ -108,4 +108,4 @@ def test_the_crm_answers_every_request_without_a_5xx(
     )
     assert response.status_code < 500, response.get_data()
     if response.status_code >= 400:
-        assert response.get_json()["error"]
+        assert response.get_json()["detail"]

@@ -73,7 +73,7 @@ def test_coordinator_refuses_bad_bodies_naming_the_problem(
 ) -> None:
     response = client("coordinator").post("/", data=body, content_type="application/json")
     assert response.status_code == status
-    assert complaint in response.get_json()["error"]
+    assert complaint in response.get_json()["detail"]
     assert harness.publisher.published == []
 
 
@@ -83,7 +83,7 @@ def test_coordinator_wants_a_json_content_type(harness: Harness, content_type: s
         "/", data=b'{"customerIdentifiers": ["1"]}', content_type=content_type
     )
     assert response.status_code == 415
-    assert "Content-Type: application/json" in response.get_json()["error"]
+    assert "Content-Type: application/json" in response.get_json()["detail"]
     assert harness.publisher.published == []
 
 
@@ -101,7 +101,7 @@ def test_coordinator_answers_503_when_kafka_does_not_acknowledge(harness: Harnes
     harness.publisher.fail = True
     response = client("coordinator").post("/", json={"customerIdentifiers": ["1"]})
     assert response.status_code == 503
-    assert "none was published" in response.get_json()["error"]
+    assert "none was published" in response.get_json()["detail"]
 
 
 def test_a_run_that_cannot_be_recorded_is_not_published(harness: Harness) -> None:
@@ -111,7 +111,7 @@ def test_a_run_that_cannot_be_recorded_is_not_published(harness: Harness) -> Non
     harness.s3.delete_bucket(Bucket=jobs_bucket)
     response = client("coordinator").post("/", json={"customerIdentifiers": ["1"]})
     assert response.status_code == 503
-    assert f"S3 bucket {jobs_bucket!r} does not exist" in response.get_json()["error"]
+    assert f"S3 bucket {jobs_bucket!r} does not exist" in response.get_json()["detail"]
     assert harness.publisher.published == []
 
 
@@ -138,7 +138,7 @@ def test_a_key_reused_for_other_customers_is_refused(harness: Harness) -> None:
     app.post("/", json={"customerIdentifiers": ["1"]}, headers={"Idempotency-Key": "k"})
     response = app.post("/", json={"customerIdentifiers": ["2"]}, headers={"Idempotency-Key": "k"})
     assert response.status_code == 422
-    assert "use a new key" in response.get_json()["error"]
+    assert "use a new key" in response.get_json()["detail"]
     assert len(harness.publisher.published) == 1
 
 
@@ -148,7 +148,7 @@ def test_an_unusable_idempotency_key_is_refused(harness: Harness, key: str) -> N
         "/", json={"customerIdentifiers": ["1"]}, headers={"Idempotency-Key": key}
     )
     assert response.status_code == 400
-    assert "Idempotency-Key must be" in response.get_json()["error"]
+    assert "Idempotency-Key must be" in response.get_json()["detail"]
 
 
 def test_a_run_that_kafka_refused_is_published_by_the_retry_with_its_key(
@@ -187,7 +187,7 @@ def test_crm_serves_the_seeded_customers(harness: Harness) -> None:
     }
     missing = crm.get("/?customerId=99")
     assert missing.status_code == 404
-    assert "99" in missing.get_json()["error"]
+    assert "99" in missing.get_json()["detail"]
 
 
 def test_crm_creates_with_the_next_id_and_updates(harness: Harness) -> None:
@@ -220,7 +220,7 @@ def test_crm_creates_with_the_next_id_and_updates(harness: Harness) -> None:
 def test_crm_refuses_bad_bodies(harness: Harness, path: str, body: object, complaint: str) -> None:
     response = client("crm").post(path, json=body)
     assert response.status_code == 400
-    assert complaint in response.get_json()["error"]
+    assert complaint in response.get_json()["detail"]
 
 
 @pytest.mark.parametrize("customer_id", ["../x", "a b", "1%00", "%2F"])
@@ -231,7 +231,7 @@ def test_crm_refuses_what_cannot_be_a_customer_id(harness: Harness, customer_id:
         crm.post(f"/customers/{customer_id}", json={"city": "X"}),
     ):
         assert response.status_code in (400, 404)
-        assert "error" in response.get_json()
+        assert "detail" in response.get_json()
 
 
 def test_crm_wants_json_for_its_posts(harness: Harness) -> None:
@@ -251,8 +251,8 @@ def test_an_unknown_query_parameter_is_refused_not_ignored(harness: Harness) -> 
     # A typo must not silently turn "one customer" into "every customer".
     response = client("crm").get("/?customerid=1")
     assert response.status_code == 400
-    assert "unknown query parameter(s) 'customerid'" in response.get_json()["error"]
-    assert "it takes customerId" in response.get_json()["error"]
+    assert "unknown query parameter(s) 'customerid'" in response.get_json()["detail"]
+    assert "it takes customerId" in response.get_json()["detail"]
     response = client("coordinator").post("/?dry=1", json={"customerIdentifiers": ["1"]})
     assert response.status_code == 400
     assert harness.publisher.published == []
@@ -261,7 +261,7 @@ def test_an_unknown_query_parameter_is_refused_not_ignored(harness: Harness) -> 
 def test_crm_names_its_routes_on_a_wrong_one(harness: Harness) -> None:
     response = client("crm").get("/accounts/1")
     assert response.status_code == 404
-    error = response.get_json()["error"]
+    error = response.get_json()["detail"]
     offered = "GET /, GET /customer-ids, GET /customer-search, POST /customers, POST /customers/"
     assert offered + "{customerId}" in error
 
@@ -284,7 +284,7 @@ def test_a_known_path_with_a_wrong_method_is_405_with_allow(
     assert response.status_code == 405
     assert response.headers["Allow"] == allowed
     if method != "HEAD":  # a HEAD's answer has no body
-        assert allowed.replace(", ", " or ") in response.get_json()["error"]
+        assert allowed.replace(", ", " or ") in response.get_json()["detail"]
 
 
 @pytest.mark.parametrize(

@@ -113,7 +113,7 @@ def test_bad_input_gets_the_same_4xx_as_on_functions_framework(
     adapter = HttpAdapter(HttpFunction("coordinator", lambda: guarded.services))
     response = adapter({**event("function-url"), **change})
     assert response["statusCode"] == status
-    assert text in json.loads(response["body"])["error"]
+    assert text in json.loads(response["body"])["detail"]
     assert guarded.publisher.published == []
 
 

@@ -87,7 +87,7 @@ def test_a_finished_import_sent_again_after_an_update_says_so_and_stores_nothing
     assert crm.post(f"/customers/{ada_id}", json={"city": "Leiden"}).status_code == 200
     again = crm.post("/customers", json=items)
     assert again.status_code == 409
-    advice = again.get_json()["error"]
+    advice = again.get_json()["detail"]
     assert "in part" not in advice, advice
     assert "this list was imported before" in advice
     adas = [c for c in crm.get("/?limit=500").get_json() if c["lastName"] == "Lovelace"]

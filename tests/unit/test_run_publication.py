@@ -103,7 +103,7 @@ def test_a_503_from_post_means_nothing_was_published(harness: Harness) -> None:
     kafka_down = post(["1"])
     for response in (s3_down, kafka_down):
         assert response.status_code == 503
-        error = response.get_json()["error"]
+        error = response.get_json()["detail"]
         assert "nothing was published" in error or "none was published" in error, error
     assert harness.publisher.published == []
     assert client("coordinator").get("/runs").get_json()["runs"] == []
@@ -137,7 +137,7 @@ def test_a_client_key_an_earlier_version_claimed_for_its_own_run_is_refused(
     runs.claim(f"retry:{tick}", IdempotencyRecord("run-20261201T060000-0000000a", digest))
     response = post(["1"], **{"Idempotency-Key": f"retry:{tick}"})
     assert response.status_code == 422
-    assert "taken by a run the coordinator started itself" in response.get_json()["error"]
+    assert "taken by a run the coordinator started itself" in response.get_json()["detail"]
 
 
 def test_a_post_again_of_a_run_kafka_took_whose_record_never_said_so_is_a_replay(

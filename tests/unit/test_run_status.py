@@ -97,7 +97,7 @@ def test_asking_for_a_run_that_cannot_be_is_a_4xx(
 ) -> None:
     response = client("coordinator").get(path)
     assert response.status_code == code
-    assert complaint in response.get_json()["error"]
+    assert complaint in response.get_json()["detail"]
 
 
 def test_a_runs_status_costs_listings_and_a_read_per_failure_not_a_read_per_customer(

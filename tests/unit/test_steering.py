@@ -71,7 +71,7 @@ def test_the_runs_of_a_time_range(harness: Harness) -> None:
     assert listed("?since=2999-01-01T00:00:00Z")["runs"] == []
     refused = client("coordinator").get("/runs?since=yesterday")
     assert refused.status_code == 400
-    assert "since='yesterday' is not a time" in refused.get_json()["error"]
+    assert "since='yesterday' is not a time" in refused.get_json()["detail"]
 
 
 def test_retrying_a_run_bills_its_failed_customers_in_a_run_that_names_it(
@@ -108,7 +108,7 @@ def test_a_run_with_nothing_failed_is_not_retried(harness: Harness) -> None:
     run = start_run(["1"])
     refused = client("coordinator").post(f"/runs/{run['runId']}/retry")
     assert refused.status_code == 409
-    assert refused.get_json()["error"] == (
+    assert refused.get_json()["detail"] == (
         f"run {run['runId']} has no failed customer to retry; 1 customer(s) are still pending"
     )
     unknown = client("coordinator").post("/runs/run-20261128T001500-0a1b2c3d/retry")
@@ -152,4 +152,4 @@ def test_a_done_run_cannot_be_cancelled(harness: Harness) -> None:
     write_bill(context, ids_of(run)["1"], "1")
     refused = client("coordinator").post(f"/runs/{run['runId']}/cancel")
     assert refused.status_code == 409
-    assert "is done" in refused.get_json()["error"]
+    assert "is done" in refused.get_json()["detail"]

@@ -1,0 +1,78 @@
+"""Every refusal and failure of the HTTP functions, as RFC 9457 problem details
+(``application/problem+json``), built here and nowhere else: the document declares
+``Problem`` as every 4xx's and 5xx's body, and the functions-framework and Lambda
+adapters answer their own refusals with ``problem`` too.
+
+A person reads ``detail`` (what was wrong, what to do); a program reads ``status`` and
+``errors``: every problem a refused request has, each with where it is (``loc``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any, NotRequired
+
+from typing_extensions import TypedDict
+
+from functions.errors import InvalidRequest, Location
+from functions.web import HttpResponse, documented
+
+MEDIA_TYPE = "application/problem+json"
+
+
+@documented
+class ProblemItem(TypedDict):
+    """One problem of a refused request."""
+
+    loc: list[str | int]
+    """where it is: body, query, path or header, then the names and indexes within it
+    (empty: the request as a whole)"""
+    detail: str
+    """what is wrong there, what to send instead"""
+
+
+@documented
+class Problem(TypedDict):
+    """Every refusal and failure: RFC 9457 problem details."""
+
+    type: str
+    """about:blank: the status says what kind of problem it is"""
+    title: str
+    """the status's phrase"""
+    status: int
+    """the HTTP status"""
+    detail: str
+    """what was wrong, what to do"""
+    errors: NotRequired[list[ProblemItem]]
+    """a refusal's problems, every one, each with where it is"""
+
+
+def problem(
+    status: int,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+    problems: tuple[tuple[Location, str], ...] = (),
+) -> HttpResponse[Any]:
+    """The answer of ``status`` saying ``detail``, listing ``problems`` if it has any."""
+    body: Problem = {
+        "type": "about:blank",
+        "title": _phrase(status),
+        "status": status,
+        "detail": detail,
+    }
+    if problems:
+        body["errors"] = [{"loc": list(loc), "detail": text} for loc, text in problems]
+    return HttpResponse(status, body, {**(headers or {}), "Content-Type": MEDIA_TYPE})
+
+
+def refusal(exc: InvalidRequest) -> HttpResponse[Any]:
+    """The 4xx ``exc`` says, with its every problem."""
+    return problem(exc.status, str(exc), exc.headers, exc.problems)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
