@@ -25,7 +25,7 @@ from functions.billing_period import BillingPeriod
 from functions.context import iso_millis
 from functions.errors import NotFound
 from functions.identifiers import RunId
-from functions.operation import Api, Body, Paged, Parameters, Reply
+from functions.operation import Api, Paged, Parameters, Reply
 from functions.parameters import (
     BILLING_PERIOD,
     CUSTOMER_ID_TEXT,
@@ -56,7 +56,7 @@ from functions.run_answers import (
     RunStatus,
 )
 from functions.run_list import DEFAULT_PAGE, MOST_A_PAGE, RunFilter
-from functions.run_request import RunOrder, RunRequest, read_run_request
+from functions.run_request import RUN_REQUEST, RunOrder
 from functions.run_starter import Coordination, Started
 from functions.runs import MAX_RUN_SIZE, CustomerPage, cancel, run_status
 from functions.storage import Run
@@ -102,7 +102,7 @@ class StartHeaders(Parameters):
     "startRun",
     summary="Start a billing run: one bill-generation workflow per customer",
     headers=StartHeaders,
-    body=Body(RunRequest, read_run_request),
+    body=RUN_REQUEST,
     replies={
         202: Reply(
             "every workflow is on workflow-queue", RunAccepted, headers=REPLAYED, links=RUN_LINKS

@@ -15,29 +15,34 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, NotRequired
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from pydantic import Field, WithJsonSchema
 from typing_extensions import TypedDict
 
+from functions.bodies import Body
+from functions.customer_bodies import (
+    NEW_CUSTOMER,
+    CustomerChanges,
+    CustomerList,
+    NewCustomer,
+    plan_import,
+)
 from functions.customers import (
     EDITABLE,
-    FIELD_NUMBERS,
     MAX_CUSTOMERS_PER_IMPORT,
-    MAX_FIELD_LENGTH,
     create,
-    editable_fields,
     import_all,
+    kept_fields,
     update,
 )
-from functions.errors import InvalidRequest, NotFound
+from functions.errors import NotFound
 from functions.identifiers import CustomerIdText
 from functions.messages import Customer
-from functions.operation import Api, Body, Paged, Parameters, Reply, json_object
-from functions.parameters import CUSTOMER_ID_TEXT, FIELD_TEXT, NOT_BLANK, Text, WholeNumber
+from functions.operation import Api, Paged, Parameters, Reply
+from functions.parameters import CUSTOMER_ID_TEXT, NOT_BLANK, Text, WholeNumber
 from functions.storage import CustomerStore, Page
-from functions.web import HttpResponse, closed, documented
+from functions.web import HttpResponse, documented
 
 MAX_NAME_SEARCH = 100
 MAX_SEARCH_CURSOR = 400
@@ -51,23 +56,6 @@ NEXT_PAGE = {
 }
 API = Api("CRM", "The CRM's customers, as the lab's CRM offers them.")
 CustomerIdParameter = Annotated[str, CUSTOMER_ID_TEXT]
-# The lab sends every field as a string; numbers are taken too, and kept as text.
-FieldValue = Annotated[
-    str | float,
-    WithJsonSchema(
-        {
-            "oneOf": [
-                {"type": "string", "pattern": FIELD_TEXT, "maxLength": MAX_FIELD_LENGTH},
-                {
-                    "type": "number",
-                    "exclusiveMinimum": FIELD_NUMBERS[0],
-                    "exclusiveMaximum": FIELD_NUMBERS[1],
-                },
-            ],
-            "examples": ["Ada"],
-        }
-    ),
-]
 
 
 @documented
@@ -217,40 +205,6 @@ def search_customers(
     return _page("/customer-search", found, query.limit, name=query.name)
 
 
-class _CustomerFields(TypedDict):
-    firstName: FieldValue
-    lastName: FieldValue
-    city: FieldValue
-    connectionId: FieldValue
-    connectionMandate: FieldValue
-
-
-@closed
-class NewCustomer(_CustomerFields):
-    """A customer to create: every field but its id."""
-
-    customerId: NotRequired[Any]
-    """ignored: a new customer gets a new id"""
-
-
-@closed
-class ImportedCustomer(_CustomerFields):
-    """A customer of an import: stored under its customerId if it has one (replacing the
-    customer there), under a new id if not."""
-
-    customerId: NotRequired[CustomerIdText]
-
-
-def read_customers(body: Any) -> Mapping[str, Any] | list[Any]:
-    """A customer or a list of them; each is checked by ``customers.py``."""
-    if not isinstance(body, dict | list):
-        raise InvalidRequest(
-            f"the request body must be a customer (a JSON object) or a list of them,"
-            f" not {type(body).__name__}"
-        )
-    return body
-
-
 @API.operation(
     "POST",
     "/customers",
@@ -262,11 +216,9 @@ def read_customers(body: Any) -> Mapping[str, Any] | list[Any]:
     " sent again, the same list finishes it, each new customer under the id it got the"
     f" first time. At most {MAX_CUSTOMERS_PER_IMPORT} customers a request.",
     body=Body(
-        NewCustomer
-        | Annotated[
-            list[ImportedCustomer], Field(min_length=1, max_length=MAX_CUSTOMERS_PER_IMPORT)
-        ],
-        read_customers,
+        NewCustomer | CustomerList,
+        usage="send a customer (a JSON object) or a list of them",
+        as_sent=True,
     ),
     replies={
         201: Reply(
@@ -285,27 +237,15 @@ def create_customer(
     customers: CustomerStore, body: Mapping[str, Any] | list[Any]
 ) -> HttpResponse[Any]:
     if isinstance(body, list):
-        imported = import_all(body, customers)
+        plan = plan_import(body, [f"[{index}]" for index in range(len(body))])
+        imported = import_all(body, plan, customers)
         replayed = {"Idempotent-Replayed": "true"} if imported.replayed else {}
         return HttpResponse(201, [_answer(c) for c in imported.customers], replayed)
-    return HttpResponse(201, _answer(create(body, customers)))
+    return HttpResponse(201, _answer(create(NEW_CUSTOMER.validate_python(body), customers)))
 
 
 class CustomerPath(Parameters):
     customer_id: CustomerIdParameter
-
-
-@closed
-class CustomerChanges(TypedDict, total=False):
-    """The fields to change; the others stay."""
-
-    firstName: FieldValue
-    lastName: FieldValue
-    city: FieldValue
-    connectionId: FieldValue
-    connectionMandate: FieldValue
-    customerId: Any
-    """ignored"""
 
 
 @API.operation(
@@ -314,7 +254,7 @@ class CustomerChanges(TypedDict, total=False):
     "updateCustomer",
     summary="Change the given fields of a customer",
     path_parameters=CustomerPath,
-    body=Body(CustomerChanges, lambda body: editable_fields(json_object(body))),
+    body=Body(CustomerChanges, kept_fields),
     replies={
         200: Reply("the customer as changed", CustomerAnswer),
         400: Reply("not a customer id, or a field that cannot be set"),
@@ -329,3 +269,4 @@ def update_customer(
 
 
 assert set(EDITABLE) == set(CustomerChanges.__annotations__) - {"customerId"}
+assert set(EDITABLE) == set(NewCustomer.__annotations__) - {"customerId"}

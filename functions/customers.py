@@ -12,12 +12,11 @@ import hashlib
 import json
 import logging
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from functions.errors import InvalidRequest, NotFound, StorageUnavailable
-from functions.identifiers import CUSTOMER_ID_RULE, is_customer_id
 from functions.messages import Customer
 from functions.storage import CustomerStore
 
@@ -40,52 +39,37 @@ FIELD_NUMBERS = (-1e198, 1e198)
 _PROBLEMS_SHOWN = 20
 
 
-def editable_fields(body: Mapping[str, Any]) -> dict[str, str]:
-    unknown = sorted(set(body) - set(EDITABLE) - {"customerId"})
-    if unknown:
-        raise InvalidRequest(f"unknown field(s) {unknown}; a customer has {sorted(EDITABLE)}")
-    changes = {}
-    for name, attribute in EDITABLE.items():
-        if name not in body:
-            continue
-        changes[attribute] = _field_text(name, body[name])
-    return changes
-
-
-def _field_text(name: str, value: Any) -> str:
+def field_text(value: Any) -> str:
     """A customer's field as it is kept: text of 1 to ``MAX_FIELD_LENGTH`` characters as
     sent, with no control character (a bill prints it on a line of its own) and nothing
     UTF-8 cannot encode (a lone surrogate), stripped; a number within ``FIELD_NUMBERS`` is
     taken as its text, as the lab's CRM does. The text is bounded and checked as sent, as
-    the OpenAPI document's maxLength and pattern are."""
+    the OpenAPI document's maxLength and pattern are. A refusal says what is wrong, not
+    where: the body's reader names the field (``functions/customer_bodies.py``)."""
     least, most = FIELD_NUMBERS
     if isinstance(value, int | float) and not isinstance(value, bool):
         if not least < value < most:  # NaN and the infinities too
-            raise InvalidRequest(
-                f'"{name}" is a number outside {least:g} to {most:g}; send it as a string'
-            )
+            raise InvalidRequest(f"is a number outside {least:g} to {most:g}; send it as a string")
         value = str(value)
     if not isinstance(value, str) or not value.strip():
-        raise InvalidRequest(f'"{name}" must be a non-empty string, got {value!r}'[:200])
+        raise InvalidRequest(f"must be a non-empty string, got {value!r}"[:200])
     if len(value) > MAX_FIELD_LENGTH:
         raise InvalidRequest(
-            f'"{name}" has {len(value)} characters; a customer\'s field has at most'
-            f" {MAX_FIELD_LENGTH}"
+            f"has {len(value)} characters; a customer's field has at most {MAX_FIELD_LENGTH}"
         )
     if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
-        raise InvalidRequest(
-            f'"{name}" holds a control character or a lone surrogate; send printable text'
-        )
+        raise InvalidRequest("holds a control character or a lone surrogate; send printable text")
     return value.strip()
 
 
-def _new_customer(body: Mapping[str, Any]) -> Callable[[str], Customer]:
-    """What makes the customer ``body`` describes, once it has an id."""
-    fields = editable_fields(body)
-    missing = [name for name, attribute in EDITABLE.items() if attribute not in fields]
-    if missing:
-        raise InvalidRequest(f"a new customer needs {missing}")
-    return lambda customer_id: Customer(customer_id=customer_id, **fields)
+def kept_fields(fields: Mapping[str, Any]) -> dict[str, str]:
+    """The editable fields of a checked body, by the attribute each is kept as."""
+    return {attribute: fields[name] for name, attribute in EDITABLE.items() if name in fields}
+
+
+def _new_customer(fields: Mapping[str, Any]) -> Callable[[str], Customer]:
+    """What makes the customer of ``fields`` (checked: every editable one), given an id."""
+    return lambda customer_id: Customer(customer_id=customer_id, **kept_fields(fields))
 
 
 def create(body: Mapping[str, Any], customers: CustomerStore) -> Customer:
@@ -95,24 +79,14 @@ def create(body: Mapping[str, Any], customers: CustomerStore) -> Customer:
     return customer
 
 
-def import_all(items: list[Any], customers: CustomerStore) -> Imported:
-    """A list of customers: those with a ``customerId`` are stored under it (replacing
-    one there), the others get new ids. Nothing is written unless every item is valid.
+def import_all(items: list[Any], plan: ImportPlan, customers: CustomerStore) -> Imported:
+    """A list of customers (checked: ``plan`` is its ``plan_import``): those with a
+    ``customerId`` are stored under it (replacing one there), the others get new ids.
+    Nothing is written unless every item is valid and names an id of its own.
 
     An import is known by its content: its new customers' ids are fixed by its first try,
     before anything is written, so the same list sent again (after a 503, or twice) writes
     the same customers under the same ids and finishes what a failed try began."""
-    if not items:
-        raise InvalidRequest(
-            f"the list of customers is empty; send 1 to {MAX_CUSTOMERS_PER_IMPORT} of them"
-        )
-    if len(items) > MAX_CUSTOMERS_PER_IMPORT:
-        raise InvalidRequest(
-            f"{len(items)} customers in one request; send at most {MAX_CUSTOMERS_PER_IMPORT}"
-            " per request",
-            status=413,
-        )
-    plan = plan_import(items, [f"[{index}]" for index in range(len(items))])
     if plan.problems:
         # A list only a repeated id spoils is well-formed: 422, as a conflict in content.
         status = 400 if plan.invalid else 422
@@ -182,27 +156,6 @@ class ImportPlan:
         return [problem for _, problem in sorted(self.invalid + self.repeated)]
 
 
-def plan_import(items: Sequence[Any], labels: Sequence[str]) -> ImportPlan:
-    """Check every item of an import (``labels`` name them in problems), writing nothing."""
-    plan = ImportPlan()
-    first_at: dict[str, str] = {}
-    for index, (item, label) in enumerate(zip(items, labels, strict=True)):
-        try:
-            given_or_new = _imported_customer(item)
-        except InvalidRequest as exc:
-            plan.invalid.append((index, f"{label}: {exc}"))
-            continue
-        if not isinstance(given_or_new, Customer):
-            plan.new[index] = given_or_new
-            continue
-        plan.given[index] = given_or_new
-        first = first_at.setdefault(given_or_new.customer_id, label)
-        if first != label:
-            problem = f"{label}: customerId {given_or_new.customer_id!r} is also at {first}"
-            plan.repeated.append((index, problem))
-    return plan
-
-
 def _listed(problems: list[str]) -> str:
     shown = "; ".join(problems[:_PROBLEMS_SHOWN])
     hidden = len(problems) - _PROBLEMS_SHOWN
@@ -211,26 +164,8 @@ def _listed(problems: list[str]) -> str:
     )
 
 
-def _imported_customer(item: Any) -> Customer | Callable[[str], Customer]:
-    """An item of an import: the customer under its own id, or what makes a new one."""
-    if not isinstance(item, dict):
-        raise InvalidRequest(f"a customer must be a JSON object, not {type(item).__name__}")
-    make = _new_customer(item)
-    if "customerId" not in item:
-        return make
-    customer_id = item["customerId"]
-    if not isinstance(customer_id, str):
-        shown = json.dumps(customer_id)
-        raise InvalidRequest(f'customerId must be a string, got {shown} (write it as "{shown}")')
-    if not is_customer_id(customer_id):
-        raise InvalidRequest(
-            f"customerId {customer_id!r} is not a customer id ({CUSTOMER_ID_RULE})"
-        )
-    return make(customer_id)
-
-
 def update(customer_id: str, changes: Mapping[str, str], customers: CustomerStore) -> Customer:
-    """The customer with ``changes`` (by attribute, as ``editable_fields`` gives them) made."""
+    """The customer with ``changes`` (by attribute, as ``kept_fields`` gives them) made."""
     current = customers.get(customer_id)
     if current is None:
         raise NotFound(f"there is no customer {customer_id!r}")

@@ -15,6 +15,10 @@ class MalformedMessage(BillingError):
     """A Kafka message that no retry can process; the runtime dead-letters it."""
 
 
+# The error type of a body's value a rule refused (``functions/bodies.py``), what is wrong
+# with it in the error's ``ctx["what"]``.
+REFUSED_VALUE = "refused_value"
+
 # Where in a request a problem is: its part (body, query, path, header), then the names and
 # indexes within it, as FastAPI's and pydantic's ``loc``.
 Location = tuple[str | int, ...]

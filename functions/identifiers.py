@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from functions.billing_period import BillingPeriod
-from functions.errors import InvalidRequest, MalformedMessage
+from functions.billing_period import PERIOD_FORMS, BillingPeriod
+from functions.errors import REFUSED_VALUE, InvalidRequest, MalformedMessage
 
 _SAFE_KEY = re.compile(r"[A-Za-z0-9._-]{1,120}")
 # What a customer id may be: it becomes part of S3 keys and bill names as it is.
@@ -23,18 +23,33 @@ CUSTOMER_ID_RULE = "1 to 64 letters, digits, '-' or '_', starting with a letter 
 
 @dataclass(frozen=True)
 class Matching:
-    """Metadata of a text in a JSON body: ``Annotated[str, Matching(pattern)]``; pydantic
-    (imported by the HTTP operations only) checks it and the OpenAPI document shows it."""
+    """Metadata of a text in a JSON body: ``Annotated[str, Matching(pattern, what)]``;
+    pydantic (imported by the HTTP operations only) checks it, refusing a text it does not
+    match as not ``what``, and the OpenAPI document shows the pattern."""
 
     pattern: re.Pattern[str]
+    what: str = "the pattern's"
 
     def __get_pydantic_core_schema__(self, _source: Any, _handler: Any) -> Any:
-        from pydantic_core import core_schema
+        from pydantic_core import PydanticCustomError, core_schema
 
-        return core_schema.str_schema(pattern=f"^{self.pattern.pattern}$")
+        def check(text: str) -> str:
+            if self.pattern.fullmatch(text) is None:
+                shown = repr(text[:80])
+                raise PydanticCustomError(
+                    REFUSED_VALUE, "{what}", {"what": f"is {shown}, which is not {self.what}"}
+                )
+            return text
+
+        return core_schema.no_info_after_validator_function(check, core_schema.str_schema())
+
+    def __get_pydantic_json_schema__(self, schema: Any, handler: Any) -> Any:
+        described = handler(schema)
+        described["pattern"] = f"^{self.pattern.pattern}$"
+        return described
 
 
-CustomerIdText = Annotated[str, Matching(CUSTOMER_ID)]
+CustomerIdText = Annotated[str, Matching(CUSTOMER_ID, f"a customer id ({CUSTOMER_ID_RULE})")]
 
 
 def is_customer_id(text: str) -> bool:
@@ -123,5 +138,7 @@ class WorkflowId:
         return RunId.of_workflow(self.text)
 
 
-RunIdText = Annotated[str, Matching(RunId.PATTERN)]
-BillingPeriodText = Annotated[str, Matching(BillingPeriod.PATTERN)]
+RunIdText = Annotated[str, Matching(RunId.PATTERN, f"a run id (like {RunId.EXAMPLE})")]
+BillingPeriodText = Annotated[
+    str, Matching(BillingPeriod.PATTERN, f"a billing period; {PERIOD_FORMS}")
+]

@@ -2,10 +2,10 @@
 from its operations' declarations (``functions/operation.py``): a path an operation, its
 parameters from its parameter models, its body and answers from their types, each schema
 made by pydantic from the same types the handlers are given and return. A parameter is
-described and read by one rule, so those two cannot drift apart; a body is described by its
-type and still read by a reader of our own (``Body.read``), and every answer is made by
-hand, so ``tests/unit/test_openapi.py`` runs schemathesis against both functions to hold
-what they do to what the document says. Refusals are ``Problem`` (``functions/problems.py``).
+described and read by one rule, a body by one type (``functions/bodies.py``), so the
+description and the checks cannot drift apart; the answers are built by the handlers, so
+``tests/unit/test_openapi.py`` runs schemathesis against both functions to hold what they
+answer to what the document says. Refusals are ``Problem`` (``functions/problems.py``).
 """
 
 from __future__ import annotations

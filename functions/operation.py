@@ -5,9 +5,10 @@ typed ``HttpResponse``; the router dispatches by the declarations (``runtime/rou
 and the OpenAPI document is generated from them (``functions/openapi.py``).
 
 Parameters are pydantic models whose fields are read by the rules of
-``functions/parameters.py``; bodies and answers are types pydantic describes (TypedDicts,
-as the handlers build them: they cost nothing to make and ``json.dumps`` sends them as
-they are).
+``functions/parameters.py``; a body is a type pydantic describes and checks
+(``functions/bodies.py``); answers are types pydantic describes (TypedDicts, as the
+handlers build them: they cost nothing to make and ``json.dumps`` sends them as they are).
+A request is refused for every problem of its parts at once (``functions/problems.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
+from functions.bodies import Body
 from functions.errors import InvalidRequest, Location
 from functions.parameters import REFUSED
 from functions.problems import MEDIA_TYPE as PROBLEM_TYPE
@@ -105,22 +107,6 @@ class Reply:
         if self.media_type is not None:
             return self.media_type
         return PROBLEM_TYPE if self.body is Problem else "application/json"
-
-
-@dataclass(frozen=True)
-class Body(Generic[T]):
-    """A request body: the type the document shows (``shape``), and how the JSON value
-    becomes the typed value the handler receives (``read``, which refuses with our words)."""
-
-    shape: Any
-    read: Callable[[Any], T]
-
-
-def json_object(body: Any) -> Mapping[str, Any]:
-    """A body that must be a JSON object."""
-    if not isinstance(body, dict):
-        raise InvalidRequest(f"the request body must be a JSON object, not {type(body).__name__}")
-    return body
 
 
 Handler = Callable[..., HttpResponse[Any]]

@@ -5,7 +5,8 @@
 - ``lab``: the lab's messages as its services write them, a new customer's fields
 - ``kafka``: produce records, read topics, consumer groups (imports Kafka's client)
 - ``stores``: a test's own topics and buckets, bills, jobs and their outcomes in S3
-- ``in_process``: HTTP functions run in-process: their settings, a publisher that records
+- ``in_process``: HTTP functions run in-process: their settings, a publisher that records,
+  a function served over services of its own, a JSON POST to it
 - ``processes``: processes started as users start them, with their logs
 - ``faults``: a Kafka cluster of a test's own, a proxy that drops connections
 - ``cli``: the `billing` command as a user runs it

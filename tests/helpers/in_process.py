@@ -1,13 +1,20 @@
 """HTTP functions run in-process against the stack's S3 server, for integration tests that
-run several coordinators or CRMs at once without a broker of their own."""
+run several coordinators or CRMs at once without a broker of their own: their settings, a
+publisher that records, a function served over services of its own, a JSON body POSTed to
+one."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from functions.messages import Outgoing
+from functions.web import HttpRequest, HttpResponse
 from runtime.config import FunctionSettings, StackSettings
+from runtime.http_function import HttpFunction
+from runtime.services import Services
 
 
 def function_settings(settings: StackSettings) -> FunctionSettings:
@@ -30,3 +37,14 @@ class RecordingPublisher:
         before_commit()
         with self._lock:
             self.published.extend(messages)
+
+
+def serving(role: str, services: Services) -> HttpFunction:
+    """An HTTP function of its own process (clients of its own) over ``services``."""
+    return HttpFunction(role, lambda: services)
+
+
+def post(function: HttpFunction, path: str, body: object) -> HttpResponse[Any]:
+    """``body`` as JSON, POSTed to ``path`` of ``function``."""
+    head = HttpRequest("POST", path, headers={"content-type": "application/json"})
+    return function(head, lambda: json.dumps(body).encode())

@@ -1,17 +1,20 @@
 """Retries of one run asked at once, on the real S3 server (whose conditional creates are
-atomic, as moto's are not across threads): no customer is held by two of them."""
+atomic, as moto's are not across threads), even while the run's failures are still being
+written: no customer is held by two of them."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from functions.identifiers import WorkflowId
+from functions.messages import WorkflowMessage
 from functions.storage import Job
-from functions.web import HttpRequest
+from functions.web import HttpRequest, HttpResponse
 from runtime.config import FunctionSettings, StackSettings
 from runtime.http_function import HttpFunction
 from runtime.services import Services
-from tests.helpers.in_process import RecordingPublisher, function_settings
+from tests.helpers.in_process import RecordingPublisher, function_settings, post, serving
 
 
 def coordinator(settings: FunctionSettings) -> HttpFunction:
@@ -42,3 +45,41 @@ def test_retries_asked_at_once_share_no_customer(settings: StackSettings) -> Non
     }
     held = sorted(customer for customers in retries.values() for customer in customers)
     assert held == [str(n) for n in range(1, 9)], f"a customer in two retries: {retries}"
+
+
+def test_retries_raced_while_the_run_keeps_failing_share_no_customer(
+    settings: StackSettings,
+) -> None:
+    """HELD: 24 retries on four coordinators while the run's failures are written one by
+    one; every failure ends in exactly one retry (the slots)."""
+    recorder = RecordingPublisher()
+    coordinators = [
+        serving("coordinator", Services(function_settings(settings), publisher=recorder))
+        for _ in range(4)
+    ]
+    customers = [str(n) for n in range(1, 25)]
+    started = post(coordinators[0], "/", {"customerIdentifiers": customers})
+    assert started.status == 202
+    failures = Services(function_settings(settings)).context.failures
+    workflows = started.body["workflows"]
+
+    def fail_and_retry(n: int) -> HttpResponse[Any]:
+        workflow = workflows[n]
+        job = Job(WorkflowId(workflow["workflowId"]), workflow["customerIdentifier"], "t", "t")
+        failures.record(job, "unknown", "t")
+        return coordinators[n % 4](
+            HttpRequest("POST", f"/runs/{started.body['runId']}/retry"), lambda: b""
+        )
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(fail_and_retry, range(24)))
+    assert {a.status for a in answers} <= {202, 503}, [a.body for a in answers]
+    last = post(coordinators[0], f"/runs/{started.body['runId']}/retry", {})
+    assert last.status == 202
+    by_workflow = {
+        o.message.workflow_id.key: o.message.customer_identifier
+        for o in recorder.published
+        if isinstance(o.message, WorkflowMessage)
+        and o.message.workflow_id.run_id != started.body["runId"]
+    }
+    assert sorted(by_workflow.values(), key=int) == customers, "each failure in one retry"

@@ -1,15 +1,16 @@
 """What the unit tests share besides their fixtures (``conftest.py``): the typed harness
-around the HTTP functions and what they are asked (a run started, a bill written), a
-recording publisher and output, a quiet backlog, the lab's sample messages and AWS's sample
-events."""
+around the HTTP functions and what they are asked (a run started, a bill written), the
+CLI's Api over it, a recording publisher and output, a quiet backlog, the lab's sample
+messages, AWS's sample events and a function URL's event built by hand."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 from functions_framework import create_app
@@ -21,6 +22,7 @@ from functions.context import FunctionContext
 from functions.errors import PublishFailed
 from functions.identifiers import WorkflowId
 from functions.messages import Customer, Outgoing, WorkflowMessage
+from functions.storage import StoredBill
 from functions.storage.bucket import Bucket
 from functions.storage.keys import bill_name
 from runtime.config import REPO
@@ -80,6 +82,31 @@ def event(name: str) -> dict[str, Any]:
     return loaded
 
 
+def function_url_event(
+    method: str,
+    url: str,
+    headers: Mapping[str, str] | None = None,
+    body: str | None = None,
+    *,
+    base64_encoded: bool = False,
+) -> dict[str, Any]:
+    """A function URL's event (payload format 2.0) asking ``method`` of ``url`` (a path and
+    its query): a function URL hands the path over as the client sent it, percent-encoded
+    (rawPath). AWS's own sample is ``event("function-url")``."""
+    parts = urlsplit(url)
+    built: dict[str, Any] = {
+        "version": "2.0",
+        "rawPath": parts.path,
+        "rawQueryString": parts.query,
+        "headers": dict(headers or {}),
+        "requestContext": {"http": {"method": method, "path": parts.path}},
+        "isBase64Encoded": base64_encoded,
+    }
+    if body is not None:
+        built["body"] = body
+    return built
+
+
 class RecordingOutput:
     """Keeps what a Lambda Kafka adapter sends, acknowledged at once."""
 
@@ -137,6 +164,24 @@ class Harness:
 
     def bucket(self, name: str) -> Bucket:
         return Bucket(self.s3, name)
+
+
+class HarnessApi:
+    """The CLI's Api over the unit harness: the coordinator's test client, the bills' store."""
+
+    def __init__(self, harness: Harness) -> None:
+        self.context = harness.services.context
+
+    def bills(self, prefix: str = "") -> Iterator[StoredBill]:
+        return self.context.bills.listing(prefix)
+
+    def bill_writer(self, name: str) -> str | None:
+        return self.context.bills.writer(name)
+
+    def run_status(self, run_id: str, state: str | None = None) -> dict[str, Any]:
+        query = f"?state={state}" if state else ""
+        answer: dict[str, Any] = client("coordinator").get(f"/runs/{run_id}{query}").get_json()
+        return answer
 
 
 class WrittenInPlace(Bucket):

@@ -1,24 +1,30 @@
 """Input that once answered 500, or stored what it should have refused: each is a 4xx now,
-refused before anything is written, on functions-framework and on Lambda alike."""
+refused before anything is written, on functions-framework and on Lambda alike; a Kafka
+record no parser can read is a dead letter, and stops no worker."""
 
 from __future__ import annotations
 
 import re
 import sys
-from typing import Any
 
 import pytest
 
+from functions.context import FunctionContext
 from functions.errors import ConfigurationError
 from functions.parameters import NOT_BLANK
 from functions.schedule import BillingSchedule
 from functions.storage import keys
 from runtime.aws_lambda.http import HttpAdapter
+from runtime.config import FunctionSettings
 from runtime.http_function import HttpFunction
+from runtime.kafka.invoker import Invoker
+from runtime.kafka.records import Record
+from runtime.triggers import BY_FUNCTION
 from tests.helpers.lab import ADA
-from tests.unit.harness import Harness, client
+from tests.unit.harness import Harness, client, function_url_event
 
 RUN = "run-20261128T001500-0a1b2c3d"
+BIG = "9" * 5000  # an integer of more digits than Python's int() takes (4,300)
 
 
 @pytest.mark.parametrize(
@@ -60,15 +66,7 @@ def test_a_doubled_slash_is_an_unknown_path(guarded: Harness, path: str) -> None
 
 def test_a_doubled_slash_is_an_unknown_path_on_lambda(harness: Harness) -> None:
     adapter = HttpAdapter(HttpFunction("coordinator", lambda: harness.services))
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "rawPath": f"/runs//{RUN}",
-        "rawQueryString": "",
-        "headers": {},
-        "requestContext": {"http": {"method": "GET", "path": f"/runs//{RUN}"}},
-        "isBase64Encoded": False,
-    }
-    answer = adapter(event)
+    answer = adapter(function_url_event("GET", f"/runs//{RUN}"))
     assert answer["statusCode"] == 404
 
 
@@ -143,3 +141,76 @@ def test_the_documents_blank_is_the_blank_the_server_strips() -> None:
         if (not_blank.fullmatch(chr(code)) is None) != chr(code).isspace()
     ]
     assert differ == []
+
+
+@pytest.mark.parametrize(
+    ("function", "path", "body"),
+    [
+        ("coordinator", "/", f'{{"customerIdentifiers": [{BIG}]}}'),
+        ("coordinator", "/", f'{{"customerIdentifiers": ["1"], "note": {BIG}}}'),
+        (
+            "crm",
+            "/customers",
+            f'{{"firstName": "A", "lastName": "B", "city": "C",'
+            f' "connectionId": {BIG}, "connectionMandate": "0"}}',
+        ),
+        ("crm", "/customers/1", f'{{"city": {BIG}}}'),
+        (
+            "crm",
+            "/customers",
+            '{"firstName": "\\ud800", "lastName": "B", "city": "C",'
+            ' "connectionId": "1", "connectionMandate": "0"}',
+        ),
+        (
+            "crm",
+            "/customers",
+            '[{"firstName": "A", "lastName": "\\udfff", "city": "C",'
+            ' "connectionId": "1", "connectionMandate": "0"}]',
+        ),
+    ],
+)
+def test_a_body_python_cannot_hold_as_text_is_a_400(
+    harness: Harness, function: str, path: str, body: str
+) -> None:
+    """5xx. functions/web.py HttpRequest.json catches JSONDecodeError, not the ValueError
+    json.loads raises for an integer over 4,300 digits; crm_api lets a lone surrogate
+    (valid JSON "\\ud800") through to keys.name_prefix's quote(), which cannot encode it."""
+    response = client(function).post(path, data=body.encode(), content_type="application/json")
+    assert 400 <= response.status_code < 500, (response.status_code, response.get_json())
+
+
+@pytest.mark.parametrize(
+    ("function", "raw"),
+    [
+        (
+            "engine-start",
+            b'{"workflow-type": "bill-generation", "workflow-id": '
+            + BIG.encode()
+            + b', "payload": {"customerIdentifier": "1"}}',
+        ),
+        ("engine-complete", b'{"qaIdentifier": "x", "n": ' + BIG.encode() + b"}"),
+        ("crm-answer", b"[" * 100_000),
+    ],
+)
+def test_a_record_python_cannot_parse_is_a_dead_letter(
+    context: FunctionContext, unit_settings: FunctionSettings, function: str, raw: bytes
+) -> None:
+    """Once: messages
+    .decode_object catches UnicodeDecodeError/JSONDecodeError only; json.loads raises
+    ValueError (an integer over 4,300 digits) and RecursionError (deep nesting), which the
+    Invoker lets out (it is outside _invoke's catch-all): invoke_batch raises, the worker
+    stops without committing, and the same record stops the next one. The guarantee:
+    "a record that is not JSON ... goes to <source topic>.dlq"."""
+    invoke = Invoker(BY_FUNCTION[function], unit_settings, context, sleep=lambda _s: None)
+    produced = invoke(Record(raw, "some-topic", 0, 1))
+    assert [p.topic for p in produced] == ["some-topic.dlq"]
+
+
+def test_a_lambda_http_event_with_a_bad_base64_body_is_a_400(harness: Harness) -> None:
+    """5xx (Lambda invocation error, low: API Gateway sends valid base64). runtime
+    .aws_lambda.http.request_of: base64.b64decode's binascii.Error is not caught."""
+    adapter = HttpAdapter(HttpFunction("coordinator", lambda: harness.services))
+    headers = {"content-type": "application/json"}
+    event = function_url_event("POST", "/", headers, "not base64!", base64_encoded=True)
+    answer = adapter(event)
+    assert answer["statusCode"] == 400

@@ -8,12 +8,7 @@ from typing import Any
 
 import pytest
 
-from functions.context import FunctionContext
-from functions.engine_complete import engine_complete
-from functions.engine_start import engine_start
 from functions.identifiers import WorkflowId
-from functions.messages import Answer
-from functions.storage import Job
 from tests.unit.harness import (
     JOHN,
     Harness,
@@ -21,7 +16,7 @@ from tests.unit.harness import (
     s3_requests,
     seeding,
 )
-from tests.unit.review_world import ids_of, published_workflows
+from tests.unit.runs_by_hand import bill_every_published, fail, ids_of, published_workflows
 
 PERIOD = "2026-11"
 
@@ -34,20 +29,6 @@ def start(customers: list[str], period: str | None = PERIOD, **headers: str) -> 
     assert response.status_code == 202, response.get_json()
     answer: dict[str, Any] = response.get_json()
     return answer
-
-
-def bill(harness: Harness, run_id: str) -> None:
-    """engine-start and engine-complete for every workflow of the run published."""
-    context = harness.services.context
-    for workflow in published_workflows(harness):
-        if workflow.workflow_id.run_id == run_id:
-            engine_start(workflow, context)
-            engine_complete(Answer(workflow.workflow_id, JOHN), context)
-
-
-def fail(context: FunctionContext, workflow_id: str, customer: str) -> None:
-    job = Job(WorkflowId(workflow_id), customer, "t", "t", period=PERIOD)
-    context.failures.record(job, "the CRM did not answer", "t")
 
 
 def status(run_id: str, query: str = "") -> dict[str, Any]:
@@ -70,7 +51,7 @@ def test_a_run_of_a_period_writes_each_bill_under_the_period(harness: Harness) -
     run = start(["1", "2"])
     assert run["billingPeriod"] == PERIOD and run["billedBefore"] == []
     assert {w.billing_period for w in published_workflows(harness)} == {PERIOD}
-    bill(harness, run["runId"])
+    bill_every_published(harness, {run["runId"]})
     assert bills(harness) == [f"{PERIOD}/customer-bill-1.txt", f"{PERIOD}/customer-bill-2.txt"]
     shown = status(run["runId"])
     assert (shown["state"], shown["counts"]["billed"], shown["billingPeriod"]) == (
@@ -84,7 +65,7 @@ def test_a_second_run_of_the_period_skips_its_billed_customers_and_names_who_bil
     harness: Harness,
 ) -> None:
     first = start(["1", "2"])
-    bill(harness, first["runId"])
+    bill_every_published(harness, {first["runId"]})
     harness.publisher.published.clear()
     second = start(["2", "3", "1"])
     assert second["billedBefore"] == ["2", "1"]
@@ -102,7 +83,7 @@ def test_a_second_run_of_the_period_skips_its_billed_customers_and_names_who_bil
         "billedBy": first["runId"],
     }
     assert by_customer["3"]["state"] == "pending"
-    bill(harness, second["runId"])
+    bill_every_published(harness, {second["runId"]})
     assert status(second["runId"])["counts"] == {"pending": 0, "billed": 3, "failed": 0}
     assert len(bills(harness)) == 3
 
@@ -110,7 +91,7 @@ def test_a_second_run_of_the_period_skips_its_billed_customers_and_names_who_bil
 def test_a_run_whose_every_customer_was_billed_publishes_nothing_and_is_done(
     harness: Harness,
 ) -> None:
-    bill(harness, start(["1", "2"])["runId"])
+    bill_every_published(harness, {start(["1", "2"])["runId"]})
     harness.publisher.published.clear()
     again = start(["1", "2"])
     assert again["workflows"] == [] and harness.publisher.published == []
@@ -121,8 +102,8 @@ def test_a_run_whose_every_customer_was_billed_publishes_nothing_and_is_done(
 def test_workflows_of_two_runs_of_a_period_racing_write_one_bill(harness: Harness) -> None:
     first, second = start(["1"]), start(["1"])  # planned before either billed
     assert second["billedBefore"] == []
-    bill(harness, second["runId"])
-    bill(harness, first["runId"])
+    bill_every_published(harness, {second["runId"]})
+    bill_every_published(harness, {first["runId"]})
     assert bills(harness) == [f"{PERIOD}/customer-bill-1.txt"]
     assert status(first["runId"])["counts"]["billed"] == 1
 
@@ -133,21 +114,22 @@ def test_a_retry_of_a_period_run_bills_the_period_and_skips_what_was_billed_mean
     context = harness.services.context
     run = start(["1", "2"])
     ids = ids_of(run)
-    fail(context, ids["1"], "1")
-    fail(context, ids["2"], "2")
-    bill(harness, start(["2"])["runId"])  # billed by another run of the period since
+    fail(context, ids["1"], "1", period=PERIOD)
+    fail(context, ids["2"], "2", period=PERIOD)
+    # Customer 2 billed by another run of the period since:
+    bill_every_published(harness, {start(["2"])["runId"]})
     retried = client("coordinator").post(f"/runs/{run['runId']}/retry").get_json()
     assert (retried["billingPeriod"], retried["billedBefore"]) == (PERIOD, ["2"])
     assert [w["customerIdentifier"] for w in retried["workflows"]] == ["1"]
-    bill(harness, retried["runId"])
+    bill_every_published(harness, {retried["runId"]})
     assert bills(harness) == [f"{PERIOD}/customer-bill-1.txt", f"{PERIOD}/customer-bill-2.txt"]
 
 
 def test_without_a_period_a_run_bills_again_under_its_own_name(harness: Harness) -> None:
     first, second = start(["1"], period=None), start(["1"], period=None)
     assert "billingPeriod" not in first
-    bill(harness, first["runId"])
-    bill(harness, second["runId"])
+    bill_every_published(harness, {first["runId"]})
+    bill_every_published(harness, {second["runId"]})
     assert bills(harness) == sorted(f"{r['runId']}/customer-bill-1.txt" for r in (first, second))
 
 
@@ -158,8 +140,8 @@ def test_without_a_period_a_run_bills_again_under_its_own_name(harness: Harness)
         ("2027-02-29", "of a date that exists"),
         ("1999-12", "in the years 2000 to 9998"),
         ("2026-W49", "YYYY-Qn (a quarter: 2026-Q4)"),
-        (202612, "is 202612, which is not a billing period"),
-        (None, "is null, which is not a billing period"),
+        (202612, '"billingPeriod" must be a string, got 202612'),
+        (None, '"billingPeriod" must be a string, got null'),
     ],
 )
 def test_a_period_outside_the_pattern_is_a_400_naming_it(
@@ -184,7 +166,7 @@ def test_a_misspelled_period_field_is_refused_not_ignored(harness: Harness) -> N
 @pytest.mark.parametrize("period", ["2026-11-30", "2026-Q4", "2026", "2028-02-29"])
 def test_a_day_a_quarter_or_a_year_is_a_period_too(harness: Harness, period: str) -> None:
     run = start(["1"], period=period)
-    bill(harness, run["runId"])
+    bill_every_published(harness, {run["runId"]})
     assert bills(harness) == [f"{period}/customer-bill-1.txt"]
 
 
@@ -203,7 +185,7 @@ def test_the_same_idempotency_key_with_another_period_is_a_422(harness: Harness)
 def test_a_failure_of_a_period_is_kept_as_the_customers_latest_in_it(harness: Harness) -> None:
     context = harness.services.context
     run = start(["1"])
-    fail(context, ids_of(run)["1"], "1")
+    fail(context, ids_of(run)["1"], "1", period=PERIOD)
     (failure,) = context.failures.in_period(PERIOD, ["1"])
     assert failure is not None and failure.workflow_id.run_id == run["runId"]
     assert context.failures.failed_in_period(PERIOD) == {"1"}
@@ -216,9 +198,9 @@ def test_the_books_account_for_every_customer_of_the_crm(harness: Harness) -> No
     harness.services.seeded_customers()  # the lab's eight
     context = harness.services.context
     run = start(["1", "2", "3"])
-    bill(harness, run["runId"])
+    bill_every_published(harness, {run["runId"]})
     later = start(["4"])
-    fail(context, ids_of(later)["4"], "4")
+    fail(context, ids_of(later)["4"], "4", period=PERIOD)
     found = books()
     assert found["totals"] == {"customers": 8, "billed": 3, "failed": 1, "unbilled": 4}
     by_customer = {c["customerIdentifier"]: c for c in found["customers"]}
@@ -244,15 +226,15 @@ def test_a_customer_billed_after_failing_is_billed_in_the_books(harness: Harness
     harness.services.seeded_customers()
     context = harness.services.context
     run = start(["1"])
-    fail(context, ids_of(run)["1"], "1")
-    bill(harness, start(["1"])["runId"])
+    fail(context, ids_of(run)["1"], "1", period=PERIOD)
+    bill_every_published(harness, {start(["1"])["runId"]})
     assert books()["totals"]["billed"] == 1
     assert books(query="?state=failed")["customers"] == []
 
 
 def test_the_books_are_paged_and_filtered_in_the_crms_order(harness: Harness) -> None:
     harness.services.seeded_customers()
-    bill(harness, start(["2", "5", "7"])["runId"])
+    bill_every_published(harness, {start(["2", "5", "7"])["runId"]})
     first = books(query="?state=unbilled&limit=2")
     assert [c["customerIdentifier"] for c in first["customers"]] == ["1", "3"]
     assert first["next"] == "3" and first["totals"]["unbilled"] == 5
@@ -355,7 +337,7 @@ def test_a_run_of_a_period_costs_the_least_of_its_bills_read_and_the_period_list
 def test_a_period_runs_bill_is_one_of_its_customers(harness: Harness) -> None:
     """GET /runs/<id>/bills/<customer> reads the period's bill: only for the run's own."""
     first = start(["1"])
-    bill(harness, first["runId"])
+    bill_every_published(harness, {first["runId"]})
     other = start(["2"])
     assert client("coordinator").get(f"/runs/{first['runId']}/bills/1").status_code == 200
     refused = client("coordinator").get(f"/runs/{other['runId']}/bills/1")

@@ -14,6 +14,7 @@ import pytest
 from cli.__main__ import main
 from cli.api import next_page
 from cli.batches import import_requests
+from cli.bills import bills_of
 from cli.progress import Totals, bar, follow, summary
 from cli.runs import runs_of
 from functions.billing_period import PERIOD_FORMS
@@ -24,8 +25,8 @@ from functions.storage.s3 import S3BillStore
 from runtime.config import REPO, FunctionSettings
 from tests.helpers.cli import InProcessApi, billing_in_process
 from tests.helpers.ports import free_port
-from tests.unit.harness import Harness, client
-from tests.unit.review_world import bill_every_published, published_workflows
+from tests.unit.harness import Harness, HarnessApi, client
+from tests.unit.runs_by_hand import bill_every_published, billed_by_a_retry, published_workflows
 
 RUN = "run-20261128T001500-0a1b2c3d"
 
@@ -163,6 +164,15 @@ def test_bills_are_listed_and_shown_by_key_or_by_customer(
     assert "there is no bill" in capsys.readouterr().err
 
 
+def test_billing_bills_ls_of_a_retry_shows_its_bill(harness: Harness) -> None:
+    """Once: cli/bills.bills_of listed ``<run id>/``: for a retry that
+    billed its customer, `billing bills ls --run <retry>` prints "no bills"."""
+    _, retry_id = billed_by_a_retry(harness)
+    api: Any = HarnessApi(harness)
+    listed = [bill.name for bill in bills_of(api, None, retry_id)]
+    assert listed, f"billing bills ls --run {retry_id}: no bills"
+
+
 def test_all_customers_go_out_in_runs_of_the_coordinators_limit() -> None:
     ids = (str(n) for n in range(25_001))
     assert [len(chunk) for chunk in runs_of(ids)] == [10_000, 10_000, 5_001]
@@ -200,8 +210,8 @@ def test_an_invalid_csv_names_each_bad_line_and_nothing_is_sent(
     assert err == [
         f"{path}:4: \"lastName\" must be a non-empty string, got ''",
         f"{path}:5: customerId '1' is also at {path}:2",
-        f"{path}:6: unknown field(s) ['column 7']; a customer has"
-        " ['city', 'connectionId', 'connectionMandate', 'firstName', 'lastName']",
+        f'{path}:6: unknown field "column 7"; a customer has "city", "connectionId",'
+        ' "connectionMandate", "customerId", "firstName", "lastName"',
         f"billing: nothing was imported: 3 invalid row(s) in {path}",
     ]
 

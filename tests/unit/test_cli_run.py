@@ -19,7 +19,7 @@ from functions.storage import Job
 from tests.helpers.cli import InProcessApi, billing_in_process
 from tests.helpers.lab import ADA
 from tests.unit.harness import Harness, client
-from tests.unit.review_world import bill_every_published, published_workflows
+from tests.unit.runs_by_hand import bill_every_published, published_workflows
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from functions.storage import Job
 from functions.storage.keys import bill_name
 from runtime.aws_lambda.http import HttpAdapter
 from runtime.http_function import HttpFunction
-from tests.unit.harness import TOKEN, Harness, client, s3_requests, start_run
+from tests.unit.harness import TOKEN, Harness, client, function_url_event, s3_requests, start_run
 
 CONSOLE = "http://127.0.0.1:3007"  # the coordinator's origin, as CONSOLE_ORIGINS has it
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -235,14 +235,7 @@ def _job(workflow_id: WorkflowId, customer: str) -> Job:
 def test_behind_a_function_url_the_console_and_its_cors_are_the_same(guarded: Harness) -> None:
     def get(role: str, path: str, method: str = "GET", **headers: str) -> dict[str, Any]:
         adapter = HttpAdapter(HttpFunction(role, lambda: guarded.services))
-        event = {
-            "version": "2.0",
-            "rawPath": path,
-            "rawQueryString": "",
-            "headers": headers,
-            "requestContext": {"http": {"method": method}},
-        }
-        return adapter(event)
+        return adapter(function_url_event(method, path, headers))
 
     page = get("coordinator", "/console/")
     assert page["statusCode"] == 200

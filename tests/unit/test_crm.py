@@ -1,25 +1,25 @@
-"""The CRM at scale: ids from reserved blocks, listings a page at a time, imports."""
+"""The CRM at scale: ids from reserved blocks, listings a page at a time, creates and
+imports, each stored once whatever is sent again."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
+from urllib.parse import unquote, urlparse
 
+import boto3
 import pytest
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
+from cli.batches import import_requests
 from functions.messages import Customer
 from functions.storage import CustomerStore, keys
 from functions.storage.bucket import Bucket
 from functions.storage.migrations import move_legacy_customers
 from functions.storage.s3_customers import S3CustomerStore
+from tests.helpers.lab import ADA
 from tests.unit.harness import Harness, client, s3_requests, seeding
-
-ADA = {"firstName": "Ada", "lastName": "L", "city": "Delft"} | {
-    "connectionId": "1",
-    "connectionMandate": "0",
-}
 
 
 def synthetic(count: int, start: int = 1) -> list[Customer]:
@@ -185,17 +185,17 @@ def test_a_list_is_imported_with_given_and_new_ids_in_order(harness: Harness) ->
 @pytest.mark.parametrize(
     ("items", "status", "complaint"),
     [
-        ([ADA, {"firstName": "A"}, ADA | {"colour": "red"}], 400, "2 invalid customer(s): [1]"),
-        ([ADA | {"customerId": "../x"}], 400, "[0]: customerId '../x' is not a customer id"),
-        ([ADA, "x"], 400, "[1]: a customer must be a JSON object, not str"),
-        ([ADA | {"customerId": 5}], 400, 'customerId must be a string, got 5 (write it as "5")'),
+        ([ADA, {"firstName": "A"}, ADA | {"colour": "red"}], 400, '[1] has no "lastName" field'),
+        ([ADA | {"customerId": "../x"}], 400, "[0] \"customerId\" is '../x', which is not a"),
+        ([ADA, "x"], 400, "[1] must be a JSON object, not a string"),
+        ([ADA | {"customerId": 5}], 400, '"customerId" must be a string, got 5 (write it as "5")'),
         (
             [ADA | {"customerId": "5"}, ADA | {"customerId": "5"}],
             422,
             "[1]: customerId '5' is also at [0]",
         ),
-        ([], 400, "the list of customers is empty"),
-        ([ADA] * 1001, 413, "send at most 1000 per request"),
+        ([], 400, "the request body is empty; give at least 1"),
+        ([ADA] * 1001, 413, "split it into requests of at most 1000"),
     ],
 )
 def test_an_invalid_import_writes_nothing(
@@ -265,3 +265,101 @@ def test_an_import_that_could_not_begin_says_nothing_was_imported(harness: Harne
     harness.s3.meta.events.unregister("before-call.s3", refuse)
     assert failed.status_code == 503
     assert failed.get_json()["detail"].startswith("nothing was imported")
+
+
+def test_a_create_whose_answer_was_lost_stores_the_customer_once(
+    harness: Harness,
+) -> None:
+    """Once: the customer's create (If-None-Match) reaches S3, its answer is
+    lost (a read timeout, a 500 after the write); botocore tries it again, S3 answers
+    412, ``add`` reads that as "id taken" and _add_one_new stores the same customer under
+    a second id. One POST, one 201, two customers."""
+    crm = client("crm")
+    crm.get("/?customerId=1")  # the CRM's seed, first
+    raw = boto3.client("s3", region_name="us-east-1")  # the same mock S3, another client
+    lost: list[str] = []
+    bodies: dict[str, bytes] = {}
+
+    def keep_body(params: dict[str, Any], **_: Any) -> None:
+        bodies[params["Key"]] = params["Body"]
+
+    def store_then_lose_the_answer(request: Any, **_: Any) -> None:
+        url = urlparse(request.url)
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        if lost or request.method != "PUT" or headers.get("if-none-match") not in ("*", b"*"):
+            return
+        path = unquote(url.path.lstrip("/"))
+        host = url.hostname.split(".")[0] if url.hostname else ""
+        # The bucket in the host (virtual-host style) or first in the path (path style).
+        bucket, key = (host, path) if host != "s3" else tuple(path.split("/", 1))
+        if not key.startswith("customers/"):
+            return
+        if "Contents" not in raw.list_objects_v2(Bucket=bucket, Prefix=key):
+            raw.put_object(Bucket=bucket, Key=key, Body=bodies[key])  # the server wrote it
+        lost.append(key)
+        raise ReadTimeoutError(endpoint_url=request.url)  # ... and its answer never came
+
+    harness.s3.meta.events.register("before-parameter-build.s3.PutObject", keep_body)
+    harness.s3.meta.events.register("before-send.s3.PutObject", store_then_lose_the_answer)
+    created = crm.post("/customers", json=ADA)
+    harness.s3.meta.events.unregister("before-send.s3.PutObject", store_then_lose_the_answer)
+    assert lost, "the create's answer was lost"
+    assert created.status_code == 201
+    listed = crm.get("/?limit=500")
+    assert listed.status_code == 200, listed.get_json()
+    adas = [c for c in listed.get_json() if c["lastName"] == "Lovelace"]
+    assert len(adas) == 1, (
+        f"one POST stored Ada {len(adas)} times: {[c['customerId'] for c in adas]}"
+    )
+
+
+def test_a_finished_import_sent_again_after_an_update_says_so_and_stores_nothing_twice(
+    harness: Harness,
+) -> None:
+    """Once: crm_api._import: an import that finished
+    long ago, sent again (the same CSV) after one of its new customers was updated,
+    answers 409 "the import is written in part ... import those items again in a list of
+    their own". Nothing was missing; doing as told stores that customer a second time."""
+    crm = client("crm")
+    crm.get("/?customerId=1")
+    items = [ADA, ADA | {"firstName": "Grace", "lastName": "Hopper"}]
+    first = crm.post("/customers", json=items)
+    assert first.status_code == 201
+    ada_id = first.get_json()[0]["customerId"]
+    assert crm.post(f"/customers/{ada_id}", json={"city": "Leiden"}).status_code == 200
+    again = crm.post("/customers", json=items)
+    assert again.status_code == 409
+    advice = again.get_json()["detail"]
+    assert "in part" not in advice, advice
+    assert "this list was imported before" in advice
+    adas = [c for c in crm.get("/?limit=500").get_json() if c["lastName"] == "Lovelace"]
+    assert len(adas) == 1, f"Ada stored {len(adas)} times"
+
+
+def test_a_file_imported_again_as_the_cli_says_stores_no_customer_twice(
+    harness: Harness,
+) -> None:
+    """The CRM knows an import by each request's content, and --batch cuts the requests:
+    the CLI's advice after a failure names the same --batch (cli/customers.py), and the
+    same file cut the same way finishes the import without storing a row twice."""
+    crm = client("crm")
+    crm.get("/?customerId=1")
+    rows = [(n + 2, ADA | {"city": f"city-{n}"}) for n in range(4)]
+    first_try = import_requests(rows, 2)  # `billing customers import f.csv --batch 2`
+    assert crm.post("/customers", json=[v for _, v in first_try[0]]).status_code == 201
+    # ... its second request failed; the file imported again, as told (--batch 2):
+    for request in import_requests(rows, 2):
+        assert crm.post("/customers", json=[v for _, v in request]).status_code == 201
+    cities = [c["city"] for c in crm.get("/?limit=500").get_json() if c["lastName"] == "Lovelace"]
+    assert sorted(cities) == [f"city-{n}" for n in range(4)], f"stored: {sorted(cities)}"
+
+
+def test_new_ids_keep_to_thirteen_digits_whatever_an_import_gives(harness: Harness) -> None:
+    """An imported id below 10^12 moves new ids past it; one at or above does not: a new id
+    has at most 13 digits (docs/guarantees.md)."""
+    crm = client("crm")
+    crm.get("/?customerId=1")
+    for given in ("999999999999", "9" * 64, "1" + "0" * 20):
+        assert crm.post("/customers", json=[ADA | {"customerId": given}]).status_code == 201
+        created = crm.post("/customers", json=ADA).get_json()
+        assert len(created["customerId"]) <= 13, created["customerId"]

@@ -1,4 +1,5 @@
-"""The Lambda adapters, fed the events AWS documents (kept in tests/data/lambda/)."""
+"""The Lambda adapters, fed the events AWS documents (kept in tests/data/lambda/) and
+function URL events built by hand: what they answer is what functions-framework answers."""
 
 from __future__ import annotations
 
@@ -29,7 +30,9 @@ from tests.unit.harness import (
     QuietBacklog,
     RecordingOutput,
     RecordingPublisher,
+    client,
     event,
+    function_url_event,
 )
 
 if TYPE_CHECKING:
@@ -115,6 +118,43 @@ def test_bad_input_gets_the_same_4xx_as_on_functions_framework(
     assert response["statusCode"] == status
     assert text in json.loads(response["body"])["detail"]
     assert guarded.publisher.published == []
+
+
+def _lambda(harness: Harness, function: str, method: str, url: str) -> dict[str, Any]:
+    """``url`` asked of ``function`` through a function URL's event."""
+    adapter = HttpAdapter(HttpFunction(function, lambda: harness.services))
+    answer: dict[str, Any] = adapter(function_url_event(method, url))
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("GET", "/console/%61pp.js"),
+        ("GET", "/%72uns"),
+        ("GET", "/runs/run-20261128T001500-0a1b2c3d/bills/%31"),
+        ("POST", "/runs/%72un-20261128T001500-0a1b2c3d/cancel"),
+        ("GET", "/console/..%2Fweb.py"),
+    ],
+)
+def test_lambda_reads_a_percent_encoded_path_as_functions_framework_does(
+    harness: Harness, method: str, url: str
+) -> None:
+    framework = client("coordinator").open(url, method=method)
+    on_lambda = _lambda(harness, "coordinator", method, url)
+    assert on_lambda["statusCode"] == framework.status_code, on_lambda["body"]
+    assert on_lambda["body"] == framework.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("function", "url"), [("coordinator", "/runs"), ("crm", "/customer-ids")])
+def test_lambda_answers_a_head_as_functions_framework_does(
+    harness: Harness, function: str, url: str
+) -> None:
+    """A GET's status and headers, no body: HEAD is taken wherever GET is (RFC 9110, 9.1)."""
+    got, head = _lambda(harness, function, "GET", url), _lambda(harness, function, "HEAD", url)
+    assert (head["statusCode"], head["body"]) == (got["statusCode"], "")
+    assert head["headers"] == got["headers"]
+    assert client(function).head(url).status_code == head["statusCode"]
 
 
 def test_the_schedule_asks_overdue_questions_again(

@@ -8,10 +8,15 @@ Every operation but the description itself, in each phase that runs in-process: 
 examples, the coverage phase's boundary cases, fuzzing, and (following the links the
 coordinator's answers declare: a run started, then its status, retry and cancel)
 the stateful phase.
+
+And by hand, where schemathesis cannot judge: a value is taken exactly when the
+description takes it, its patterns read as JSON Schema reads them (ECMAScript's regular
+expressions, whose digits are ASCII's), and the description names what the answers carry.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -22,7 +27,8 @@ from schemathesis.core.result import Ok
 import functions.coordinator
 import functions.crm_api
 import runtime.http
-from tests.unit.harness import TOKEN, Harness, WritingInPlace, app
+from tests.helpers.lab import ADA
+from tests.unit.harness import TOKEN, Harness, WritingInPlace, app, client
 
 # The apps find their stores when called, so the `described` fixture's (moto) are used.
 APPS = {target: app(target) for target in ("coordinator", "crm")}
@@ -93,3 +99,114 @@ def test_the_crm_keeps_to_its_description(case: Any, described: Harness) -> None
 
 def test_the_coordinator_keeps_to_its_description_across_calls(described: Harness) -> None:
     CoordinatorCalls.run(settings=SEQUENCES)
+
+
+# A run id written in Arabic-Indic digits: Python's `\d` takes them, ECMAScript's does not.
+ARABIC_INDIC = str.maketrans("0123456789", "".join(chr(0x660 + n) for n in range(10)))
+UNICODE_DIGITS_RUN = "run-20261128T001500".translate(ARABIC_INDIC) + "-0a1b2c3d"
+
+
+def _document(function: str) -> dict[str, Any]:
+    described: dict[str, Any] = client(function).get("/openapi.json").get_json()
+    return described
+
+
+def _query_schema(function: str, path: str, name: str) -> dict[str, Any]:
+    operation = _document(function)["paths"][path]["get"]
+    [parameter] = [p for p in operation["parameters"] if p["name"] == name]
+    schema: dict[str, Any] = parameter["schema"]
+    return schema
+
+
+def _matches(pattern: str, text: str) -> bool:
+    """Whether ``text`` matches a document's ``pattern`` as JSON Schema reads it: an
+    ECMAScript regex, whose ``\\d`` is the ASCII digits and whose ``$`` is the end (Python's
+    also takes the place before a last newline)."""
+    ecmascript = re.sub(r"(?<!\\)\$$", r"\\Z", pattern)
+    return re.search(ecmascript, text, re.ASCII) is not None
+
+
+def test_a_run_id_in_other_digits_is_refused_as_the_document_says(
+    harness: Harness,
+) -> None:
+    assert not _matches(
+        _query_schema("coordinator", "/runs", "after")["pattern"], UNICODE_DIGITS_RUN
+    )
+    listed = client("coordinator").get(f"/runs?after={UNICODE_DIGITS_RUN}")
+    assert listed.status_code == 400, listed.get_json()
+    assert "after" in listed.get_json()["detail"]
+    shown = client("coordinator").get(f"/runs/{UNICODE_DIGITS_RUN}")
+    assert shown.status_code == 400, shown.get_json()
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "20261201",  # ISO 8601's basic form
+        "2026-W49-1",  # a week date
+        "2026-12-01 08:00",  # a space for the T
+        "2026-12-01T08:00:00.5Z",  # a fraction of a second
+        "2026-12-01T08",  # an hour alone
+        "2026-12-01T08:00+0100",  # a zone without its colon
+        "2028-02-29",  # a leap day
+        "2027-02-29",  # no such day
+        "2999-01-01T00:00:00Z",  # a year the description says the server takes
+        "2026-12-01T08:00:00Z",
+    ],
+)
+def test_a_time_is_taken_exactly_when_the_document_takes_it(harness: Harness, moment: str) -> None:
+    schema = _query_schema("coordinator", "/runs", "since")
+    answer = client("coordinator").get("/runs", query_string={"since": moment})
+    assert answer.status_code in (200, 400), answer.get_json()
+    assert (answer.status_code == 200) == _matches(schema["pattern"], moment), answer.get_json()
+
+
+def _field_taken(schema: dict[str, Any], value: str | float) -> bool:
+    """Whether the document takes ``value`` for a customer's field (its ``oneOf``)."""
+    taken: list[bool] = []
+    for branch in schema["oneOf"]:
+        if branch["type"] == "string" and isinstance(value, str):
+            taken.append(len(value) <= branch["maxLength"] and _matches(branch["pattern"], value))
+        elif branch["type"] == "number" and isinstance(value, int | float):
+            taken.append(
+                branch.get("exclusiveMinimum", -float("inf"))
+                < value
+                < branch.get("exclusiveMaximum", float("inf"))
+            )
+    return sum(taken) == 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Ada\n",  # a control character the server stripped
+        "\tAda",
+        "Ada\x85",
+        "a" * 200 + " ",  # over maxLength as sent, 200 once stripped
+        " Ada ",
+        "a" * 200,
+        10**200,  # a whole number of 201 digits: a number to the document
+        10**198 - 1,
+        10**199,
+        -(10**199),
+        1.5e250,
+        -0.0,
+    ],
+)
+def test_a_customer_field_is_taken_exactly_when_the_document_takes_it(
+    harness: Harness, value: str | float
+) -> None:
+    schema = _document("crm")["components"]["schemas"]["NewCustomer"]["properties"]["firstName"]
+    answer = client("crm").post("/customers", json={**ADA, "firstName": value})
+    assert answer.status_code in (201, 400), answer.get_json()
+    assert (answer.status_code == 201) == _field_taken(schema, value), answer.get_json()
+
+
+def test_the_openapi_description_names_lineage(harness: Harness) -> None:
+    """Once: a retry's 202 and every status of a run carry ``lineage`` (the
+    run whose folder holds its bills), but the OpenAPI description named it nowhere."""
+    schemas = client("coordinator").get("/openapi.json").get_json()["components"]["schemas"]
+    described = {
+        name: "lineage" in schemas[name]["properties"] for name in ("RunAccepted", "RunStatus")
+    }
+    assert all(described.values()), described

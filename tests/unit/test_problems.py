@@ -13,8 +13,8 @@ from runtime.http_function import HttpFunction
 from tests.unit.harness import TOKEN, Harness, client, event
 
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
-# Three problems: a customer id of no digits, a customer named twice, a period of no form.
-MALFORMED = {"customerIdentifiers": ["1", "x y", "1"], "billingPeriod": "2026-13"}
+# Three problems: a customer id of no digits, a number, a period of no form.
+MALFORMED = {"customerIdentifiers": ["1", "x y", 7], "billingPeriod": "2026-13"}
 MALFORMED_LOCATIONS = [
     ["body", "customerIdentifiers", 1],
     ["body", "customerIdentifiers", 2],
@@ -36,11 +36,24 @@ def test_a_malformed_body_is_a_problem_listing_each_problem_where_it_is(
     }
     assert [item["loc"] for item in problem["errors"]] == MALFORMED_LOCATIONS
     assert "'x y', which is not a customer id" in problem["errors"][0]["detail"]
-    assert "repeats customer '1' of position 0" in problem["errors"][1]["detail"]
+    assert 'must be a string, got 7 (write it as "7")' in problem["errors"][1]["detail"]
     assert "not a billing period" in problem["errors"][2]["detail"]
     # The sentence for a person: the first problem, and how many more there are.
     assert problem["detail"].startswith(problem["errors"][0]["detail"])
     assert problem["detail"].endswith("(and 2 more problems: see errors)")
+    assert guarded.publisher.published == []
+
+
+def test_a_customer_named_twice_is_refused_at_each_repeat(guarded: Harness) -> None:
+    twice = {"customerIdentifiers": ["1", "2", "1", "2"]}
+    response = client("coordinator").post("/", json=twice, headers=BEARER)
+    problem = response.get_json()
+    assert response.status_code == 400, problem
+    assert [item["loc"] for item in problem["errors"]] == [
+        ["body", "customerIdentifiers", 2],
+        ["body", "customerIdentifiers", 3],
+    ]
+    assert "repeats customer '1' of position 0" in problem["errors"][0]["detail"]
     assert guarded.publisher.published == []
 
 

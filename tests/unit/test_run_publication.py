@@ -17,7 +17,7 @@ from functions.messages import Outgoing
 from functions.run_starter import Coordination
 from functions.storage import IdempotencyRecord, Run, keys
 from tests.unit.harness import Harness, client
-from tests.unit.review_world import bill_every_published, fail, ids_of, published_workflows
+from tests.unit.runs_by_hand import bill_every_published, fail, ids_of, published_workflows
 
 
 def post(customers: list[str], **headers: str) -> Any:

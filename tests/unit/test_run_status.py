@@ -11,6 +11,7 @@ from functions.context import FunctionContext
 from functions.identifiers import WorkflowId
 from functions.storage import Job, keys
 from tests.unit.harness import Harness, client, s3_requests, seeding, start_run, write_bill
+from tests.unit.runs_by_hand import ids_of
 
 
 def wait(context: FunctionContext, workflow_id: str, customer: str) -> Job:
@@ -30,7 +31,7 @@ def status(run_id: str, query: str = "") -> dict[str, Any]:
 def test_a_run_tells_each_customers_state_bill_and_failure(harness: Harness) -> None:
     context = harness.services.context
     run = start_run(["1", "2", "3", "4"])
-    ids = {w["customerIdentifier"]: w["workflowId"] for w in run["workflows"]}
+    ids = ids_of(run)
     write_bill(context, ids["1"], "1")
     unknown = "customer '2' is not known to the CRM"
     context.failures.record(wait(context, ids["2"], "2"), unknown, "t")

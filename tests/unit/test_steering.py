@@ -4,22 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.context import FunctionContext
 from functions.engine_complete import engine_complete
 from functions.engine_start import engine_start
 from functions.identifiers import WorkflowId
 from functions.messages import Answer
-from functions.storage import CANCELLED, Job, keys
+from functions.storage import CANCELLED, keys
 from tests.unit.harness import JOHN, Harness, client, s3_requests, start_run, workflow, write_bill
-
-
-def ids_of(run: dict[str, Any]) -> dict[str, str]:
-    return {w["customerIdentifier"]: w["workflowId"] for w in run["workflows"]}
-
-
-def fail(context: FunctionContext, workflow_id: str, customer: str) -> None:
-    job = Job(WorkflowId(workflow_id), customer, "t", "t")
-    context.failures.record(job, f"customer {customer!r} is not known to the CRM", "t")
+from tests.unit.runs_by_hand import fail, ids_of, published_workflows
 
 
 def listed(query: str = "") -> dict[str, Any]:
@@ -153,3 +144,28 @@ def test_a_done_run_cannot_be_cancelled(harness: Harness) -> None:
     refused = client("coordinator").post(f"/runs/{run['runId']}/cancel")
     assert refused.status_code == 409
     assert "is done" in refused.get_json()["detail"]
+
+
+def test_a_workflow_redelivered_after_its_bill_and_a_cancel_leaves_it_billed(
+    harness: Harness,
+) -> None:
+    """Once: engine_start (and engine_complete
+    for an answer) records a ``cancelled`` failure for a workflow of a cancelled run
+    without looking for its bill; runs.run_status now counts a failed workflow as failed
+    whatever bill there is. So a workflow redelivered after it was billed (at least once:
+    a restart before the commit) and after a cancel turns a billed customer into a failed
+    one: the run's counts change, and the next retry bills the customer "again" (the
+    lineage's name keeps it to one bill). docs/guarantees.md: "a run's counts never
+    change once nothing of it is pending"; the cancel test: "every customer ends with
+    exactly one of a bill or a cancelled failure"."""
+    context = harness.services.context
+    run = start_run(["1", "2"])
+    first = published_workflows(harness)[0]
+    engine_start(first, context)
+    engine_complete(Answer(first.workflow_id, JOHN), context)
+    assert client("coordinator").post(f"/runs/{run['runId']}/cancel").status_code == 202
+    for redelivered in published_workflows(harness):  # customer 2's, then 1's again
+        engine_start(redelivered, context)
+    engine_start(first, context)
+    status = client("coordinator").get(f"/runs/{run['runId']}").get_json()
+    assert status["counts"] == {"pending": 0, "billed": 1, "failed": 1}, status["counts"]

@@ -1,10 +1,17 @@
-"""`billing trace`: a workflow's spans, as Jaeger's query API gives them, as a waterfall."""
+"""`billing trace`: the workflow that billed a customer, and a workflow's spans, as Jaeger's
+query API gives them, as a waterfall."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from cli.trace import parsed, waterfall
+import pytest
+
+from cli.api import CliError
+from cli.trace import parsed, waterfall, workflow_of
+from functions.identifiers import WorkflowId
+from tests.unit.harness import Harness, HarnessApi
+from tests.unit.runs_by_hand import billed_by_a_retry
 
 
 def span(span_id: str, parent: str | None, name: str, pid: str, start: int, took: int) -> Any:
@@ -48,3 +55,17 @@ def test_a_trace_shows_each_span_under_its_parent_with_its_times() -> None:
     assert lines[3][25:55] == " " * 9 + "#" * 6 + " " * 15, "3 to 5 ms of 10 ms, in 30 columns"
     assert lines[2].split()[:4] == ["2.0", "ms", "6.0", "ms"]
     assert lines[1].split()[:4] == ["0.0", "ms", "0.5", "ms"]
+
+
+def test_billing_trace_of_a_customer_billed_by_a_retry_finds_the_retry(harness: Harness) -> None:
+    """Once: cli/trace.workflow_of takes the bill's folder (the
+    lineage's first run) for the run that wrote it and looks for the customer among that
+    run's billed ones; the first run counts the customer failed, so `billing trace 1`
+    says "run ... does not list customer 1". The bill's metadata names its workflow."""
+    _, retry_id = billed_by_a_retry(harness)
+    api: Any = HarnessApi(harness)
+    try:
+        workflow = workflow_of(api, "1")
+    except CliError as exc:
+        pytest.fail(f"billing trace 1: {exc}")
+    assert WorkflowId(workflow).run_id == retry_id

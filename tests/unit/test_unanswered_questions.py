@@ -1,4 +1,5 @@
-"""Unanswered questions, late answers and two writers of one job, on moto's S3."""
+"""Unanswered questions, late answers and two writers of one job, on moto's S3; a retry
+whose customers the first run's late answers billed is neither asked again nor failed."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from functions.messages import Answer, Question
 from functions.retry_unanswered import Tick, retry_unanswered
 from functions.storage import CANCELLED
 from functions.storage.keys import bill_name
-from tests.unit.harness import JOHN, workflow
+from tests.unit.harness import JOHN, Harness, client, start_run, workflow, write_bill
+from tests.unit.runs_by_hand import fail, ids_of, published_workflows
 
 WF = WorkflowId("run-1-1")
 POLICY = AnswerPolicy(timeout_s=10, backoff=2, max_attempts=3)
@@ -137,3 +139,35 @@ def test_an_overdue_job_of_a_cancelled_run_fails_as_cancelled_and_is_not_asked_a
     failure = context.failures.get(WorkflowId(f"{run}-1"))
     assert failure is not None and failure.reason == CANCELLED
     assert scene.waiting() == []
+
+
+def test_the_sweep_neither_asks_nor_fails_a_retry_billed_under_its_lineage_held(
+    harness: Harness,
+) -> None:
+    """HELD: a retry of 25 customers (more than the sweep reads one by one), each billed
+    under the lineage's folder by the first run's late answers: the sweep asks nothing
+    again and fails nothing."""
+    context = harness.services.context
+    customers = [str(n) for n in range(1, 26)]
+    run = start_run(customers)
+    ids = ids_of(run)
+    for customer in customers:
+        fail(context, ids[customer], customer)
+    retried = client("coordinator").post(f"/runs/{run['runId']}/retry").get_json()
+    now = datetime.now(UTC)
+    started = replace(context, clock=lambda: now)
+    retry_workflows = [
+        published
+        for published in published_workflows(harness)
+        if published.workflow_id.run_id == retried["runId"]
+    ]
+    assert len(retry_workflows) == 25
+    for retry_workflow in retry_workflows:
+        engine_start(retry_workflow, started)
+    for customer in customers:
+        write_bill(context, ids[customer], customer)  # the first run's late bills
+    later = now + timedelta(hours=2)
+    questions = retry_unanswered(Tick(later), replace(context, clock=lambda: later))
+    assert questions == []
+    status = client("coordinator").get(f"/runs/{retried['runId']}").get_json()
+    assert status["counts"] == {"pending": 0, "billed": 25, "failed": 0}

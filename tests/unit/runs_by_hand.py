@@ -1,10 +1,10 @@
-"""What the tests of issue 29's review share (``test_review_*.py``): a
-customer to create, a run's workflows, failures and bills made by hand, a scheduler, and
-the CLI's Api over the unit harness."""
+"""A run's life made by hand in the unit tier, as the Kafka functions and the timers would
+make it: a run's workflows by customer, a workflow failed, the workflows the coordinator
+published and their bills, a scheduler as the runtime builds one, and a customer billed by
+a retry."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from functions.context import FunctionContext
@@ -15,16 +15,23 @@ from functions.messages import Answer, WorkflowMessage
 from functions.run_starter import Coordination
 from functions.schedule import BillingSchedule
 from functions.scheduled_billing import ScheduledBilling
-from functions.storage import Job, StoredBill
+from functions.storage import Job
 from tests.unit.harness import JOHN, Harness, client, start_run
+
+DAY = 86400.0
 
 
 def ids_of(run: dict[str, Any]) -> dict[str, str]:
+    """A run's workflow ids by customer, from the coordinator's answer."""
     return {w["customerIdentifier"]: w["workflowId"] for w in run["workflows"]}
 
 
-def fail(context: FunctionContext, workflow_id: str, customer: str) -> None:
-    job = Job(WorkflowId(workflow_id), customer, "t", "t")
+def fail(
+    context: FunctionContext, workflow_id: str, customer: str, period: str | None = None
+) -> None:
+    """The failure a workflow's job ends in when the CRM never answers (of ``period``'s
+    run, if it bills one)."""
+    job = Job(WorkflowId(workflow_id), customer, "t", "t", period=period)
     context.failures.record(job, "the CRM did not answer", "t")
 
 
@@ -43,33 +50,18 @@ def bill_every_published(harness: Harness, run_ids: set[str]) -> None:
             engine_complete(Answer(workflow.workflow_id, JOHN), context)
 
 
-def scheduler(harness: Harness, expression: str) -> ScheduledBilling:
-    """A scheduler of ``expression`` (UTC, a day's catch-up) as the runtime builds one."""
+def scheduler(
+    harness: Harness, expression: str, zone: str = "UTC", catch_up_s: float = DAY
+) -> ScheduledBilling:
+    """A scheduler of ``expression`` as the runtime builds one: a process of its own on the
+    same buckets."""
     services = harness.services
     return ScheduledBilling(
-        BillingSchedule.parse(expression, "UTC", 86400.0),
+        BillingSchedule.parse(expression, zone, catch_up_s),
         Coordination(harness.publisher.publish, services.run_records),
         services.seeded_customers(),
         services.tick_plans,
     )
-
-
-class HarnessApi:
-    """The CLI's Api over the unit harness: the coordinator's test client, the bills' store."""
-
-    def __init__(self, harness: Harness) -> None:
-        self.context = harness.services.context
-
-    def bills(self, prefix: str = "") -> Iterator[StoredBill]:
-        return self.context.bills.listing(prefix)
-
-    def bill_writer(self, name: str) -> str | None:
-        return self.context.bills.writer(name)
-
-    def run_status(self, run_id: str, state: str | None = None) -> dict[str, Any]:
-        query = f"?state={state}" if state else ""
-        answer: dict[str, Any] = client("coordinator").get(f"/runs/{run_id}{query}").get_json()
-        return answer
 
 
 def billed_by_a_retry(harness: Harness) -> tuple[str, str]:

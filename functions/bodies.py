@@ -1,0 +1,197 @@
+"""A request body, declared once: one type (a TypedDict, a list of one, or a union of an
+object and an array) that the OpenAPI document shows and pydantic validates, with
+``Annotated`` rules for what JSON Schema says but cannot word (``Matching``: ids, periods;
+``Checked``: a customer's fields). Every problem pydantic finds is worded here, each with
+where it is in the body, as ``Parameters.read`` words a parameter's
+(``functions/operation.py``); a list longer than its type takes is a 413 of its own.
+
+What a type cannot say (a customer named twice in a run) is checked by the body's ``make``,
+once the body has its shape, and refused with the same locations.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from types import UnionType
+from typing import Any, Generic, TypeVar, Union, get_args, get_origin
+
+from pydantic import TypeAdapter, ValidationError
+
+from functions.errors import REFUSED_VALUE, InvalidRequest, Location
+
+T = TypeVar("T")
+Problems = list[tuple[Location, str]]
+
+
+def where(location: Location, whole: str = "the request body") -> str:
+    """A place in a body as a person reads it: ``"customerIdentifiers"[3]``, ``[2] "city"``;
+    ``whole`` for the body itself."""
+    shown = ""
+    for step in location:
+        shown += f"[{step}]" if isinstance(step, int) else f' "{step}"'
+    return shown.strip() or whole
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    kinds = {dict: "an object", list: "an array", str: "a string", int: "a number"}
+    return next((name for kind, name in kinds.items() if isinstance(value, kind)), "a number")
+
+
+def _worded(error: Any, fields: Iterable[str], whole: str) -> str:
+    """What one of pydantic's errors means, in our words."""
+    location: Location = tuple(error["loc"])
+    kind, value, context = error["type"], error["input"], error.get("ctx") or {}
+    at = where(location, whole)
+    if kind == REFUSED_VALUE:
+        return f"{at} {context['what']}"
+    if kind == "missing":
+        return f'{where(location[:-1], whole)} has no "{location[-1]}" field'
+    if kind == "extra_forbidden":
+        name = str(location[-1])
+        close = difflib.get_close_matches(name, sorted(fields), n=1)
+        hint = f'did you mean "{close[0]}"? ' if close else ""
+        known = ", ".join(f'"{field}"' for field in sorted(fields))
+        return f"unknown field {json.dumps(name)[:80]}; {hint}{whole} has {known}"
+    if kind == "string_type":
+        hint = f' (write it as "{value}")' if isinstance(value, int) else ""
+        return f"{at} must be a string, got {json.dumps(value)[:60]}{hint}"
+    if kind in ("dict_type", "typed_dict_type", "model_type"):
+        return f"{at} must be a JSON object, not {_json_type(value)}"
+    if kind == "list_type":
+        return f"{at} must be an array, not {_json_type(value)}"
+    if kind == "too_short":
+        return f"{at} is empty; give at least {context.get('min_length', 1)}"
+    return f"{at}: {error['msg']}"
+
+
+def checked(
+    adapter: TypeAdapter[Any], value: Any, fields: Iterable[str], whole: str = "the request body"
+) -> tuple[Any, Problems]:
+    """``value`` as ``adapter``'s type, and no problem; or None and every problem it has,
+    each with where it is (``whole``: what the value is called). A list over its bound is a
+    413 (``InvalidRequest``), told on its own."""
+    try:
+        return adapter.validate_python(value), []
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+    for error in errors:
+        if error["type"] == "too_long" and isinstance(error["input"], list):
+            most = error["ctx"]["max_length"]
+            raise InvalidRequest(
+                f"{where(tuple(error['loc']), whole)} names {len(error['input'])} items; split"
+                f" it into requests of at most {most}",
+                status=413,
+            )
+    # A field missing because it was misspelled is told once, as the misspelling.
+    misspelled = {
+        (*error["loc"][:-1], close)
+        for error in errors
+        if error["type"] == "extra_forbidden"
+        for close in difflib.get_close_matches(str(error["loc"][-1]), sorted(fields), n=1)
+    }
+    return None, [
+        (tuple(error["loc"]), _worded(error, fields, whole))
+        for error in errors
+        if not (error["type"] == "missing" and tuple(error["loc"]) in misspelled)
+    ]
+
+
+def _members(shape: Any) -> tuple[Any, ...]:
+    return get_args(shape) if get_origin(shape) in (Union, UnionType) else (shape,)
+
+
+def _is_array(member: Any) -> bool:
+    origin = get_origin(member)
+    if origin is not None and hasattr(member, "__metadata__"):  # Annotated[list[...], ...]
+        return _is_array(get_args(member)[0])
+    return origin is list
+
+
+def field_names(shape: Any) -> set[str]:
+    """Every field name a body of ``shape`` may have, at any depth (for "did you mean")."""
+    names: set[str] = set()
+
+    def visit(schema: Any) -> None:
+        if isinstance(schema, dict):
+            names.update(schema.get("properties", {}))
+            for value in schema.values():
+                visit(value)
+        elif isinstance(schema, list):
+            for value in schema:
+                visit(value)
+
+    visit(TypeAdapter(shape).json_schema())
+    return names
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class Body(Generic[T]):
+    """A request body of the type ``shape`` (the document's, and the check's). ``make``
+    turns the valid value into what the handler receives, refusing what a type cannot say;
+    ``usage`` is said with a body of the wrong shape. A union is of an object and an array:
+    a body is checked as the member of its JSON type."""
+
+    shape: Any
+    make: Callable[[Any], T] = _same
+    usage: str = ""
+    # make is given the body as sent (once valid), not as its type made it: an import is
+    # known by the digest of what was sent, the same in every version.
+    as_sent: bool = False
+    _adapters: dict[bool, TypeAdapter[Any]] = field(default_factory=dict, compare=False)
+
+    @cached_property
+    def fields(self) -> set[str]:
+        return field_names(self.shape)
+
+    def adapter(self, value: Any) -> TypeAdapter[Any]:
+        """The adapter of the member of ``shape`` of ``value``'s JSON type."""
+        is_array = isinstance(value, list)
+        if is_array not in self._adapters:
+            members = [m for m in _members(self.shape) if _is_array(m) == is_array]
+            self._adapters[is_array] = TypeAdapter(members[0] if members else self.shape)
+        return self._adapters[is_array]
+
+    def read(self, value: Any) -> T:
+        valid, problems = checked(self.adapter(value), value, self.fields)
+        if problems:
+            if self.usage:  # the body's shape is wrong: say what a right one is
+                problems = [
+                    (at, f"{text}; {self.usage}" if len(at) < 2 else text) for at, text in problems
+                ]
+            raise InvalidRequest.of(problems)
+        return self.make(value if self.as_sent else valid)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A rule a JSON Schema states but cannot word: ``Annotated[str, Checked(check,
+    schema)]``. ``check(value)`` gives the value as kept, or raises ``InvalidRequest``
+    saying what is wrong with it, without naming it (``has 201 characters...``): the
+    refusal names where it is."""
+
+    check: Callable[[Any], Any]
+    schema: dict[str, Any]
+
+    def __get_pydantic_core_schema__(self, _source: Any, _handler: Any) -> Any:
+        from pydantic_core import PydanticCustomError, core_schema
+
+        def read(value: Any) -> Any:
+            try:
+                return self.check(value)
+            except InvalidRequest as exc:
+                raise PydanticCustomError(REFUSED_VALUE, "{what}", {"what": str(exc)}) from None
+
+        return core_schema.no_info_plain_validator_function(read)
+
+    def __get_pydantic_json_schema__(self, _schema: Any, _handler: Any) -> dict[str, Any]:
+        return dict(self.schema)
