@@ -77,7 +77,8 @@ def _valid_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
     if problems:
         for problem in problems:
             print(problem, file=sys.stderr)
-        raise CliError(f"nothing was imported: {len(problems)} invalid row(s) in {path}")
+        rows_refused = len({index for index, _ in plan.invalid + plan.repeated})
+        raise CliError(f"nothing was imported: {rows_refused} invalid row(s) in {path}")
     if not rows:
         raise CliError(f"{path} has no customers (the first line names the columns)")
     return rows

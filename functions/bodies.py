@@ -25,6 +25,8 @@ from functions.errors import REFUSED_VALUE, InvalidRequest, Location
 
 T = TypeVar("T")
 Problems = list[tuple[Location, str]]
+# Unknown keys told one by one in an object; more are told as their count.
+MAX_UNKNOWN_KEYS = 20
 
 
 def where(location: Location, whole: str = "the request body") -> str:
@@ -41,6 +43,10 @@ def _json_type(value: Any) -> str:
         return json.dumps(value)
     kinds = {dict: "an object", list: "an array", str: "a string", int: "a number"}
     return next((name for kind, name in kinds.items() if isinstance(value, kind)), "a number")
+
+
+# What says a body or an item has the wrong shape (a usage line helps), not a value.
+_SHAPE_ERRORS = {"missing", "extra_forbidden", "dict_type", "typed_dict_type", "list_type"}
 
 
 def _worded(error: Any, fields: Iterable[str], whole: str) -> str:
@@ -70,12 +76,46 @@ def _worded(error: Any, fields: Iterable[str], whole: str) -> str:
     return f"{at}: {error['msg']}"
 
 
+def _odd_keys(value: Any, fields: set[str], at: Location = ()) -> Problems:
+    """The keys no body has: more unknown keys in one object than ``MAX_UNKNOWN_KEYS`` (told
+    at once, not each checked: a 1 MiB body holds 100,000 of them), and keys UTF-8 cannot
+    encode (a lone surrogate), which pydantic reads as the object unreadable."""
+    problems: Problems = []
+    if isinstance(value, dict):
+        unknown = [key for key in value if key not in fields]
+        if len(unknown) > MAX_UNKNOWN_KEYS:
+            names = ", ".join(json.dumps(key)[:40] for key in unknown[:5])
+            return [(at, f"{where(at)} has {len(unknown)} unknown fields ({names}, ...)")]
+        for key, item in value.items():
+            try:
+                key.encode()
+            except UnicodeEncodeError:
+                shown = key.encode("utf-8", "backslashreplace").decode()[:80]
+                problems.append(((*at, shown), f"the field name {shown} holds a lone surrogate"))
+                continue
+            problems.extend(_odd_keys(item, fields, (*at, key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            problems.extend(_odd_keys(item, fields, (*at, index)))
+            if len(problems) > MAX_UNKNOWN_KEYS:
+                break
+    return problems
+
+
 def checked(
-    adapter: TypeAdapter[Any], value: Any, fields: Iterable[str], whole: str = "the request body"
+    adapter: TypeAdapter[Any],
+    value: Any,
+    fields: set[str],
+    whole: str = "the request body",
+    usage: str = "",
 ) -> tuple[Any, Problems]:
     """``value`` as ``adapter``'s type, and no problem; or None and every problem it has,
-    each with where it is (``whole``: what the value is called). A list over its bound is a
-    413 (``InvalidRequest``), told on its own."""
+    each with where it is (``whole``: what the value is called; ``usage``: what a body of
+    the right shape is, said with a problem of the shape). A list over its bound is a 413
+    (``InvalidRequest``), told on its own."""
+    odd = _odd_keys(value, fields)
+    if odd:
+        return None, odd
     try:
         return adapter.validate_python(value), []
     except ValidationError as exc:
@@ -96,7 +136,11 @@ def checked(
         for close in difflib.get_close_matches(str(error["loc"][-1]), sorted(fields), n=1)
     }
     return None, [
-        (tuple(error["loc"]), _worded(error, fields, whole))
+        (
+            tuple(error["loc"]),
+            _worded(error, fields, whole)
+            + (f"; {usage}" if usage and error["type"] in _SHAPE_ERRORS else ""),
+        )
         for error in errors
         if not (error["type"] == "missing" and tuple(error["loc"]) in misspelled)
     ]
@@ -130,7 +174,7 @@ def field_names(shape: Any) -> set[str]:
     return names
 
 
-def _same(value: Any) -> Any:
+def unchanged(value: Any) -> Any:
     return value
 
 
@@ -142,11 +186,16 @@ class Body(Generic[T]):
     a body is checked as the member of its JSON type."""
 
     shape: Any
-    make: Callable[[Any], T] = _same
+    make: Callable[[Any], T] = unchanged
     usage: str = ""
     # make is given the body as sent (once valid), not as its type made it: an import is
     # known by the digest of what was sent, the same in every version.
     as_sent: bool = False
+    # What a type cannot say of a body (a customer named twice), found in the body as sent
+    # whatever else is wrong with it, so one answer tells every problem; alone, refused
+    # with ``conflict_status``.
+    conflicts: Callable[[Any], Problems] = lambda _body: []
+    conflict_status: int = 400
     _adapters: dict[bool, TypeAdapter[Any]] = field(default_factory=dict, compare=False)
 
     @cached_property
@@ -162,13 +211,11 @@ class Body(Generic[T]):
         return self._adapters[is_array]
 
     def read(self, value: Any) -> T:
-        valid, problems = checked(self.adapter(value), value, self.fields)
-        if problems:
-            if self.usage:  # the body's shape is wrong: say what a right one is
-                problems = [
-                    (at, f"{text}; {self.usage}" if len(at) < 2 else text) for at, text in problems
-                ]
-            raise InvalidRequest.of(problems)
+        valid, problems = checked(self.adapter(value), value, self.fields, usage=self.usage)
+        conflicts = self.conflicts(value)
+        if problems or conflicts:
+            status = 400 if problems else self.conflict_status
+            raise InvalidRequest.of(problems + conflicts, status)
         return self.make(value if self.as_sent else valid)
 
 

@@ -27,6 +27,7 @@ from functions.customer_bodies import (
     CustomerList,
     NewCustomer,
     plan_import,
+    repeated_ids,
 )
 from functions.customers import (
     EDITABLE,
@@ -219,6 +220,9 @@ def search_customers(
         NewCustomer | CustomerList,
         usage="send a customer (a JSON object) or a list of them",
         as_sent=True,
+        # A list only a repeated id spoils is well-formed: 422, as a conflict in content.
+        conflicts=repeated_ids,
+        conflict_status=422,
     ),
     replies={
         201: Reply(

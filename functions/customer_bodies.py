@@ -22,6 +22,7 @@ from functions.customers import (
     field_text,
     kept_fields,
 )
+from functions.errors import Location
 from functions.identifiers import CustomerIdText
 from functions.messages import Customer
 from functions.parameters import FIELD_TEXT
@@ -92,6 +93,27 @@ class CustomerChanges(TypedDict, total=False):
 NEW_CUSTOMER: TypeAdapter[NewCustomer] = TypeAdapter(NewCustomer)
 IMPORTED_CUSTOMER: TypeAdapter[ImportedCustomer] = TypeAdapter(ImportedCustomer)
 _FIELDS = field_names(ImportedCustomer)
+
+
+def repeated_ids(body: Any) -> list[tuple[Location, str]]:
+    """Each customerId an import names again, where it does (in the body as sent)."""
+    if not isinstance(body, list):
+        return []
+    first_at: dict[str, int] = {}
+    repeats: list[tuple[Location, str]] = []
+    for index, item in enumerate(body):
+        customer_id = item.get("customerId") if isinstance(item, dict) else None
+        if not isinstance(customer_id, str):
+            continue
+        first = first_at.setdefault(customer_id, index)
+        if first != index:
+            repeats.append(
+                (
+                    (index, "customerId"),
+                    f"[{index}] customerId {customer_id[:80]!r} is also at [{first}]",
+                )
+            )
+    return repeats
 
 
 def _customer(fields: dict[str, str], customer_id: str) -> Customer:

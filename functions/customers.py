@@ -36,6 +36,7 @@ MAX_FIELD_LENGTH = 200
 # The numbers a field takes (exclusive): a whole number between them has at most 199
 # digits, so its text, a sign included, at most MAX_FIELD_LENGTH characters.
 FIELD_NUMBERS = (-1e198, 1e198)
+_FIELD_BOUND = 10**198
 _PROBLEMS_SHOWN = 20
 
 
@@ -48,7 +49,9 @@ def field_text(value: Any) -> str:
     where: the body's reader names the field (``functions/customer_bodies.py``)."""
     least, most = FIELD_NUMBERS
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if not least < value < most:  # NaN and the infinities too
+        # Against the bound's exact value, as the document's 1e198 is read: Python compares
+        # a float with an int exactly (the float 1e198 is above 10**198).
+        if not -_FIELD_BOUND < value < _FIELD_BOUND:  # NaN and the infinities too
             raise InvalidRequest(f"is a number outside {least:g} to {most:g}; send it as a string")
         value = str(value)
     if not isinstance(value, str) or not value.strip():

@@ -41,14 +41,15 @@ class InvalidRequest(BillingError):
         self.problems = problems or (((), message),)
 
     @classmethod
-    def of(cls, problems: list[tuple[Location, str]]) -> InvalidRequest:
-        """One 400 for every problem of ``problems`` (one at least), told by the first."""
+    def of(cls, problems: list[tuple[Location, str]], status: int = 400) -> InvalidRequest:
+        """One refusal (400) of every problem of ``problems`` (one at least), told by the
+        first."""
         first = problems[0][1]
         more = len(problems) - 1
         message = (
             f"{first} (and {more} more problem{'s' * (more > 1)}: see errors)" if more else first
         )
-        return cls(message, problems=tuple(problems))
+        return cls(message, status, problems=tuple(problems))
 
     def located(self, *where: str | int) -> list[tuple[Location, str]]:
         """Its problems, each found within ``where`` (``"query"``, ``"body"``...)."""

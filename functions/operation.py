@@ -13,16 +13,17 @@ A request is refused for every problem of its parts at once (``functions/problem
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property, partial
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
-from functions.bodies import Body
-from functions.errors import InvalidRequest, Location
+from functions.bodies import Body, unchanged
+from functions.errors import ConfigurationError, InvalidRequest, Location
 from functions.parameters import REFUSED
 from functions.problems import MEDIA_TYPE as PROBLEM_TYPE
 from functions.problems import Problem
@@ -130,6 +131,9 @@ class Operation:
     # Answered without a bearer token: it tells nothing about customers or runs.
     public: bool = False
 
+    def __post_init__(self) -> None:
+        _check_handler(self)
+
     @cached_property
     def query_names(self) -> tuple[str, ...]:
         """The query parameters it takes: its own, then a page's."""
@@ -162,12 +166,72 @@ class Operation:
             try:
                 arguments[argument] = read()
             except InvalidRequest as exc:
-                if exc.status != 400:  # not a value's problem: too large, not JSON...
-                    raise
+                if exc.status != 400:  # too large, not JSON, a conflict: told on its own
+                    located = tuple(exc.located(part))
+                    raise InvalidRequest(str(exc), exc.status, exc.headers, located) from None
                 problems.extend(exc.located(part))
         if problems:
             raise InvalidRequest.of(problems)
-        return self.handle(context, **arguments)
+        response = self.handle(context, **arguments)
+        if Operation.answers_checked:
+            self._check_answer(response)
+        return response
+
+    # The unit tier sets it (tests/unit/conftest.py): every answer a handler makes is
+    # validated against its declared type, as FastAPI validates responses.
+    answers_checked: ClassVar[bool] = False
+
+    def _check_answer(self, response: HttpResponse[Any]) -> None:
+        reply = self.replies.get(response.status)
+        if reply is None:
+            raise AssertionError(f"{self.operation_id} answered {response.status}, undeclared")
+        if reply.body is None or isinstance(reply.body, dict):
+            return
+        try:
+            _adapter(reply.body).validate_python(response.body, strict=True)
+        except ValidationError as exc:
+            raise AssertionError(
+                f"{self.operation_id} answered {response.status} with a body its declaration"
+                f" ({reply.body}) does not take: {exc}"
+            ) from None
+
+
+@cache
+def _adapter(shape: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(shape)
+
+
+def _check_handler(operation: Operation) -> None:
+    """A handler takes its context, then the parts its declaration reads and no other, each
+    typed as declared: a mismatch stops the import, not a request in production."""
+    parts = {
+        "path": operation.path_parameters,
+        "query": operation.query,
+        "headers": operation.headers,
+        "body": operation.body,
+    }
+    declared = {name for name, part in parts.items() if part is not None}
+    given = list(inspect.signature(operation.handle).parameters)[1:]  # after the context
+    name = f"{operation.operation_id} ({getattr(operation.handle, '__qualname__', '?')})"
+    if sorted(given) != sorted(declared):
+        raise ConfigurationError(
+            f"{name} takes {given} after its context, but its declaration gives"
+            f" {sorted(declared)}; make the handler's parameters and the declaration agree"
+        )
+    try:
+        hints = get_type_hints(operation.handle)
+    except NameError:  # a type named only for the type checker: the names agree, at least
+        return
+    body = operation.body
+    typed = {key: part for key, part in parts.items() if key != "body"}
+    if body is not None and body.make is not unchanged:
+        typed["body"] = get_type_hints(body.make).get("return")
+    for key, declared_type in typed.items():
+        if declared_type is not None and key in hints and hints[key] != declared_type:
+            raise ConfigurationError(
+                f"{name} types {key} as {hints[key]}, but its declaration reads"
+                f" {declared_type}; make them agree"
+            )
 
 
 @dataclass

@@ -19,6 +19,10 @@ from functions.errors import InvalidRequest, Location
 from functions.web import HttpResponse, documented
 
 MEDIA_TYPE = "application/problem+json"
+# A refusal lists this many problems at most, each bounded: an answer costs what it shows,
+# whatever a request holds (ten thousand bad ids, keys of a megabyte).
+MAX_LISTED = 100
+_MOST_SHOWN = 300
 
 
 @documented
@@ -59,16 +63,27 @@ def problem(
         "type": "about:blank",
         "title": _phrase(status),
         "status": status,
-        "detail": detail,
+        "detail": _bounded(detail),
     }
+    if len(problems) > MAX_LISTED:
+        body["detail"] = _bounded(f"{detail}; errors lists the first {MAX_LISTED}")
     if problems:
-        body["errors"] = [{"loc": list(loc), "detail": text} for loc, text in problems]
+        body["errors"] = [
+            {"loc": [_bounded(step) for step in loc], "detail": _bounded(text)}
+            for loc, text in problems[:MAX_LISTED]
+        ]
     return HttpResponse(status, body, {**(headers or {}), "Content-Type": MEDIA_TYPE})
 
 
 def refusal(exc: InvalidRequest) -> HttpResponse[Any]:
     """The 4xx ``exc`` says, with its every problem."""
     return problem(exc.status, str(exc), exc.headers, exc.problems)
+
+
+def _bounded(step: Any) -> Any:
+    if isinstance(step, str) and len(step) > _MOST_SHOWN:
+        return step[:_MOST_SHOWN] + "..."
+    return step
 
 
 def _phrase(status: int) -> str:

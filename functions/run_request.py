@@ -5,14 +5,14 @@ by (``RUN_REQUEST``, ``functions/bodies.py``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, NotRequired
+from typing import Annotated, Any, NotRequired
 
 from pydantic import Field
 from typing_extensions import TypedDict
 
 from functions.billing_period import PERIOD_RULE, BillingPeriod
 from functions.bodies import Body
-from functions.errors import InvalidRequest, Location
+from functions.errors import Location
 from functions.identifiers import BillingPeriodText, CustomerIdText
 from functions.runs import MAX_RUN_SIZE
 from functions.web import closed
@@ -56,27 +56,34 @@ class RunOrder:
     billing_period: BillingPeriod | None = None
 
 
-def _run_order(request: RunRequest) -> RunOrder:
-    """What a run request (of the right shape) asks for; a customer named twice is
-    refused, at each repeat."""
-    customer_ids = request["customerIdentifiers"]
+def _repeats(body: Any) -> list[tuple[Location, str]]:
+    """Each customer a run request names again, where it does (in the body as sent)."""
+    identifiers = body.get(FIELD) if isinstance(body, dict) else None
+    if not isinstance(identifiers, list):
+        return []
     first_at: dict[str, int] = {}
     repeats: list[tuple[Location, str]] = []
-    for position, customer_id in enumerate(customer_ids):
+    for position, customer_id in enumerate(identifiers):
+        if not isinstance(customer_id, str):
+            continue
         first = first_at.setdefault(customer_id, position)
         if first != position:
             repeats.append(
                 (
                     (FIELD, position),
-                    f'"{FIELD}"[{position}] repeats customer {customer_id!r} of position'
+                    f'"{FIELD}"[{position}] repeats customer {customer_id[:80]!r} of position'
                     f" {first}; list each customer once",
                 )
             )
-    if repeats:
-        raise InvalidRequest.of(repeats)
+    return repeats
+
+
+def _run_order(request: RunRequest) -> RunOrder:
     period = request.get("billingPeriod")
-    return RunOrder(customer_ids, None if period is None else BillingPeriod(period))
+    return RunOrder(
+        request["customerIdentifiers"], None if period is None else BillingPeriod(period)
+    )
 
 
-RUN_REQUEST = Body(RunRequest, _run_order, USAGE)
+RUN_REQUEST = Body(RunRequest, _run_order, USAGE, conflicts=_repeats)
 """How a run request is read: its shape checked by its type, every problem told."""

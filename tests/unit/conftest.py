@@ -11,9 +11,13 @@ from moto import mock_aws
 
 import runtime.http
 from functions.context import FunctionContext
+from functions.operation import Operation
 from runtime.config import FunctionSettings
 from runtime.services import Services, s3_client
 from tests.unit.harness import NOW, TOKEN, Harness, RecordingPublisher
+
+# Every answer a handler makes in this tier is validated against its declared type.
+Operation.answers_checked = True
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

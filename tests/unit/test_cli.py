@@ -372,3 +372,14 @@ def test_the_rate_counts_only_the_bills_the_runs_wrote() -> None:
     status = {"counts": {"billed": 8, "failed": 0, "pending": 0}, "billedBefore": 6}
     line = bar(Totals.of([status]), elapsed_s=2.0)
     assert "8/8 billed, 0 failed, 0 pending  1.0 bills/s" in line
+
+
+def test_an_invalid_csv_counts_the_rows_refused_not_their_problems(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_text("customerId,firstName,lastName,city,connectionId,connectionMandate\n1,Ada\n")
+    assert main(["customers", "import", str(path)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) > 2  # each problem of the row on a line of its own
+    assert err[-1] == f"billing: nothing was imported: 1 invalid row(s) in {path}"

@@ -192,7 +192,7 @@ def test_a_list_is_imported_with_given_and_new_ids_in_order(harness: Harness) ->
         (
             [ADA | {"customerId": "5"}, ADA | {"customerId": "5"}],
             422,
-            "[1]: customerId '5' is also at [0]",
+            "[1] customerId '5' is also at [0]",
         ),
         ([], 400, "the request body is empty; give at least 1"),
         ([ADA] * 1001, 413, "split it into requests of at most 1000"),

@@ -10,6 +10,7 @@ import json
 from functions.problems import MEDIA_TYPE
 from runtime.aws_lambda.http import HttpAdapter
 from runtime.http_function import HttpFunction
+from tests.helpers.lab import ADA
 from tests.unit.harness import TOKEN, Harness, client, event
 
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -149,3 +150,47 @@ def test_the_document_declares_every_4xx_and_5xx_a_problem(harness: Harness) -> 
                         continue
                     assert list(answer["content"]) == [MEDIA_TYPE], (method, path, status)
                 assert "500" in operation["responses"], (method, path)
+
+
+def test_an_answer_costs_what_it_shows_whatever_the_body_holds(guarded: Harness) -> None:
+    many_keys = json.dumps({f"{n:x}": 0 for n in range(60_000)})  # 0.7 MB
+    for role, path in (("coordinator", "/"), ("crm", "/customers"), ("crm", "/customers/1")):
+        response = client(role).post(
+            path, data=many_keys, content_type="application/json", headers=BEARER
+        )
+        assert response.status_code == 400
+        assert len(response.get_data()) < 2_000, (path, len(response.get_data()))
+        assert "60000 unknown fields" in response.get_json()["detail"]
+    huge_key = json.dumps({"k" * 900_000: 1, "customerIdentifiers": ["1"]})
+    response = client("coordinator").post(
+        "/", data=huge_key, content_type="application/json", headers=BEARER
+    )
+    assert response.status_code == 400
+    assert len(response.get_data()) < 2_000
+    once_too_often = client("coordinator").post(
+        "/", json={"customerIdentifiers": ["1"] * 10_000}, headers=BEARER
+    )
+    problem = once_too_often.get_json()
+    assert once_too_often.status_code == 400
+    assert len(problem["errors"]) == 100
+    assert problem["detail"].endswith("errors lists the first 100")
+    assert len(once_too_often.get_data()) < 30_000
+    assert guarded.publisher.published == []
+
+
+def test_a_repeat_and_a_malformed_item_are_told_together(harness: Harness) -> None:
+    twice_and_bad = {"customerIdentifiers": ["1", "1", 2]}
+    problem = client("coordinator").post("/", json=twice_and_bad).get_json()
+    assert problem["status"] == 400
+    assert [item["loc"] for item in problem["errors"]] == [
+        ["body", "customerIdentifiers", 2],
+        ["body", "customerIdentifiers", 1],
+    ]
+
+
+def test_a_usage_line_comes_only_with_a_body_of_the_wrong_shape(harness: Harness) -> None:
+    crm = client("crm")
+    blank_city = crm.post("/customers", json=ADA | {"city": ""}).get_json()
+    assert blank_city["detail"] == "\"city\" must be a non-empty string, got ''"
+    not_a_customer = crm.post("/customers", json="Ada").get_json()
+    assert not_a_customer["detail"].endswith("send a customer (a JSON object) or a list of them")

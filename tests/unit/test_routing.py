@@ -45,7 +45,18 @@ def _echo(context: object, path: RunPath, query: Page) -> HttpResponse[dict[str,
 
 ROUTER = Router(
     "coordinator",
-    [Operation("GET", "/runs/{runId}", "getRun", "echo", _echo, {200: Reply("it")}, RunPath, Page)],
+    [
+        Operation(
+            "GET",
+            "/runs/{runId}",
+            "getRun",
+            "echo",
+            _echo,
+            {200: Reply("it", {"type": "object"})},
+            RunPath,
+            Page,
+        )
+    ],
 )
 
 
