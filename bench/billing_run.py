@@ -20,9 +20,9 @@ from datetime import datetime
 
 from bench import ceilings, cost, probes
 from cli.api import Api
-from functions.messages import Customer
-from functions.runs import MAX_RUN_SIZE, bill_names
+from functions.runs.status import MAX_RUN_SIZE, bill_names
 from functions.storage.bucket import Bucket
+from functions.wire.messages import Customer
 from infra import s3server
 from infra.components import http_answers
 from runtime.config import PriceSettings, StackSettings

@@ -18,7 +18,7 @@ import uuid
 from bench import probes
 from bench.billing_run import metrics_urls, running_stack, seed
 from cli.api import Api
-from functions.runs import MAX_RUN_SIZE
+from functions.runs.status import MAX_RUN_SIZE
 from functions.storage.bucket import Bucket
 from runtime.config import StackSettings
 from runtime.services import s3_client

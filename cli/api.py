@@ -16,7 +16,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from functions.errors import BillingError, StorageUnavailable
-from functions.runs import MAX_RUN_SIZE
+from functions.runs.status import MAX_RUN_SIZE
 from functions.storage import StoredBill
 from runtime.config import ClientSettings
 

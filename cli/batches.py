@@ -8,8 +8,8 @@ import json
 from collections.abc import Sequence
 
 from cli.api import CliError
-from functions.customers import MAX_CUSTOMERS_PER_IMPORT
-from functions.web import MAX_BODY_BYTES
+from functions.crm.customers import MAX_CUSTOMERS_PER_IMPORT
+from functions.http.web import MAX_BODY_BYTES
 
 Row = tuple[int, dict[str, str]]  # the line a row ends on, and its values
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from cli.api import Api, CliError
 from cli.batches import import_requests
 from cli.table import table
-from functions.customer_file import customer_rows
+from functions.crm.customer_file import customer_rows
 from functions.errors import InvalidRequest
 
 
@@ -70,7 +70,7 @@ def _valid_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
     except InvalidRequest as exc:
         raise CliError(f"nothing was imported: {path}: {exc}") from None
     # Here, not at the top: the customers' types load pydantic, which no other command needs.
-    from functions.customer_bodies import plan_import
+    from functions.crm.customer_bodies import plan_import
 
     plan = plan_import([values for _, values in rows], [f"{path}:{line}" for line, _ in rows])
     problems = plan.problems

@@ -37,14 +37,14 @@ from collections.abc import Callable
 
 from cli import bills, customers, periods, runs, schedule
 from cli.trace import trace
-from functions.billing_period import PERIOD_FORMS, BillingPeriod
-from functions.customers import MAX_CUSTOMERS_PER_IMPORT
-from functions.period_books import BOOK_STATES
-from functions.period_books import MOST_A_PAGE as BOOKS_MOST_A_PAGE
-from functions.run_answers import RUN_STATES, STATES
-from functions.run_list import MOST_A_PAGE as RUNS_MOST_A_PAGE
+from functions.crm.customers import MAX_CUSTOMERS_PER_IMPORT
+from functions.runs.answers import RUN_STATES, STATES
+from functions.runs.listing import MOST_A_PAGE as RUNS_MOST_A_PAGE
+from functions.runs.period_books import BOOK_STATES
+from functions.runs.period_books import MOST_A_PAGE as BOOKS_MOST_A_PAGE
+from functions.wire.billing_period import PERIOD_FORMS, BillingPeriod
 
-# The CRM's page size bounds (functions/crm_api.py: ``limit`` of its listings).
+# The CRM's page size bounds (functions/crm/api.py: ``limit`` of its listings).
 CUSTOMERS_MOST_A_PAGE = 500
 
 

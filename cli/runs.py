@@ -14,9 +14,9 @@ from cli.api import Api, CliError
 from cli.progress import follow, summary
 from cli.run_plans import FINISHED_UNASKED_WITHIN, Command, Plan, PlanFolder
 from cli.table import table
-from functions.identifiers import safe_key
-from functions.runs import MAX_RUN_SIZE
+from functions.runs.status import MAX_RUN_SIZE
 from functions.storage.keys import bills_of_run, customer_of_bill
+from functions.wire.identifiers import safe_key
 from runtime.config.tuning import RUNS_POSTED_AT_ONCE
 
 # What the coordinator answers a run request it will never take as it is (a customer id it

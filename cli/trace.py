@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cli.api import Api, CliError
-from functions.identifiers import WorkflowId
+from functions.wire.identifiers import WorkflowId
 
 SEARCHED_SERVICE = "engine-start"
 WORKFLOW_KEY = "messaging.kafka.message.key"

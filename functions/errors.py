@@ -15,7 +15,7 @@ class MalformedMessage(BillingError):
     """A Kafka message that no retry can process; the runtime dead-letters it."""
 
 
-# The error type of a body's value a rule refused (``functions/bodies.py``), what is wrong
+# The error type of a body's value a rule refused (``functions/http/bodies.py``), what is wrong
 # with it in the error's ``ctx["what"]``.
 REFUSED_VALUE = "refused_value"
 

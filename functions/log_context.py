@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from types import MappingProxyType
 
-from functions.identifiers import WorkflowId
+from functions.wire.identifiers import WorkflowId
 
 _NONE: Mapping[str, str | None] = MappingProxyType({})
 _fields: ContextVar[Mapping[str, str | None]] = ContextVar("log_fields", default=_NONE)

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 
 from functions.context import iso_millis, utc_now
-from functions.messages import Answer, Question, WireMessage, WorkflowMessage
+from functions.wire.messages import Answer, Question, WireMessage, WorkflowMessage
 
 Headers = list[tuple[str, bytes]]
 SPEC_VERSION = "1.0"

@@ -21,8 +21,8 @@ from typing import Any
 import flask
 from werkzeug.exceptions import HTTPException
 
-from functions.problems import problem
-from functions.web import MAX_BODY_BYTES, HttpRequest, HttpResponse
+from functions.http.problems import problem
+from functions.http.web import MAX_BODY_BYTES, HttpRequest, HttpResponse
 from runtime import tracing
 from runtime.config import FunctionSettings
 from runtime.http_function import HttpFunction

@@ -15,14 +15,14 @@ from dataclasses import replace
 from functools import cached_property
 from typing import Any
 
-import functions.coordinator
-import functions.crm_api
-from functions import openapi
+import functions.crm.api
+import functions.runs.coordinator
 from functions.console import ConsoleSite
 from functions.errors import BillingError, InvalidRequest, PublishFailed, StorageUnavailable
-from functions.operation import Api, Operation, Reply
-from functions.problems import problem, refusal
-from functions.web import HttpRequest, HttpResponse
+from functions.http import openapi
+from functions.http.operation import Api, Operation, Reply
+from functions.http.problems import problem, refusal
+from functions.http.web import HttpRequest, HttpResponse
 from runtime import tracing
 from runtime.metrics import EXPOSITION_TYPE, exposition
 from runtime.routing import Router
@@ -36,13 +36,13 @@ Lazy = Callable[[], Services]
 def _coordinator(services: Lazy) -> Api:
     """The coordinator's API, and the console it serves (which finds the CRM as set)."""
     console = ConsoleSite(lambda: services().settings.console_crm_address)
-    return functions.coordinator.API.with_operations(*console.operations())
+    return functions.runs.coordinator.API.with_operations(*console.operations())
 
 
 # Each HTTP function: its operations, and what its handlers are given, built from the services.
 APIS: Mapping[str, tuple[Callable[[Lazy], Api], Callable[[Services], object]]] = {
     "coordinator": (_coordinator, lambda svc: svc.coordination),
-    "crm": (lambda _services: functions.crm_api.API, lambda svc: svc.seeded_customers()),
+    "crm": (lambda _services: functions.crm.api.API, lambda svc: svc.seeded_customers()),
 }
 
 

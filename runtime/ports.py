@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from functions.errors import BillingError
-from functions.messages import Outgoing, Stream
+from functions.wire.messages import Outgoing, Stream
 
 
 class Publisher(Protocol):

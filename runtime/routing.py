@@ -12,8 +12,8 @@ from werkzeug.exceptions import NotFound as NoSuchPath
 from werkzeug.routing import Map, RoutingException, Rule
 
 from functions.errors import MethodNotAllowed, NotFound
-from functions.operation import Operation
-from functions.web import HttpRequest, HttpResponse
+from functions.http.operation import Operation
+from functions.http.web import HttpRequest, HttpResponse
 
 _TEMPLATE_PARAMETER = re.compile(r"\{(\w+)\}")
 

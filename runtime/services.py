@@ -20,11 +20,11 @@ from botocore.config import Config
 from botocore.utils import parse_timestamp
 
 from functions.context import AnswerPolicy, FunctionContext, utc_now
-from functions.customer_file import seed_customers
+from functions.crm.customer_file import seed_customers
 from functions.errors import ConfigurationError
-from functions.run_starter import Coordination
-from functions.runs import RunRecords
-from functions.scheduled_billing import ScheduledBilling
+from functions.runs.scheduled_billing import ScheduledBilling
+from functions.runs.starter import Coordination
+from functions.runs.status import RunRecords
 from functions.storage import CustomerStore, RunStore, TickPlans
 from functions.storage.bucket import Bucket
 from functions.storage.s3 import S3BillStore, S3RunCancellations, S3RunStore, S3TickPlans

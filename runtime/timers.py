@@ -23,9 +23,9 @@ from typing import Any, Protocol
 
 from functions.context import FunctionContext
 from functions.errors import BillingError
-from functions.messages import Outgoing, Stream
-from functions.retry_unanswered import Tick
-from functions.scheduled_billing import ScheduledBilling, bill_on_schedule
+from functions.runs.scheduled_billing import ScheduledBilling, bill_on_schedule
+from functions.triggered.retry_unanswered import Tick
+from functions.wire.messages import Outgoing, Stream
 from runtime import tracing
 from runtime.config import FunctionSettings
 from runtime.ports import Backlog, Publisher, check_outputs

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from functions.context import FunctionContext
-from functions.crm_answer import crm_answer
-from functions.engine_complete import engine_complete
-from functions.engine_start import engine_start
-from functions.messages import Answer, Outgoing, Question, Stream, WorkflowMessage
-from functions.retry_unanswered import retry_unanswered
 from functions.storage import BatchScoped
+from functions.triggered.crm_answer import crm_answer
+from functions.triggered.engine_complete import engine_complete
+from functions.triggered.engine_start import engine_start
+from functions.triggered.retry_unanswered import retry_unanswered
+from functions.wire.messages import Answer, Outgoing, Question, Stream, WorkflowMessage
 from runtime import timers
 from runtime.config import FunctionSettings
 from runtime.ports import check_outputs

@@ -27,11 +27,11 @@ from urllib.parse import urlsplit
 
 from pydantic import Field
 
-from functions.billing_period import PERIOD_PATTERN
 from functions.errors import NotFound
-from functions.operation import Operation, Parameters, Reply
-from functions.runs import MAX_RUN_SIZE
-from functions.web import HttpResponse
+from functions.http.operation import Operation, Parameters, Reply
+from functions.http.web import HttpResponse
+from functions.runs.status import MAX_RUN_SIZE
+from functions.wire.billing_period import PERIOD_PATTERN
 
 TYPES = {
     ".js": "text/javascript; charset=utf-8",

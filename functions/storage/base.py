@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
-from functions.identifiers import WorkflowId
-from functions.messages import Customer
 from functions.storage import keys
+from functions.wire.identifiers import WorkflowId
+from functions.wire.messages import Customer
 
 T = TypeVar("T")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from urllib.parse import quote
 
-from functions.identifiers import RunId, WorkflowId, safe_key
+from functions.wire.identifiers import RunId, WorkflowId, safe_key
 
 # -- the bills bucket: the lab engine's names, under the run ---------------------------
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import logging
 
-from functions.messages import Customer
 from functions.storage import keys, records
 from functions.storage.base import CustomerStore, JobBatchWriter
 from functions.storage.bucket import Bucket, in_parallel
+from functions.wire.messages import Customer
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from functions.identifiers import WorkflowId
 from functions.storage.base import (
     Failure,
     Job,
@@ -22,6 +21,7 @@ from functions.storage.run_records import (
     RunSummary,
     TickPage,
 )
+from functions.wire.identifiers import WorkflowId
 
 Record = dict[str, Any]
 

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from itertools import islice
 
-from functions.identifiers import RunId, WorkflowId
 from functions.storage import keys, records
 from functions.storage.base import (
     BillStore,
@@ -33,6 +32,7 @@ from functions.storage.run_records import (
     TickPage,
     TickPlans,
 )
+from functions.wire.identifiers import RunId, WorkflowId
 
 
 class S3RunStore(RunStore):

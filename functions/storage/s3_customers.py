@@ -11,11 +11,11 @@ from itertools import islice
 from typing import TypeVar
 
 from functions.errors import StorageUnavailable
-from functions.messages import Customer
 from functions.storage import keys
 from functions.storage.base import CustomerStore, Page
 from functions.storage.bucket import Bucket, in_parallel
 from functions.storage.id_blocks import IdBlocks
+from functions.wire.messages import Customer
 
 # Ids found taken in a row before the rest of a block is given up; blocks given up before
 # a create gives up. Only ids written by hand (an import) can be taken, and an import

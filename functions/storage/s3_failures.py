@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from functions.identifiers import WorkflowId
 from functions.storage import keys, records
 from functions.storage.base import Failure, Job, JobFailures
 from functions.storage.bucket import Bucket
+from functions.wire.identifiers import WorkflowId
 
 
 class S3JobFailures(JobFailures):

@@ -12,11 +12,11 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from functions.identifiers import WorkflowId
 from functions.storage import keys, records
 from functions.storage.base import AnswerJobFinder, Job
 from functions.storage.bucket import Bucket
 from functions.storage.job_index import JobIndex
+from functions.wire.identifiers import WorkflowId
 
 
 def listed_jobs(stored: Mapping[str, Any] | None) -> list[Job]:

@@ -10,8 +10,8 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from functions.errors import MalformedMessage
-from functions.problems import problem
-from functions.web import MAX_BODY_BYTES, HttpRequest, HttpResponse
+from functions.http.problems import problem
+from functions.http.web import MAX_BODY_BYTES, HttpRequest, HttpResponse
 from runtime.http_function import HttpFunction
 
 

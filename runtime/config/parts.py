@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from functions.billing_period import PERIOD_LENGTHS
 from functions.errors import ConfigurationError
-from functions.messages import Stream
-from functions.schedule import BillingSchedule
+from functions.runs.schedule import BillingSchedule
+from functions.wire.billing_period import PERIOD_LENGTHS
+from functions.wire.messages import Stream
 from runtime.config.declared import LOCAL_S3_CREDENTIALS, DeclaredSettings, read_secret, setting
 
 REPO = Path(__file__).resolve().parent.parent.parent

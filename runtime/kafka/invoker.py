@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from functions.context import FunctionContext
 from functions.errors import MalformedMessage, StorageUnavailable
 from functions.log_context import about_workflow
-from functions.messages import Outgoing, decode_object
+from functions.wire.messages import Outgoing, decode_object
 from runtime import cloudevents, tracing
 from runtime.config import FunctionSettings
 from runtime.config.tuning import STORAGE_RETRY_FIRST_S, STORAGE_RETRY_MOST_S

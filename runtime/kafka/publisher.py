@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from functions.errors import PublishFailed
-from functions.messages import Outgoing
+from functions.wire.messages import Outgoing
 from runtime.config import FunctionSettings
 from runtime.kafka.acking_producer import AckingProducer
 from runtime.kafka.records import produced

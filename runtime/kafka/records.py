@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from functions.messages import Outgoing, encode
+from functions.wire.messages import Outgoing, encode
 from runtime import cloudevents, tracing
 from runtime.config import FunctionSettings
 

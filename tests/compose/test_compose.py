@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from functions import runs
+from functions.runs import status
 from tests.helpers.cli import billing
 from tests.helpers.compose import ComposeStack, podman
 from tests.helpers.stores import assert_billed_exactly_once, bill_names, closed, seed_customers
@@ -113,7 +113,7 @@ def test_a_killed_runtime_container_is_restarted_and_every_customer_billed_once(
         return now if running and now["RestartCount"] > runtime["RestartCount"] else None
 
     wait_for("the runtime container restarted", restarted, timeout_s=120)
-    expected = earlier_bills + runs.bill_names(accepted.json())
+    expected = earlier_bills + status.bill_names(accepted.json())
     outcomes = wait_for("every customer billed", closed(settings, len(expected)), timeout_s=600)
     assert_billed_exactly_once(settings, outcomes, expected)
     assert _counts(compose_stack, run_id) == {

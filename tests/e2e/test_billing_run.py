@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import requests
 
-from functions.runs import bill_names
+from functions.runs.status import bill_names
 from infra.demo import aws_s3_ls
 from runtime.config import StackSettings
 from tests.helpers.processes import Processes, start_http_function

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from functions import runs
+from functions.runs import status
 from runtime.config import StackSettings
 from tests.helpers.faults import Cluster
 from tests.helpers.kafka import topic_records
@@ -32,7 +32,7 @@ def post_run(url: str, customers: list[str], key: str | None = None) -> requests
 
 
 def expected_bills(response: requests.Response) -> list[str]:
-    return sorted(runs.bill_names(response.json()))
+    return sorted(status.bill_names(response.json()))
 
 
 def test_with_the_broker_down_the_coordinator_answers_503_and_publishes_nothing(

@@ -8,9 +8,9 @@ import json
 import time
 from dataclasses import replace
 
-from functions.customer_file import seed_customers
-from functions.identifiers import WorkflowId
+from functions.crm.customer_file import seed_customers
 from functions.storage.keys import bill_name
+from functions.wire.identifiers import WorkflowId
 from runtime.config import REPO, StackSettings
 from tests.helpers.lambda_esm import EventSourceMapping, invoke
 from tests.helpers.stores import assert_billed_exactly_once, bill_names, job_outcomes

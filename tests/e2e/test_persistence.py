@@ -10,9 +10,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from functions.identifiers import WorkflowId
-from functions.messages import Customer
 from functions.storage import Job, Run
+from functions.wire.identifiers import WorkflowId
+from functions.wire.messages import Customer
 from infra import s3server
 from infra.components import http_answers
 from runtime.config import StackSettings

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import requests
 
-from functions.messages import Customer
 from functions.storage import keys
 from functions.storage.bucket import Bucket
+from functions.wire.messages import Customer
 from runtime.config import StackSettings
 from runtime.services import Services, s3_client
 from tests.helpers.cli import TOKEN

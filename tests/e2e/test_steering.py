@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import requests
 
-from functions.messages import Customer
 from functions.storage import CANCELLED, keys
 from functions.storage.bucket import Bucket
+from functions.wire.messages import Customer
 from infra.components import http_answers
 from runtime.config import StackSettings
 from runtime.services import Services, s3_client

@@ -10,8 +10,8 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from functions.messages import Outgoing
-from functions.web import HttpRequest, HttpResponse
+from functions.http.web import HttpRequest, HttpResponse
+from functions.wire.messages import Outgoing
 from runtime.config import FunctionSettings, StackSettings
 from runtime.http_function import HttpFunction
 from runtime.services import Services

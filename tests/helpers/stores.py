@@ -6,9 +6,9 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
-from functions.messages import Customer
 from functions.storage import keys, records
 from functions.storage.bucket import Bucket
+from functions.wire.messages import Customer
 from infra.provision import provision
 from runtime.config import StackSettings
 from runtime.services import Services, s3_client

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from functions.messages import Customer
 from functions.storage.bucket import Bucket
 from functions.storage.s3_customers import S3CustomerStore
+from functions.wire.messages import Customer
 from runtime.config import StackSettings
 from runtime.services import s3_client
 

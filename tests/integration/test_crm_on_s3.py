@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 
-from functions.web import HttpRequest
+from functions.http.web import HttpRequest
 from runtime.config import StackSettings
 from runtime.services import Services
 from tests.helpers.in_process import function_settings, post, serving

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from functions.identifiers import WorkflowId
 from functions.storage.keys import bill_name
+from functions.wire.identifiers import WorkflowId
 from runtime.config import StackSettings
 from runtime.services import Services
 from tests.helpers.faults import Cluster, FlakyProxy

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from functions.errors import StorageUnavailable
-from functions.messages import Outgoing, Stream, WorkflowMessage
+from functions.wire.messages import Outgoing, Stream, WorkflowMessage
 from runtime.config import StackSettings
 from runtime.kafka.publisher import KafkaPublisher
 from tests.helpers.kafka import TopicReader

@@ -7,10 +7,10 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from functions.identifiers import WorkflowId
-from functions.messages import WorkflowMessage
+from functions.http.web import HttpRequest, HttpResponse
 from functions.storage import Job
-from functions.web import HttpRequest, HttpResponse
+from functions.wire.identifiers import WorkflowId
+from functions.wire.messages import WorkflowMessage
 from runtime.config import FunctionSettings, StackSettings
 from runtime.http_function import HttpFunction
 from runtime.services import Services

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from functions.identifiers import WorkflowId
 from functions.storage.keys import bill_name
+from functions.wire.identifiers import WorkflowId
 from runtime.config import StackSettings
 from runtime.services import Services
 from tests.helpers.kafka import TopicReader, group_members, produce

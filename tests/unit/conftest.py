@@ -11,7 +11,7 @@ from moto import mock_aws
 
 import runtime.http
 from functions.context import FunctionContext
-from functions.operation import Operation
+from functions.http.operation import Operation
 from runtime.config import FunctionSettings
 from runtime.services import Services, s3_client
 from tests.unit.harness import NOW, TOKEN, Harness, RecordingPublisher

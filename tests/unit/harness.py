@@ -20,11 +20,11 @@ from prometheus_client import REGISTRY
 
 from functions.context import FunctionContext
 from functions.errors import PublishFailed
-from functions.identifiers import WorkflowId
-from functions.messages import Customer, Outgoing, WorkflowMessage
 from functions.storage import StoredBill
 from functions.storage.bucket import Bucket
 from functions.storage.keys import bill_name
+from functions.wire.identifiers import WorkflowId
+from functions.wire.messages import Customer, Outgoing, WorkflowMessage
 from runtime.config import REPO
 from runtime.kafka.records import Produced
 from runtime.services import Services

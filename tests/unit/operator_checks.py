@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from functions.billing_period import BillingPeriod
-from functions.identifiers import WorkflowId
 from functions.storage import keys
+from functions.wire.billing_period import BillingPeriod
+from functions.wire.identifiers import WorkflowId
 from tests.unit.operator_view import Observed
 from tests.unit.operator_world import World
 

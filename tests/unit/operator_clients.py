@@ -19,8 +19,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from functions.messages import Customer, WorkflowMessage
 from functions.storage import keys
+from functions.wire.messages import Customer, WorkflowMessage
 from tests.unit.operator_view import Observed
 from tests.unit.operator_world import Stored, World
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from functions.identifiers import WorkflowId
-from functions.messages import Stream, WorkflowMessage
 from functions.storage import Run, keys, records
+from functions.wire.identifiers import WorkflowId
+from functions.wire.messages import Stream, WorkflowMessage
 from runtime.config import FunctionSettings
 from tests.unit.operator_world import Stored, World
 

@@ -24,14 +24,14 @@ from botocore.exceptions import EndpointConnectionError
 
 from functions.context import FunctionContext, iso_millis
 from functions.errors import PublishFailed, StorageUnavailable
-from functions.messages import Outgoing, Stream, WireMessage
-from functions.retry_unanswered import Tick, retry_unanswered
-from functions.run_starter import Coordination
-from functions.runs import new_run_id, plan
-from functions.schedule import BillingSchedule
-from functions.scheduled_billing import ScheduledBilling
+from functions.http.web import HttpRequest, HttpResponse
+from functions.runs.schedule import BillingSchedule
+from functions.runs.scheduled_billing import ScheduledBilling
+from functions.runs.starter import Coordination
+from functions.runs.status import new_run_id, plan
 from functions.storage import IdempotencyRecord, Run, RunCancellations, keys
-from functions.web import HttpRequest, HttpResponse
+from functions.triggered.retry_unanswered import Tick, retry_unanswered
+from functions.wire.messages import Outgoing, Stream, WireMessage
 from runtime.config import FunctionSettings
 from runtime.http_function import HttpFunction
 from runtime.services import Services

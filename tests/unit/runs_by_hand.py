@@ -8,14 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 from functions.context import FunctionContext
-from functions.engine_complete import engine_complete
-from functions.engine_start import engine_start
-from functions.identifiers import WorkflowId
-from functions.messages import Answer, WorkflowMessage
-from functions.run_starter import Coordination
-from functions.schedule import BillingSchedule
-from functions.scheduled_billing import ScheduledBilling
+from functions.runs.schedule import BillingSchedule
+from functions.runs.scheduled_billing import ScheduledBilling
+from functions.runs.starter import Coordination
 from functions.storage import Job
+from functions.triggered.engine_complete import engine_complete
+from functions.triggered.engine_start import engine_start
+from functions.wire.identifiers import WorkflowId
+from functions.wire.messages import Answer, WorkflowMessage
 from tests.unit.harness import JOHN, Harness, client, start_run
 
 DAY = 86400.0

@@ -11,8 +11,8 @@ import pytest
 
 from functions.context import FunctionContext
 from functions.errors import ConfigurationError
-from functions.parameters import NOT_BLANK
-from functions.schedule import BillingSchedule
+from functions.http.parameters import NOT_BLANK
+from functions.runs.schedule import BillingSchedule
 from functions.storage import keys
 from runtime.aws_lambda.http import HttpAdapter
 from runtime.config import FunctionSettings
@@ -172,8 +172,8 @@ def test_the_documents_blank_is_the_blank_the_server_strips() -> None:
 def test_a_body_python_cannot_hold_as_text_is_a_400(
     harness: Harness, function: str, path: str, body: str
 ) -> None:
-    """5xx. functions/web.py HttpRequest.json catches JSONDecodeError, not the ValueError
-    json.loads raises for an integer over 4,300 digits; crm_api lets a lone surrogate
+    """5xx. functions/http/web.py HttpRequest.json catches JSONDecodeError, not the ValueError
+    json.loads raises for an integer over 4,300 digits; crm.api lets a lone surrogate
     (valid JSON "\\ud800") through to keys.name_prefix's quote(), which cannot encode it."""
     response = client(function).post(path, data=body.encode(), content_type="application/json")
     assert 400 <= response.status_code < 500, (response.status_code, response.get_json())

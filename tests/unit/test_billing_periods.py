@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from functions.identifiers import WorkflowId
+from functions.wire.identifiers import WorkflowId
 from tests.unit.harness import (
     JOHN,
     Harness,

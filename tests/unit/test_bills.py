@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from functions.bills import render_bill
-from functions.identifiers import WorkflowId
-from functions.messages import Customer
 from functions.storage.keys import bill_name
+from functions.triggered.bills import render_bill
+from functions.wire.identifiers import WorkflowId
+from functions.wire.messages import Customer
 from tests.unit.harness import NOW
 
 # A copy of a bill the lab's own engine wrote.

@@ -17,11 +17,11 @@ from cli.batches import import_requests
 from cli.bills import bills_of
 from cli.progress import Totals, bar, follow, summary
 from cli.runs import runs_of
-from functions.billing_period import PERIOD_FORMS
-from functions.identifiers import WorkflowId
 from functions.storage import Job
 from functions.storage.bucket import Bucket
 from functions.storage.s3 import S3BillStore
+from functions.wire.billing_period import PERIOD_FORMS
+from functions.wire.identifiers import WorkflowId
 from runtime.config import REPO, FunctionSettings
 from tests.helpers.cli import InProcessApi, billing_in_process
 from tests.helpers.ports import free_port

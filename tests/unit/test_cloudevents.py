@@ -8,9 +8,9 @@ import uuid
 from datetime import datetime
 
 from functions.context import FunctionContext
-from functions.customer_file import seed_customers
-from functions.identifiers import WorkflowId
-from functions.messages import Question, encode
+from functions.crm.customer_file import seed_customers
+from functions.wire.identifiers import WorkflowId
+from functions.wire.messages import Question, encode
 from runtime import cloudevents
 from runtime.config import FunctionSettings
 from runtime.kafka.invoker import Invoker

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from functions.console import assets
-from functions.identifiers import WorkflowId
-from functions.runs import MAX_RUN_SIZE
+from functions.runs.status import MAX_RUN_SIZE
 from functions.storage import Job
 from functions.storage.keys import bill_name
+from functions.wire.identifiers import WorkflowId
 from runtime.aws_lambda.http import HttpAdapter
 from runtime.http_function import HttpFunction
 from tests.unit.harness import TOKEN, Harness, client, function_url_event, s3_requests, start_run

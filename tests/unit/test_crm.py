@@ -13,11 +13,11 @@ import pytest
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
 from cli.batches import import_requests
-from functions.messages import Customer
 from functions.storage import CustomerStore, keys
 from functions.storage.bucket import Bucket
 from functions.storage.migrations import move_legacy_customers
 from functions.storage.s3_customers import S3CustomerStore
+from functions.wire.messages import Customer
 from tests.helpers.lab import ADA
 from tests.unit.harness import Harness, client, s3_requests, seeding
 
@@ -316,7 +316,7 @@ def test_a_create_whose_answer_was_lost_stores_the_customer_once(
 def test_a_finished_import_sent_again_after_an_update_says_so_and_stores_nothing_twice(
     harness: Harness,
 ) -> None:
-    """Once: crm_api._import: an import that finished
+    """Once: crm.api._import: an import that finished
     long ago, sent again (the same CSV) after one of its new customers was updated,
     answers 409 "the import is written in part ... import those items again in a list of
     their own". Nothing was missing; doing as told stores that customer a second time."""

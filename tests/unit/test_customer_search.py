@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from functions.messages import Customer
 from functions.storage.bucket import Bucket
 from functions.storage.migrations import index_customer_names
+from functions.wire.messages import Customer
 from tests.unit.harness import Harness, client, s3_requests
 
 

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from functions.errors import MalformedMessage
-from functions.messages import Answer, Question, WorkflowMessage, decode_object
+from functions.wire.messages import Answer, Question, WorkflowMessage, decode_object
 from tests.unit.harness import Harness
 from tests.unit.harness import client as new_client
 

@@ -6,13 +6,13 @@ from dataclasses import replace
 from datetime import timedelta
 
 from functions.context import FunctionContext
-from functions.crm_answer import crm_answer
-from functions.customer_file import seed_customers
-from functions.engine_complete import engine_complete
-from functions.engine_start import engine_start
-from functions.identifiers import WorkflowId
-from functions.messages import Answer, Outgoing, Question, Stream, WorkflowMessage
+from functions.crm.customer_file import seed_customers
 from functions.storage.keys import bill_name
+from functions.triggered.crm_answer import crm_answer
+from functions.triggered.engine_complete import engine_complete
+from functions.triggered.engine_start import engine_start
+from functions.wire.identifiers import WorkflowId
+from functions.wire.messages import Answer, Outgoing, Question, Stream, WorkflowMessage
 from tests.unit.harness import JOHN, NOW, workflow
 
 

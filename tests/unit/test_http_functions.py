@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from functions.messages import Stream, WorkflowMessage, encode
-from functions.web import MAX_BODY_BYTES
+from functions.http.web import MAX_BODY_BYTES
+from functions.wire.messages import Stream, WorkflowMessage, encode
 from tests.unit.harness import Harness, client
 
 

@@ -11,8 +11,8 @@ from prometheus_client import REGISTRY
 
 from functions.context import FunctionContext
 from functions.errors import StorageUnavailable
-from functions.identifiers import WorkflowId
-from functions.messages import Answer, Outgoing, Stream
+from functions.wire.identifiers import WorkflowId
+from functions.wire.messages import Answer, Outgoing, Stream
 from runtime.config import FunctionSettings
 from runtime.kafka.invoker import BatchInvoker, Invoker
 from runtime.kafka.records import Record

@@ -15,15 +15,15 @@ import pytest
 from prometheus_client import REGISTRY
 
 from functions.context import FunctionContext
-from functions.engine_complete import engine_complete
-from functions.engine_start import engine_start
-from functions.identifiers import WorkflowId
-from functions.messages import Answer
 from functions.storage import Job, job_index, keys, records
 from functions.storage.bucket import Bucket
 from functions.storage.keys import bill_name
 from functions.storage.migrations import adopt_legacy_pending_jobs
 from functions.storage.s3_run_progress import S3RunProgress
+from functions.triggered.engine_complete import engine_complete
+from functions.triggered.engine_start import engine_start
+from functions.wire.identifiers import WorkflowId
+from functions.wire.messages import Answer
 from runtime.config import FunctionSettings
 from runtime.services import Services
 from runtime.triggers import BY_FUNCTION

@@ -15,8 +15,8 @@ from cfnlint.decode import decode
 
 from functions.context import FunctionContext
 from functions.errors import StorageUnavailable
-from functions.identifiers import WorkflowId
 from functions.storage import Job
+from functions.wire.identifiers import WorkflowId
 from runtime.aws_lambda import handlers
 from runtime.aws_lambda.http import HttpAdapter
 from runtime.aws_lambda.kafka import KafkaAdapter, records_of
@@ -134,7 +134,7 @@ def _lambda(harness: Harness, function: str, method: str, url: str) -> dict[str,
         ("GET", "/%72uns"),
         ("GET", "/runs/run-20261128T001500-0a1b2c3d/bills/%31"),
         ("POST", "/runs/%72un-20261128T001500-0a1b2c3d/cancel"),
-        ("GET", "/console/..%2Fweb.py"),
+        ("GET", "/console/..%2Fcontext.py"),
     ],
 )
 def test_lambda_reads_a_percent_encoded_path_as_functions_framework_does(

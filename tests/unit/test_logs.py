@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from functions.context import FunctionContext
-from functions.identifiers import WorkflowId
 from functions.log_context import about_run, about_workflow
+from functions.wire.identifiers import WorkflowId
 from runtime.config import FunctionSettings
 from runtime.kafka.invoker import Invoker
 from runtime.kafka.records import Record

@@ -5,8 +5,15 @@ import json
 import pytest
 
 from functions.errors import MalformedMessage
-from functions.identifiers import WorkflowId
-from functions.messages import Answer, Customer, Question, WorkflowMessage, decode_object, encode
+from functions.wire.identifiers import WorkflowId
+from functions.wire.messages import (
+    Answer,
+    Customer,
+    Question,
+    WorkflowMessage,
+    decode_object,
+    encode,
+)
 
 # Byte for byte as the lab's Node.js services write them (their README's samples).
 LAB_WORKFLOW = (

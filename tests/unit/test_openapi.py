@@ -24,8 +24,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.core.result import Ok
 
-import functions.coordinator
-import functions.crm_api
+import functions.crm.api
+import functions.runs.coordinator
 import runtime.http
 from tests.helpers.lab import ADA
 from tests.unit.harness import TOKEN, Harness, WritingInPlace, app, client
@@ -79,7 +79,10 @@ def described(guarded: Harness, monkeypatch: pytest.MonkeyPatch) -> Harness:
 def test_every_operation_is_tried() -> None:
     """Every declared operation is in a function's description, and schemathesis tries each
     (the console's and /metrics among them) but the description's own path."""
-    for schema, api in ((coordinator, functions.coordinator.API), (crm, functions.crm_api.API)):
+    for schema, api in (
+        (coordinator, functions.runs.coordinator.API),
+        (crm, functions.crm.api.API),
+    ):
         tried = {r.ok().label for r in schema.get_all_operations() if isinstance(r, Ok)}
         assert {f"{op.method} {op.path}" for op in api.operations} < tried
         assert "GET /metrics" in tried

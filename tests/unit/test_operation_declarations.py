@@ -10,8 +10,8 @@ import pytest
 from typing_extensions import TypedDict
 
 from functions.errors import ConfigurationError
-from functions.operation import Api, Parameters, Reply
-from functions.web import HttpRequest, HttpResponse
+from functions.http.operation import Api, Parameters, Reply
+from functions.http.web import HttpRequest, HttpResponse
 
 
 class Query(Parameters):

@@ -43,8 +43,8 @@ from hypothesis.stateful import (
 from moto import mock_aws
 
 from functions.errors import BillingError
-from functions.messages import Stream
-from functions.scheduled_billing import bill_on_schedule
+from functions.runs.scheduled_billing import bill_on_schedule
+from functions.wire.messages import Stream
 from runtime.config import FunctionSettings
 from tests.unit.operator_checks import (
     bills_once_a_period_and_a_lineage,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from functions.problems import MEDIA_TYPE
+from functions.http.problems import MEDIA_TYPE
 from runtime.aws_lambda.http import HttpAdapter
 from runtime.http_function import HttpFunction
 from tests.helpers.lab import ADA

@@ -11,11 +11,11 @@ from typing import Any
 
 from botocore.exceptions import EndpointConnectionError
 
-from functions.engine_complete import engine_complete
-from functions.engine_start import engine_start
-from functions.identifiers import WorkflowId
-from functions.messages import Answer, WorkflowMessage
 from functions.storage import IdempotencyRecord, Run, keys
+from functions.triggered.engine_complete import engine_complete
+from functions.triggered.engine_start import engine_start
+from functions.wire.identifiers import WorkflowId
+from functions.wire.messages import Answer, WorkflowMessage
 from tests.unit.harness import (
     JOHN,
     Harness,

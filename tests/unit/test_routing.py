@@ -6,17 +6,17 @@ from typing import Annotated, Any
 
 import pytest
 
-import functions.coordinator
-import functions.crm_api
-from functions import openapi
+import functions.crm.api
+import functions.runs.coordinator
 from functions.errors import InvalidRequest, MethodNotAllowed, NotFound
-from functions.identifiers import RunId
-from functions.operation import Operation, Parameters, Reply
-from functions.parameters import RUN_ID, WholeNumber
-from functions.web import HttpRequest, HttpResponse
+from functions.http import openapi
+from functions.http.operation import Operation, Parameters, Reply
+from functions.http.parameters import RUN_ID, WholeNumber
+from functions.http.web import HttpRequest, HttpResponse
+from functions.wire.identifiers import RunId
 from runtime.routing import Router
 
-APIS = {"coordinator": functions.coordinator.API, "crm": functions.crm_api.API}
+APIS = {"coordinator": functions.runs.coordinator.API, "crm": functions.crm.api.API}
 RUN = "run-20261128T001500-0a1b2c3d"
 
 

@@ -11,11 +11,11 @@ from typing import Any
 
 from botocore.exceptions import EndpointConnectionError
 
-from functions import run_starter
 from functions.errors import PublishFailed
-from functions.messages import Outgoing
-from functions.run_starter import Coordination
+from functions.runs import starter
+from functions.runs.starter import Coordination
 from functions.storage import IdempotencyRecord, Run, keys
+from functions.wire.messages import Outgoing
 from tests.unit.harness import Harness, client
 from tests.unit.runs_by_hand import bill_every_published, fail, ids_of, published_workflows
 
@@ -173,7 +173,7 @@ def test_a_post_kafka_refused_leaves_the_run_a_concurrent_post_of_its_key_publis
     ) -> None:
         before_commit()  # the first attempt's save
         stores = Coordination(publish, harness.services.run_records)
-        second["run"] = run_starter.start(["1", "2"], "k", stores, "2026-11").run.summary()
+        second["run"] = starter.start(["1", "2"], "k", stores, "2026-11").run.summary()
         raise PublishFailed("Kafka did not take the message(s), so none was published")
 
     harness.publisher.publish = first_refused_after_the_second_went_out  # type: ignore[method-assign]

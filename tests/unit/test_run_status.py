@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from functions.context import FunctionContext
-from functions.identifiers import WorkflowId
 from functions.storage import Job, keys
+from functions.wire.identifiers import WorkflowId
 from tests.unit.harness import Harness, client, s3_requests, seeding, start_run, write_bill
 from tests.unit.runs_by_hand import ids_of
 

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from functions.errors import ConfigurationError, PublishFailed, StorageUnavailable
-from functions.messages import WorkflowMessage
-from functions.schedule import BillingSchedule
-from functions.scheduled_billing import bill_on_schedule
+from functions.runs.schedule import BillingSchedule
+from functions.runs.scheduled_billing import bill_on_schedule
 from functions.storage import IdempotencyRecord, Run
+from functions.wire.messages import WorkflowMessage
 from runtime.config import FunctionSettings
 from runtime.services import Services
 from runtime.triggers import TIMER_BY_FUNCTION, enabled_functions

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.engine_complete import engine_complete
-from functions.engine_start import engine_start
-from functions.identifiers import WorkflowId
-from functions.messages import Answer
 from functions.storage import CANCELLED, keys
+from functions.triggered.engine_complete import engine_complete
+from functions.triggered.engine_start import engine_start
+from functions.wire.identifiers import WorkflowId
+from functions.wire.messages import Answer
 from tests.unit.harness import JOHN, Harness, client, s3_requests, start_run, workflow, write_bill
 from tests.unit.runs_by_hand import fail, ids_of, published_workflows
 
@@ -151,7 +151,7 @@ def test_a_workflow_redelivered_after_its_bill_and_a_cancel_leaves_it_billed(
 ) -> None:
     """Once: engine_start (and engine_complete
     for an answer) records a ``cancelled`` failure for a workflow of a cancelled run
-    without looking for its bill; runs.run_status now counts a failed workflow as failed
+    without looking for its bill; status.run_status now counts a failed workflow as failed
     whatever bill there is. So a workflow redelivered after it was billed (at least once:
     a restart before the commit) and after a cancel turns a billed customer into a failed
     one: the run's counts change, and the next retry bills the customer "again" (the

@@ -9,7 +9,7 @@ import pytest
 
 from cli.api import CliError
 from cli.trace import parsed, waterfall, workflow_of
-from functions.identifiers import WorkflowId
+from functions.wire.identifiers import WorkflowId
 from tests.unit.harness import Harness, HarnessApi
 from tests.unit.runs_by_hand import billed_by_a_retry
 

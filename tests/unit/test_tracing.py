@@ -14,9 +14,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from functions.context import FunctionContext
-from functions.identifiers import WorkflowId
-from functions.messages import Outgoing, Question, Stream
 from functions.storage import Job
+from functions.wire.identifiers import WorkflowId
+from functions.wire.messages import Outgoing, Question, Stream
 from runtime import tracing
 from runtime.aws_lambda.kafka import KafkaAdapter
 from runtime.config import FunctionSettings

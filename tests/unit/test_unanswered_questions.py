@@ -7,13 +7,13 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from functions.context import AnswerPolicy, FunctionContext, iso_millis
-from functions.engine_complete import engine_complete
-from functions.engine_start import engine_start
-from functions.identifiers import WorkflowId
-from functions.messages import Answer, Question
-from functions.retry_unanswered import Tick, retry_unanswered
 from functions.storage import CANCELLED
 from functions.storage.keys import bill_name
+from functions.triggered.engine_complete import engine_complete
+from functions.triggered.engine_start import engine_start
+from functions.triggered.retry_unanswered import Tick, retry_unanswered
+from functions.wire.identifiers import WorkflowId
+from functions.wire.messages import Answer, Question
 from tests.unit.harness import JOHN, Harness, client, start_run, workflow, write_bill
 from tests.unit.runs_by_hand import fail, ids_of, published_workflows
 

@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
-from functions import json_values
-from functions.billing_period import PERIOD_RULE, BillingPeriod
 from functions.errors import MalformedMessage
-from functions.identifiers import CUSTOMER_ID_RULE, RunId, WorkflowId, is_customer_id
+from functions.wire import json_values
+from functions.wire.billing_period import PERIOD_RULE, BillingPeriod
+from functions.wire.identifiers import CUSTOMER_ID_RULE, RunId, WorkflowId, is_customer_id
 
 BILL_GENERATION = "bill-generation"
 LINEAGE = "lineage"  # a retry's workflows name the run its lineage began with

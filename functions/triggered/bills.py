@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from email.utils import format_datetime
 
-from functions.identifiers import WorkflowId
-from functions.messages import Customer
+from functions.wire.identifiers import WorkflowId
+from functions.wire.messages import Customer
 
 AMOUNT_EUR = 199  # the lab's engine bills every customer a fixed amount
 

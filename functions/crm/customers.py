@@ -17,8 +17,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from functions.errors import InvalidRequest, NotFound, StorageUnavailable
-from functions.messages import Customer
 from functions.storage import CustomerStore
+from functions.wire.messages import Customer
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def field_text(value: Any) -> str:
     UTF-8 cannot encode (a lone surrogate), stripped; a number within ``FIELD_NUMBERS`` is
     taken as its text, as the lab's CRM does. The text is bounded and checked as sent, as
     the OpenAPI document's maxLength and pattern are. A refusal says what is wrong, not
-    where: the body's reader names the field (``functions/customer_bodies.py``)."""
+    where: the body's reader names the field (``functions/crm/customer_bodies.py``)."""
     least, most = FIELD_NUMBERS
     if isinstance(value, int | float) and not isinstance(value, bool):
         # Against the bound's exact value, as the document's 1e198 is read: Python compares

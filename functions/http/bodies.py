@@ -3,7 +3,7 @@ object and an array) that the OpenAPI document shows and pydantic validates, wit
 ``Annotated`` rules for what JSON Schema says but cannot word (``Matching``: ids, periods;
 ``Checked``: a customer's fields). Every problem pydantic finds is worded here, each with
 where it is in the body, as ``Parameters.read`` words a parameter's
-(``functions/operation.py``); a list longer than its type takes is a 413 of its own.
+(``functions/http/operation.py``); a list longer than its type takes is a 413 of its own.
 
 What a type cannot say (a customer named twice in a run) is checked by the body's ``make``,
 once the body has its shape, and refused with the same locations.

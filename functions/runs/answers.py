@@ -1,4 +1,4 @@
-"""What the coordinator answers about runs, as typed JSON: ``runs.py`` builds these,
+"""What the coordinator answers about runs, as typed JSON: ``status.py`` builds these,
 mypy holds it to them, and the OpenAPI document describes them (each key's docstring is
 its description). Plain TypedDicts: they cost nothing to build, the console and the CLI
 read them as they always did, and this module does not import pydantic."""
@@ -9,8 +9,8 @@ from typing import Annotated, Literal, NotRequired, get_args
 
 from typing_extensions import TypedDict
 
-from functions.identifiers import BillingPeriodText, CustomerIdText, RunIdText
-from functions.web import Described, documented
+from functions.http.web import Described, documented
+from functions.wire.identifiers import BillingPeriodText, CustomerIdText, RunIdText
 
 CustomerState = Literal["pending", "billed", "failed"]
 RunState = Literal["running", "done", "cancelled"]

@@ -1,5 +1,5 @@
 """crm: the CRM's HTTP API, as the lab's CRM offers it, each operation declared once, below,
-beside its handler (``functions/operation.py``); what changes customers is in
+beside its handler (``functions/http/operation.py``); what changes customers is in
 ``customers.py``.
 
 - ``GET /?customerId=N``: one customer, or 404
@@ -20,8 +20,7 @@ from urllib.parse import urlencode
 
 from typing_extensions import TypedDict
 
-from functions.bodies import Body
-from functions.customer_bodies import (
+from functions.crm.customer_bodies import (
     NEW_CUSTOMER,
     CustomerChanges,
     CustomerList,
@@ -29,7 +28,7 @@ from functions.customer_bodies import (
     plan_import,
     repeated_ids,
 )
-from functions.customers import (
+from functions.crm.customers import (
     EDITABLE,
     MAX_CUSTOMERS_PER_IMPORT,
     create,
@@ -38,12 +37,13 @@ from functions.customers import (
     update,
 )
 from functions.errors import NotFound
-from functions.identifiers import CustomerIdText
-from functions.messages import Customer
-from functions.operation import Api, Paged, Parameters, Reply
-from functions.parameters import CUSTOMER_ID_TEXT, NOT_BLANK, Text, WholeNumber
+from functions.http.bodies import Body
+from functions.http.operation import Api, Paged, Parameters, Reply
+from functions.http.parameters import CUSTOMER_ID_TEXT, NOT_BLANK, Text, WholeNumber
+from functions.http.web import HttpResponse, documented
 from functions.storage import CustomerStore, Page
-from functions.web import HttpResponse, documented
+from functions.wire.identifiers import CustomerIdText
+from functions.wire.messages import Customer
 
 MAX_NAME_SEARCH = 100
 MAX_SEARCH_CURSOR = 400

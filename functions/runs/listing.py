@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from functions.identifiers import RunId
-from functions.run_answers import ListedRun, RunState
-from functions.runs import RunRecords, listed
+from functions.runs.answers import ListedRun, RunState
+from functions.runs.status import RunRecords, listed
 from functions.storage import Page
+from functions.wire.identifiers import RunId
 
 DEFAULT_PAGE = 20
 MOST_A_PAGE = 100

@@ -1,6 +1,6 @@
 """The lab's customer file: its CSV format (a header line, then
 ``customerId,firstName,lastName,city,connectionId,connectionMandate``) and the seed
-customers the CRM is packaged with (``functions/data/customer-database.csv``).
+customers the CRM is packaged with (``functions/crm/data/customer-database.csv``).
 
 Read by whoever needs customers from a file: the runtime seeds the CRM's store from it
 (``runtime/services.py``), and `billing customers import` reads a user's file with it.
@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from importlib import resources
 
 from functions.errors import InvalidRequest
-from functions.messages import Customer
+from functions.wire.messages import Customer
 
 _EXTRA_COLUMNS = "\0extra"
 
@@ -60,7 +60,9 @@ def _rows(reader: csv.DictReader[str]) -> Iterator[tuple[int, dict[str, str]]]:
 
 def seed_customers() -> list[Customer]:
     """The lab's customer file; a row without an id gets the highest id plus one."""
-    text = resources.files("functions").joinpath("data/customer-database.csv").read_text("utf-8")
+    text = (
+        resources.files("functions.crm").joinpath("data/customer-database.csv").read_text("utf-8")
+    )
     customers: list[Customer] = []
     for _, values in customer_rows(text):
         if "customerId" not in values:

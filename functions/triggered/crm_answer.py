@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from functions.context import FunctionContext
-from functions.messages import CUSTOMER_QUESTION, Answer, Outgoing, Question, Stream
+from functions.wire.messages import CUSTOMER_QUESTION, Answer, Outgoing, Question, Stream
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@ type: a rule says which text it takes (its JSON Schema, for the OpenAPI document
 the text into the typed value, or refuses it with a 400 that names the parameter and what
 it takes. So no query value reaches ``int()`` or ``datetime`` unchecked.
 
-A rule is pydantic metadata on an operation's parameter model (``functions/operation.py``):
+A rule is pydantic metadata on an operation's parameter model (``functions/http/operation.py``):
 ``limit: Annotated[int, WholeNumber(1, 100)] = 20``.
 """
 
@@ -18,10 +18,10 @@ from typing import Any
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, ValidationInfo
 from pydantic_core import PydanticCustomError, core_schema
 
-from functions.billing_period import PERIOD_FORMS, BillingPeriod
-from functions.dates import DAY, LEAP_YEAR, YEAR, YEARS
 from functions.errors import InvalidRequest
-from functions.identifiers import CUSTOMER_ID, CUSTOMER_ID_RULE, RunId
+from functions.wire.billing_period import PERIOD_FORMS, BillingPeriod
+from functions.wire.dates import DAY, LEAP_YEAR, YEAR, YEARS
+from functions.wire.identifiers import CUSTOMER_ID, CUSTOMER_ID_RULE, RunId
 
 Schema = dict[str, Any]
 _DIGITS = re.compile(r"[0-9]{1,9}")  # ASCII only: str.isdigit() takes "²", int() does not

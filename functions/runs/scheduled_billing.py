@@ -15,13 +15,13 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from functions.billing_period import BillingPeriod
 from functions.context import iso_millis
-from functions.identifiers import is_customer_id
-from functions.run_starter import Coordination, publish_once
-from functions.runs import MAX_RUN_SIZE
-from functions.schedule import BillingSchedule
+from functions.runs.schedule import BillingSchedule
+from functions.runs.starter import Coordination, publish_once
+from functions.runs.status import MAX_RUN_SIZE
 from functions.storage import CustomerStore, Run, TickPage, TickPlans
+from functions.wire.billing_period import BillingPeriod
+from functions.wire.identifiers import is_customer_id
 
 log = logging.getLogger(__name__)
 

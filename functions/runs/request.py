@@ -1,6 +1,6 @@
 """The body of ``POST /``, a run request: the customers to bill, and the billing period they
 are billed for. ``RunRequest`` is the one type the document shows and the request is checked
-by (``RUN_REQUEST``, ``functions/bodies.py``)."""
+by (``RUN_REQUEST``, ``functions/http/bodies.py``)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from typing import Annotated, Any, NotRequired
 from pydantic import Field
 from typing_extensions import TypedDict
 
-from functions.billing_period import PERIOD_RULE, BillingPeriod
-from functions.bodies import Body
 from functions.errors import Location
-from functions.identifiers import BillingPeriodText, CustomerIdText
-from functions.runs import MAX_RUN_SIZE
-from functions.web import closed
+from functions.http.bodies import Body
+from functions.http.web import closed
+from functions.runs.status import MAX_RUN_SIZE
+from functions.wire.billing_period import PERIOD_RULE, BillingPeriod
+from functions.wire.identifiers import BillingPeriodText, CustomerIdText
 
 FIELD = "customerIdentifiers"
 USAGE = 'POST a JSON body like {"customerIdentifiers": ["1", "3"], "billingPeriod": "2026-12"}'

@@ -2,13 +2,13 @@
 query, header and body parameters, and what it answers with each status. The handler
 receives the parsed values (``path=``, ``query=``, ``headers=``, ``body=``) and returns a
 typed ``HttpResponse``; the router dispatches by the declarations (``runtime/routing.py``)
-and the OpenAPI document is generated from them (``functions/openapi.py``).
+and the OpenAPI document is generated from them (``functions/http/openapi.py``).
 
 Parameters are pydantic models whose fields are read by the rules of
-``functions/parameters.py``; a body is a type pydantic describes and checks
-(``functions/bodies.py``); answers are types pydantic describes (TypedDicts, as the
+``functions/http/parameters.py``; a body is a type pydantic describes and checks
+(``functions/http/bodies.py``); answers are types pydantic describes (TypedDicts, as the
 handlers build them: they cost nothing to make and ``json.dumps`` sends them as they are).
-A request is refused for every problem of its parts at once (``functions/problems.py``).
+A request is refused for every problem of its parts at once (``functions/http/problems.py``).
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from typing import Any, ClassVar, Generic, TypeVar, get_type_hints
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
-from functions.bodies import Body, unchanged
 from functions.errors import ConfigurationError, InvalidRequest, Location
-from functions.parameters import REFUSED
-from functions.problems import MEDIA_TYPE as PROBLEM_TYPE
-from functions.problems import Problem
-from functions.web import HttpRequest, HttpResponse
+from functions.http.bodies import Body, unchanged
+from functions.http.parameters import REFUSED
+from functions.http.problems import MEDIA_TYPE as PROBLEM_TYPE
+from functions.http.problems import Problem
+from functions.http.web import HttpRequest, HttpResponse
 
 T = TypeVar("T")
 
@@ -65,7 +65,7 @@ class Parameters(BaseModel):
     @classmethod
     def _problem(cls, names: dict[str, str], error: Any) -> tuple[Location, str]:
         name = str(error["loc"][0]) if error["loc"] else "value"
-        if error["type"] == REFUSED:  # a rule's own words (functions/parameters.py)
+        if error["type"] == REFUSED:  # a rule's own words (functions/http/parameters.py)
             return (name,), str(error["ctx"]["detail"])
         if error["type"] == "missing":
             field = next(info for key, info in cls.model_fields.items() if names[key] == name)
@@ -81,7 +81,7 @@ Cursor = TypeVar("Cursor")
 class Paged(Parameters, Generic[Cursor]):
     """The query of a listing, one page at a time: the items after ``after`` (from the first
     without it), ``limit`` at most. Each listing gives ``after`` its type and ``limit`` its
-    bounds and default (``WholeNumber`` of functions/parameters.py)."""
+    bounds and default (``WholeNumber`` of functions/http/parameters.py)."""
 
     after: Cursor | None = None
     """the cursor: where the page before ended (its `next`, or the after of its `Link`)"""

@@ -1,13 +1,13 @@
 """coordinator: the HTTP API that starts billing runs and tells how far they are, each
-operation declared once, below, beside its handler (``functions/operation.py``).
+operation declared once, below, beside its handler (``functions/http/operation.py``).
 
 ``POST / {"customerIdentifiers": ["1", "3"], "billingPeriod": "2026-12"}`` starts a run
-(``run_request.py``, ``run_starter.py``): one ``bill-generation`` workflow per customer not
+(``request.py``, ``starter.py``): one ``bill-generation`` workflow per customer not
 billed in the period yet on ``workflow-queue``, ``202`` with the run id once Kafka has
 acknowledged every one of them, 503 and none delivered if it cannot; with an
 ``Idempotency-Key``, a repeated request returns the run the first one started.
 ``GET /runs/<run id>`` counts the run's pending, billed and failed workflows and says, per
-customer, where its bill lies or why it failed (``runs.py``). ``GET /periods/<period>``
+customer, where its bill lies or why it failed (``status.py``). ``GET /periods/<period>``
 is a period's books: each customer of the CRM billed, failed or not (``period_books.py``).
 """
 
@@ -20,13 +20,10 @@ from urllib.parse import urlencode
 
 from pydantic import Field
 
-from functions import retries, run_starter
-from functions.billing_period import BillingPeriod
 from functions.context import iso_millis
 from functions.errors import NotFound
-from functions.identifiers import RunId
-from functions.operation import Api, Paged, Parameters, Reply
-from functions.parameters import (
+from functions.http.operation import Api, Paged, Parameters, Reply
+from functions.http.parameters import (
     BILLING_PERIOD,
     CUSTOMER_ID_TEXT,
     RUN_ID,
@@ -36,17 +33,9 @@ from functions.parameters import (
     Text,
     WholeNumber,
 )
-from functions.period_books import (
-    BOOK_STATES,
-    BooksPage,
-    BooksRecords,
-    BookState,
-    PeriodBooks,
-    books,
-)
-from functions.period_books import DEFAULT_PAGE as BOOKS_DEFAULT_PAGE
-from functions.period_books import MOST_A_PAGE as BOOKS_MOST_A_PAGE
-from functions.run_answers import (
+from functions.http.web import HttpResponse
+from functions.runs import retries, starter
+from functions.runs.answers import (
     RUN_STATES,
     STATES,
     CustomerState,
@@ -55,13 +44,24 @@ from functions.run_answers import (
     RunState,
     RunStatus,
 )
-from functions.run_list import DEFAULT_PAGE, MOST_A_PAGE, RunFilter
-from functions.run_request import RUN_REQUEST, RunOrder
-from functions.run_starter import Coordination, Started
-from functions.runs import MAX_RUN_SIZE, CustomerPage, cancel, run_status
+from functions.runs.listing import DEFAULT_PAGE, MOST_A_PAGE, RunFilter
+from functions.runs.period_books import (
+    BOOK_STATES,
+    BooksPage,
+    BooksRecords,
+    BookState,
+    PeriodBooks,
+    books,
+)
+from functions.runs.period_books import DEFAULT_PAGE as BOOKS_DEFAULT_PAGE
+from functions.runs.period_books import MOST_A_PAGE as BOOKS_MOST_A_PAGE
+from functions.runs.request import RUN_REQUEST, RunOrder
+from functions.runs.starter import Coordination, Started
+from functions.runs.status import MAX_RUN_SIZE, CustomerPage, cancel, run_status
 from functions.storage import Run
 from functions.storage.keys import bill_file, bills_of_run
-from functions.web import HttpResponse
+from functions.wire.billing_period import BillingPeriod
+from functions.wire.identifiers import RunId
 
 MAX_IDEMPOTENCY_KEY = 255
 CUSTOMERS_A_PAGE = 1_000  # a run's customers shown unless a limit is given
@@ -119,9 +119,7 @@ class StartHeaders(Parameters):
 def start_run(
     stores: Coordination, headers: StartHeaders, body: RunOrder
 ) -> HttpResponse[RunAccepted]:
-    started = run_starter.start(
-        body.customer_ids, headers.idempotency_key, stores, body.billing_period
-    )
+    started = starter.start(body.customer_ids, headers.idempotency_key, stores, body.billing_period)
     return _accepted(started)
 
 

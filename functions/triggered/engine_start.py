@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from functions.cancelled_jobs import end_as_cancelled
 from functions.context import FunctionContext, iso_millis
-from functions.messages import BILL_GENERATION, Outgoing, Question, Stream, WorkflowMessage
 from functions.storage import Job
+from functions.triggered.cancelled_jobs import end_as_cancelled
+from functions.wire.messages import BILL_GENERATION, Outgoing, Question, Stream, WorkflowMessage
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,11 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from functions.cancelled_jobs import end_as_cancelled
 from functions.context import FunctionContext, iso_millis
 from functions.log_context import about_workflow
-from functions.messages import Outgoing, Question, Stream
 from functions.storage import Job
+from functions.triggered.cancelled_jobs import end_as_cancelled
+from functions.wire.messages import Outgoing, Question, Stream
 
 log = logging.getLogger(__name__)
 

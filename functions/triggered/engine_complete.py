@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 
-from functions.bills import render_bill
-from functions.cancelled_jobs import end_as_cancelled
 from functions.context import FunctionContext, iso_millis
-from functions.messages import Answer, Outgoing
+from functions.triggered.bills import render_bill
+from functions.triggered.cancelled_jobs import end_as_cancelled
+from functions.wire.messages import Answer, Outgoing
 
 log = logging.getLogger(__name__)
 

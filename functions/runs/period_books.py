@@ -19,10 +19,10 @@ from typing import Literal, NotRequired, get_args
 
 from typing_extensions import TypedDict
 
-from functions.identifiers import CustomerIdText, RunId, RunIdText, safe_key
+from functions.http.web import documented
 from functions.storage import BillStore, CustomerStore, JobFailures
 from functions.storage.keys import bill_in, bills_of_run, customer_of_bill
-from functions.web import documented
+from functions.wire.identifiers import CustomerIdText, RunId, RunIdText, safe_key
 
 BookState = Literal["billed", "failed", "unbilled"]
 BOOK_STATES: tuple[BookState, ...] = get_args(BookState)

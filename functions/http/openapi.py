@@ -1,11 +1,11 @@
 """The OpenAPI 3.1 document of an HTTP function, served at ``GET /openapi.json``, generated
-from its operations' declarations (``functions/operation.py``): a path an operation, its
+from its operations' declarations (``functions/http/operation.py``): a path an operation, its
 parameters from its parameter models, its body and answers from their types, each schema
 made by pydantic from the same types the handlers are given and return. A parameter is
-described and read by one rule, a body by one type (``functions/bodies.py``), so the
+described and read by one rule, a body by one type (``functions/http/bodies.py``), so the
 description and the checks cannot drift apart; the answers are built by the handlers, so
 ``tests/unit/test_openapi.py`` runs schemathesis against both functions to hold what they
-answer to what the document says. Refusals are ``Problem`` (``functions/problems.py``).
+answer to what the document says. Refusals are ``Problem`` (``functions/http/problems.py``).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pydantic import TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
 from pydantic_core import CoreSchema
 
-from functions.operation import Api, Operation, Parameters, Reply
-from functions.problems import Problem
+from functions.http.operation import Api, Operation, Parameters, Reply
+from functions.http.problems import Problem
 
 Schema = dict[str, Any]
 REF = "#/components/schemas/{model}"

@@ -1,7 +1,7 @@
 """The CRM's request bodies, one type each that the OpenAPI document shows and pydantic
-checks (``functions/bodies.py``): a customer to create, a list of them to import, the fields
+checks (``functions/http/bodies.py``): a customer to create, a list of them to import, the fields
 of one to change. A field's rule is ``field_text``: the CLI checks a CSV file's rows by the
-same type (``functions/customers.py``: ``plan_import``).
+same type (``functions/crm/customers.py``: ``plan_import``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from typing import Annotated, Any, NotRequired
 from pydantic import Field, TypeAdapter
 from typing_extensions import TypedDict
 
-from functions.bodies import Checked, checked, field_names
-from functions.customers import (
+from functions.crm.customers import (
     FIELD_NUMBERS,
     MAX_CUSTOMERS_PER_IMPORT,
     MAX_FIELD_LENGTH,
@@ -23,10 +22,11 @@ from functions.customers import (
     kept_fields,
 )
 from functions.errors import Location
-from functions.identifiers import CustomerIdText
-from functions.messages import Customer
-from functions.parameters import FIELD_TEXT
-from functions.web import closed
+from functions.http.bodies import Checked, checked, field_names
+from functions.http.parameters import FIELD_TEXT
+from functions.http.web import closed
+from functions.wire.identifiers import CustomerIdText
+from functions.wire.messages import Customer
 
 # The lab sends every field as a string; numbers are taken too, and kept as text.
 FieldValue = Annotated[

@@ -18,10 +18,8 @@ from typing import Any, TypeVar
 
 from functions.context import utc_now
 from functions.errors import InvalidRequest, StorageUnavailable
-from functions.identifiers import RunId, WorkflowId
 from functions.log_context import about_run
-from functions.messages import BILL_GENERATION, BILLING_PERIOD, LINEAGE, WorkflowMessage
-from functions.run_answers import (
+from functions.runs.answers import (
     RUN_STATES,
     AcceptedWorkflow,
     Counts,
@@ -43,6 +41,8 @@ from functions.storage import (
     RunSummary,
 )
 from functions.storage.keys import bill_in, bill_name, bills_of_run, workflow_prefix
+from functions.wire.identifiers import RunId, WorkflowId
+from functions.wire.messages import BILL_GENERATION, BILLING_PERIOD, LINEAGE, WorkflowMessage
 
 log = logging.getLogger(__name__)
 Described = TypeVar("Described", ListedRun, RunStatus)

@@ -22,8 +22,8 @@ from dataclasses import dataclass, replace
 
 from functions.context import iso_millis
 from functions.errors import InvalidRequest, StorageUnavailable
-from functions.run_starter import Coordination, Started, publish_once, publish_stored
-from functions.runs import failed_customers, run_status
+from functions.runs.starter import Coordination, Started, publish_once, publish_stored
+from functions.runs.status import failed_customers, run_status
 from functions.storage import RetrySlot, Run, RunStore
 
 log = logging.getLogger(__name__)

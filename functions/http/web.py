@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from functions import json_values
 from functions.errors import InvalidRequest
+from functions.wire import json_values
 
 MAX_BODY_BYTES = 1 << 20
 T = TypeVar("T")

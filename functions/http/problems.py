@@ -16,7 +16,7 @@ from typing import Any, NotRequired
 from typing_extensions import TypedDict
 
 from functions.errors import InvalidRequest, Location
-from functions.web import HttpResponse, documented
+from functions.http.web import HttpResponse, documented
 
 MEDIA_TYPE = "application/problem+json"
 # A refusal lists this many problems at most, each bounded: an answer costs what it shows,

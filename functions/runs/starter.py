@@ -19,10 +19,10 @@ from datetime import datetime
 from functions.context import iso_millis, utc_now
 from functions.errors import InvalidRequest, StorageUnavailable
 from functions.log_context import about_run
-from functions.messages import Outgoing, Stream
-from functions.runs import BillingRun, RunRecords, kafka_took, new_run_id, plan
+from functions.runs.status import BillingRun, RunRecords, kafka_took, new_run_id, plan
 from functions.storage import BillStore, IdempotencyRecord, Run
 from functions.storage.keys import bill_in
+from functions.wire.messages import Outgoing, Stream
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ def _without_billed(run: Run, bills: BillStore) -> Run:
 
 def _say_published(run: Run, stores: Coordination) -> None:
     """The run is listed, and its record says Kafka took it; should S3 fail here, the run's
-    status says it from its workflows, and lists it (``runs.run_status``)."""
+    status says it from its workflows, and lists it (``status.run_status``)."""
     try:
         stores.records.runs.list_run(run.run_id)
         stores.records.runs.save(replace(run, published=True))

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from functions.billing_period import PERIOD_FORMS, BillingPeriod
 from functions.errors import REFUSED_VALUE, InvalidRequest, MalformedMessage
+from functions.wire.billing_period import PERIOD_FORMS, BillingPeriod
 
 _SAFE_KEY = re.compile(r"[A-Za-z0-9._-]{1,120}")
 # What a customer id may be: it becomes part of S3 keys and bill names as it is.

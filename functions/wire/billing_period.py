@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from functions.dates import DAY, LEAP_YEAR, YEAR
 from functions.errors import InvalidRequest
+from functions.wire.dates import DAY, LEAP_YEAR, YEAR
 
 PERIOD_LENGTHS = ("day", "month", "quarter", "year")
 # Every form, its calendar checked by the pattern alone: a document and the server take the
