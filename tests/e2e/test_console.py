@@ -373,7 +373,7 @@ def test_a_bad_period_is_refused_in_the_servers_words(console: StackSettings, pa
     period.fill("2026-13")
     page.get_by_role("button", name="Start the run").click()
     expect(page.get_by_role("alert")).to_contain_text(
-        '"billingPeriod" is "2026-13", which is not a billing period; give YYYY-MM (a month:'
+        "\"billingPeriod\" is '2026-13', which is not a billing period; give YYYY-MM (a month:"
         " 2026-12), YYYY-MM-DD (a day: 2026-12-06)"
     )
     assert page.url.endswith("#/start"), "no run started"

@@ -80,7 +80,7 @@ def test_a_csv_is_imported_whole_and_listed_a_page_at_a_time(
     refused = billing(crm, "customers", "import", str(bad))
     assert refused.returncode == 2
     assert f'{bad}:3: "lastName" must be a non-empty string' in refused.stderr
-    assert f"{bad}:4: customerId '../x' is not a customer id" in refused.stderr
+    assert f"{bad}:4: \"customerId\" is '../x', which is not a customer id" in refused.stderr
     assert "nothing was imported: 2 invalid row(s)" in refused.stderr
     missing = billing(crm, "customers", "ls", "--after", "899", "--limit", "1")
     assert "900" not in missing.stdout

@@ -179,6 +179,9 @@ class CrmClients:
             # not written twice, and says so (docs/guarantees.md).
             assert "have changed since" in response.body["detail"], response.body
             sent.answered = "conflicted"
+            for item in sent.items:  # every other item is stored as sent, the given ones too
+                if "customerId" in item:
+                    self.cities[item["customerId"]] = item["city"]
             return
         assert response.status in (201, 503), response.body
         if response.status == 503:

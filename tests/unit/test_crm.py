@@ -336,6 +336,39 @@ def test_a_finished_import_sent_again_after_an_update_says_so_and_stores_nothing
     assert len(adas) == 1, f"Ada stored {len(adas)} times"
 
 
+def test_a_list_sent_again_after_another_took_its_new_id_stores_its_given_customers_as_sent(
+    harness: Harness,
+) -> None:
+    """A list failed before writing any customer, its new one's id fixed; another import
+    then names that id. Sent again, the list answers 409 and leaves that customer as the
+    other import wrote it, and stores every other item as sent (found by the model at 2,000
+    sequences: the model had not counted the given ones as stored)."""
+    crm = client("crm")
+    crm.get("/?customerId=1")
+    first = [ADA | {"customerId": "2", "city": "Gouda"}, ADA | {"city": "Breda"}]
+
+    def fail_customer_writes(params: Any, **_: Any) -> None:
+        if params["Key"].startswith("customers/"):
+            raise EndpointConnectionError(endpoint_url="http://moto")
+
+    harness.s3.meta.events.register("provide-client-params.s3.PutObject", fail_customer_writes)
+    assert crm.post("/customers", json=first).status_code == 503
+    harness.s3.meta.events.unregister("provide-client-params.s3.PutObject", fail_customer_writes)
+    # New ids are handed out in order: the one before the next is the one the list fixed.
+    next_id = int(crm.post("/customers", json=ADA).get_json()["customerId"])
+    taken = str(next_id - 1)
+    other = [
+        ADA | {"customerId": "2", "city": "Delft"},
+        ADA | {"customerId": taken, "city": "Ede"},
+    ]
+    assert crm.post("/customers", json=other).status_code == 201
+    again = crm.post("/customers", json=first)
+    assert again.status_code == 409, again.get_json()
+    assert "every other customer of the list is stored as sent" in again.get_json()["detail"]
+    assert crm.get("/?customerId=2").get_json()["city"] == "Gouda"
+    assert crm.get(f"/?customerId={taken}").get_json()["city"] == "Ede"
+
+
 def test_a_file_imported_again_as_the_cli_says_stores_no_customer_twice(
     harness: Harness,
 ) -> None:
