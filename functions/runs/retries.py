@@ -21,7 +21,7 @@ import logging
 from dataclasses import dataclass, replace
 
 from functions.context import iso_millis
-from functions.errors import InvalidRequest, StorageUnavailable
+from functions.errors import InvalidRequest, PublishFailed, StorageUnavailable
 from functions.runs.starter import Coordination, Started, publish_once, publish_stored
 from functions.runs.status import failed_customers, run_status
 from functions.storage import RetrySlot, Run, RunStore
@@ -50,7 +50,25 @@ class Retries:
 
 def retry(run: Run, coordination: Coordination) -> Started:
     """A run of the failed customers of ``run`` that no earlier retry of it holds; with no
-    new failure, the latest retry again; 409 when nothing failed."""
+    new failure, the latest retry again; 409 when nothing failed.
+
+    Raises only if nothing was published: once an earlier retry went out in this call, a
+    failure after it answers with that retry, and the newer failures wait for the next."""
+    went_out: list[Started] = []
+    try:
+        return _retry(run, coordination, went_out)
+    except (StorageUnavailable, PublishFailed) as error:
+        if not went_out:
+            raise
+        log.warning(
+            "billing run %s: an earlier retry went out, the next could not (%s); ask again",
+            run.run_id,
+            error,
+        )
+        return went_out[-1]
+
+
+def _retry(run: Run, coordination: Coordination, went_out: list[Started]) -> Started:
     failed = failed_customers(run, coordination.records.failures)
     runs = coordination.records.runs
     for _ in range(MAX_RETRY_RACES):
@@ -60,7 +78,7 @@ def retry(run: Run, coordination: Coordination) -> Started:
         # written holds its customers: it goes out, and is listed, before another is taken.
         for earlier in kept.slots:
             if earlier.run_id not in kept.listed and (new or earlier != kept.slots[-1]):
-                _publish(run, earlier, coordination)
+                went_out.append(_publish(run, earlier, coordination))
         if not new:
             return _latest(run, kept, coordination)
         slot = RetrySlot(len(kept.slots) + 1, coordination.make_run_id(), tuple(new))

@@ -35,10 +35,10 @@ def fail(
     context.failures.record(job, "the CRM did not answer", "t")
 
 
-def published_workflows(harness: Harness) -> list[WorkflowMessage]:
-    return [
-        o.message for o in harness.publisher.published if isinstance(o.message, WorkflowMessage)
-    ]
+def published_workflows(harness: Harness, since: int = 0) -> list[WorkflowMessage]:
+    """The workflows published, from the ``since``-th message published on."""
+    published = harness.publisher.published[since:]
+    return [o.message for o in published if isinstance(o.message, WorkflowMessage)]
 
 
 def bill_every_published(harness: Harness, run_ids: set[str]) -> None:

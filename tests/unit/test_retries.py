@@ -176,6 +176,39 @@ def test_a_retry_slot_whose_publish_failed_goes_out_before_a_later_slot(
     assert retried == {"1", "2"}, f"customer 1 failed and no retry was published for it: {retried}"
 
 
+def test_a_retry_that_sent_an_earlier_slot_out_answers_with_it_though_the_next_failed(
+    harness: Harness,
+) -> None:
+    """Found by the model at 100 sequences: slot 1's publish was refused (503); the run
+    failed one more customer; the next retry published slot 1, then could not create slot
+    2 (S3 away) and answered 503 "nothing was published" while Kafka had slot 1's run.
+    Something went out, so the answer is a 202 naming it; slot 2 waits for the next ask."""
+    context = harness.services.context
+    coordinator = client("coordinator")
+    run = start_run(["1", "2", "3"])
+    ids = ids_of(run)
+    fail(context, ids["1"], "1")
+    harness.publisher.fail = True
+    assert coordinator.post(f"/runs/{run['runId']}/retry").status_code == 503
+    harness.publisher.fail = False
+    fail(context, ids["2"], "2")
+
+    def no_second_slot(params: dict[str, Any], **_: Any) -> None:
+        if params["Key"].startswith(f"retry-slots/{run['runId']}/000002"):
+            raise EndpointConnectionError(endpoint_url="http://moto")
+
+    before = len(harness.publisher.published)
+    harness.s3.meta.events.register("before-parameter-build.s3.PutObject", no_second_slot)
+    answer = coordinator.post(f"/runs/{run['runId']}/retry")
+    harness.s3.meta.events.unregister("before-parameter-build.s3.PutObject", no_second_slot)
+    sent = published_workflows(harness, since=before)
+    assert sent, "slot 1's run went out"
+    assert answer.status_code == 202, answer.get_json()
+    assert answer.get_json()["runId"] == sent[0].workflow_id.run_id
+    assert customers_of(answer.get_json()) == ["1"]
+    assert customers_of(retry(run["runId"])) == ["2"], "asked again: slot 2"
+
+
 def test_a_retry_the_previous_version_published_without_its_marker_holds_its_customers(
     harness: Harness,
 ) -> None:
