@@ -115,7 +115,7 @@ def _kafka_node(index: int) -> Component:
 
 
 def _http_function(target: str, port: Callable[[StackSettings], int], probe_path: str) -> Component:
-    """A functions-framework target, started the way the README tells a user to."""
+    """A functions-framework target, started the way docs/architecture.md tells a user to."""
     return Component(
         target,
         lambda s: [

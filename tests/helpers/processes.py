@@ -142,7 +142,7 @@ def start_http_function(
     name: str | None = None,
     port: int | None = None,
 ) -> tuple[str, Process]:
-    """A functions-framework target started as the README says (on ``port``, or a free
+    """A functions-framework target started as docs/architecture.md says (on ``port``, or a free
     one): its URL once it answers, and its process."""
     port = port or free_port()
     functions_framework = str(Path(sys.executable).parent / "functions-framework")

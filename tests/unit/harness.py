@@ -51,7 +51,7 @@ def workflow(workflow_id: str | float = 1616523703935.42, customer: str = "1") -
 
 
 def app(target: str) -> Flask:
-    """functions-framework's own app for ``target``, loaded as the README starts it."""
+    """functions-framework's own app for ``target``, loaded as docs/architecture.md starts it."""
     loaded: Flask = create_app(target=target, source=str(REPO / "main.py"))  # type: ignore[no-untyped-call]
     return loaded
 
