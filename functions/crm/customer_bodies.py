@@ -22,7 +22,7 @@ from functions.crm.customers import (
     kept_fields,
 )
 from functions.errors import Location
-from functions.http.bodies import Checked, checked, field_names
+from functions.http.bodies import Checked, checked, field_names, repeats
 from functions.http.parameters import FIELD_TEXT
 from functions.http.web import closed
 from functions.wire.identifiers import CustomerIdText
@@ -99,21 +99,14 @@ def repeated_ids(body: Any) -> list[tuple[Location, str]]:
     """Each customerId an import names again, where it does (in the body as sent)."""
     if not isinstance(body, list):
         return []
-    first_at: dict[str, int] = {}
-    repeats: list[tuple[Location, str]] = []
-    for index, item in enumerate(body):
-        customer_id = item.get("customerId") if isinstance(item, dict) else None
-        if not isinstance(customer_id, str):
-            continue
-        first = first_at.setdefault(customer_id, index)
-        if first != index:
-            repeats.append(
-                (
-                    (index, "customerId"),
-                    f"[{index}] customerId {customer_id[:80]!r} is also at [{first}]",
-                )
-            )
-    return repeats
+    ids = [item.get("customerId") if isinstance(item, dict) else None for item in body]
+    return repeats(
+        ids,
+        lambda index, customer_id, first: (
+            (index, "customerId"),
+            f"[{index}] customerId {customer_id[:80]!r} is also at [{first}]",
+        ),
+    )
 
 
 def _customer(fields: dict[str, str], customer_id: str) -> Customer:

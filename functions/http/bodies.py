@@ -5,8 +5,8 @@ object and an array) that the OpenAPI document shows and pydantic validates, wit
 where it is in the body, as ``Parameters.read`` words a parameter's
 (``functions/http/operation.py``); a list longer than its type takes is a 413 of its own.
 
-What a type cannot say (a customer named twice in a run) is checked by the body's ``make``,
-once the body has its shape, and refused with the same locations.
+What a type cannot say (a customer named twice in a run) is checked by the body's
+``conflicts`` (``repeats`` finds an id named twice), and refused with the same locations.
 """
 
 from __future__ import annotations
@@ -159,6 +159,7 @@ def _is_array(member: Any) -> bool:
 
 def field_names(shape: Any) -> set[str]:
     """Every field name a body of ``shape`` may have, at any depth (for "did you mean")."""
+    # From the schema, not the Python type: the names the document shows, an alias included.
     names: set[str] = set()
 
     def visit(schema: Any) -> None:
@@ -172,6 +173,19 @@ def field_names(shape: Any) -> set[str]:
 
     visit(TypeAdapter(shape).json_schema())
     return names
+
+
+def repeats(
+    ids: Iterable[Any], problem: Callable[[int, str, int], tuple[Location, str]]
+) -> Problems:
+    """``problem(position, id, first)`` for each id of ``ids`` that stands at an earlier
+    position ``first`` too; what is not a text is not compared (its type refuses it)."""
+    first_at: dict[str, int] = {}
+    found: Problems = []
+    for position, value in enumerate(ids):
+        if isinstance(value, str) and first_at.setdefault(value, position) != position:
+            found.append(problem(position, value, first_at[value]))
+    return found
 
 
 def unchanged(value: Any) -> Any:

@@ -7,7 +7,8 @@ and the OpenAPI document is generated from them (``functions/http/openapi.py``).
 Parameters are pydantic models whose fields are read by the rules of
 ``functions/http/parameters.py``; a body is a type pydantic describes and checks
 (``functions/http/bodies.py``); answers are types pydantic describes (TypedDicts, as the
-handlers build them: they cost nothing to make and ``json.dumps`` sends them as they are).
+handlers build them: they cost nothing to make and ``json.dumps`` sends them as they are);
+the unit tier checks every answer against its declared type (``Operation.answers_checked``).
 A request is refused for every problem of its parts at once (``functions/http/problems.py``).
 """
 
@@ -130,6 +131,9 @@ class Operation:
     description: str | None = None
     # Answered without a bearer token: it tells nothing about customers or runs.
     public: bool = False
+    # Set by the unit tier (tests/unit/conftest.py): every answer a handler makes is then
+    # validated against its declared type, as FastAPI validates responses.
+    answers_checked: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         _check_handler(self)
@@ -176,10 +180,6 @@ class Operation:
         if Operation.answers_checked:
             self._check_answer(response)
         return response
-
-    # The unit tier sets it (tests/unit/conftest.py): every answer a handler makes is
-    # validated against its declared type, as FastAPI validates responses.
-    answers_checked: ClassVar[bool] = False
 
     def _check_answer(self, response: HttpResponse[Any]) -> None:
         reply = self.replies.get(response.status)

@@ -68,6 +68,7 @@ CUSTOMERS_A_PAGE = 1_000  # a run's customers shown unless a limit is given
 S3_DOWN = Reply("S3 is unavailable")
 NOT_PUBLISHED = Reply("Kafka or S3 is unavailable; nothing was published")
 REPLAYED = {"Idempotent-Replayed": {"schema": {"enum": ["true"]}}}
+NEXT_PAGE = {"Link": {"schema": {"type": "string"}}}
 # Where a run's answer leads: its status, its retry, its cancel (schemathesis's stateful
 # phase follows them; a bill is not linked, as the engine writes it later).
 RUN_LINKS = {
@@ -145,7 +146,7 @@ class RunsQuery(Paged[Annotated[RunId, RUN_ID]]):
         200: Reply(
             "a page of runs; `next` is the cursor of the next",
             RunList,
-            headers={"Link": {"schema": {"type": "string"}}},
+            headers=NEXT_PAGE,
         ),
         400: Reply("a bad limit, cursor, state or time"),
         503: S3_DOWN,
@@ -261,7 +262,7 @@ class BooksQuery(Paged[Annotated[str, CUSTOMER_ID_TEXT]]):
         200: Reply(
             "a page of the period's books, in the CRM's id order; `next` is the cursor",
             PeriodBooks,
-            headers={"Link": {"schema": {"type": "string"}}},
+            headers=NEXT_PAGE,
         ),
         400: Reply("not a billing period, or a bad cursor, limit or state"),
         503: S3_DOWN,

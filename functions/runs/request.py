@@ -11,7 +11,7 @@ from pydantic import Field
 from typing_extensions import TypedDict
 
 from functions.errors import Location
-from functions.http.bodies import Body
+from functions.http.bodies import Body, repeats
 from functions.http.web import closed
 from functions.runs.status import MAX_RUN_SIZE
 from functions.wire.billing_period import PERIOD_RULE, BillingPeriod
@@ -56,26 +56,17 @@ class RunOrder:
     billing_period: BillingPeriod | None = None
 
 
+def _repeat(position: int, customer_id: str, first: int) -> tuple[Location, str]:
+    return (FIELD, position), (
+        f'"{FIELD}"[{position}] repeats customer {customer_id[:80]!r} of position {first};'
+        " list each customer once"
+    )
+
+
 def _repeats(body: Any) -> list[tuple[Location, str]]:
     """Each customer a run request names again, where it does (in the body as sent)."""
     identifiers = body.get(FIELD) if isinstance(body, dict) else None
-    if not isinstance(identifiers, list):
-        return []
-    first_at: dict[str, int] = {}
-    repeats: list[tuple[Location, str]] = []
-    for position, customer_id in enumerate(identifiers):
-        if not isinstance(customer_id, str):
-            continue
-        first = first_at.setdefault(customer_id, position)
-        if first != position:
-            repeats.append(
-                (
-                    (FIELD, position),
-                    f'"{FIELD}"[{position}] repeats customer {customer_id[:80]!r} of position'
-                    f" {first}; list each customer once",
-                )
-            )
-    return repeats
+    return repeats(identifiers, _repeat) if isinstance(identifiers, list) else []
 
 
 def _run_order(request: RunRequest) -> RunOrder:

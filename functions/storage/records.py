@@ -26,23 +26,22 @@ from functions.wire.identifiers import WorkflowId
 Record = dict[str, Any]
 
 
+def _given(**fields: Any) -> Record:
+    """The fields that have a value: one left out reads back as None (``record.get``)."""
+    return {name: value for name, value in fields.items() if value is not None}
+
+
 def job(waiting: Job) -> Record:
     """A job waiting for its first answer: one entry of a batch's record, and on its own
     ``pending/<workflow>.json`` as versions before the batches kept it."""
-    kept: Record = {
+    return {
         "workflowId": waiting.workflow_id.wire,
         "customerId": waiting.customer_id,
         "createdAt": waiting.created_at,
         "askedAt": waiting.asked_at,
         "attempts": waiting.attempts,
+        **_given(trace=waiting.trace, lineage=waiting.lineage, billingPeriod=waiting.period),
     }
-    if waiting.trace is not None:
-        kept["trace"] = waiting.trace
-    if waiting.lineage is not None:
-        kept["lineage"] = waiting.lineage
-    if waiting.period is not None:
-        kept["billingPeriod"] = waiting.period
-    return kept
 
 
 def to_job(record: Mapping[str, Any]) -> Job:
@@ -105,15 +104,13 @@ def run(planned: Run) -> Record:
         "createTime": planned.create_time,
         "customerIdentifiers": list(planned.customer_ids),
         "published": planned.published,
+        **_given(
+            retryOf=planned.retry_of,
+            scheduledFor=planned.scheduled_for,
+            lineage=planned.lineage,
+            billingPeriod=planned.billing_period,
+        ),
     }
-    if planned.retry_of is not None:
-        record["retryOf"] = planned.retry_of
-    if planned.scheduled_for is not None:
-        record["scheduledFor"] = planned.scheduled_for
-    if planned.lineage is not None:
-        record["lineage"] = planned.lineage
-    if planned.billing_period is not None:
-        record["billingPeriod"] = planned.billing_period
     if planned.billed_before:
         ordered = [c for c in planned.customer_ids if c in planned.billed_before]
         record["billedBefore"] = ordered
