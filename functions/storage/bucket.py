@@ -155,6 +155,12 @@ class Bucket:
         for item in self._listed("Contents", Prefix=prefix, StartAfter=start_after):
             yield item["Key"]
 
+    def tagged(self, prefix: str) -> Iterator[tuple[str, str]]:
+        """Each object's key and ETag, in key order: what changed since an earlier listing,
+        without reading an object."""
+        for item in self._listed("Contents", Prefix=prefix):
+            yield item["Key"], item["ETag"]
+
     def folders(self, prefix: str, start_after: str = "") -> Iterator[str]:
         """The "folders" right below ``prefix`` (the common prefixes up to the next ``/``)
         that sort after ``start_after``, in key order. A folder's name stands for all its
