@@ -164,7 +164,12 @@ class HttpFunction:
                 return unauthorized(exc)
             except StorageUnavailable as exc:
                 log.error("%s %s: the tokens cannot be read: %s", head.method, head.path, exc)
-                return problem(503, f"the bearer token cannot be checked now: {exc}")
+                # Told to a caller not known yet: nothing of where the store is.
+                return problem(
+                    503,
+                    "the bearer token cannot be checked now: the tokens cannot be read"
+                    " (S3 is unavailable); try again, or use BILLING_TOKEN, checked without S3",
+                )
         if route is None:
             assert refused is not None
             return refusal(refused)

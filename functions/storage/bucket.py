@@ -155,11 +155,13 @@ class Bucket:
         for item in self._listed("Contents", Prefix=prefix, StartAfter=start_after):
             yield item["Key"]
 
-    def tagged(self, prefix: str) -> Iterator[tuple[str, str]]:
-        """Each object's key and ETag, in key order: what changed since an earlier listing,
-        without reading an object."""
+    def versions(self, prefix: str) -> Iterator[tuple[str, str | None]]:
+        """Each object's key and version as its listing tells it (its ETag and time; None
+        from a server that lists no ETag), in key order: what changed since an earlier
+        listing, without reading an object."""
         for item in self._listed("Contents", Prefix=prefix):
-            yield item["Key"], item["ETag"]
+            etag = item.get("ETag")
+            yield item["Key"], None if not etag else f"{etag} {item.get('LastModified')}"
 
     def folders(self, prefix: str, start_after: str = "") -> Iterator[str]:
         """The "folders" right below ``prefix`` (the common prefixes up to the next ``/``)

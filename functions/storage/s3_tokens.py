@@ -7,8 +7,9 @@ A token is made with a create that refuses to overwrite (``If-None-Match: *``), 
 rewrites the record: no one else ever writes a record once made, so it loses nothing.
 
 Every HTTP function reads every record through its cache (``runtime/auth.py``) at most
-every 30 s: one listing, which gives each record's ETag, and a read of each record new or
-changed since the listing before; a refresh when nothing changed costs the listing alone.
+every 30 s: one listing, which gives each record's ETag and time, and a read of each record
+new or changed since the listing before; a refresh when nothing changed costs the listing
+alone (a server that lists no ETag has every record read each time).
 """
 
 from __future__ import annotations
@@ -66,8 +67,8 @@ class S3TokenStore:
 
     def __init__(self, bucket: Bucket) -> None:
         self.bucket = bucket
-        # What the last ``every`` read, by key: the record's ETag and the token it held.
-        self._read: dict[str, tuple[str, StoredToken | None]] = {}
+        # What the last ``every`` read, by key: the record's version and the token it held.
+        self._read: dict[str, tuple[str | None, StoredToken | None]] = {}
         self._lock = threading.Lock()
 
     def create(self, token: StoredToken) -> bool:
@@ -104,8 +105,12 @@ class S3TokenStore:
 
     def every(self) -> list[StoredToken]:
         with self._lock:
-            listed = dict(self.bucket.tagged(keys.TOKENS))
-            changed = [key for key, etag in listed.items() if self._read.get(key, ("",))[0] != etag]
+            listed = dict(self.bucket.versions(keys.TOKENS))
+            changed = [
+                key
+                for key, version in listed.items()
+                if version is None or key not in self._read or self._read[key][0] != version
+            ]
             records = self.bucket.get_json_all(changed)
             read = {key: self._read[key] for key in listed if key not in changed}
             for key, record in zip(changed, records, strict=True):

@@ -6,6 +6,7 @@ and the local stack's admin token, kept across `make up`s."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
@@ -168,3 +169,21 @@ def test_the_local_stack_keeps_its_admin_token_across_ups() -> None:
     # A file lost: a new token again.
     third, name, _ = keep_local_admin(store, None, AT)
     assert name == "local-admin-3" and third not in (first, second)
+
+
+class _NoETags(Bucket):
+    """A server whose listings carry no ETag."""
+
+    def versions(self, prefix: str) -> Iterator[tuple[str, str | None]]:
+        for key, _ in super().versions(prefix):
+            yield key, None
+
+
+def test_a_server_that_lists_no_etag_has_every_record_read_each_time(s3: S3Client) -> None:
+    s3.create_bucket(Bucket=TOKENS_BUCKET)
+    store = S3TokenStore(_NoETags(s3, TOKENS_BUCKET))
+    store.create(token("a"))
+    store.every()
+    store.revoke("a", AT, None)
+    [revoked] = store.every()
+    assert revoked.revoked

@@ -19,7 +19,15 @@ from runtime.aws_lambda.http import HttpAdapter
 from runtime.http_function import HttpFunction
 from runtime.logs import JsonFormatter
 from runtime.services import Services
-from tests.unit.harness import TOKEN, Harness, client, function_url_event, s3_requests
+from tests.unit.harness import (
+    TOKEN,
+    TOKENS_BUCKET,
+    Harness,
+    app,
+    client,
+    function_url_event,
+    s3_requests,
+)
 
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 RUN = "run-20261128T001500-0a1b2c3d"
@@ -185,10 +193,13 @@ def test_a_request_adds_no_s3_request_for_its_token(guarded: Harness) -> None:
 def test_concurrent_makes_of_one_name_make_one_token(guarded: Harness) -> None:
     answers: list[Any] = []
     start = threading.Barrier(6)
+    served = app("coordinator")  # one app, as functions-framework serves its threads
 
     def post(role: str) -> None:
+        coordinator = served.test_client()
         start.wait()
-        answers.append(make("race", role))
+        body = {"name": "race", "role": role}
+        answers.append(coordinator.post("/tokens", json=body, headers=ADMIN))
 
     threads = [threading.Thread(target=post, args=(r,)) for r in ["viewer", "admin"] * 3]
     for thread in threads:
@@ -201,6 +212,20 @@ def test_concurrent_makes_of_one_name_make_one_token(guarded: Harness) -> None:
     assert guarded.services.tokens is not None
     [kept] = guarded.services.tokens.every()
     assert (kept.role, kept.digest) == (won["role"], digest(won["token"]))
+
+
+def test_tokens_that_cannot_be_read_are_503_without_where_and_billing_token_still_works(
+    guarded: Harness,
+) -> None:
+    token = made("ci", "viewer")
+    guarded.s3.delete_object(Bucket=TOKENS_BUCKET, Key="tokens/ci.json")
+    guarded.s3.delete_bucket(Bucket=TOKENS_BUCKET)  # S3 refuses every read of the tokens
+    guarded.services.authenticator.tokens.forget()  # type: ignore[union-attr]
+    answer = client("coordinator").get("/runs", headers=bearer(token))
+    assert answer.status_code == 503
+    detail = answer.get_json()["detail"]
+    assert "cannot be checked now" in detail and TOKENS_BUCKET not in detail
+    assert client("coordinator").get("/runs", headers=ADMIN).status_code == 200
 
 
 def test_only_an_admin_manages_tokens(guarded: Harness) -> None:
