@@ -157,7 +157,9 @@ class HttpFunction:
         except InvalidRequest as exc:
             route, parameters, refused = None, {}, exc
         caller = ANYBODY
-        if not self.router.is_public(head.path):
+        # A public path is one anyone may call, whatever the method; an operation that is
+        # not public wants its token wherever its path is.
+        if not self.router.is_public(head.path) or (route is not None and not route.public):
             try:  # before telling whether the path exists
                 caller = self._services().authenticator.caller(head.headers)
             except Unauthenticated as exc:

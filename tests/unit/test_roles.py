@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 
 from functions.access import Role, digest, new_token
-from functions.http.operation import Operation
+from functions.http.operation import Operation, Reply
+from functions.http.web import HttpRequest, HttpResponse
 from functions.storage.base import StoredToken
 from runtime.aws_lambda.http import HttpAdapter
 from runtime.http_function import HttpFunction
+from runtime.routing import Router
 from tests.unit.harness import Harness, client, function_url_event
 
 FUNCTIONS = ("coordinator", "crm")
@@ -154,3 +156,36 @@ def test_the_document_shows_each_operations_role_and_its_refusals(function: str)
         assert f"the role {role}" in described["description"]
         assert {"401", "403"} <= set(described["responses"])
         assert "WWW-Authenticate" in described["responses"]["403"]["headers"]
+
+
+def test_an_operation_that_is_not_public_wants_its_token_on_a_public_path(
+    guarded: Harness,
+) -> None:
+    """Were a protected operation to share a public path (a POST beside the document's GET),
+    the path's being public would not open it."""
+    function = HttpFunction("crm", lambda: guarded.services)
+    described = next(op for op in function.api.operations if op.operation_id == "getOpenApi")
+    protected = Operation(
+        "POST",
+        "/openapi.json",
+        "changeTheDocument",
+        "s",
+        lambda _context: HttpResponse(200, {}),
+        {200: Reply("it", {"type": "object"})},
+        role=Role.VIEWER,
+    )
+    function.router = Router("crm", [described, protected])
+    function._contexts[protected] = lambda _services: None
+    request = HttpRequest("POST", "/openapi.json")
+    assert function(request, lambda: b"").status == 401
+    viewer = {"authorization": f"Bearer {_viewer(guarded)}"}
+    assert function(HttpRequest("POST", "/openapi.json", headers=viewer), lambda: b"").status == 200
+    assert function(HttpRequest("GET", "/openapi.json"), lambda: b"").status == 200
+
+
+def _viewer(harness: Harness) -> str:
+    store = harness.services.tokens
+    assert store is not None
+    secret = new_token()
+    store.create(StoredToken("one-viewer", Role.VIEWER, digest(secret), "2026-12-01T08:00:00Z"))
+    return secret
