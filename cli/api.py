@@ -152,6 +152,31 @@ class Api:
         )
         return answer
 
+    def create_token(self, name: str, role: str) -> dict[str, Any]:
+        """The coordinator's 201 for a new named token: its record, and the token, once."""
+        body = {"name": name, "role": role}
+        answer: dict[str, Any] = self._call(
+            "coordinator", self.settings.coordinator_address, "/tokens", body
+        )
+        return answer
+
+    def token_pages(self, limit: int | None = None) -> Iterator[list[dict[str, Any]]]:
+        """The named tokens (never a token nor its digest), a page at a time."""
+        query = {"limit": str(limit)} if limit else {}
+        next_path: str | None = _with("/tokens", query)
+        while next_path is not None:
+            page, next_path = self._exchange(
+                "coordinator", self.settings.coordinator_address, next_path
+            )
+            yield list(page["tokens"])
+
+    def revoke_token(self, name: str) -> dict[str, Any]:
+        path = f"/tokens/{urllib.parse.quote(name, safe='')}/revoke"
+        answer: dict[str, Any] = self._call(
+            "coordinator", self.settings.coordinator_address, path, {}
+        )
+        return answer
+
     def period_pages(
         self, period: str, limit: int | None, after: str | None, state: str | None
     ) -> Iterator[dict[str, Any]]:
@@ -249,7 +274,10 @@ def _reason(content: bytes, status: int) -> str:
 
 def _hint(status: int) -> str:
     if status == 401:
-        return " (set BILLING_TOKEN to the token the stack was started with)"
+        return (
+            " (set BILLING_TOKEN to a named token, `billing tokens add`, or to the token the"
+            " stack was started with)"
+        )
     return ""
 
 

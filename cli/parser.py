@@ -20,12 +20,17 @@
                                         first; should S3 fail midway, the same file again
                                         finishes it
     billing trace <customer id | workflow id>  a workflow's trace (`make up TRACES=1`)
+    billing tokens add NAME --role viewer|operator|admin   a named token, printed once
+    billing tokens ls                   the named tokens: roles, made and revoked when
+    billing tokens revoke NAME          refused everywhere within 30 s
 
 A period is a calendar day, month, quarter or year: 2026-12-06, 2026-12, 2026-Q4, 2026.
 
 It finds the stack through COORDINATOR_URL, CRM_URL and S3_ENDPOINT_URL (defaults: the
 local stack `make up` starts) and sends BILLING_TOKEN, or the token `make up` wrote to
-.state/billing-token. It keeps the plan of an unfinished `billing run` in BILLING_STATE_DIR
+.state/billing-token (an admin's, named local-admin). A viewer's token reads; an operator's
+also starts, retries and cancels runs; an admin's also changes customers and manages
+tokens. It keeps the plan of an unfinished `billing run` in BILLING_STATE_DIR
 (default: $XDG_STATE_HOME/billing, or ~/.local/state/billing). Exit status: 0 done, 1 a run
 ended with failed bills, 2 an error.
 """
@@ -35,8 +40,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from cli import bills, customers, periods, runs, schedule
+from cli import bills, customers, periods, runs, schedule, tokens
 from cli.trace import trace
+from functions.access import MAX_NAME, NAME_PATTERN, NAME_RULE, ROLE_NAMES
 from functions.crm.customers import MAX_CUSTOMERS_PER_IMPORT
 from functions.runs.answers import RUN_STATES, STATES
 from functions.runs.listing import MOST_A_PAGE as RUNS_MOST_A_PAGE
@@ -175,7 +181,33 @@ def parser() -> argparse.ArgumentParser:
     follow_trace = nouns.add_parser("trace", help="a workflow's trace, as a waterfall")
     follow_trace.add_argument("workflow", help="a workflow id, or a customer id (its latest bill)")
     follow_trace.set_defaults(action=lambda api, args: trace(api, args.workflow))
+
+    token_verbs = nouns.add_parser(
+        "tokens", help="named tokens and their roles (an admin's token only)"
+    ).add_subparsers(dest="verb", required=True)
+    add_token = token_verbs.add_parser(
+        "add",
+        help="make a named token; it is printed once",
+        description="Makes a token named NAME of ROLE and prints it, this once: only its"
+        " SHA-256 digest is kept. viewer: reads runs, bills, customers, periods; operator:"
+        " also starts, retries and cancels runs; admin: also changes customers and manages"
+        " tokens. A name is never given to another token, even once revoked.",
+    )
+    add_token.add_argument("name", type=_token_name, help=NAME_RULE)
+    add_token.add_argument("--role", required=True, choices=ROLE_NAMES)
+    add_token.set_defaults(action=tokens.tokens_add)
+    list_tokens = token_verbs.add_parser("ls", help="the named tokens, never the tokens")
+    list_tokens.set_defaults(action=tokens.tokens_ls)
+    revoke = token_verbs.add_parser("revoke", help="revoke a named token")
+    revoke.add_argument("name", type=_token_name)
+    revoke.set_defaults(action=tokens.tokens_revoke)
     return top
+
+
+def _token_name(text: str) -> str:
+    if len(text) > MAX_NAME or NAME_PATTERN.fullmatch(text) is None:
+        raise argparse.ArgumentTypeError(f"{text[:80]!r} is not a token name: {NAME_RULE}")
+    return text
 
 
 def _customer_pages(command: argparse.ArgumentParser, most: int, server: str) -> None:

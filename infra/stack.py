@@ -17,19 +17,24 @@ import contextlib
 import dataclasses
 import logging
 import os
-import secrets
 import sys
 from pathlib import Path
 
+from functions.context import iso_millis, utc_now
 from functions.errors import ConfigurationError
+from functions.storage.bucket import Bucket
+from functions.storage.s3_tokens import S3TokenStore
+from functions.tokens.local_admin import keep_local_admin
 from infra import broker, components, traces
 from infra.components import FUNCTIONS, S3_LATENCY, Component
 from infra.processes import Background, stop_all
 from infra.provision import provision
 from infra.tool import run_tool
 from runtime.config import StackSettings
+from runtime.services import s3_client
 
 log = logging.getLogger("infra.stack")
+LOCAL_TOKENS_BUCKET = "billing-tokens"
 
 
 class Stack:
@@ -68,6 +73,7 @@ class Stack:
         self.background.start_together(chosen(self.infra), settings)
         if all(component.ready(settings) for component in self.infra):
             provision(settings)
+            _keep_local_admin(settings)
         else:
             log.info("topics and buckets not provisioned: Kafka and S3 are not both running")
         self._restart_if_changed()
@@ -120,10 +126,12 @@ class Stack:
             )
 
     def _restart_if_changed(self) -> None:
-        """Restart the functions if they run with another S3 latency, or tracing, than
-        asked for."""
+        """Restart the functions if they run with another S3 latency, tracing, or bucket of
+        tokens than asked for (an earlier version's took BILLING_TOKEN_FILE alone)."""
         started_with = Path(self.settings.state_dir) / "functions-started-with"
         wanted = f"S3_LATENCY_MS={self.settings.s3_latency_ms:g} TRACES={self.settings.traces}"
+        if self.settings.tokens_bucket:
+            wanted += f" TOKENS_BUCKET={self.settings.tokens_bucket}"
         running = [c.name for c in FUNCTIONS if self.background.running_pid(c.name) is not None]
         current = "S3_LATENCY_MS=0 TRACES=0"
         with contextlib.suppress(FileNotFoundError):
@@ -137,17 +145,31 @@ class Stack:
 
 
 def _with_token(settings: StackSettings) -> StackSettings:
-    """Auth is on in the local stack too: a random token, kept where local clients look."""
-    if settings.auth_token is not None or settings.auth_token_file:
+    """Auth is on in the local stack too: the functions keep named tokens in a bucket of
+    their own (TOKENS_BUCKET, ``billing-tokens`` unless set), and take BILLING_TOKEN too if
+    the environment sets it."""
+    if settings.tokens_bucket:
         return settings
+    # The functions started from here on read it from their environment.
+    os.environ["TOKENS_BUCKET"] = LOCAL_TOKENS_BUCKET
+    return dataclasses.replace(settings, tokens_bucket=LOCAL_TOKENS_BUCKET)
+
+
+def _keep_local_admin(settings: StackSettings) -> None:
+    """Once the buckets are there: `.state/billing-token` holds an admin's named token the
+    store knows (``local-admin``), where the local clients look, unless the environment
+    gives a token of its own (BILLING_TOKEN, BILLING_TOKEN_FILE), the clients' as before."""
+    if settings.auth_token is not None or settings.auth_token_file or not settings.tokens_bucket:
+        return
     path = settings.token_file
-    if not path.exists():
+    kept = (path.read_text().strip() or None) if path.exists() else None
+    store = S3TokenStore(Bucket(s3_client(settings), settings.tokens_bucket))
+    token, name, changed = keep_local_admin(store, kept, iso_millis(utc_now()))
+    if changed or kept is None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(32) + "\n")
-    # The functions started from here on read it from the file, never from their environment.
-    os.environ["BILLING_TOKEN_FILE"] = str(path)
-    return dataclasses.replace(settings, auth_token_file=str(path))
+        path.write_text(token + "\n")
+    log.info("%s holds the token of %s, an admin (`billing tokens ls` lists them)", path, name)
 
 
 def _with_every_node(settings: StackSettings) -> StackSettings:

@@ -1,14 +1,14 @@
 """One HTTP function, free of any framework: its route table, the two public routes every
-function has, bearer auth, and every refusal and error as an ``HttpResponse``.
+function has, who may call what, and every refusal and error as an ``HttpResponse``.
 
 functions-framework (``runtime/http.py``) and AWS Lambda (``runtime/aws_lambda/http.py``)
 both hand it an ``HttpRequest`` and send back what it answers, so a request is treated the
-same on either.
+same on either: its bearer token checked (``runtime/auth.py``: 401 without a caller), then
+the role its operation declares (403 below it), and only then its body read.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -17,6 +17,8 @@ from typing import Any
 
 import functions.crm.api
 import functions.runs.coordinator
+import functions.tokens.api
+from functions.access import ANYBODY
 from functions.console import ConsoleSite
 from functions.errors import BillingError, InvalidRequest, PublishFailed, StorageUnavailable
 from functions.http import openapi
@@ -24,6 +26,8 @@ from functions.http.operation import Api, Operation, Reply
 from functions.http.problems import problem, refusal
 from functions.http.web import HttpRequest, HttpResponse
 from runtime import tracing
+from runtime.auth import Unauthenticated, unauthorized
+from runtime.auth import refused as refused_by_role
 from runtime.metrics import EXPOSITION_TYPE, exposition
 from runtime.routing import Router
 from runtime.services import Services
@@ -31,34 +35,25 @@ from runtime.services import Services
 log = logging.getLogger(__name__)
 
 Lazy = Callable[[], Services]
+# A part of an HTTP function: its operations, and what their handlers are given.
+Part = tuple[Callable[[Lazy], Api], Callable[[Services], object]]
 
 
-def _coordinator(services: Lazy) -> Api:
-    """The coordinator's API, and the console it serves (which finds the CRM as set)."""
+def _console(services: Lazy) -> Api:
+    """The console the coordinator serves (which finds the CRM as set)."""
     console = ConsoleSite(lambda: services().settings.console_crm_address)
-    return functions.runs.coordinator.API.with_operations(*console.operations())
+    return Api("Console", "The web console's files.", list(console.operations()))
 
 
-# Each HTTP function: its operations, and what its handlers are given, built from the services.
-APIS: Mapping[str, tuple[Callable[[Lazy], Api], Callable[[Services], object]]] = {
-    "coordinator": (_coordinator, lambda svc: svc.coordination),
-    "crm": (lambda _services: functions.crm.api.API, lambda svc: svc.seeded_customers()),
+# Each HTTP function: its parts, the first naming it in its document.
+APIS: Mapping[str, tuple[Part, ...]] = {
+    "coordinator": (
+        (lambda _services: functions.runs.coordinator.API, lambda svc: svc.coordination),
+        (_console, lambda _svc: None),
+        (lambda _services: functions.tokens.api.API, lambda svc: svc.token_admin),
+    ),
+    "crm": ((lambda _services: functions.crm.api.API, lambda svc: svc.seeded_customers()),),
 }
-
-
-def unauthorized(headers: Mapping[str, str], token: str) -> HttpResponse[Any] | None:
-    """A 401 unless the request bears ``token``; the token is never logged nor echoed.
-    ``headers``: lower-case names."""
-    scheme, _, offered = headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and hmac.compare_digest(offered.strip().encode(), token.encode()):
-        return None
-    code = "invalid_token" if scheme.lower() == "bearer" else "invalid_request"
-    detail = "was not accepted" if code == "invalid_token" else "is missing"
-    return problem(
-        401,
-        f"the bearer token {detail}; send `Authorization: Bearer <BILLING_TOKEN>`",
-        {"WWW-Authenticate": f'Bearer realm="billing", error="{code}"'},
-    )
 
 
 _PREFLIGHT = {
@@ -82,8 +77,15 @@ class HttpFunction:
     def __init__(self, role: str, services: Callable[[], Services]) -> None:
         self.role = role
         self._services = services
-        api_of, self._context = APIS[role]
-        api = api_of(services).with_operations(*self._own_operations())
+        parts = [(api_of(services), context) for api_of, context in APIS[role]]
+        # What each operation's handler is given, built from the services when called.
+        self._contexts: dict[Operation, Callable[[Services], object]] = {
+            operation: context for api, context in parts for operation in api.operations
+        }
+        first = parts[0][0]
+        api = first.with_operations(
+            *(op for api, _ in parts[1:] for op in api.operations), *self._own_operations()
+        )
         self.router = Router(role, api.operations)
         self.api = api
 
@@ -154,17 +156,31 @@ class HttpFunction:
             refused = None
         except InvalidRequest as exc:
             route, parameters, refused = None, {}, exc
-        if not self.router.is_public(head.path):
-            token = self._services().settings.token
-            if token is not None and (denied := unauthorized(head.headers, token)):
-                return denied  # before telling whether the path exists
+        caller = ANYBODY
+        # A public path is one anyone may call, whatever the method; an operation that is
+        # not public wants its token wherever its path is.
+        if not self.router.is_public(head.path) or (route is not None and not route.public):
+            try:  # before telling whether the path exists
+                caller = self._services().authenticator.caller(head.headers)
+            except Unauthenticated as exc:
+                return unauthorized(exc)
+            except StorageUnavailable as exc:
+                log.error("%s %s: the tokens cannot be read: %s", head.method, head.path, exc)
+                # Told to a caller not known yet: nothing of where the store is.
+                return problem(
+                    503,
+                    "the bearer token cannot be checked now: the tokens cannot be read"
+                    " (S3 is unavailable); try again, or use BILLING_TOKEN, checked without S3",
+                )
         if route is None:
             assert refused is not None
             return refusal(refused)
+        if (forbidden := refused_by_role(caller, route)) is not None:
+            return forbidden  # before reading the body
         request = replace(head, body=read_body())
         try:
-            context = None if route.public else self._context(self._services())
-            return route.call(request, context, parameters)
+            context = None if route.public else self._contexts[route](self._services())
+            return route.call(request, context, parameters, caller)
         except InvalidRequest as exc:
             return refusal(exc)
         except (PublishFailed, StorageUnavailable) as exc:

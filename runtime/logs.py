@@ -2,7 +2,9 @@
 
 Each line has the time, level, process role, logger and message; a line about a
 workflow adds ``workflowId`` and ``runId`` (see ``functions/log_context.py``). Secret
-values from the configuration are blanked in every line, whatever logged them.
+values from the configuration are blanked in every line, whatever logged them, and so is
+anything of a named token's form (``bt_`` and its random part), which no configuration
+names.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from functions import log_context
+from functions.access import TOKEN_IN_TEXT, TOKEN_PREFIX
 from functions.context import iso_millis
 from runtime.config import LogSettings
 
@@ -28,6 +31,8 @@ class _Redacting(logging.Formatter):
     def redact(self, line: str) -> str:
         for secret in self._secrets:
             line = line.replace(secret, BLANKED)
+        if TOKEN_PREFIX in line:
+            line = TOKEN_IN_TEXT.sub(TOKEN_PREFIX + BLANKED, line)
         return line
 
     def format(self, record: logging.LogRecord) -> str:

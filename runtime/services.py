@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -26,6 +27,7 @@ from functions.runs.scheduled_billing import ScheduledBilling
 from functions.runs.starter import Coordination
 from functions.runs.status import RunRecords
 from functions.storage import CustomerStore, RunStore, TickPlans
+from functions.storage.base import TokenStore
 from functions.storage.bucket import Bucket
 from functions.storage.s3 import S3BillStore, S3RunCancellations, S3RunStore, S3TickPlans
 from functions.storage.s3_customers import S3CustomerStore
@@ -34,7 +36,10 @@ from functions.storage.s3_job_finder import S3AnswerJobFinder
 from functions.storage.s3_job_writer import S3JobBatchWriter
 from functions.storage.s3_run_progress import S3RunProgress
 from functions.storage.s3_sweep import S3OverdueJobSweep
+from functions.storage.s3_tokens import S3TokenStore
+from functions.tokens.api import TokenAdmin
 from runtime import tracing
+from runtime.auth import Authenticator, TokenCache
 from runtime.config import FunctionSettings, S3Settings
 from runtime.config.tuning import S3_ATTEMPTS, S3_CONNECT_TIMEOUT_S, S3_READ_TIMEOUT_S
 from runtime.metrics import count_s3_requests
@@ -103,8 +108,9 @@ def s3_client(settings: S3Settings, connections: int = 10) -> S3Client:
 class Services:
     """What the process of ``role`` needs, built from ``settings`` when first used; ``role``
     names what it publishes (its transactions, its messages' source). ``s3``,
-    ``publisher``, ``backlog`` and ``clock`` may be given instead (a test's moto client, a
-    recording publisher, a fixed backlog, a fixed time)."""
+    ``publisher``, ``backlog``, ``clock`` and ``ticks`` may be given instead (a test's moto
+    client, a recording publisher, a fixed backlog, a fixed time, a monotonic clock of its
+    own for the token cache)."""
 
     def __init__(
         self,
@@ -115,6 +121,7 @@ class Services:
         publisher: Publisher | None = None,
         backlog: Backlog | None = None,
         clock: Callable[[], datetime] = utc_now,
+        ticks: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.role = role
@@ -122,6 +129,7 @@ class Services:
         self._publisher = publisher
         self._backlog = backlog
         self._clock = clock
+        self._ticks = ticks
         self._seed_lock = threading.Lock()
         self._seeded = False
         self._built: list[Callable[[], None]] = []  # what ``close`` closes
@@ -177,6 +185,26 @@ class Services:
             cancellations=context.cancellations,
             customers=context.customers,
         )
+
+    @cached_property
+    def tokens(self) -> TokenStore | None:
+        """The named tokens (``TOKENS_BUCKET``), or None if the function keeps none."""
+        name = self.settings.tokens_bucket
+        return S3TokenStore(self.bucket(name)) if name else None
+
+    @cached_property
+    def authenticator(self) -> Authenticator:
+        """The check of a request's bearer token: BILLING_TOKEN's, the named tokens' (read
+        at most every 30 s); neither set, none."""
+        store = self.tokens
+        cache = None if store is None else TokenCache(store, clock=self._ticks)
+        return Authenticator(self.settings.token, cache)
+
+    @cached_property
+    def token_admin(self) -> TokenAdmin:
+        """What the token operations are given; a change is seen here at once."""
+        cache = self.authenticator.tokens
+        return TokenAdmin(self.tokens, self._clock, cache.forget if cache else lambda: None)
 
     @cached_property
     def publisher(self) -> Publisher:

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 
 from typing_extensions import TypedDict
 
+from functions.access import Role
 from functions.crm.customer_bodies import (
     NEW_CUSTOMER,
     CustomerChanges,
@@ -103,6 +104,7 @@ class CustomersQuery(Paged[CustomerIdParameter]):
     "GET",
     "/",
     "getCustomers",
+    role=Role.VIEWER,
     summary="One customer (with customerId; after and limit are then not used),"
     " or a page of customers in id order",
     query=CustomersQuery,
@@ -139,6 +141,7 @@ class CustomerIdsQuery(Paged[CustomerIdParameter]):
     "GET",
     "/customer-ids",
     "getCustomerIds",
+    role=Role.VIEWER,
     summary="A page of customer ids in id order, one S3 request per 1,000",
     query=CustomerIdsQuery,
     replies={
@@ -188,6 +191,7 @@ class SearchQuery(Paged[str]):
     "GET",
     "/customer-search",
     "searchCustomers",
+    role=Role.VIEWER,
     summary="Customers a word of whose first or last name starts with `name`,"
     " any case, in the words' order: one listing and a read per customer shown",
     query=SearchQuery,
@@ -210,6 +214,7 @@ def search_customers(
     "POST",
     "/customers",
     "createCustomer",
+    role=Role.ADMIN,
     summary="Create a customer under a new id; or import a list of customers",
     description="A list is checked whole before anything is written: an item with a"
     " customerId is stored under it (replacing the customer there), the others get new"
@@ -256,6 +261,7 @@ class CustomerPath(Parameters):
     "POST",
     "/customers/{customerId}",
     "updateCustomer",
+    role=Role.ADMIN,
     summary="Change the given fields of a customer",
     path_parameters=CustomerPath,
     body=Body(CustomerChanges, kept_fields),

@@ -18,16 +18,23 @@ from pydantic import TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
 from pydantic_core import CoreSchema
 
+from functions.access import Role
 from functions.http.operation import Api, Operation, Parameters, Reply
 from functions.http.problems import Problem
 
 Schema = dict[str, Any]
 REF = "#/components/schemas/{model}"
-# What any operation may answer besides what it declares: 401 unless it is public, 400 for
-# a query parameter it does not take, 413 and 415 for a body it cannot read.
+# What any operation may answer besides what it declares: 401 and 403 unless it is public,
+# 400 for a query parameter it does not take, 413 and 415 for a body it cannot read.
+CHALLENGE = {"WWW-Authenticate": {"schema": {"type": "string"}}}
 UNAUTHORIZED = Reply(
-    "no valid bearer token (only when the function runs with BILLING_TOKEN)",
-    headers={"WWW-Authenticate": {"schema": {"type": "string"}}},
+    "no valid bearer token: missing, malformed, unknown or revoked, `detail` says which"
+    " (only when the function runs with BILLING_TOKEN or TOKENS_BUCKET)",
+    headers=CHALLENGE,
+)
+FORBIDDEN = Reply(
+    "the token's role does not allow it: `requiredRole` is the least it needs, `role` the token's",
+    headers=CHALLENGE,
 )
 UNKNOWN_PARAMETER = Reply("a query parameter it does not take, or a value it refuses")
 INTERNAL_ERROR = Reply("the function failed; its log says why")
@@ -51,6 +58,7 @@ def _replies(operation: Operation) -> dict[int, Reply]:
     replies.setdefault(400, UNKNOWN_PARAMETER)
     if not operation.public:
         replies.setdefault(401, UNAUTHORIZED)
+        replies.setdefault(403, FORBIDDEN)
     if operation.body is not None:
         for status, reply in BODY_REFUSALS.items():
             replies.setdefault(status, reply)
@@ -112,10 +120,17 @@ def _content(reply: Reply, schemas: dict[int, Schema]) -> Schema:
 
 def _path_item(operation: Operation, schemas: dict[int, Schema]) -> Schema:
     item: Schema = {"operationId": operation.operation_id, "summary": operation.summary}
-    if operation.description:
-        item["description"] = operation.description
-    if operation.public:
+    role = operation.required_role
+    described = [operation.description] if operation.description else []
+    if role is None:
         item["security"] = []
+        described.append("Public: no token needed.")
+    else:
+        # OpenAPI 3.1: a scheme other than OAuth's lists the role names it needs.
+        item["security"] = [{"bearer": [role.value]}]
+        item["x-required-role"] = role.value
+        described.append(f"Needs a bearer token of the role {role.or_above}.")
+    item["description"] = " ".join(described)
     parameters = [
         *_parameters(operation.path_parameters, "path"),
         *_parameters(operation.query, "query"),
@@ -155,7 +170,16 @@ def document(api: Api) -> Schema:
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "a named token (`billing tokens add NAME --role ROLE`) or"
+                    " the BILLING_TOKEN the function runs with (an admin's). The roles go up:"
+                    f" {' < '.join(role.value for role in Role)}; each operation names the"
+                    " least it needs (`x-required-role`)",
+                }
+            },
             "schemas": dict(sorted(components.items())),
         },
     }

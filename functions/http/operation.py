@@ -4,6 +4,13 @@ receives the parsed values (``path=``, ``query=``, ``headers=``, ``body=``) and 
 typed ``HttpResponse``; the router dispatches by the declarations (``runtime/routing.py``)
 and the OpenAPI document is generated from them (``functions/http/openapi.py``).
 
+Each operation states who may call it: ``public=True`` (anyone, without a token: it tells
+nothing about customers or runs), or the least ``role`` a caller needs
+(``functions/access.py``). The router, the document and the tests read the one table the
+declarations make; an operation that states neither needs ``admin``, and a unit test holds
+every operation to stating it. ``caller=True`` gives the handler the caller too
+(``caller=``), so that what it does can name who asked.
+
 Parameters are pydantic models whose fields are read by the rules of
 ``functions/http/parameters.py``; a body is a type pydantic describes and checks
 (``functions/http/bodies.py``); answers are types pydantic describes (TypedDicts, as the
@@ -23,6 +30,7 @@ from typing import Any, ClassVar, Generic, TypeVar, get_type_hints
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
+from functions.access import ANYBODY, Caller, Role
 from functions.errors import ConfigurationError, InvalidRequest, Location
 from functions.http.bodies import Body, unchanged
 from functions.http.parameters import REFUSED
@@ -116,7 +124,7 @@ Handler = Callable[..., HttpResponse[Any]]
 
 @dataclass(frozen=True, eq=False)  # known by identity: the router keys its rules by it
 class Operation:
-    """One operation: ``handle(context, [path=, query=, headers=, body=])``."""
+    """One operation: ``handle(context, [path=, query=, headers=, body=, caller=])``."""
 
     method: str
     path: str  # an OpenAPI path template: /runs/{runId}
@@ -131,12 +139,28 @@ class Operation:
     description: str | None = None
     # Answered without a bearer token: it tells nothing about customers or runs.
     public: bool = False
+    # The least role a caller needs (unless public); None: not stated, so admin's.
+    role: Role | None = None
+    # The handler is given the caller (``caller=``).
+    caller: bool = False
     # Set by the unit tier (tests/unit/conftest.py): every answer a handler makes is then
     # validated against its declared type, as FastAPI validates responses.
     answers_checked: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
+        if self.public and self.role is not None:
+            raise ConfigurationError(
+                f"{self.operation_id} is public and needs the role {self.role}; it is one or"
+                " the other"
+            )
         _check_handler(self)
+
+    @property
+    def required_role(self) -> Role | None:
+        """The least role a caller needs; None for a public operation."""
+        if self.public:
+            return None
+        return self.role or Role.ADMIN
 
     @cached_property
     def query_names(self) -> tuple[str, ...]:
@@ -145,10 +169,15 @@ class Operation:
         return tuple(sorted(names, key=lambda name: name in Paged.model_fields))
 
     def call(
-        self, request: HttpRequest, context: object, path_values: Mapping[str, str]
+        self,
+        request: HttpRequest,
+        context: object,
+        path_values: Mapping[str, str],
+        caller: Caller = ANYBODY,
     ) -> HttpResponse[Any]:
         """Read the request's parameters and body as declared, and answer it; a request
-        refused is refused for every problem in its parts, each located in its part."""
+        refused is refused for every problem in its parts, each located in its part.
+        ``caller``: who asked (the runtime checked that it may)."""
         readers: list[tuple[str, str, Callable[[], Any]]] = []
         if self.path_parameters is not None:
             readers.append(("path", "path", partial(self.path_parameters.read, path_values)))
@@ -176,6 +205,8 @@ class Operation:
                 problems.extend(exc.located(part))
         if problems:
             raise InvalidRequest.of(problems)
+        if self.caller:
+            arguments["caller"] = caller
         response = self.handle(context, **arguments)
         if Operation.answers_checked:
             self._check_answer(response)
@@ -211,6 +242,8 @@ def _check_handler(operation: Operation) -> None:
         "body": operation.body,
     }
     declared = {name for name, part in parts.items() if part is not None}
+    if operation.caller:
+        declared.add("caller")
     given = list(inspect.signature(operation.handle).parameters)[1:]  # after the context
     name = f"{operation.operation_id} ({getattr(operation.handle, '__qualname__', '?')})"
     if sorted(given) != sorted(declared):
@@ -223,7 +256,9 @@ def _check_handler(operation: Operation) -> None:
     except NameError:  # a type named only for the type checker: the names agree, at least
         return
     body = operation.body
-    typed = {key: part for key, part in parts.items() if key != "body"}
+    typed: dict[str, Any] = {key: part for key, part in parts.items() if key != "body"}
+    if operation.caller:
+        typed["caller"] = Caller
     if body is not None and body.make is not unchanged:
         typed["body"] = get_type_hints(body.make).get("return")
     for key, declared_type in typed.items():

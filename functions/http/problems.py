@@ -50,6 +50,10 @@ class Problem(TypedDict):
     """what was wrong, what to do"""
     errors: NotRequired[list[ProblemItem]]
     """a refusal's problems, every one, each with where it is"""
+    requiredRole: NotRequired[str]
+    """a 403's: the least role the operation needs (viewer, operator, admin)"""
+    role: NotRequired[str]
+    """a 403's: the role the caller's token has"""
 
 
 def problem(
@@ -73,6 +77,16 @@ def problem(
             for loc, text in problems[:MAX_LISTED]
         ]
     return HttpResponse(status, body, {**(headers or {}), "Content-Type": MEDIA_TYPE})
+
+
+def forbidden(
+    detail: str, required_role: str, role: str, headers: Mapping[str, str]
+) -> HttpResponse[Any]:
+    """A 403: the caller is known, and its role does not allow the operation."""
+    answer = problem(403, detail, headers)
+    body: Problem = answer.body
+    body["requiredRole"], body["role"] = required_role, role
+    return answer
 
 
 def refusal(exc: InvalidRequest) -> HttpResponse[Any]:

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 
 from pydantic import Field
 
+from functions.access import Role
 from functions.context import iso_millis
 from functions.errors import NotFound
 from functions.http.operation import Api, Paged, Parameters, Reply
@@ -101,6 +102,7 @@ class StartHeaders(Parameters):
     "POST",
     "/",
     "startRun",
+    role=Role.OPERATOR,
     summary="Start a billing run: one bill-generation workflow per customer",
     headers=StartHeaders,
     body=RUN_REQUEST,
@@ -140,6 +142,7 @@ class RunsQuery(Paged[Annotated[RunId, RUN_ID]]):
     "GET",
     "/runs",
     "listRuns",
+    role=Role.VIEWER,
     summary="The runs, newest first, a page at a time",
     query=RunsQuery,
     replies={
@@ -180,6 +183,7 @@ class RunQuery(Paged[Annotated[int, WholeNumber(0, MAX_RUN_SIZE)]]):
     "GET",
     "/runs/{runId}",
     "getRun",
+    role=Role.VIEWER,
     summary="How far a run is: counts, and each customer's bill or failure",
     path_parameters=RunPath,
     query=RunQuery,
@@ -200,6 +204,7 @@ def show_run(stores: Coordination, path: RunPath, query: RunQuery) -> HttpRespon
     "POST",
     "/runs/{runId}/retry",
     "retryRun",
+    role=Role.OPERATOR,
     summary="Start a run of the run's failed customers (the same run if asked again)",
     path_parameters=RunPath,
     replies={
@@ -220,6 +225,7 @@ def retry_run(stores: Coordination, path: RunPath) -> HttpResponse[RunAccepted]:
     "POST",
     "/runs/{runId}/cancel",
     "cancelRun",
+    role=Role.OPERATOR,
     summary="Cancel a run: its bills stay, its pending customers fail as cancelled",
     path_parameters=RunPath,
     replies={
@@ -255,6 +261,7 @@ class BooksQuery(Paged[Annotated[str, CUSTOMER_ID_TEXT]]):
     "GET",
     "/periods/{period}",
     "getPeriod",
+    role=Role.VIEWER,
     summary="A billing period's books: each customer of the CRM billed, failed or not billed",
     path_parameters=PeriodPath,
     query=BooksQuery,
@@ -298,6 +305,7 @@ class BillPath(RunPath):
     "GET",
     "/runs/{runId}/bills/{customerId}",
     "getBill",
+    role=Role.VIEWER,
     summary="The text of a run's bill for a customer, as the bill object holds it",
     path_parameters=BillPath,
     replies={

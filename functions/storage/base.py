@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
+from functions.access import Role
 from functions.storage import keys
 from functions.wire.identifiers import WorkflowId
 from functions.wire.messages import Customer
@@ -290,3 +291,49 @@ class CustomerStore(abc.ABC):
     def seed(self, customers: Iterable[Customer]) -> int:
         """Add the customers whose ids are free; return how many were added."""
         return sum(self.get(c.customer_id) is None and self.add(c) for c in customers)
+
+
+@dataclass(frozen=True)
+class StoredToken:
+    """A named token as kept: its name, its role, the SHA-256 of the token (in hex; the
+    token itself is never kept), when and by whom it was made, and, once revoked, when and
+    by whom. A name is never given to another token: a revoked one keeps it, so that what
+    names it (a log line, later an audit record) stays about one token."""
+
+    name: str
+    role: Role
+    digest: str
+    created_at: str
+    created_by: str | None = None
+    revoked_at: str | None = None
+    revoked_by: str | None = None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class TokenStore(Protocol):
+    """The named tokens, one record a name (the coordinator's token operations write them;
+    every HTTP function reads them through a cache, ``runtime/auth.py``)."""
+
+    def create(self, token: StoredToken) -> bool:
+        """Keep a new token under its name, once: False, and nothing written, if the name
+        is taken (by a token revoked or not). Of two creates of one name, one is kept."""
+        ...
+
+    def get(self, name: str) -> StoredToken | None: ...
+
+    def revoke(self, name: str, at: str, by: str | None) -> StoredToken | None:
+        """Mark the token revoked (a token revoked already keeps its first time); the token
+        as now kept, or None if there is no such name."""
+        ...
+
+    def page(self, after: str, limit: int) -> Page[StoredToken]:
+        """Up to ``limit`` tokens whose names sort after ``after`` ("" for the first page),
+        in name order."""
+        ...
+
+    def every(self) -> list[StoredToken]:
+        """Every token, revoked or not, in name order: what a function's cache holds."""
+        ...

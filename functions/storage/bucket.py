@@ -155,6 +155,14 @@ class Bucket:
         for item in self._listed("Contents", Prefix=prefix, StartAfter=start_after):
             yield item["Key"]
 
+    def versions(self, prefix: str) -> Iterator[tuple[str, str | None]]:
+        """Each object's key and version as its listing tells it (its ETag and time; None
+        from a server that lists no ETag), in key order: what changed since an earlier
+        listing, without reading an object."""
+        for item in self._listed("Contents", Prefix=prefix):
+            etag = item.get("ETag")
+            yield item["Key"], None if not etag else f"{etag} {item.get('LastModified')}"
+
     def folders(self, prefix: str, start_after: str = "") -> Iterator[str]:
         """The "folders" right below ``prefix`` (the common prefixes up to the next ``/``)
         that sort after ``start_after``, in key order. A folder's name stands for all its

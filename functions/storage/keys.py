@@ -1,7 +1,8 @@
 """Every S3 key the functions write, and the inverse of each: what a key says back.
 
 Three buckets: the bills (``BILLS_BUCKET``), the jobs and runs (``JOBS_BUCKET``), the CRM's
-customers (``CUSTOMERS_BUCKET``). A workflow stands in a key as ``WorkflowId.key`` (its text,
+customers (``CUSTOMERS_BUCKET``); and, when set, a fourth of the named tokens
+(``TOKENS_BUCKET``). A workflow stands in a key as ``WorkflowId.key`` (its text,
 or a digest of it where the text could not stand in a key). A run's workflows are
 ``<run id>-<n>``, so everything a run leaves shares a prefix. docs/storage.md says who
 writes, reads and deletes each key.
@@ -301,3 +302,19 @@ def id_block(number: int) -> str:
 
 def id_block_number(key: str) -> int:
     return int(key.removeprefix(ID_BLOCKS).removesuffix(".json"))
+
+
+# -- the tokens bucket: one record a named token, by its name ----------------------------
+
+TOKENS = "tokens/"
+
+
+def token_record(name: str) -> str:
+    """``tokens/<name>.json``: a named token's record (its digest, never the token). A name
+    is lower-case letters, digits and ``._-`` (``functions/access.py``), so it stands in the
+    key as it is, and the keys' order is the names'."""
+    return f"{TOKENS}{name}.json"
+
+
+def name_of_token_record(key: str) -> str:
+    return key.removeprefix(TOKENS).removesuffix(".json")

@@ -150,10 +150,18 @@ class S3Settings(DeclaredSettings):
     customers_bucket: str = setting(
         "crm-customers", "CUSTOMERS_BUCKET", doc="the CRM's customers and its blocks of ids"
     )
+    tokens_bucket: str | None = setting(
+        None,
+        "TOKENS_BUCKET",
+        doc="the named tokens (`billing tokens`), a record each holding its SHA-256 digest,"
+        " never the token: keep the bucket private. Set, both HTTP functions want a bearer"
+        " token; unset, they keep no named tokens (`make up` sets `billing-tokens`)",
+    )
 
     @property
     def all_buckets(self) -> tuple[str, ...]:
-        return (self.bills_bucket, self.jobs_bucket, self.customers_bucket)
+        kept = (self.bills_bucket, self.jobs_bucket, self.customers_bucket)
+        return (*kept, self.tokens_bucket) if self.tokens_bucket else kept
 
     def local_s3_keys(self) -> tuple[str, str]:
         """The keys a local S3 server is started with and its clients sign with: the
@@ -184,14 +192,15 @@ class LogSettings(DeclaredSettings):
 
 @dataclass(frozen=True)
 class TokenSettings(DeclaredSettings):
-    """The bearer token: the one the HTTP functions want, the one a client sends."""
+    """The bearer token of the environment: one the HTTP functions take as an admin's
+    (named `BILLING_TOKEN`), the one a client sends."""
 
     auth_token: str | None = setting(
         None,
         "BILLING_TOKEN",
         secret=True,
-        doc="set: both HTTP functions want `Authorization: Bearer <token>`; unset: no auth"
-        " (`make up` sets one)",
+        doc="set: both HTTP functions want `Authorization: Bearer <token>`, and take this one"
+        " as an admin's; a client sends it. Unset, and TOKENS_BUCKET unset too: no auth",
     )
     auth_token_file: str | None = setting(
         None, "BILLING_TOKEN_FILE", doc="a file holding the token, read when BILLING_TOKEN is unset"

@@ -14,7 +14,7 @@ from functions.context import FunctionContext
 from functions.http.operation import Operation
 from runtime.config import FunctionSettings
 from runtime.services import Services, s3_client
-from tests.unit.harness import NOW, TOKEN, Harness, RecordingPublisher
+from tests.unit.harness import NOW, TOKEN, TOKENS_BUCKET, Harness, RecordingPublisher
 
 # Every answer a handler makes in this tier is validated against its declared type.
 Operation.answers_checked = True
@@ -78,6 +78,10 @@ def harness(
 
 @pytest.fixture
 def guarded(harness: Harness) -> Harness:
-    """The harness with bearer auth on: both functions want ``TOKEN``."""
-    harness.services.settings = replace(harness.services.settings, auth_token=TOKEN)
+    """The harness with bearer auth on: both functions want a token, ``TOKEN`` (the
+    environment's, an admin's) or a named token of the tokens bucket (``TOKENS_BUCKET``)."""
+    harness.s3.create_bucket(Bucket=TOKENS_BUCKET)
+    harness.services.settings = replace(
+        harness.services.settings, auth_token=TOKEN, tokens_bucket=TOKENS_BUCKET
+    )
     return harness

@@ -32,8 +32,10 @@ from runtime.services import Services
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-# The bearer token of the tests that turn auth on (the `guarded` fixture).
+# The bearer token of the tests that turn auth on (the `guarded` fixture), and the bucket
+# of their named tokens.
 TOKEN = "s3cr3t-t0ken-for-tests-only"
+TOKENS_BUCKET = "billing-tokens"
 NOW = datetime(2021, 3, 23, 18, 21, 47, tzinfo=UTC)
 JOHN = Customer("1", "John", "Doe", "Eindhoven", "8179", "2")
 
