@@ -27,6 +27,7 @@ from functions.runs.starter import Coordination
 from functions.runs.status import RunRecords
 from functions.storage import CustomerStore, RunStore, TickPlans
 from functions.storage.bucket import Bucket
+from functions.storage.objects import Objects
 from functions.storage.s3 import S3BillStore, S3RunCancellations, S3RunStore, S3TickPlans
 from functions.storage.s3_customers import S3CustomerStore
 from functions.storage.s3_failures import S3JobFailures
@@ -104,7 +105,9 @@ class Services:
     """What the process of ``role`` needs, built from ``settings`` when first used; ``role``
     names what it publishes (its transactions, its messages' source). ``s3``,
     ``publisher``, ``backlog`` and ``clock`` may be given instead (a test's moto client, a
-    recording publisher, a fixed backlog, a fixed time)."""
+    recording publisher, a fixed backlog, a fixed time). ``buckets`` makes the stores'
+    buckets by name instead of S3 (``functions.storage.memory_bucket.MemoryBuckets``: the
+    buckets in memory); without, each is an S3 ``Bucket`` through ``s3``."""
 
     def __init__(
         self,
@@ -112,6 +115,7 @@ class Services:
         *,
         role: str = "coordinator",
         s3: S3Client | None = None,
+        buckets: Callable[[str], Objects] | None = None,
         publisher: Publisher | None = None,
         backlog: Backlog | None = None,
         clock: Callable[[], datetime] = utc_now,
@@ -119,6 +123,7 @@ class Services:
         self.settings = settings
         self.role = role
         self._s3 = s3
+        self._buckets = buckets
         self._publisher = publisher
         self._backlog = backlog
         self._clock = clock
@@ -153,7 +158,10 @@ class Services:
             clock=self._clock,
         )
 
-    def bucket(self, name: str) -> Bucket:
+    def bucket(self, name: str) -> Objects:
+        """The bucket ``name`` of the stores: the one ``buckets`` makes, or S3's."""
+        if self._buckets is not None:
+            return self._buckets(name)
         return Bucket(self.s3, name)
 
     @cached_property
