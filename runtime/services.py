@@ -29,6 +29,7 @@ from functions.runs.status import RunRecords
 from functions.storage import CustomerStore, RunStore, TickPlans
 from functions.storage.base import TokenStore
 from functions.storage.bucket import Bucket
+from functions.storage.objects import Objects
 from functions.storage.s3 import S3BillStore, S3RunCancellations, S3RunStore, S3TickPlans
 from functions.storage.s3_customers import S3CustomerStore
 from functions.storage.s3_failures import S3JobFailures
@@ -110,7 +111,9 @@ class Services:
     names what it publishes (its transactions, its messages' source). ``s3``,
     ``publisher``, ``backlog``, ``clock`` and ``ticks`` may be given instead (a test's moto
     client, a recording publisher, a fixed backlog, a fixed time, a monotonic clock of its
-    own for the token cache)."""
+    own for the token cache). ``buckets`` makes the stores' buckets by name instead of S3
+    (``functions.storage.memory_bucket.MemoryBuckets``: the buckets in memory); without,
+    each is an S3 ``Bucket`` through ``s3``."""
 
     def __init__(
         self,
@@ -118,6 +121,7 @@ class Services:
         *,
         role: str = "coordinator",
         s3: S3Client | None = None,
+        buckets: Callable[[str], Objects] | None = None,
         publisher: Publisher | None = None,
         backlog: Backlog | None = None,
         clock: Callable[[], datetime] = utc_now,
@@ -126,6 +130,7 @@ class Services:
         self.settings = settings
         self.role = role
         self._s3 = s3
+        self._buckets = buckets
         self._publisher = publisher
         self._backlog = backlog
         self._clock = clock
@@ -161,7 +166,10 @@ class Services:
             clock=self._clock,
         )
 
-    def bucket(self, name: str) -> Bucket:
+    def bucket(self, name: str) -> Objects:
+        """The bucket ``name`` of the stores: the one ``buckets`` makes, or S3's."""
+        if self._buckets is not None:
+            return self._buckets(name)
         return Bucket(self.s3, name)
 
     @cached_property

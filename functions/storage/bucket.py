@@ -1,9 +1,9 @@
 """One S3 bucket through boto3: reads that say "absent" instead of raising, creates that
-refuse to overwrite, and every other error turned into ``StorageUnavailable``."""
+refuse to overwrite, and every other error turned into ``StorageUnavailable``
+(``objects.Objects``, the stores' view of a bucket)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.errors import StorageUnavailable
+from functions.storage.objects import Objects
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -41,7 +42,7 @@ def in_parallel(call: Callable[[T], Any], items: Iterable[T]) -> list[Any]:
     return list(_parallel().map(lambda pair: pair[0].run(call, pair[1]), contexts))
 
 
-class Bucket:
+class Bucket(Objects):
     """One bucket through one boto3 client, with errors turned into ours."""
 
     def __init__(self, client: S3Client, name: str) -> None:
@@ -129,20 +130,6 @@ class Bucket:
                     f"could not delete {len(errors)} object(s) of s3://{self.name}, e.g."
                     f" {first.get('Key')}: {first.get('Code')} {first.get('Message')}"
                 )
-
-    def get_json(self, key: str) -> Mapping[str, Any] | None:
-        body = self.get_bytes(key)
-        return None if body is None else json.loads(body)
-
-    def put_json(
-        self,
-        key: str,
-        value: Mapping[str, Any],
-        *,
-        only_if_absent: bool = False,
-    ) -> str | None:
-        body = json.dumps(value, separators=(",", ":")).encode()
-        return self.put_bytes(key, body, "application/json", only_if_absent=only_if_absent)
 
     def objects(self, prefix: str = "") -> Iterator[tuple[str, datetime, int]]:
         """Each object's key, last-modified time and size, in key order."""

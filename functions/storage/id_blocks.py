@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection, Iterator
 from datetime import UTC, datetime
 
 from functions.storage import keys
-from functions.storage.bucket import Bucket
+from functions.storage.objects import Objects
 
 BLOCK_SIZE = 100
 # An id given by hand (an import) below this moves new ids past it; one at or above does
@@ -29,7 +29,7 @@ class IdBlocks:
     """The numeric ids this process hands out, a reserved block at a time."""
 
     def __init__(
-        self, bucket: Bucket, first_free: Callable[[], int], size: int = BLOCK_SIZE
+        self, bucket: Objects, first_free: Callable[[], int], size: int = BLOCK_SIZE
     ) -> None:
         """``first_free``: the lowest free id above those taken in order from 1; asked only
         when the bucket has no note of a block yet (a CRM that never reserved one)."""

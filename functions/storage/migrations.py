@@ -8,13 +8,14 @@ import logging
 
 from functions.storage import keys, records
 from functions.storage.base import CustomerStore, JobBatchWriter
-from functions.storage.bucket import Bucket, in_parallel
+from functions.storage.bucket import in_parallel
+from functions.storage.objects import Objects
 from functions.wire.messages import Customer
 
 log = logging.getLogger(__name__)
 
 
-def adopt_legacy_pending_jobs(jobs: Bucket, writer: JobBatchWriter) -> int:
+def adopt_legacy_pending_jobs(jobs: Objects, writer: JobBatchWriter) -> int:
     """Jobs kept one object each (``pending/<workflow>.json``, before the batches) go into
     a batch object of their own; how many moved. Their answers may have found no job
     meanwhile, so the sweep asks again when due."""
@@ -29,7 +30,7 @@ def adopt_legacy_pending_jobs(jobs: Bucket, writer: JobBatchWriter) -> int:
     return len(legacy)
 
 
-def move_legacy_customers(bucket: Bucket, customers: CustomerStore) -> int:
+def move_legacy_customers(bucket: Objects, customers: CustomerStore) -> int:
     """Customers kept as ``customers/<id>.json`` (before the listing pages) go to their key
     in id order; how many moved. A customer already at its new key keeps what it has there."""
     legacy = list(bucket.files(keys.CUSTOMERS))
@@ -46,7 +47,7 @@ def move_legacy_customers(bucket: Bucket, customers: CustomerStore) -> int:
     return len(legacy)
 
 
-def index_customer_names(bucket: Bucket, customers: CustomerStore) -> int:
+def index_customer_names(bucket: Objects, customers: CustomerStore) -> int:
     """Name keys for customers stored before the name search, once (``NAMES_INDEXED``
     marks it done); how many customers were indexed."""
     if bucket.metadata(keys.NAMES_INDEXED) is not None:

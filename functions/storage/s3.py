@@ -22,7 +22,8 @@ from functions.storage.base import (
     Page,
     StoredBill,
 )
-from functions.storage.bucket import Bucket, in_parallel
+from functions.storage.bucket import in_parallel
+from functions.storage.objects import Objects
 from functions.storage.run_records import (
     IdempotencyRecord,
     RetrySlot,
@@ -38,7 +39,7 @@ from functions.wire.identifiers import RunId, WorkflowId
 class S3RunStore(RunStore):
     """``keys.run_record`` and ``keys.idempotency_claim``."""
 
-    def __init__(self, bucket: Bucket) -> None:
+    def __init__(self, bucket: Objects) -> None:
         self.bucket = bucket
 
     def claim(self, idempotency_key: str, record: IdempotencyRecord) -> IdempotencyRecord:
@@ -97,7 +98,7 @@ class S3TickPlans(TickPlans):
     """``keys.tick_page``: a page of a tick, created once; ``keys.idempotency_claim`` of
     ``schedule:<tick>:0``: how versions before the plans marked a tick they started."""
 
-    def __init__(self, bucket: Bucket) -> None:
+    def __init__(self, bucket: Objects) -> None:
         self.bucket = bucket
 
     def page(self, tick: str, number: int) -> TickPage | None:
@@ -128,7 +129,7 @@ class S3RunCancellations(RunCancellations):
     batch, nor for ``fresh_for_s`` after (so a bill costs nothing for it, whatever the size
     of the batches): a bill may be written that long, plus a batch, after the cancel."""
 
-    def __init__(self, bucket: Bucket, fresh_for_s: float = 1.0) -> None:
+    def __init__(self, bucket: Objects, fresh_for_s: float = 1.0) -> None:
         self.bucket = bucket
         self.fresh_for_s = fresh_for_s
         self._lock = threading.Lock()
@@ -197,7 +198,7 @@ class S3RunCancellations(RunCancellations):
 class S3BillStore(BillStore):
     """One object per bill, under its run's prefix; metadata say whose and when."""
 
-    def __init__(self, bucket: Bucket) -> None:
+    def __init__(self, bucket: Objects) -> None:
         self.bucket = bucket
 
     def create(self, name: str, text: str, workflow_id: WorkflowId, billed_at: str) -> bool:

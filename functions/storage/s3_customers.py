@@ -13,8 +13,9 @@ from typing import TypeVar
 from functions.errors import StorageUnavailable
 from functions.storage import keys
 from functions.storage.base import CustomerStore, Page
-from functions.storage.bucket import Bucket, in_parallel
+from functions.storage.bucket import in_parallel
 from functions.storage.id_blocks import IdBlocks
+from functions.storage.objects import Objects
 from functions.wire.messages import Customer
 
 # Ids found taken in a row before the rest of a block is given up; blocks given up before
@@ -35,7 +36,7 @@ class S3CustomerStore(CustomerStore):
     prefix is cheap on any S3 server (one on a file system reads every object a prefix
     matches, which for ``customers/`` is all)."""
 
-    def __init__(self, bucket: Bucket) -> None:
+    def __init__(self, bucket: Objects) -> None:
         self.bucket = bucket
         self.ids = IdBlocks(bucket, self._first_free)
 

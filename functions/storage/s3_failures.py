@@ -8,12 +8,12 @@ from collections.abc import Sequence
 
 from functions.storage import keys, records
 from functions.storage.base import Failure, Job, JobFailures
-from functions.storage.bucket import Bucket
+from functions.storage.objects import Objects
 from functions.wire.identifiers import WorkflowId
 
 
 class S3JobFailures(JobFailures):
-    def __init__(self, bucket: Bucket) -> None:
+    def __init__(self, bucket: Objects) -> None:
         self.bucket = bucket
 
     def record(self, job: Job, reason: str, at: str) -> None:

@@ -14,8 +14,8 @@ from typing import Any
 
 from functions.storage import keys, records
 from functions.storage.base import AnswerJobFinder, Job
-from functions.storage.bucket import Bucket
 from functions.storage.job_index import JobIndex
+from functions.storage.objects import Objects
 from functions.wire.identifiers import WorkflowId
 
 
@@ -25,7 +25,7 @@ def listed_jobs(stored: Mapping[str, Any] | None) -> list[Job]:
 
 
 class S3AnswerJobFinder(AnswerJobFinder):
-    def __init__(self, bucket: Bucket) -> None:
+    def __init__(self, bucket: Objects) -> None:
         self.bucket = bucket
         self._refreshing = threading.Lock()
         self._index = JobIndex()

@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterable, Iterator
 from functions.log_context import about_workflow
 from functions.storage import keys, records
 from functions.storage.base import Job, JobBatchWriter
-from functions.storage.bucket import Bucket
+from functions.storage.objects import Objects
 
 log = logging.getLogger(__name__)
 
 
 class S3JobBatchWriter(JobBatchWriter):
-    def __init__(self, bucket: Bucket) -> None:
+    def __init__(self, bucket: Objects) -> None:
         self.bucket = bucket
         self._lock = threading.Lock()
         self._held: list[Job] | None = None

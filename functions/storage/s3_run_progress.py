@@ -12,7 +12,7 @@ from collections import OrderedDict
 
 from functions.storage import keys
 from functions.storage.base import RunProgress
-from functions.storage.bucket import Bucket
+from functions.storage.objects import Objects
 from functions.storage.s3_job_finder import listed_jobs
 
 # Runs whose batch objects are kept read, the least recently asked about forgotten first.
@@ -20,7 +20,7 @@ MAX_RUNS_KEPT = 100
 
 
 class S3RunProgress(RunProgress):
-    def __init__(self, bucket: Bucket) -> None:
+    def __init__(self, bucket: Objects) -> None:
         self.bucket = bucket
         self._lock = threading.Lock()
         # run -> batch object -> the workflow keys it lists

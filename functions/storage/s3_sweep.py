@@ -13,7 +13,7 @@ from datetime import datetime
 
 from functions.storage import keys, records
 from functions.storage.base import Job, JobFailures, OverdueJobSweep
-from functions.storage.bucket import Bucket
+from functions.storage.objects import Objects
 from functions.storage.s3_job_finder import listed_jobs
 
 Asked = dict[str, list[tuple[int, str, datetime]]]  # workflow key -> [(attempt, key, time)]
@@ -22,7 +22,7 @@ Asked = dict[str, list[tuple[int, str, datetime]]]  # workflow key -> [(attempt,
 class S3OverdueJobSweep(OverdueJobSweep):
     FEW_ENOUGH_TO_READ = 20  # open jobs of a run whose bills the sweep reads one by one
 
-    def __init__(self, jobs: Bucket, bills: Bucket, failures: JobFailures) -> None:
+    def __init__(self, jobs: Objects, bills: Objects, failures: JobFailures) -> None:
         self.jobs = jobs
         self.bills = bills
         self.failures = failures

@@ -1,4 +1,7 @@
-"""Unit tier: no network. S3 is moto's in-process mock."""
+"""Unit tier: no network. The stores keep their objects in memory (``MemoryBucket``):
+``context``, ``harness`` and ``guarded``. The tests that need S3 itself (its faults, its
+request counts, the S3 adapters) take the same on moto's in-process mock: ``s3_context``,
+``s3_harness``, and ``s3`` the client."""
 
 from __future__ import annotations
 
@@ -12,9 +15,10 @@ from moto import mock_aws
 import runtime.http
 from functions.context import FunctionContext
 from functions.http.operation import Operation
+from functions.storage.memory_bucket import MemoryBuckets
 from runtime.config import FunctionSettings
 from runtime.services import Services, s3_client
-from tests.unit.harness import NOW, TOKEN, TOKENS_BUCKET, Harness, RecordingPublisher
+from tests.unit.harness import NOW, TOKEN, TOKENS_BUCKET, Harness, RecordingPublisher, S3Harness
 
 # Every answer a handler makes in this tier is validated against its declared type.
 Operation.answers_checked = True
@@ -61,27 +65,61 @@ def s3(_s3_client: S3Client, unit_settings: FunctionSettings) -> Iterator[S3Clie
 
 
 @pytest.fixture
-def context(s3: S3Client, unit_settings: FunctionSettings) -> FunctionContext:
+def buckets() -> MemoryBuckets:
+    """The test's buckets in memory, empty: every ``Services`` given them shares them."""
+    return MemoryBuckets()
+
+
+@pytest.fixture
+def context(buckets: MemoryBuckets, unit_settings: FunctionSettings) -> FunctionContext:
+    """The functions' stores, in memory."""
+    return replace(Services(unit_settings, buckets=buckets).context, clock=lambda: NOW)
+
+
+@pytest.fixture
+def s3_context(s3: S3Client, unit_settings: FunctionSettings) -> FunctionContext:
+    """The functions' stores, on moto."""
     return replace(Services(unit_settings, s3=s3).context, clock=lambda: NOW)
 
 
 @pytest.fixture
 def harness(
-    s3: S3Client, unit_settings: FunctionSettings, monkeypatch: pytest.MonkeyPatch
+    buckets: MemoryBuckets, unit_settings: FunctionSettings, monkeypatch: pytest.MonkeyPatch
 ) -> Harness:
+    """The HTTP functions, as functions-framework loads them, on buckets in memory and a
+    recorder."""
+    publisher = RecordingPublisher()
+    services = Services(unit_settings, buckets=buckets, publisher=publisher)
+    monkeypatch.setattr(runtime.http, "_services", services)
+    return Harness(services, publisher)
+
+
+@pytest.fixture
+def s3_harness(
+    s3: S3Client, unit_settings: FunctionSettings, monkeypatch: pytest.MonkeyPatch
+) -> S3Harness:
     """The HTTP functions, as functions-framework loads them, on moto and a recorder."""
     publisher = RecordingPublisher()
     services = Services(unit_settings, s3=s3, publisher=publisher)
     monkeypatch.setattr(runtime.http, "_services", services)
-    return Harness(services, publisher, s3)
+    return S3Harness(services, publisher, s3)
 
 
 @pytest.fixture
 def guarded(harness: Harness) -> Harness:
     """The harness with bearer auth on: both functions want a token, ``TOKEN`` (the
     environment's, an admin's) or a named token of the tokens bucket (``TOKENS_BUCKET``)."""
-    harness.s3.create_bucket(Bucket=TOKENS_BUCKET)
     harness.services.settings = replace(
         harness.services.settings, auth_token=TOKEN, tokens_bucket=TOKENS_BUCKET
     )
     return harness
+
+
+@pytest.fixture
+def s3_guarded(s3_harness: S3Harness) -> S3Harness:
+    """``guarded`` on moto: for what counts S3's requests or makes them fail."""
+    s3_harness.s3.create_bucket(Bucket=TOKENS_BUCKET)
+    s3_harness.services.settings = replace(
+        s3_harness.services.settings, auth_token=TOKEN, tokens_bucket=TOKENS_BUCKET
+    )
+    return s3_harness

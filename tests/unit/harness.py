@@ -23,6 +23,7 @@ from functions.errors import PublishFailed
 from functions.storage import StoredBill
 from functions.storage.bucket import Bucket
 from functions.storage.keys import bill_name
+from functions.storage.objects import Objects
 from functions.wire.identifiers import WorkflowId
 from functions.wire.messages import Customer, Outgoing, WorkflowMessage
 from runtime.config import REPO
@@ -158,10 +159,22 @@ class QuietBacklog:
 
 @dataclass
 class Harness:
-    """The HTTP functions' services on moto, with the publisher they publish to."""
+    """The HTTP functions' services, with the publisher they publish to; their buckets in
+    memory (the ``harness`` fixture) or on moto (``S3Harness``)."""
 
     services: Services
     publisher: RecordingPublisher
+
+    def bucket(self, name: str) -> Objects:
+        """The bucket ``name`` the services use: another ``Services`` given
+        ``buckets=harness.bucket`` shares the harness's objects."""
+        return self.services.bucket(name)
+
+
+@dataclass
+class S3Harness(Harness):
+    """The harness on moto, with the S3 client the services use (``s3_harness``)."""
+
     s3: S3Client
 
     def bucket(self, name: str) -> Bucket:
@@ -220,5 +233,7 @@ class WritingInPlace(Services):
 
 def seeding(harness: Harness) -> FunctionContext:
     """The functions' stores on the harness's buckets, writing in place: what a test writes
-    through them costs no request."""
-    return WritingInPlace(harness.services.settings, s3=harness.s3).context
+    through them costs no request (in memory, nothing does)."""
+    if isinstance(harness, S3Harness):
+        return WritingInPlace(harness.services.settings, s3=harness.s3).context
+    return Services(harness.services.settings, buckets=harness.bucket).context

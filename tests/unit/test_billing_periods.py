@@ -12,6 +12,7 @@ from functions.wire.identifiers import WorkflowId
 from tests.unit.harness import (
     JOHN,
     Harness,
+    S3Harness,
     client,
     s3_requests,
     seeding,
@@ -271,10 +272,10 @@ def test_asking_for_books_that_cannot_be_is_a_400(
     assert complaint in response.get_json()["detail"]
 
 
-def test_a_page_of_the_books_costs_the_page(harness: Harness) -> None:
+def test_a_page_of_the_books_costs_the_page(s3_harness: S3Harness) -> None:
     """A page of 100 of 1,000 customers: a HEAD and a read each, and the CRM's listings of
     the ids it spans (a folder of each length, a shard); the totals, listings alone."""
-    context = seeding(harness)
+    context = seeding(s3_harness)
     customers = context.customers
     for n in range(1, 1001):
         customers.put(JOHN.__class__(str(n), "F", "L", "C", "1", "1"))
@@ -292,11 +293,11 @@ def test_a_page_of_the_books_costs_the_page(harness: Harness) -> None:
 
 
 def test_rerunning_a_fully_billed_period_publishes_nothing_at_a_listing_per_thousand(
-    harness: Harness,
+    s3_harness: S3Harness,
 ) -> None:
     """2,000 customers billed in the period: a run of them again costs a listing of the
     span of their bills (a request per 1,000) and its record's writes."""
-    context = seeding(harness)
+    context = seeding(s3_harness)
     customers = [str(n) for n in range(1, 2001)]
     for customer in customers:
         wid = WorkflowId(f"run-20261101T000000-0000000a-{customer}")
@@ -304,19 +305,19 @@ def test_rerunning_a_fully_billed_period_publishes_nothing_at_a_listing_per_thou
     before = s3_requests()
     run = start(customers)
     cost = s3_requests() - before
-    assert run["workflows"] == [] and harness.publisher.published == []
+    assert run["workflows"] == [] and s3_harness.publisher.published == []
     assert len(run["billedBefore"]) == 2000
     assert cost <= 15 * 2, f"{cost} S3 requests for 2,000 customers"
 
 
 def test_a_run_of_a_period_costs_the_least_of_its_bills_read_and_the_period_listed(
-    harness: Harness,
+    s3_harness: S3Harness,
 ) -> None:
     """The period holds 4,000 other runs' bills (customers 1,000 to 4,999). Their names
     interleave with the run's in S3's order ("customer-bill-1.txt" < "...-1000.txt" <
     "...-101.txt"): a listing of the span, 5 requests, costs least for 999 customers, a
     HEAD each for a few, and the listing stops for HEADs once those cost less."""
-    context = seeding(harness)
+    context = seeding(s3_harness)
     for n in range(1000, 5000):
         wid = WorkflowId(f"run-20261101T000000-0000000a-{n}")
         context.bills.create(f"{PERIOD}/customer-bill-{n}.txt", "a bill", wid, "t")

@@ -18,7 +18,7 @@ from cli.run_plans import Command
 from functions.storage import Job
 from tests.helpers.cli import InProcessApi, billing_in_process
 from tests.helpers.lab import ADA
-from tests.unit.harness import Harness, client
+from tests.unit.harness import Harness, S3Harness, client
 from tests.unit.runs_by_hand import bill_every_published, published_workflows
 
 
@@ -32,6 +32,14 @@ def state(tmp_path: Path) -> Path:
 def stack(harness: Harness, state: Path, monkeypatch: pytest.MonkeyPatch) -> InProcessApi:
     harness.services.seeded_customers()
     return billing_in_process(monkeypatch, client, harness.publisher, state)
+
+
+@pytest.fixture
+def s3_stack(s3_harness: S3Harness, state: Path, monkeypatch: pytest.MonkeyPatch) -> InProcessApi:
+    """The stack on moto: for a command that reads the bills, which the CLI lists through
+    an S3 client of its own (``cli/api.py``), not through the functions."""
+    s3_harness.services.seeded_customers()
+    return billing_in_process(monkeypatch, client, s3_harness.publisher, state)
 
 
 def bill_what_was_published(harness: Harness) -> None:
@@ -55,29 +63,29 @@ def test_a_run_of_a_period_sends_it_and_says_who_was_billed_in_it_already(
 
 
 def test_unbilled_bills_exactly_the_customers_with_no_bill_in_the_period(
-    stack: InProcessApi, harness: Harness, capsys: pytest.CaptureFixture[str]
+    s3_stack: InProcessApi, s3_harness: S3Harness, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["run", "1", "3", "--period", "2026-11"]) == 0
     assert main(["run", "5", "--period", "2026-10"]) == 0  # billed, but in another period
-    bill_what_was_published(harness)
+    bill_what_was_published(s3_harness)
     assert main(["run", "2", "--period", "2026-11"]) == 0
-    failed = published_workflows(harness)[-1].workflow_id
+    failed = published_workflows(s3_harness)[-1].workflow_id
     job = Job(failed, "2", "t", "t", period="2026-11")
-    harness.services.context.failures.record(job, "no answer", "t")  # failed: still no bill
+    s3_harness.services.context.failures.record(job, "no answer", "t")  # failed: still no bill
     capsys.readouterr()
     assert main(["run", "--period", "2026-11", "--unbilled"]) == 0
-    assert stack.posted()[3:] == [["2", "4", "5"], ["6", "7", "8"]]
+    assert s3_stack.posted()[3:] == [["2", "4", "5"], ["6", "7", "8"]]
     assert capsys.readouterr().out.startswith(
         "6 of the CRM's 8 customer(s) have no bill in 2026-11\n"
     )
 
-    bill_what_was_published(harness)
+    bill_what_was_published(s3_harness)
     assert main(["run", "--period", "2026-11", "--unbilled"]) == 0
     assert (
         capsys.readouterr().out
         == "every customer of the CRM is billed in 2026-11; nothing to bill\n"
     )
-    assert len(stack.posts) == 5
+    assert len(s3_stack.posts) == 5
 
 
 @pytest.mark.parametrize(
@@ -286,20 +294,20 @@ def test_a_plan_begun_a_day_ago_is_finished_only_when_asked(
 
 
 def test_unbilled_run_again_after_a_503_bills_a_customer_added_since(
-    stack: InProcessApi, harness: Harness
+    s3_stack: InProcessApi, s3_harness: S3Harness
 ) -> None:
     """The command promises every customer with no bill in the period: finishing the
     plan a 503 stopped is not enough when the CRM has grown since."""
-    stack.refused = {2}
+    s3_stack.refused = {2}
     assert main(["run", "--period", "2026-11", "--unbilled"]) == 2
-    stack.refused = set()
-    bill_what_was_published(harness)
+    s3_stack.refused = set()
+    bill_what_was_published(s3_harness)
     created = client("crm").post(
         "/customers", json={**ADA, "connectionId": "1", "connectionMandate": "1"}
     )
     assert main(["run", "--period", "2026-11", "--unbilled"]) == 0
-    bill_what_was_published(harness)
-    names = harness.services.context.bills.names("2026-11/")
+    bill_what_was_published(s3_harness)
+    names = s3_harness.services.context.bills.names("2026-11/")
     billed = {name.split("customer-bill-")[1].removesuffix(".txt") for name in names}
     assert created.get_json()["customerId"] in billed
     assert len(billed) == 9

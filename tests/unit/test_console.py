@@ -18,7 +18,15 @@ from functions.storage.keys import bill_name
 from functions.wire.identifiers import WorkflowId
 from runtime.aws_lambda.http import HttpAdapter
 from runtime.http_function import HttpFunction
-from tests.unit.harness import TOKEN, Harness, client, function_url_event, s3_requests, start_run
+from tests.unit.harness import (
+    TOKEN,
+    Harness,
+    S3Harness,
+    client,
+    function_url_event,
+    s3_requests,
+    start_run,
+)
 
 CONSOLE = "http://127.0.0.1:3007"  # the coordinator's origin, as CONSOLE_ORIGINS has it
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -195,8 +203,8 @@ def test_a_bill_is_read_as_the_bill_object_holds_it(harness: Harness) -> None:
     assert coordinator.get("/runs/nope/bills/1").status_code == 400
 
 
-def test_a_runs_customers_come_a_page_at_a_time(harness: Harness) -> None:
-    context = harness.services.context
+def test_a_runs_customers_come_a_page_at_a_time(s3_harness: S3Harness) -> None:
+    context = s3_harness.services.context
     run = start_run([str(n) for n in range(1, 8)])
     for number in (2, 5, 6):
         workflow = run["workflows"][number - 1]

@@ -14,19 +14,19 @@ from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
 from cli.batches import import_requests
 from functions.storage import CustomerStore, keys
-from functions.storage.bucket import Bucket
 from functions.storage.migrations import move_legacy_customers
+from functions.storage.objects import Objects
 from functions.storage.s3_customers import S3CustomerStore
 from functions.wire.messages import Customer
 from tests.helpers.lab import ADA
-from tests.unit.harness import Harness, client, s3_requests, seeding
+from tests.unit.harness import Harness, S3Harness, client, s3_requests, seeding
 
 
 def synthetic(count: int, start: int = 1) -> list[Customer]:
     return [Customer(str(n), "F", "L", "C", "1", "0") for n in range(start, start + count)]
 
 
-def customers_bucket(harness: Harness) -> Bucket:
+def customers_bucket(harness: Harness) -> Objects:
     return harness.bucket(harness.services.settings.customers_bucket)
 
 
@@ -35,12 +35,12 @@ def new_store(harness: Harness) -> S3CustomerStore:
     return S3CustomerStore(customers_bucket(harness))
 
 
-def test_a_create_costs_the_same_whatever_the_crm_holds(harness: Harness) -> None:
+def test_a_create_costs_the_same_whatever_the_crm_holds(s3_harness: S3Harness) -> None:
     crm = client("crm")
     assert crm.post("/customers", json=ADA).get_json()["customerId"] == "9"  # reserves a block
     costs = []
     for extra in (0, 1100):
-        seeding(harness).customers.put_all(synthetic(extra, start=10_000))
+        seeding(s3_harness).customers.put_all(synthetic(extra, start=10_000))
         before = s3_requests()
         assert crm.post("/customers", json=ADA).status_code == 201
         costs.append(s3_requests() - before)
@@ -120,10 +120,10 @@ def test_customers_are_listed_in_id_order_a_page_at_a_time(harness: Harness) -> 
     assert len(crm.get("/").get_json()) == 29  # a page of 100 by default
 
 
-def test_a_page_costs_the_page_not_the_crm(harness: Harness) -> None:
+def test_a_page_costs_the_page_not_the_crm(s3_harness: S3Harness) -> None:
     crm = client("crm")
     crm.get("/?customerId=1")
-    seeding(harness).customers.put_all(synthetic(1100, start=9))
+    seeding(s3_harness).customers.put_all(synthetic(1100, start=9))
     before = s3_requests()
     assert len(crm.get("/?limit=20&after=500").get_json()) == 20
     # The folders of the ids' lengths and of the shards of 3 digits, the shard's keys
@@ -134,9 +134,9 @@ def test_a_page_costs_the_page_not_the_crm(harness: Harness) -> None:
     assert ids.headers["Link"] == '</customer-ids?after=1000&limit=1000>; rel="next"'
 
 
-def test_every_id_is_enumerated_at_about_one_request_per_thousand(harness: Harness) -> None:
-    store = harness.services.context.customers
-    seeding(harness).customers.put_all(synthetic(2100, start=10_000))
+def test_every_id_is_enumerated_at_about_one_request_per_thousand(s3_harness: S3Harness) -> None:
+    store = s3_harness.services.context.customers
+    seeding(s3_harness).customers.put_all(synthetic(2100, start=10_000))
     before = s3_requests()
     page = store.id_page("", 10_000)
     # Two folder listings (the ids' lengths, then the shards of 5 digits), and one listing
@@ -221,7 +221,9 @@ def test_customers_kept_before_the_ordered_keys_are_moved(harness: Harness) -> N
     assert move_legacy_customers(bucket, store) == 0
 
 
-def test_an_import_that_failed_midway_is_finished_by_sending_it_again(harness: Harness) -> None:
+def test_an_import_that_failed_midway_is_finished_by_sending_it_again(
+    s3_harness: S3Harness,
+) -> None:
     crm = client("crm")
     crm.get("/?customerId=1")
     items = [ADA | {"customerId": "7"}, ADA | {"city": "Gouda"}, ADA | {"city": "Breda"}]
@@ -234,9 +236,9 @@ def test_an_import_that_failed_midway_is_finished_by_sending_it_again(harness: H
             if writes == 6:
                 raise EndpointConnectionError(endpoint_url="http://moto")
 
-    harness.s3.meta.events.register("before-call.s3", fail_the_sixth_write)
+    s3_harness.s3.meta.events.register("before-call.s3", fail_the_sixth_write)
     failed = crm.post("/customers", json=items)
-    harness.s3.meta.events.unregister("before-call.s3", fail_the_sixth_write)
+    s3_harness.s3.meta.events.unregister("before-call.s3", fail_the_sixth_write)
     assert failed.status_code == 503
     assert "the import is written in part" in failed.get_json()["detail"]
     assert "send the same request again to finish it" in failed.get_json()["detail"]
@@ -252,7 +254,7 @@ def test_an_import_that_failed_midway_is_finished_by_sending_it_again(harness: H
     assert crm.post("/customers", json=items).get_json() == stored, "asked again: the same"
 
 
-def test_an_import_that_could_not_begin_says_nothing_was_imported(harness: Harness) -> None:
+def test_an_import_that_could_not_begin_says_nothing_was_imported(s3_harness: S3Harness) -> None:
     crm = client("crm")
     crm.get("/?customerId=1")
 
@@ -260,15 +262,15 @@ def test_an_import_that_could_not_begin_says_nothing_was_imported(harness: Harne
         if model.name == "GetObject":
             raise EndpointConnectionError(endpoint_url="http://moto")
 
-    harness.s3.meta.events.register("before-call.s3", refuse)
+    s3_harness.s3.meta.events.register("before-call.s3", refuse)
     failed = crm.post("/customers", json=[ADA])
-    harness.s3.meta.events.unregister("before-call.s3", refuse)
+    s3_harness.s3.meta.events.unregister("before-call.s3", refuse)
     assert failed.status_code == 503
     assert failed.get_json()["detail"].startswith("nothing was imported")
 
 
 def test_a_create_whose_answer_was_lost_stores_the_customer_once(
-    harness: Harness,
+    s3_harness: S3Harness,
 ) -> None:
     """Once: the customer's create (If-None-Match) reaches S3, its answer is
     lost (a read timeout, a 500 after the write); botocore tries it again, S3 answers
@@ -299,10 +301,10 @@ def test_a_create_whose_answer_was_lost_stores_the_customer_once(
         lost.append(key)
         raise ReadTimeoutError(endpoint_url=request.url)  # ... and its answer never came
 
-    harness.s3.meta.events.register("before-parameter-build.s3.PutObject", keep_body)
-    harness.s3.meta.events.register("before-send.s3.PutObject", store_then_lose_the_answer)
+    s3_harness.s3.meta.events.register("before-parameter-build.s3.PutObject", keep_body)
+    s3_harness.s3.meta.events.register("before-send.s3.PutObject", store_then_lose_the_answer)
     created = crm.post("/customers", json=ADA)
-    harness.s3.meta.events.unregister("before-send.s3.PutObject", store_then_lose_the_answer)
+    s3_harness.s3.meta.events.unregister("before-send.s3.PutObject", store_then_lose_the_answer)
     assert lost, "the create's answer was lost"
     assert created.status_code == 201
     listed = crm.get("/?limit=500")
@@ -337,7 +339,7 @@ def test_a_finished_import_sent_again_after_an_update_says_so_and_stores_nothing
 
 
 def test_a_list_sent_again_after_another_took_its_new_id_stores_its_given_customers_as_sent(
-    harness: Harness,
+    s3_harness: S3Harness,
 ) -> None:
     """A list failed before writing any customer, its new one's id fixed; another import
     then names that id. Sent again, the list answers 409 and leaves that customer as the
@@ -351,9 +353,9 @@ def test_a_list_sent_again_after_another_took_its_new_id_stores_its_given_custom
         if params["Key"].startswith("customers/"):
             raise EndpointConnectionError(endpoint_url="http://moto")
 
-    harness.s3.meta.events.register("provide-client-params.s3.PutObject", fail_customer_writes)
+    s3_harness.s3.meta.events.register("provide-client-params.s3.PutObject", fail_customer_writes)
     assert crm.post("/customers", json=first).status_code == 503
-    harness.s3.meta.events.unregister("provide-client-params.s3.PutObject", fail_customer_writes)
+    s3_harness.s3.meta.events.unregister("provide-client-params.s3.PutObject", fail_customer_writes)
     # New ids are handed out in order: the one before the next is the one the list fixed.
     next_id = int(crm.post("/customers", json=ADA).get_json()["customerId"])
     taken = str(next_id - 1)

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from functions.storage.bucket import Bucket
 from functions.storage.migrations import index_customer_names
 from functions.wire.messages import Customer
-from tests.unit.harness import Harness, client, s3_requests
+from tests.unit.harness import Harness, S3Harness, client, s3_requests
 
 
 def named(customer_id: str, first: str, last: str) -> Customer:
@@ -39,10 +38,10 @@ def test_a_customer_is_found_by_the_start_of_either_name_in_any_case(harness: Ha
     assert found("name=van") == [new_id]
 
 
-def test_a_search_is_paged_and_a_page_costs_a_listing_and_its_reads(harness: Harness) -> None:
+def test_a_search_is_paged_and_a_page_costs_a_listing_and_its_reads(s3_harness: S3Harness) -> None:
     crm = client("crm")
     crm.get("/?customerId=1")
-    customers = harness.services.context.customers
+    customers = s3_harness.services.context.customers
     customers.put_all([named(str(n), f"Smith{n:02d}", "Brown") for n in range(10, 40)])
     before = s3_requests()
     first = crm.get("/customer-search?name=smith&limit=10")
@@ -86,7 +85,7 @@ def test_a_bad_search_says_what_is_wrong(harness: Harness, query: str, complaint
 
 def test_customers_stored_before_the_search_are_indexed_once(harness: Harness) -> None:
     settings = harness.services.settings
-    bucket = Bucket(harness.s3, settings.customers_bucket)
+    bucket = harness.bucket(settings.customers_bucket)
     for customer in [named("1", "Ada", "Lovelace"), named("2", "Alan", "Turing")]:
         bucket.put_json(f"customers/01/_/{customer.customer_id}.json", customer.to_wire())
     assert found("name=turing") == []  # the CRM seeds the other six, indexed

@@ -1,4 +1,4 @@
-"""The three Kafka-triggered functions against S3 stores on moto."""
+"""The three Kafka-triggered functions against the S3 stores, their buckets in memory."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def test_engine_start_saves_a_pending_job_and_asks_about_the_customer(
 
 
 def test_a_redelivered_workflow_is_asked_again_but_never_billed_twice(
-    s3: object, context: FunctionContext
+    context: FunctionContext,
 ) -> None:
     engine_start(workflow(), context)
     assert len(engine_start(workflow(), context)) == 1
@@ -80,9 +80,7 @@ def test_crm_skips_other_question_categories(context: FunctionContext) -> None:
     assert crm_answer(question, context) == []
 
 
-def test_engine_complete_writes_the_bill_and_completes_the_job(
-    s3: object, context: FunctionContext
-) -> None:
+def test_engine_complete_writes_the_bill_and_completes_the_job(context: FunctionContext) -> None:
     engine_start(workflow("run-a-1"), context)
     assert engine_complete(Answer(WorkflowId("run-a-1"), JOHN), context) == []
     name = bill_name("1", WorkflowId("run-a-1"))
@@ -92,7 +90,7 @@ def test_engine_complete_writes_the_bill_and_completes_the_job(
     assert context.failures.get(WorkflowId("run-a-1")) is None
 
 
-def test_duplicate_answer_never_rewrites_the_bill(s3: object, context: FunctionContext) -> None:
+def test_duplicate_answer_never_rewrites_the_bill(context: FunctionContext) -> None:
     engine_start(workflow("run-a-1"), context)
     engine_complete(Answer(WorkflowId("run-a-1"), JOHN), context)
     name = bill_name("1", WorkflowId("run-a-1"))
@@ -103,7 +101,7 @@ def test_duplicate_answer_never_rewrites_the_bill(s3: object, context: FunctionC
 
 
 def test_bill_written_before_a_crash_is_kept_when_the_answer_comes_again(
-    s3: object, context: FunctionContext
+    context: FunctionContext,
 ) -> None:
     engine_start(workflow("run-a-1"), context)
     name = bill_name("1", WorkflowId("run-a-1"))

@@ -8,7 +8,7 @@ import pytest
 
 from functions.http.web import MAX_BODY_BYTES
 from functions.wire.messages import Stream, WorkflowMessage, encode
-from tests.unit.harness import Harness, client
+from tests.unit.harness import Harness, S3Harness, client
 
 
 def test_coordinator_publishes_one_lab_workflow_per_customer(harness: Harness) -> None:
@@ -105,15 +105,15 @@ def test_coordinator_answers_503_when_kafka_does_not_acknowledge(harness: Harnes
     assert "none was published" in response.get_json()["detail"]
 
 
-def test_a_run_that_cannot_be_recorded_is_not_published(harness: Harness) -> None:
+def test_a_run_that_cannot_be_recorded_is_not_published(s3_harness: S3Harness) -> None:
     """The run's record is saved while its workflows are on their way to Kafka; no
     workflow may be read without its run."""
-    jobs_bucket = harness.services.settings.jobs_bucket
-    harness.s3.delete_bucket(Bucket=jobs_bucket)
+    jobs_bucket = s3_harness.services.settings.jobs_bucket
+    s3_harness.s3.delete_bucket(Bucket=jobs_bucket)
     response = client("coordinator").post("/", json={"customerIdentifiers": ["1"]})
     assert response.status_code == 503
     assert f"S3 bucket {jobs_bucket!r} does not exist" in response.get_json()["detail"]
-    assert harness.publisher.published == []
+    assert s3_harness.publisher.published == []
 
 
 def test_an_idempotency_key_returns_the_first_run_instead_of_a_second(
@@ -241,7 +241,7 @@ def test_crm_wants_json_for_its_posts(harness: Harness) -> None:
     assert response.status_code == 415
 
 
-def test_both_http_functions_serve_their_metrics(harness: Harness) -> None:
+def test_both_http_functions_serve_their_metrics(s3_harness: S3Harness) -> None:
     client("crm").get("/?customerId=1")
     for target in ("coordinator", "crm"):
         response = client(target).get("/metrics")

@@ -117,7 +117,7 @@ def test_storage_outages_are_retried_then_raised_so_nothing_is_committed(
 
 
 def test_outcomes_are_counted_per_function(
-    context: FunctionContext, unit_settings: FunctionSettings
+    s3_context: FunctionContext, unit_settings: FunctionSettings
 ) -> None:
     def count(outcome: str) -> float:
         value = REGISTRY.get_sample_value(
@@ -126,7 +126,7 @@ def test_outcomes_are_counted_per_function(
         return value or 0.0
 
     before = {outcome: count(outcome) for outcome in ("processed", "dead_lettered")}
-    run = invoker(BY_FUNCTION["engine-start"], context, unit_settings)
+    run = invoker(BY_FUNCTION["engine-start"], s3_context, unit_settings)
     run(record(WORKFLOW))
     run(record(b"{oops"))
     assert count("processed") == before["processed"] + 1
@@ -157,12 +157,12 @@ def _puts() -> float:
 
 
 def test_the_writes_a_trigger_declares_are_made_once_a_batch_before_its_outputs(
-    context: FunctionContext, unit_settings: FunctionSettings
+    s3_context: FunctionContext, unit_settings: FunctionSettings
 ) -> None:
     engine_start = BY_FUNCTION["engine-start"]
-    assert context.new_jobs in engine_start.per_batch(context)
+    assert s3_context.new_jobs in engine_start.per_batch(s3_context)
     before = _puts()
-    outputs = BatchInvoker(engine_start, unit_settings, context).invoke_batch(
+    outputs = BatchInvoker(engine_start, unit_settings, s3_context).invoke_batch(
         _workflows("run-20261201T000000-0000000a", 5)
     )
     assert len(outputs) == 5
@@ -171,8 +171,8 @@ def test_the_writes_a_trigger_declares_are_made_once_a_batch_before_its_outputs(
     # Without the declaration, each job is written as its function keeps it.
     undeclared = replace(engine_start, per_batch=lambda _: ())
     before = _puts()
-    BatchInvoker(undeclared, unit_settings, context).invoke_batch(
+    BatchInvoker(undeclared, unit_settings, s3_context).invoke_batch(
         _workflows("run-20261201T000000-0000000b", 5)
     )
     assert _puts() - before == 5
-    assert context.new_jobs not in BY_FUNCTION["crm-answer"].per_batch(context)
+    assert s3_context.new_jobs not in BY_FUNCTION["crm-answer"].per_batch(s3_context)

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from cfnlint.decode import decode
@@ -16,6 +16,7 @@ from cfnlint.decode import decode
 from functions.context import FunctionContext
 from functions.errors import StorageUnavailable
 from functions.storage import Job
+from functions.storage.memory_bucket import MemoryBuckets
 from functions.wire.identifiers import WorkflowId
 from runtime.aws_lambda import handlers
 from runtime.aws_lambda.http import HttpAdapter
@@ -34,9 +35,6 @@ from tests.unit.harness import (
     event,
     function_url_event,
 )
-
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
 
 TEMPLATE = REPO / "infra" / "aws" / "template.yaml"
 
@@ -158,15 +156,15 @@ def test_lambda_answers_a_head_as_functions_framework_does(
 
 
 def test_the_schedule_asks_overdue_questions_again(
-    s3: S3Client, unit_settings: FunctionSettings
+    buckets: MemoryBuckets, unit_settings: FunctionSettings
 ) -> None:
     asked = datetime.now(UTC)
     publisher = RecordingPublisher()
-    # The store lists by the S3 server's write times: an hour later the question is overdue.
+    # The store lists by the bucket's write times: an hour later the question is overdue.
     services = Services(
         unit_settings,
         role="retry-unanswered",
-        s3=s3,
+        buckets=buckets,
         publisher=publisher,
         backlog=QuietBacklog(),
         clock=lambda: asked + timedelta(hours=1),

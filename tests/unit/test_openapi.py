@@ -26,11 +26,10 @@ from schemathesis.core.result import Ok
 
 import functions.crm.api
 import functions.runs.coordinator
-import runtime.http
 from tests.helpers.lab import ADA
-from tests.unit.harness import TOKEN, Harness, WritingInPlace, app, client
+from tests.unit.harness import TOKEN, Harness, app, client
 
-# The apps find their stores when called, so the `described` fixture's (moto) are used.
+# The apps find their stores when called, so the `described` fixture's (in memory) are used.
 APPS = {target: app(target) for target in ("coordinator", "crm")}
 CONFIG = schemathesis.Config.from_dict(
     {
@@ -67,13 +66,11 @@ CoordinatorCalls = coordinator.as_state_machine()
 
 
 @pytest.fixture
-def described(guarded: Harness, monkeypatch: pytest.MonkeyPatch) -> Harness:
-    """The guarded functions, their stores writing into moto in place: what they write is
-    there to read (through S3's API) as before, and the imports of 999 and 1,000 customers
-    the coverage phase sends as boundaries take a second, not 3,000 requests each."""
-    services = WritingInPlace(guarded.services.settings, s3=guarded.s3, publisher=guarded.publisher)
-    monkeypatch.setattr(runtime.http, "_services", services)
-    return Harness(services, guarded.publisher, guarded.s3)
+def described(guarded: Harness) -> Harness:
+    """The guarded functions, their stores in memory: the imports of 999 and 1,000
+    customers the coverage phase sends as boundaries take a moment, not 3,000 requests
+    each (on moto they were written in place for that)."""
+    return guarded
 
 
 def test_every_operation_is_tried() -> None:

@@ -11,7 +11,7 @@ from functions.http.problems import MEDIA_TYPE
 from runtime.aws_lambda.http import HttpAdapter
 from runtime.http_function import HttpFunction
 from tests.helpers.lab import ADA
-from tests.unit.harness import TOKEN, Harness, client, event
+from tests.unit.harness import TOKEN, Harness, S3Harness, client, event
 
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 # Three problems: a customer id of no digits, a number, a period of no form.
@@ -126,9 +126,9 @@ def test_a_401_is_a_problem_that_never_echoes_the_token(guarded: Harness) -> Non
     assert "not-the-token-7f3a" not in response.get_data(as_text=True)
 
 
-def test_a_failure_is_a_problem_without_errors(harness: Harness) -> None:
-    jobs_bucket = harness.services.settings.jobs_bucket
-    harness.s3.delete_bucket(Bucket=jobs_bucket)
+def test_a_failure_is_a_problem_without_errors(s3_harness: S3Harness) -> None:
+    jobs_bucket = s3_harness.services.settings.jobs_bucket
+    s3_harness.s3.delete_bucket(Bucket=jobs_bucket)
     response = client("coordinator").get("/runs")
     problem = response.get_json()
     assert response.status_code == 503, problem

@@ -19,6 +19,7 @@ from functions.wire.messages import Answer, WorkflowMessage
 from tests.unit.harness import (
     JOHN,
     Harness,
+    S3Harness,
     client,
     s3_requests,
     seeding,
@@ -98,8 +99,8 @@ def test_a_late_bill_of_the_run_and_its_retry_make_one_bill(harness: Harness) ->
     assert status["counts"] == {"pending": 0, "billed": 1, "failed": 0}
 
 
-def test_a_retry_costs_listings_not_a_read_per_failure(harness: Harness) -> None:
-    context = harness.services.context
+def test_a_retry_costs_listings_not_a_read_per_failure(s3_harness: S3Harness) -> None:
+    context = s3_harness.services.context
     run = start_run([f"c{n}" for n in range(300)])
     for customer, workflow_id in ids_of(run).items():
         fail(context, workflow_id, customer)
@@ -133,8 +134,8 @@ def test_a_retry_whose_publishing_failed_is_published_before_the_next(harness: H
     assert published == {"1", "2"}, "customer 1's retry went out before customer 2's"
 
 
-def test_the_failed_customers_of_a_run_cost_their_page_not_the_run(harness: Harness) -> None:
-    context = harness.services.context
+def test_the_failed_customers_of_a_run_cost_their_page_not_the_run(s3_harness: S3Harness) -> None:
+    context = s3_harness.services.context
     run = start_run([f"c{n}" for n in range(300)])
     for customer, workflow_id in ids_of(run).items():
         fail(context, workflow_id, customer)
@@ -177,31 +178,31 @@ def test_a_retry_slot_whose_publish_failed_goes_out_before_a_later_slot(
 
 
 def test_a_retry_that_sent_an_earlier_slot_out_answers_with_it_though_the_next_failed(
-    harness: Harness,
+    s3_harness: S3Harness,
 ) -> None:
     """Found by the model at 100 sequences: slot 1's publish was refused (503); the run
     failed one more customer; the next retry published slot 1, then could not create slot
     2 (S3 away) and answered 503 "nothing was published" while Kafka had slot 1's run.
     Something went out, so the answer is a 202 naming it; slot 2 waits for the next ask."""
-    context = harness.services.context
+    context = s3_harness.services.context
     coordinator = client("coordinator")
     run = start_run(["1", "2", "3"])
     ids = ids_of(run)
     fail(context, ids["1"], "1")
-    harness.publisher.fail = True
+    s3_harness.publisher.fail = True
     assert coordinator.post(f"/runs/{run['runId']}/retry").status_code == 503
-    harness.publisher.fail = False
+    s3_harness.publisher.fail = False
     fail(context, ids["2"], "2")
 
     def no_second_slot(params: dict[str, Any], **_: Any) -> None:
         if params["Key"].startswith(f"retry-slots/{run['runId']}/000002"):
             raise EndpointConnectionError(endpoint_url="http://moto")
 
-    before = len(harness.publisher.published)
-    harness.s3.meta.events.register("before-parameter-build.s3.PutObject", no_second_slot)
+    before = len(s3_harness.publisher.published)
+    s3_harness.s3.meta.events.register("before-parameter-build.s3.PutObject", no_second_slot)
     answer = coordinator.post(f"/runs/{run['runId']}/retry")
-    harness.s3.meta.events.unregister("before-parameter-build.s3.PutObject", no_second_slot)
-    sent = published_workflows(harness, since=before)
+    s3_harness.s3.meta.events.unregister("before-parameter-build.s3.PutObject", no_second_slot)
+    sent = published_workflows(s3_harness, since=before)
     assert sent, "slot 1's run went out"
     assert answer.status_code == 202, answer.get_json()
     assert answer.get_json()["runId"] == sent[0].workflow_id.run_id
@@ -267,11 +268,11 @@ def test_a_run_whose_failures_an_old_retry_holds_answers_with_that_retry(
     assert response.get_json()["runId"] == legacy_id
 
 
-def test_a_retrys_status_costs_its_lineage_bills_listing_no_more(harness: Harness) -> None:
+def test_a_retrys_status_costs_its_lineage_bills_listing_no_more(s3_harness: S3Harness) -> None:
     """docs/guarantees.md: a retry's status lists its lineage's bills (its bills are named
     under the lineage's first run): a retry of 1 customer of a 3,000-customer run costs
     the 2 more pages of that listing than the same retry of a 1-customer run, no more."""
-    context, seeds = harness.services.context, seeding(harness)
+    context, seeds = s3_harness.services.context, seeding(s3_harness)
 
     def status_cost(size: int) -> float:
         customers = [f"c{size}-{n}" for n in range(size)]
@@ -293,14 +294,14 @@ def test_a_retrys_status_costs_its_lineage_bills_listing_no_more(harness: Harnes
 
 
 def test_a_retry_whose_marker_write_failed_is_listed_by_the_next_retry(
-    harness: Harness,
+    s3_harness: S3Harness,
 ) -> None:
     """COSMETIC (the console and `billing runs show` lose the link). retries._publish
     writes ``retries/<run>/<retry>.json`` after publishing; an S3 failure there is a 202
     (Kafka has the retry; a 503 would say nothing was published). Asked again, the marker
     is written, even if the run failed more customers meanwhile and slot 2 is answered:
     slot 1's retry is listed in the run's "retries" all the same."""
-    context = harness.services.context
+    context = s3_harness.services.context
     run = start_run(["1", "2"])
     ids = ids_of(run)
     fail(context, ids["1"], "1")
@@ -309,13 +310,13 @@ def test_a_retry_whose_marker_write_failed_is_listed_by_the_next_retry(
         if params["Key"].startswith("retries/"):
             raise EndpointConnectionError(endpoint_url="http://moto")
 
-    harness.s3.meta.events.register("before-parameter-build.s3.PutObject", no_marker)
+    s3_harness.s3.meta.events.register("before-parameter-build.s3.PutObject", no_marker)
     first = client("coordinator").post(f"/runs/{run['runId']}/retry")
-    harness.s3.meta.events.unregister("before-parameter-build.s3.PutObject", no_marker)
+    s3_harness.s3.meta.events.unregister("before-parameter-build.s3.PutObject", no_marker)
     assert first.status_code == 202
     fail(context, ids["2"], "2")
     second = client("coordinator").post(f"/runs/{run['runId']}/retry").get_json()
-    published = {w.workflow_id.run_id for w in published_workflows(harness)} - {run["runId"]}
+    published = {w.workflow_id.run_id for w in published_workflows(s3_harness)} - {run["runId"]}
     listed = client("coordinator").get(f"/runs/{run['runId']}").get_json()["retries"]
     assert set(listed) == published, f"published retries {published}, listed {listed}"
     assert second["runId"] in listed

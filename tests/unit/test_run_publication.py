@@ -16,7 +16,7 @@ from functions.runs import starter
 from functions.runs.starter import Coordination
 from functions.storage import IdempotencyRecord, Run, keys
 from functions.wire.messages import Outgoing
-from tests.unit.harness import Harness, client
+from tests.unit.harness import Harness, S3Harness, client
 from tests.unit.runs_by_hand import bill_every_published, fail, ids_of, published_workflows
 
 
@@ -24,7 +24,7 @@ def post(customers: list[str], **headers: str) -> Any:
     return client("coordinator").post("/", json={"customerIdentifiers": customers}, headers=headers)
 
 
-def failing_run_writes_after_commit(harness: Harness) -> Callable[[], None]:
+def failing_run_writes_after_commit(harness: S3Harness) -> Callable[[], None]:
     """S3 refuses every write of a run's record once Kafka committed; the undo."""
     committed = {"yes": False}
     publish = harness.publisher.publish
@@ -50,25 +50,25 @@ def failing_run_writes_after_commit(harness: Harness) -> Callable[[], None]:
     return undo
 
 
-def test_a_post_kafka_took_is_a_202_though_the_write_after_it_failed(harness: Harness) -> None:
-    undo = failing_run_writes_after_commit(harness)
+def test_a_post_kafka_took_is_a_202_though_the_write_after_it_failed(s3_harness: S3Harness) -> None:
+    undo = failing_run_writes_after_commit(s3_harness)
     response = post(["1", "2"], **{"Idempotency-Key": "k"})
     undo()
     assert response.status_code == 202, response.get_json()
-    assert len(published_workflows(harness)) == 2
+    assert len(published_workflows(s3_harness)) == 2
     again = post(["1", "2"], **{"Idempotency-Key": "k"})
     assert again.get_json()["runId"] == response.get_json()["runId"]
 
 
 def test_a_run_kafka_took_settles_when_billed_though_its_record_never_said_so(
-    harness: Harness,
+    s3_harness: S3Harness,
 ) -> None:
-    undo = failing_run_writes_after_commit(harness)
+    undo = failing_run_writes_after_commit(s3_harness)
     run = post(["1", "2"]).get_json()
     undo()
     shown = client("coordinator").get(f"/runs/{run['runId']}").get_json()
     assert (shown["state"], shown["published"]) == ("running", False), "nothing of it seen yet"
-    bill_every_published(harness, {run["runId"]})
+    bill_every_published(s3_harness, {run["runId"]})
     shown = client("coordinator").get(f"/runs/{run['runId']}").get_json()
     assert (shown["state"], shown["published"], shown["done"]) == ("done", True, True)
     cancel = client("coordinator").post(f"/runs/{run['runId']}/cancel")
@@ -78,34 +78,34 @@ def test_a_run_kafka_took_settles_when_billed_though_its_record_never_said_so(
 
 
 def test_a_run_kafka_took_is_published_once_one_of_its_workflows_is_seen(
-    harness: Harness,
+    s3_harness: S3Harness,
 ) -> None:
-    undo = failing_run_writes_after_commit(harness)
+    undo = failing_run_writes_after_commit(s3_harness)
     run = post(["1", "2"]).get_json()
     undo()
-    fail(harness.services.context, ids_of(run)["1"], "1")
+    fail(s3_harness.services.context, ids_of(run)["1"], "1")
     shown = client("coordinator").get(f"/runs/{run['runId']}").get_json()
     assert (shown["state"], shown["published"]) == ("running", True)
-    record = harness.services.run_records.runs.get(run["runId"])
+    record = s3_harness.services.run_records.runs.get(run["runId"])
     assert record is not None and record.published, "kept, for the next look"
 
 
-def test_a_503_from_post_means_nothing_was_published(harness: Harness) -> None:
+def test_a_503_from_post_means_nothing_was_published(s3_harness: S3Harness) -> None:
     def refuse_the_record(params: dict[str, Any], **_: Any) -> None:
         if params["Key"].startswith(keys.RUNS):
             raise EndpointConnectionError(endpoint_url="http://moto")
 
-    events = harness.s3.meta.events
+    events = s3_harness.s3.meta.events
     events.register("before-parameter-build.s3.PutObject", refuse_the_record)
     s3_down = post(["1"])
     events.unregister("before-parameter-build.s3.PutObject", refuse_the_record)
-    harness.publisher.fail = True
+    s3_harness.publisher.fail = True
     kafka_down = post(["1"])
     for response in (s3_down, kafka_down):
         assert response.status_code == 503
         error = response.get_json()["detail"]
         assert "nothing was published" in error or "none was published" in error, error
-    assert harness.publisher.published == []
+    assert s3_harness.publisher.published == []
     assert client("coordinator").get("/runs").get_json()["runs"] == []
 
 
@@ -141,20 +141,20 @@ def test_a_client_key_an_earlier_version_claimed_for_its_own_run_is_refused(
 
 
 def test_a_post_again_of_a_run_kafka_took_whose_record_never_said_so_is_a_replay(
-    harness: Harness,
+    s3_harness: S3Harness,
 ) -> None:
     """Kafka took the run, the record's ``published`` write failed, every customer was
     billed: the same request again answers the same run, replayed, and sends nothing."""
-    undo = failing_run_writes_after_commit(harness)
+    undo = failing_run_writes_after_commit(s3_harness)
     body = {"customerIdentifiers": ["1", "2"], "billingPeriod": "2026-11"}
     first = client("coordinator").post("/", json=body, headers={"Idempotency-Key": "k"})
     undo()
     assert first.status_code == 202
-    bill_every_published(harness, {first.get_json()["runId"]})
+    bill_every_published(s3_harness, {first.get_json()["runId"]})
     again = client("coordinator").post("/", json=body, headers={"Idempotency-Key": "k"})
     assert again.get_json()["runId"] == first.get_json()["runId"]
     assert again.headers.get("Idempotent-Replayed") == "true"
-    assert len(published_workflows(harness)) == 2, "nothing sent a second time"
+    assert len(published_workflows(s3_harness)) == 2, "nothing sent a second time"
     listed = client("coordinator").get("/runs").get_json()["runs"]
     assert [run["runId"] for run in listed] == [first.get_json()["runId"]], "listed since"
 

@@ -10,7 +10,15 @@ import pytest
 from functions.context import FunctionContext
 from functions.storage import Job, keys
 from functions.wire.identifiers import WorkflowId
-from tests.unit.harness import Harness, client, s3_requests, seeding, start_run, write_bill
+from tests.unit.harness import (
+    Harness,
+    S3Harness,
+    client,
+    s3_requests,
+    seeding,
+    start_run,
+    write_bill,
+)
 from tests.unit.runs_by_hand import ids_of
 
 
@@ -102,9 +110,9 @@ def test_asking_for_a_run_that_cannot_be_is_a_4xx(
 
 
 def test_a_runs_status_costs_listings_and_a_read_per_failure_not_a_read_per_customer(
-    harness: Harness,
+    s3_harness: S3Harness,
 ) -> None:
-    context, seeds = harness.services.context, seeding(harness)
+    context, seeds = s3_harness.services.context, seeding(s3_harness)
     other = start_run([f"o{n}" for n in range(300)])
     for workflow in other["workflows"]:  # another run's bills must cost nothing
         write_bill(seeds, workflow["workflowId"], workflow["customerIdentifier"])

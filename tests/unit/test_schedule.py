@@ -120,7 +120,7 @@ def test_the_schedule_is_a_timer_its_setting_turns_on(harness: Harness) -> None:
     services = Services(
         settings,
         role="bill-on-schedule",
-        s3=harness.s3,
+        buckets=harness.bucket,
         publisher=harness.publisher,
         clock=lambda: at("2026-12-01T06:00:02Z"),
     )

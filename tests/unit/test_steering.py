@@ -9,7 +9,16 @@ from functions.triggered.engine_complete import engine_complete
 from functions.triggered.engine_start import engine_start
 from functions.wire.identifiers import WorkflowId
 from functions.wire.messages import Answer
-from tests.unit.harness import JOHN, Harness, client, s3_requests, start_run, workflow, write_bill
+from tests.unit.harness import (
+    JOHN,
+    Harness,
+    S3Harness,
+    client,
+    s3_requests,
+    start_run,
+    workflow,
+    write_bill,
+)
 from tests.unit.runs_by_hand import fail, ids_of, published_workflows
 
 
@@ -43,8 +52,8 @@ def test_runs_are_listed_newest_first_a_page_at_a_time(harness: Harness) -> None
     assert [run["runId"] for run in listed("?state=done")["runs"]] == [done["runId"]]
 
 
-def test_a_page_of_finished_runs_costs_a_listing_and_a_read_each(harness: Harness) -> None:
-    context = harness.services.context
+def test_a_page_of_finished_runs_costs_a_listing_and_a_read_each(s3_harness: S3Harness) -> None:
+    context = s3_harness.services.context
     for n in range(25):
         run = start_run([f"c{n}", f"d{n}"])
         for customer, workflow_id in ids_of(run).items():

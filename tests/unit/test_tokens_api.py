@@ -23,6 +23,7 @@ from tests.unit.harness import (
     TOKEN,
     TOKENS_BUCKET,
     Harness,
+    S3Harness,
     app,
     client,
     function_url_event,
@@ -149,7 +150,7 @@ def test_a_revoked_token_is_refused_here_at_once_and_elsewhere_within_30_s(
     token = made("ci", "operator")
     # Another process (the CRM's, another Lambda instance), with its own cache and clock.
     ticks = Ticks()
-    other = Services(guarded.services.settings, s3=guarded.s3, ticks=ticks)
+    other = Services(guarded.services.settings, buckets=guarded.bucket, ticks=ticks)
     elsewhere = HttpAdapter(HttpFunction("crm", lambda: other))
 
     def crm_status() -> int:
@@ -174,7 +175,7 @@ def test_a_revoked_token_is_refused_here_at_once_and_elsewhere_within_30_s(
     assert client("coordinator").post("/tokens/nobody/revoke", headers=ADMIN).status_code == 404
 
 
-def test_a_request_adds_no_s3_request_for_its_token(guarded: Harness) -> None:
+def test_a_request_adds_no_s3_request_for_its_token(s3_guarded: S3Harness) -> None:
     token = made("reader", "viewer")
     for name in ("a", "b", "c"):
         made(name, "viewer")
@@ -215,12 +216,12 @@ def test_concurrent_makes_of_one_name_make_one_token(guarded: Harness) -> None:
 
 
 def test_tokens_that_cannot_be_read_are_503_without_where_and_billing_token_still_works(
-    guarded: Harness,
+    s3_guarded: S3Harness,
 ) -> None:
     token = made("ci", "viewer")
-    guarded.s3.delete_object(Bucket=TOKENS_BUCKET, Key="tokens/ci.json")
-    guarded.s3.delete_bucket(Bucket=TOKENS_BUCKET)  # S3 refuses every read of the tokens
-    guarded.services.authenticator.tokens.forget()  # type: ignore[union-attr]
+    s3_guarded.s3.delete_object(Bucket=TOKENS_BUCKET, Key="tokens/ci.json")
+    s3_guarded.s3.delete_bucket(Bucket=TOKENS_BUCKET)  # S3 refuses every read of the tokens
+    s3_guarded.services.authenticator.tokens.forget()  # type: ignore[union-attr]
     answer = client("coordinator").get("/runs", headers=bearer(token))
     assert answer.status_code == 503
     detail = answer.get_json()["detail"]

@@ -23,7 +23,7 @@ from runtime.config import FunctionSettings
 from runtime.kafka.invoker import BatchInvoker
 from runtime.kafka.records import Produced, Record, produced
 from runtime.triggers import BY_FUNCTION
-from tests.unit.harness import Harness, RecordingOutput, client, event
+from tests.unit.harness import RecordingOutput, S3Harness, client, event
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
@@ -86,10 +86,10 @@ def test_off_nothing_is_added_and_nothing_starts(
 
 
 def test_a_records_context_reaches_its_spans_its_job_and_its_outputs(
-    spans: InMemorySpanExporter, context: FunctionContext, unit_settings: FunctionSettings
+    spans: InMemorySpanExporter, s3_context: FunctionContext, unit_settings: FunctionSettings
 ) -> None:
     [question] = engine_start_batch(
-        context, unit_settings, workflow([("traceparent", TRACEPARENT.encode())])
+        s3_context, unit_settings, workflow([("traceparent", TRACEPARENT.encode())])
     )
 
     [process] = named(spans, "process workflow-queue")
@@ -115,7 +115,7 @@ def test_a_records_context_reaches_its_spans_its_job_and_its_outputs(
     assert send.context is not None
     assert sent["traceparent"].split("-")[2] == f"{send.context.span_id:016x}", "replaced"
     assert sent["ce_traceparent"] == TRACEPARENT, "the workflow's root, kept"
-    job = context.answer_jobs.find(WorkflowId("run-20261201T080000-0a1b2c3d-1"))
+    job = s3_context.answer_jobs.find(WorkflowId("run-20261201T080000-0a1b2c3d-1"))
     assert job is not None and job.trace == TRACEPARENT
 
 
@@ -194,7 +194,7 @@ def test_a_question_asked_again_continues_its_workflows_trace(
 
 
 def test_an_http_function_continues_the_callers_trace_or_drops_a_bad_one(
-    spans: InMemorySpanExporter, harness: Harness
+    spans: InMemorySpanExporter, s3_harness: S3Harness
 ) -> None:
     coordinator = client("coordinator")
     assert coordinator.get("/runs", headers={"traceparent": TRACEPARENT}).status_code == 200

@@ -1,5 +1,5 @@
-"""Unanswered questions, late answers and two writers of one job, on moto's S3; a retry
-whose customers the first run's late answers billed is neither asked again nor failed."""
+"""Unanswered questions, late answers and two writers of one job, the buckets in memory; a
+retry whose customers the first run's late answers billed is neither asked again nor failed."""
 
 from __future__ import annotations
 
