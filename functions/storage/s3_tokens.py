@@ -22,7 +22,7 @@ from typing import Any
 from functions.access import Role
 from functions.storage import keys
 from functions.storage.base import Page, StoredToken
-from functions.storage.bucket import Bucket
+from functions.storage.objects import Objects
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def _text(value: Any) -> str | None:
 class S3TokenStore:
     """``TokenStore`` on one bucket."""
 
-    def __init__(self, bucket: Bucket) -> None:
+    def __init__(self, bucket: Objects) -> None:
         self.bucket = bucket
         # What the last ``every`` read, by key: the record's version and the token it held.
         self._read: dict[str, tuple[str | None, StoredToken | None]] = {}
