@@ -38,6 +38,7 @@ from functions.access import (
     digest,
     malformed,
 )
+from functions.errors import StorageUnavailable
 from functions.http.operation import Operation
 from functions.http.problems import forbidden, problem
 from functions.http.web import HttpResponse
@@ -160,20 +161,41 @@ class Authenticator:
         if self._environment_digest is not None and hmac.compare_digest(
             offered_digest, self._environment_digest
         ):
-            return Caller(ENVIRONMENT_TOKEN_NAME, Role.ADMIN, ENVIRONMENT_TOKEN)
+            return self._environment_caller(offered_digest)
         wrong = malformed(offered)
         if wrong is not None:
             raise Unauthenticated(f"the bearer token was not accepted: {wrong}; {_HOW}")
         if self.tokens is not None:
             found = self.tokens.lookup(offered_digest, offered.startswith(TOKEN_PREFIX))
-            if found is not None and found.revoked:
-                raise Unauthenticated(
-                    f"the bearer token was not accepted: it was revoked (the token"
-                    f" {found.name!r}, at {found.revoked_at}); ask an admin for a new one,"
-                    f" and {_HOW}"
-                )
-            if found is not None:
-                return Caller(found.name, found.role, NAMED_TOKEN)
+            return self._named(found)
+        raise Unauthenticated(f"the bearer token was not accepted: it is not known here; {_HOW}")
+
+    def _environment_caller(self, offered_digest: str) -> Caller:
+        """The environment's token: an admin's, unless it is a named token's too (the
+        local-admin's of `.state/billing-token`, exported as BILLING_TOKEN), which is then
+        taken as that token, revoked or not. The store unreadable: the environment's."""
+        found = None
+        if self.tokens is not None:
+            try:
+                found = self.tokens.lookup(offered_digest)
+            except StorageUnavailable:
+                log.warning("the tokens cannot be read: BILLING_TOKEN is taken without them")
+        if found is None:
+            return Caller(ENVIRONMENT_TOKEN_NAME, Role.ADMIN, ENVIRONMENT_TOKEN)
+        return self._named(found)
+
+    @staticmethod
+    def _named(found: StoredToken | None) -> Caller:
+        """The caller of a named token as the store holds it; ``Unauthenticated`` if revoked
+        or unknown."""
+        if found is not None and found.revoked:
+            raise Unauthenticated(
+                f"the bearer token was not accepted: it was revoked (the token"
+                f" {found.name!r}, at {found.revoked_at}); ask an admin for a new one,"
+                f" and {_HOW}"
+            )
+        if found is not None:
+            return Caller(found.name, found.role, NAMED_TOKEN)
         raise Unauthenticated(f"the bearer token was not accepted: it is not known here; {_HOW}")
 
 

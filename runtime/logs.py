@@ -50,11 +50,13 @@ class JsonFormatter(_Redacting):
             "level": record.levelname,
             "process": self._role,
             "logger": record.name,
-            "message": record.getMessage(),
+            # Blanked before JSON escapes it too: a token after a line break (``\n``)
+            # follows a letter there, and a secret JSON escapes is no longer itself.
+            "message": self.redact(record.getMessage()),
             **log_context.current(),
         }
         if record.exc_info:
-            line["error"] = self.formatException(record.exc_info)
+            line["error"] = self.redact(self.formatException(record.exc_info))
         return self.redact(json.dumps(line, ensure_ascii=False, default=str))
 
 

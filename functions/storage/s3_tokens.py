@@ -72,8 +72,13 @@ class S3TokenStore:
         self._lock = threading.Lock()
 
     def create(self, token: StoredToken) -> bool:
+        """True also if the record holds this very token already: a create whose answer
+        was lost is tried again by the S3 client, told 412, and finds its own (a digest is
+        no other token's)."""
         key = keys.token_record(token.name)
-        return self.bucket.put_json(key, token_record(token), only_if_absent=True) is not None
+        if self.bucket.put_json(key, token_record(token), only_if_absent=True) is not None:
+            return True
+        return self.get(token.name) == token
 
     def get(self, name: str) -> StoredToken | None:
         record = self.bucket.get_json(keys.token_record(name))

@@ -112,3 +112,16 @@ def test_aws_secrets_from_the_environment_are_blanked_too(
         root.handlers[:] = saved
     line = json.loads(capsys.readouterr().err.splitlines()[-1])
     assert line["message"] == "signing with *** and ***"
+
+
+def test_a_token_after_a_line_break_or_a_tab_is_blanked_in_a_json_line() -> None:
+    """JSON writes a line break as ``\\n``: the token after it follows a letter there, and
+    must be blanked all the same (as are a secret of the configuration that JSON escapes)."""
+    named = "bt_" + "A1b2" * 10 + "xyz"
+    odd_secret = 'with"quote\\and-backslash'
+    formatter = JsonFormatter("test", [odd_secret])
+    for message in (f"a body:\n{named}", f"a field\t{named}", f"the token {odd_secret}"):
+        record = logging.LogRecord("careless", logging.ERROR, __file__, 1, message, None, None)
+        line = formatter.format(record)
+        assert named not in json.loads(line)["message"], message
+        assert odd_secret not in json.loads(line)["message"], message

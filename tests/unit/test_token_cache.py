@@ -178,6 +178,25 @@ def test_an_environment_token_of_a_named_tokens_form_is_still_taken() -> None:
     assert _caller(Authenticator(odd, None), f"Bearer {odd}").name == "BILLING_TOKEN"
 
 
+def test_a_revoked_named_token_is_refused_though_billing_token_holds_it_too(
+    store: MemoryTokenStore, cache: TokenCache, clock: Clock
+) -> None:
+    """`make up` keeps local-admin's token in .state/billing-token, and the docs export it
+    as BILLING_TOKEN: functions started from that shell take it as their environment's.
+    Revoked, it is refused all the same, and while it is not it is called by its name."""
+    secret = made(store, "local-admin", Role.ADMIN)
+    checks = Authenticator(secret, cache)
+    assert _caller(checks, f"Bearer {secret}") == Caller("local-admin", Role.ADMIN)
+    store.revoke("local-admin", AT, "alice")
+    clock.now += 30
+    with pytest.raises(Unauthenticated, match="revoked"):
+        _caller(checks, f"Bearer {secret}")
+    # A store that cannot be read: BILLING_TOKEN is still checked without it.
+    store.down = True
+    clock.now += 30
+    assert _caller(checks, f"Bearer {secret}").name == "BILLING_TOKEN"
+
+
 def test_every_token_is_compared_in_constant_time(
     store: MemoryTokenStore, cache: TokenCache, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from functions.access import Role, digest, new_token
 from functions.storage.base import StoredToken, TokenStore
 from functions.storage.bucket import Bucket
+from functions.storage.memory_bucket import MemoryBucket
 from functions.storage.s3_tokens import S3TokenStore
 from functions.tokens.local_admin import keep_local_admin
 from tests.unit.harness import TOKENS_BUCKET, s3_requests
@@ -101,6 +102,24 @@ def test_of_concurrent_creates_of_one_name_one_is_kept(store: TokenStore) -> Non
     assert len(won) == 1
     assert store.get("race") == won[0]
     assert [t.name for t in store.every()] == ["race"]
+
+
+class _AnswerLost(MemoryBucket):
+    """S3 wrote a create, its answer was lost, and the client's retry was told 412."""
+
+    def put_bytes(self, key: str, body: bytes, content_type: str, **given: Any) -> str | None:
+        written = super().put_bytes(key, body, content_type, **given)
+        return None if given.get("only_if_absent") else written
+
+
+def test_a_create_whose_answer_was_lost_finds_its_own_record() -> None:
+    """Else the name is taken by a record whose token nobody has, and the admin is told
+    someone made it already."""
+    store = S3TokenStore(_AnswerLost(TOKENS_BUCKET))
+    made = token("ci")
+    assert store.create(made)
+    assert store.get("ci") == made
+    assert not store.create(token("ci"))  # another token of that name: refused, as ever
 
 
 def test_the_bucket_holds_digests_and_never_a_token(s3: S3Client) -> None:
