@@ -168,6 +168,7 @@ def _keep_local_admin(settings: StackSettings) -> None:
     if changed or kept is None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
+        path.chmod(0o600)  # a file made by hand keeps its mode through touch
         path.write_text(token + "\n")
     log.info("%s holds the token of %s, an admin (`billing tokens ls` lists them)", path, name)
 

@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
+import infra.stack
+from functions.access import digest
+from functions.storage.memory_bucket import MemoryBucket
+from functions.storage.s3_tokens import S3TokenStore
 from infra.broker import cluster_nodes, kafka_version, new_cluster_id, server_properties
-from runtime.config import REPO
+from runtime.config import REPO, StackSettings
 from runtime.triggers import TRIGGERS
 from tests.helpers.compose import compose_command
 
@@ -158,3 +165,20 @@ def test_the_public_images_are_the_defaults_and_each_can_be_replaced() -> None:
     assert "localhost:29092" in " ".join(kafka["healthcheck"]["test"])
     assert services["crm"]["ports"][0]["published"] == "23008"
     assert services["coordinator"]["environment"]["CONSOLE_CRM_URL"] == "http://127.0.0.1:23008"
+
+
+def test_a_new_local_admin_token_goes_to_a_file_only_its_owner_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make up` writes a new admin token over a file it did not make (mode 644, written by
+    hand): the file is then its owner's alone (600), as when `make up` makes it."""
+    bucket = MemoryBucket("billing-tokens")
+    monkeypatch.setattr(infra.stack, "s3_client", lambda _settings: None)
+    monkeypatch.setattr(infra.stack, "Bucket", lambda _client, _name: bucket)
+    settings = StackSettings(state_dir=str(tmp_path), tokens_bucket="billing-tokens")
+    settings.token_file.write_text("not a token anyone made\n")
+    settings.token_file.chmod(0o644)
+    infra.stack._keep_local_admin(settings)
+    kept = S3TokenStore(bucket).get("local-admin")
+    assert kept is not None and kept.digest == digest(settings.token_file.read_text().strip())
+    assert stat.S_IMODE(settings.token_file.stat().st_mode) == 0o600
