@@ -1,5 +1,5 @@
 """The checks of the model-based test (``test_operator_model.py``): what holds of the system
-after every step, and once it settled. They read moto's store and the topics directly
+after every step, and once it settled. They read the buckets and the topics directly
 (``operator_view.py``), so they make no request and meet no fault, but for the settled
 runs' status, asked of the coordinator as a client would."""
 

@@ -22,7 +22,7 @@ from typing import Any
 from functions.storage import keys
 from functions.wire.messages import Customer, WorkflowMessage
 from tests.unit.operator_view import Observed
-from tests.unit.operator_world import Stored, World
+from tests.unit.operator_world import World
 
 
 @dataclass
@@ -60,7 +60,7 @@ class Clients:
     def post(self, sent: Post) -> tuple[int, dict[str, Any]]:
         world = self.world
         before = len(world.publisher.published)
-        listed = set(Stored(self.jobs).names(keys.RUNS_NEWEST_FIRST))
+        listed = set(self.world.stored(self.jobs).names(keys.RUNS_NEWEST_FIRST))
         headers = {"idempotency-key": sent.key} if sent.key else {}
         if sent.key:
             self.sent_with.setdefault(sent.key, set()).add(sent.canonical)
@@ -74,8 +74,8 @@ class Clients:
             assert not new, f"a 503, yet {len(new)} workflow(s) were published: {answer}"
             # Listed: a place among the newest, and a record to show (the place is written
             # first; a record that failed after it leaves a place GET /runs skips).
-            now_listed = set(Stored(self.jobs).names(keys.RUNS_NEWEST_FIRST)) - listed
-            records = set(Stored(self.jobs).names(keys.RUNS))
+            now_listed = set(self.world.stored(self.jobs).names(keys.RUNS_NEWEST_FIRST)) - listed
+            records = set(self.world.stored(self.jobs).names(keys.RUNS))
             shown = [k for k in now_listed if keys.run_record(keys.run_of_listing(k)) in records]
             assert not shown, f"a 503 ({answer}), yet a run is listed: {shown}"
             self.refused.append(sent)

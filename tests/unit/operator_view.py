@@ -1,6 +1,7 @@
 """What the model-based test (``test_operator_model.py``) reads back of the system: the
-runs, workflows, bills, ticks and customers, from moto's store directly and from the
-topics, so that its checks make no request and meet no fault."""
+runs, workflows, bills, ticks and customers, from the buckets directly (the memory
+buckets, or moto's store: ``World.stored``) and from the topics, so that its checks make
+no request and meet no fault."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from functions.storage import Run, keys, records
 from functions.wire.identifiers import WorkflowId
 from functions.wire.messages import Stream, WorkflowMessage
 from runtime.config import FunctionSettings
-from tests.unit.operator_world import Stored, World
+from tests.unit.operator_world import World
 
 
 class Observed:
@@ -23,13 +24,13 @@ class Observed:
 
     def ticks_ended(self, ticks: list[str]) -> list[str]:
         """Those of ``ticks`` whose first page is planned and which are open no more."""
-        opened = set(Stored(self.settings.jobs_bucket).names(keys.OPEN_TICKS))
+        opened = set(self.world.stored(self.settings.jobs_bucket).names(keys.OPEN_TICKS))
         planned = self.ticks_planned(ticks)
         return [name for name in planned if keys.open_tick(name) not in opened]
 
     def ticks_planned(self, ticks: list[str]) -> list[str]:
         """Those of ``ticks`` whose first page is planned (the plans listed once)."""
-        pages = set(Stored(self.settings.jobs_bucket).names(keys.TICKS))
+        pages = set(self.world.stored(self.settings.jobs_bucket).names(keys.TICKS))
         return [name for name in ticks if keys.tick_page(name, 0) in pages]
 
     def run_ids(self) -> list[str]:
@@ -59,7 +60,7 @@ class Observed:
     def runs(self) -> dict[str, Run]:
         """Every run record there is, read once it says it was published (what the checks
         use never changes after); a record removed (Kafka refused its run) is forgotten."""
-        stored = Stored(self.settings.jobs_bucket)
+        stored = self.world.stored(self.settings.jobs_bucket)
         there = {keys.run_of_record(key): key for key in stored.names(keys.RUNS)}
         for run_id in set(self.known_runs) - set(there):
             del self.known_runs[run_id]
@@ -80,18 +81,18 @@ class Observed:
 
     def bills(self) -> Iterator[tuple[str, str, str]]:
         """(its folder, the workflow that wrote it, its customer) of every bill."""
-        stored = Stored(self.settings.bills_bucket)
+        stored = self.world.stored(self.settings.bills_bucket)
         for name in stored.names():
             customer_id = keys.customer_of_bill(name)
             assert customer_id is not None
             yield name.partition("/")[0], stored.metadata(name, "workflow-id"), customer_id
 
     def jobs_bucket_names(self, prefix: str) -> list[str]:
-        return Stored(self.settings.jobs_bucket).names(prefix)
+        return self.world.stored(self.settings.jobs_bucket).names(prefix)
 
     def crm_customers(self) -> dict[str, str]:
         """Every customer the CRM holds, and its city."""
-        stored = Stored(self.settings.customers_bucket)
+        stored = self.world.stored(self.settings.customers_bucket)
         found: dict[str, str] = {}
         for key in stored.names(keys.CUSTOMERS):
             customer_id = keys.customer_id_of(key)

@@ -1,7 +1,13 @@
 """A whole billing system in one process, for the model-based test of the operator actions
 (``test_operator_model.py``): both HTTP functions as the runtime serves them, the three
 Kafka-triggered functions and the sweep fed from in-memory topics that deliver at least
-once, the billing schedule, and S3 (moto) and Kafka writes that fail when told to.
+once, the billing schedule, and storage and Kafka writes that fail when told to.
+
+The buckets are in memory (``FaultyBuckets``: ``MemoryBucket``s whose n-th write fails as
+``Bucket`` fails when S3 cannot be reached), or on moto through the S3 adapter
+(``S3Faults``: the n-th S3 write request fails before it is sent). Both count the same
+writes: a put (a create or an overwrite), a delete, and a ``delete_many`` of up to 1,000
+keys, one ``DeleteObjects`` request on S3.
 
 Everything runs on the caller's thread, so a fault armed for "the n-th write from now"
 hits the same write on every replay of an example: hypothesis shrinks only what it can
@@ -12,7 +18,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
@@ -30,6 +36,8 @@ from functions.runs.scheduled_billing import ScheduledBilling
 from functions.runs.starter import Coordination
 from functions.runs.status import new_run_id, plan
 from functions.storage import IdempotencyRecord, Run, RunCancellations, keys
+from functions.storage.memory_bucket import MemoryBucket, MemoryBuckets
+from functions.storage.objects import Objects
 from functions.triggered.retry_unanswered import Tick, retry_unanswered
 from functions.wire.messages import Outgoing, Stream, WireMessage
 from runtime.config import FunctionSettings
@@ -40,6 +48,9 @@ from runtime.triggers import BY_FUNCTION, Trigger
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+# The S3 requests that write, and so may fail when armed; ``FaultyBucket``'s writes are
+# those ``Bucket`` makes them of: put_bytes (PutObject), delete (DeleteObject), delete_many
+# (DeleteObjects, a request a thousand keys). No store copies (CopyObject).
 WRITES = frozenset({"PutObject", "DeleteObject", "DeleteObjects", "CopyObject"})
 START = datetime(2026, 12, 1, 5, 58, 30, tzinfo=UTC)
 
@@ -66,18 +77,12 @@ def one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @dataclass
-class S3Faults:
-    """Makes the ``countdown``-th S3 write from now fail as an unreachable server would."""
+class WriteFaults:
+    """Makes the ``countdown``-th write from now fail as an unreachable server would."""
 
     countdown: int = 0
     failed: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def install(self, client: S3Client) -> None:
-        client.meta.events.register("before-call.s3", self._before_call)
-
-    def uninstall(self, client: S3Client) -> None:
-        client.meta.events.unregister("before-call.s3", self._before_call)
 
     def arm(self, nth_write: int) -> None:
         self.countdown = nth_write
@@ -85,17 +90,108 @@ class S3Faults:
     def disarm(self) -> None:
         self.countdown = 0
 
-    def _before_call(self, model: Any, **_: Any) -> None:
-        if model.name not in WRITES:
-            return
+    def fails(self) -> bool:
+        """A write is about to be sent: whether it is the one to fail."""
         with self._lock:
             if self.countdown == 0:
-                return
+                return False
             self.countdown -= 1
             if self.countdown:
-                return
+                return False
             self.failed += 1
-        raise EndpointConnectionError(endpoint_url="http://moto")
+        return True
+
+
+class S3Faults(WriteFaults):
+    """The faults of moto's S3 writes: the write request fails before it is sent."""
+
+    def install(self, client: S3Client) -> None:
+        client.meta.events.register("before-call.s3", self._before_call)
+
+    def uninstall(self, client: S3Client) -> None:
+        client.meta.events.unregister("before-call.s3", self._before_call)
+
+    def _before_call(self, model: Any, **_: Any) -> None:
+        if model.name in WRITES and self.fails():
+            raise EndpointConnectionError(endpoint_url="http://moto")
+
+
+class FaultyBucket(Objects):
+    """A ``MemoryBucket`` whose writes fail when ``faults`` says, before they change
+    anything, with what ``Bucket`` raises when S3 cannot be reached; its reads never fail
+    (as ``S3Faults`` fails no read)."""
+
+    def __init__(self, inner: MemoryBucket, faults: WriteFaults) -> None:
+        self.inner, self.faults, self.name = inner, faults, inner.name
+
+    def _write(self, action: str, key: str) -> None:
+        if self.faults.fails():
+            unreachable = EndpointConnectionError(endpoint_url="http://memory")
+            raise StorageUnavailable(
+                f"could not {action} s3://{self.name}/{key} at http://memory: {unreachable}. "
+                "Check that the S3 server is running (`make up`) and S3_ENDPOINT_URL points "
+                "at it."
+            )
+
+    def put_bytes(
+        self,
+        key: str,
+        body: bytes,
+        content_type: str,
+        *,
+        only_if_absent: bool = False,
+        metadata: Mapping[str, str] | None = None,
+    ) -> str | None:
+        self._write("write", key)
+        return self.inner.put_bytes(
+            key, body, content_type, only_if_absent=only_if_absent, metadata=metadata
+        )
+
+    def delete(self, key: str) -> None:
+        self._write("delete", key)
+        self.inner.delete(key)
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        for start in range(0, len(keys), 1000):  # a request a thousand, as ``Bucket``'s
+            chunk = keys[start : start + 1000]
+            self._write("delete", f"{chunk[0]} and others")
+            self.inner.delete_many(chunk)
+
+    def metadata(self, key: str) -> Mapping[str, str] | None:
+        return self.inner.metadata(key)
+
+    def get_bytes(self, key: str) -> bytes | None:
+        return self.inner.get_bytes(key)
+
+    def objects(self, prefix: str = "") -> Iterator[tuple[str, datetime, int]]:
+        return self.inner.objects(prefix)
+
+    def versions(self, prefix: str) -> Iterator[tuple[str, str | None]]:
+        return self.inner.versions(prefix)
+
+    def names(self, prefix: str = "", start_after: str = "") -> Iterator[str]:
+        return self.inner.names(prefix, start_after)
+
+    def folders(self, prefix: str, start_after: str = "") -> Iterator[str]:
+        return self.inner.folders(prefix, start_after)
+
+    def files(self, prefix: str) -> Iterator[str]:
+        return self.inner.files(prefix)
+
+    def existing(self, keys: Collection[str], few: int = 20) -> set[str]:
+        return self.inner.existing(keys, few)
+
+
+class FaultyBuckets:
+    """``MemoryBuckets`` seen through ``FaultyBucket``s sharing one ``WriteFaults``: what
+    ``Services`` is given for buckets in memory whose writes fail when armed."""
+
+    def __init__(self) -> None:
+        self.memory = MemoryBuckets()
+        self.faults = WriteFaults()
+
+    def __call__(self, name: str) -> Objects:
+        return FaultyBucket(self.memory(name), self.faults)
 
 
 @dataclass
@@ -117,23 +213,36 @@ class FlakyPublisher:
 
 
 class Stored:
-    """What moto holds, read from its backend directly: the model's checks make no request
-    (and so meet no fault, and cost the tier little)."""
+    """What a bucket holds, read past the faults: from the memory bucket itself, or from
+    moto's backend directly. The model's checks make no request (and so meet no fault,
+    and cost the tier little)."""
 
-    def __init__(self, bucket: str) -> None:
-        from moto.core.models import DEFAULT_ACCOUNT_ID
-        from moto.s3.models import s3_backends
+    def __init__(self, bucket: str, memory: MemoryBuckets | None = None) -> None:
+        self._memory = None if memory is None else memory(bucket)
+        if self._memory is None:
+            from moto.core.models import DEFAULT_ACCOUNT_ID
+            from moto.s3.models import s3_backends
 
-        self._bucket = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].buckets[bucket]
+            self._moto = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].buckets[bucket]
 
     def names(self, prefix: str = "") -> list[str]:
-        return sorted(name for name in self._bucket.keys if name.startswith(prefix))
+        if self._memory is not None:
+            return list(self._memory.names(prefix))
+        return sorted(name for name in self._moto.keys if name.startswith(prefix))
 
     def json(self, name: str) -> Any:
-        return json.loads(self._bucket.keys[name].value)
+        if self._memory is not None:
+            body = self._memory.get_bytes(name)
+            assert body is not None, f"{name} is not in {self._memory.name}"
+            return json.loads(body)
+        return json.loads(self._moto.keys[name].value)
 
     def metadata(self, name: str, field: str) -> str:
-        value: str = self._bucket.keys[name].metadata[f"x-amz-meta-{field}"]
+        if self._memory is not None:
+            found = self._memory.metadata(name)
+            assert found is not None, f"{name} is not in {self._memory.name}"
+            return found[field]
+        value: str = self._moto.keys[name].metadata[f"x-amz-meta-{field}"]
         return value
 
 
@@ -167,15 +276,25 @@ class Topic:
 
 
 class World:
-    """The system under test, on moto; ``now`` is every function's clock."""
+    """The system under test, its buckets in memory, or on moto given ``s3``; ``now`` is
+    every function's clock."""
 
-    def __init__(self, s3: S3Client, settings: FunctionSettings, schedule_page: int) -> None:
+    def __init__(
+        self, settings: FunctionSettings, schedule_page: int, s3: S3Client | None = None
+    ) -> None:
         self.now = START
         self.s3 = s3
-        self.faults = S3Faults()
-        self.faults.install(s3)
         self.publisher = FlakyPublisher()
-        self.services = Services(settings, s3=s3, publisher=self.publisher)
+        self.faults: WriteFaults
+        self.memory: MemoryBuckets | None = None
+        if s3 is None:
+            buckets = FaultyBuckets()
+            self.faults, self.memory = buckets.faults, buckets.memory
+            self.services = Services(settings, buckets=buckets, publisher=self.publisher)
+        else:
+            self.faults = s3_faults = S3Faults()
+            s3_faults.install(s3)
+            self.services = Services(settings, s3=s3, publisher=self.publisher)
         self.coordinator = HttpFunction("coordinator", lambda: self.services)
         self.crm = HttpFunction("crm", lambda: self.services)
         self.topics = {stream: Topic() for stream in Stream}
@@ -184,7 +303,12 @@ class World:
         self.schedule_page = schedule_page
 
     def close(self) -> None:
-        self.faults.uninstall(self.s3)
+        if isinstance(self.faults, S3Faults) and self.s3 is not None:
+            self.faults.uninstall(self.s3)
+
+    def stored(self, bucket: str) -> Stored:
+        """What ``bucket`` holds, read past the faults."""
+        return Stored(bucket, self.memory)
 
     @property
     def context(self) -> FunctionContext:
@@ -253,7 +377,7 @@ class World:
     def look_at_cancels(self) -> None:
         """A batch starting now reads which runs are cancelled."""
         self.cancels_seen = frozenset(
-            Stored(self.services.settings.jobs_bucket).names(keys.CANCELLED)
+            self.stored(self.services.settings.jobs_bucket).names(keys.CANCELLED)
         )
 
     def sweep(self, minutes: float) -> None:
