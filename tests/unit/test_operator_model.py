@@ -18,13 +18,10 @@ so. Each answer keeps its promise (a 503 published nothing). After every step:
   every run Kafka took has a bill or a failure, every such run is settled (done or
   cancelled), and no run Kafka refused is listed as running.
 
-Where it runs: the four machines keep their buckets in memory (``FaultyBuckets``: S3's
-semantics, held to them by ``test_bucket_contract.py``, and the n-th write failing as the
-S3 adapter fails when S3 cannot be reached), a fraction of a second a sequence; with
-MODEL_ON_S3=1 they run on moto, through the S3 adapter, as before (seconds a sequence).
-``test_operator_actions_keep_the_promise_on_s3`` always runs the whole model on moto, with
-S3's faults injected into boto3's requests (``S3Faults``), over MODEL_S3_EXAMPLES sequences
-(3 unless set; `make model` 100): the S3 adapter under faults stays model-tested.
+Where it runs: the four machines keep their buckets in memory (``FaultyBuckets``, in
+``operator_faults.py``), a fraction of a second a sequence; MODEL_ON_S3=1 runs them on moto.
+``test_operator_actions_keep_the_promise_on_s3`` always runs the whole model on moto, S3's
+faults in boto3's requests, MODEL_S3_EXAMPLES sequences (3 unless set; `make model` 100).
 """
 
 from __future__ import annotations
@@ -41,13 +38,7 @@ import boto3
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (
-    RuleBasedStateMachine,
-    initialize,
-    invariant,
-    precondition,
-    rule,
-)
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from moto import mock_aws
 
 from functions.errors import BillingError
@@ -60,8 +51,9 @@ from tests.unit.operator_checks import (
     ticks_bill_their_customers_once,
 )
 from tests.unit.operator_clients import Clients, CrmClients, CrmRequest, customer, post_of
+from tests.unit.operator_faults import one_thread
 from tests.unit.operator_view import Observed
-from tests.unit.operator_world import World, one_thread
+from tests.unit.operator_world import World
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -351,15 +343,10 @@ def moto_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Client]:
 
 
 @pytest.fixture
-def model_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Client | None]:
-    """Where the machines keep their buckets: None, in memory; moto's client if
-    MODEL_ON_S3=1."""
+def model_s3(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> S3Client | None:
+    """Where the machines keep their buckets: None, in memory; moto's if MODEL_ON_S3=1."""
     one_thread(monkeypatch)  # the customers' store writes its name keys in parallel
-    if not ON_S3:
-        yield None
-        return
-    with mock_aws():
-        yield boto3.client("s3", region_name="us-east-1")
+    return request.getfixturevalue("moto_s3") if ON_S3 else None
 
 
 def run_model(
@@ -371,7 +358,7 @@ def run_model(
     """The model over ``examples`` random sequences of 25 steps, in memory (``s3`` None)
     or on moto: in memory a fraction of a second a sequence, on moto 0.7 to 3 s; the unit
     tier runs a few. The variable ``asked_by`` asks for more: `make model` runs 500, CI
-    100 (.ci/run)."""
+    1,000 (.ci/run)."""
     OperatorModel.s3 = s3
     asked = _FOCUS[0]
     _FOCUS[0] = asked or focus
