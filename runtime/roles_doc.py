@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 from runtime.config import REPO
+from runtime.doc_tables import DocTable
 from runtime.http_function import APIS, HttpFunction
 from runtime.services import Services
 
@@ -41,20 +42,9 @@ def table() -> str:
     return "\n".join(rows)
 
 
-def page_with_table(text: str) -> str:
-    """``text`` with what stands between its markers replaced by today's table."""
-    before, found, rest = text.partition(BEGIN)
-    _, ended, after = rest.partition(END)
-    if not (found and ended):
-        raise SystemExit(f"{PAGE} lacks the markers {BEGIN!r} and {END!r}")
-    return f"{before}{BEGIN}\n{table()}\n{END}{after}"
-
-
-def main() -> int:
-    PAGE.write_text(page_with_table(PAGE.read_text()))
-    print(f"wrote the roles into {PAGE}")
-    return 0
+DOC = DocTable(PAGE, BEGIN, END, table, "the roles")
+page_with_table = DOC.page_with_table
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(DOC.write())

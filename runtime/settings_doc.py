@@ -11,6 +11,7 @@ import inspect
 import sys
 
 from runtime.config import AUDIENCES, REPO
+from runtime.doc_tables import DocTable
 
 PAGE = REPO / "docs" / "configuration.md"
 BEGIN = "<!-- settings: written by `python -m runtime.settings_doc`; do not edit by hand -->"
@@ -58,20 +59,9 @@ def table() -> str:
     return "\n\n".join(sections)
 
 
-def page_with_table(text: str) -> str:
-    """``text`` with what stands between its markers replaced by today's table."""
-    before, found, rest = text.partition(BEGIN)
-    _, ended, after = rest.partition(END)
-    if not (found and ended):
-        raise SystemExit(f"{PAGE} lacks the markers {BEGIN!r} and {END!r}")
-    return f"{before}{BEGIN}\n{table()}\n{END}{after}"
-
-
-def main() -> int:
-    PAGE.write_text(page_with_table(PAGE.read_text()))
-    print(f"wrote the settings into {PAGE}")
-    return 0
+DOC = DocTable(PAGE, BEGIN, END, table, "the settings")
+page_with_table = DOC.page_with_table
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(DOC.write())

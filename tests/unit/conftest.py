@@ -5,6 +5,8 @@ request counts, the S3 adapters) take the same on moto's in-process mock: ``s3_c
 
 from __future__ import annotations
 
+import io
+import logging
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -17,6 +19,7 @@ from functions.context import FunctionContext
 from functions.http.operation import Operation
 from functions.storage.memory_bucket import MemoryBuckets
 from runtime.config import FunctionSettings
+from runtime.logs import JsonFormatter
 from runtime.services import Services, s3_client
 from tests.unit.harness import NOW, TOKEN, TOKENS_BUCKET, Harness, RecordingPublisher, S3Harness
 
@@ -123,3 +126,19 @@ def s3_guarded(s3_harness: S3Harness) -> S3Harness:
         s3_harness.services.settings, auth_token=TOKEN, tokens_bucket=TOKENS_BUCKET
     )
     return s3_harness
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """Everything logged meanwhile, through the JSON formatter with ``TOKEN`` as its secret
+    (a named token it knows by its form alone)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter("test", [TOKEN]))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    level = root.level
+    root.setLevel(logging.DEBUG)
+    yield stream
+    root.removeHandler(handler)
+    root.setLevel(level)

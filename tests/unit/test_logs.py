@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 
 import pytest
 
@@ -20,21 +19,6 @@ from runtime.triggers import BY_FUNCTION
 from tests.unit.harness import TOKEN, Harness, client
 
 RUN = "run-20261128T001500-0a1b2c3d"
-
-
-@pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
-    """Everything logged meanwhile, through the JSON formatter with the token as secret."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter("test", [TOKEN]))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    level = root.level
-    root.setLevel(logging.DEBUG)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(level)
 
 
 def test_no_token_reaches_a_log_line(guarded: Harness, log_lines: io.StringIO) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import logging
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -17,7 +16,6 @@ import pytest
 from functions.access import TOKEN_PREFIX, digest
 from runtime.aws_lambda.http import HttpAdapter
 from runtime.http_function import HttpFunction
-from runtime.logs import JsonFormatter
 from runtime.services import Services
 from tests.unit.harness import (
     TOKEN,
@@ -266,21 +264,6 @@ def test_without_a_token_and_a_store_anybody_may_do_anything(harness: Harness) -
         client("coordinator").post("/tokens", json={"name": "x", "role": "admin"}).status_code
         == 501
     )
-
-
-@pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
-    """Everything logged meanwhile, through the JSON formatter, which knows no named token."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter("test", [TOKEN]))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    level = root.level
-    root.setLevel(logging.DEBUG)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(level)
 
 
 def test_no_named_token_reaches_a_log_line(guarded: Harness, log_lines: io.StringIO) -> None:
