@@ -133,3 +133,17 @@ def test_what_the_console_offers_wrongly_is_refused_in_the_apis_words(
     )
     expect(page.get_by_role("alert")).to_contain_text("the token 'grafana' has the role viewer")
     screenshot(page, "roles-refused")
+
+
+def test_without_auth_the_console_asks_for_no_token_and_offers_everything(
+    settings: StackSettings, processes: Processes, page: Page
+) -> None:
+    """Functions run without auth (local development by hand): /whoami names an anonymous
+    admin, the prompt never shows, and every action is offered."""
+    open_stack = serve_console(settings, processes, token=None)
+    page.goto(f"{open_stack.coordinator_url}/console/#/customers")
+    expect(page.locator("#caller")).to_have_text("Signed in as anonymous · admin")
+    expect(page.get_by_role("button", name="Add the customer")).to_be_visible()
+    expect(page.get_by_role("dialog", name="Bearer token")).to_be_hidden()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Start a run").click()
+    expect(page.get_by_role("button", name="Start the run")).to_be_visible()

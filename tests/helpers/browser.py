@@ -68,15 +68,17 @@ def console(settings: StackSettings, processes: Processes) -> StackSettings:
     return serve_console(settings, processes)
 
 
-def serve_console(settings: StackSettings, processes: Processes) -> StackSettings:
-    """The coordinator and the CRM of ``settings``, auth on (``TOKEN``, an admin's), the CRM
-    open to the console; the settings a client needs."""
+def serve_console(
+    settings: StackSettings, processes: Processes, token: str | None = TOKEN
+) -> StackSettings:
+    """The coordinator and the CRM of ``settings``, auth on (``token``, an admin's; None and
+    no tokens bucket: without auth), the CRM open to the console; what a client needs."""
     coordinator_port, crm_port = free_port(), free_port()
     coordinator = f"http://127.0.0.1:{coordinator_port}"
     crm = f"http://127.0.0.1:{crm_port}"
     stack = replace(
         settings,
-        auth_token=TOKEN,
+        auth_token=token,
         console_crm_url=crm,
         console_origins=coordinator,
         coordinator_url=coordinator,
