@@ -78,6 +78,7 @@ def test_a_viewer_sees_who_it_is_and_no_retry_cancel_or_start(
         "Starting a run needs a token of the role operator or above; grafana has the role viewer."
     )
     expect(page.get_by_role("button", name="Start the run")).to_have_count(0)
+    screenshot(page, "roles-viewer-start")
 
     page.goto(f"{roles.coordinator_url}/console/#/customers")
     expect(page.get_by_role("button", name="Search")).to_be_visible()
