@@ -2,7 +2,7 @@
 (``functions/http/operation.py``), admin's only but the first:
 
 - ``GET /whoami``: the caller, as the request's token names it (its name, role and how it
-  was known), for any role: what the console shows and what it hides by
+  was known), for any role: what the console shows, and how it knows what to leave out
 
 - ``POST /tokens {"name": "ci-deploy", "role": "operator"}``: 201 with the token, shown
   this once (only its SHA-256 digest is kept); 409 if the name is taken, by a token revoked
