@@ -11,6 +11,7 @@ fails, the answer still goes out (what was done is done) and the record shows no
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Mapping
@@ -23,6 +24,7 @@ from functions.audit.entries import MAX_DETAIL, MAX_WHO, AuditEntry, AuditLog, A
 from functions.context import iso_millis
 from functions.errors import StorageUnavailable
 from functions.http.operation import Operation
+from functions.http.problems import problem
 from functions.http.web import HttpRequest, HttpResponse
 from functions.storage import keys
 
@@ -88,9 +90,27 @@ class Auditor:
             log.error("the refusal of request %s is not audited: %s", entry.request_id, exc)
         return with_request_id(refusal, entry)
 
-    def begin(self, entry: AuditEntry) -> None:
-        """``StorageUnavailable``: nothing may be done."""
-        self.audit.begin(entry)
+    def begin(self, entry: AuditEntry) -> HttpResponse[Any] | None:
+        """Record the request before it is done; if that fails, the 503 to answer (nothing
+        may be done), and the record, if it was written in part, says nothing was."""
+        try:
+            self.audit.begin(entry)
+            return None
+        except StorageUnavailable as exc:
+            log.error(
+                "request %s (%s): its audit record cannot be written: %s",
+                entry.request_id,
+                entry.operation,
+                exc,
+            )
+        refusal = problem(
+            503,
+            "nothing was done: the audit record of this request cannot be written (S3 is"
+            " unavailable); try again",
+        )
+        with contextlib.suppress(StorageUnavailable):
+            self.audit.end(entry, outcome_of(refusal))
+        return with_request_id(refusal, entry)
 
     def end(self, entry: AuditEntry, response: HttpResponse[Any]) -> HttpResponse[Any]:
         try:

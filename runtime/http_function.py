@@ -184,15 +184,8 @@ class HttpFunction:
         entry = auditor.entry(caller, route, head, parameters)
         if forbidden is not None:
             return auditor.refused(entry, forbidden)
-        try:
-            auditor.begin(entry)
-        except StorageUnavailable as exc:
-            log.error("%s %s: its audit record cannot be written: %s", head.method, head.path, exc)
-            return problem(
-                503,
-                "nothing was done: the audit record of this request cannot be written (S3 is"
-                " unavailable); try again",
-            )
+        if (unrecorded := auditor.begin(entry)) is not None:
+            return unrecorded  # nothing is done unrecorded
         return auditor.end(entry, self._call(route, head, read_body, parameters, caller))
 
     def _call(
