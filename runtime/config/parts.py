@@ -154,8 +154,9 @@ class S3Settings(DeclaredSettings):
         None,
         "TOKENS_BUCKET",
         doc="the named tokens (`billing tokens`), a record each holding its SHA-256 digest,"
-        " never the token: keep the bucket private. Set, both HTTP functions want a bearer"
-        " token; unset, they keep no named tokens (`make up` sets `billing-tokens`)",
+        " never the token, and the audit trail (`billing audit ls`): keep the bucket private."
+        " Set, both HTTP functions want a bearer token; unset, they keep no named tokens and"
+        " no audit (`make up` sets `billing-tokens`)",
     )
 
     @property
