@@ -1,23 +1,20 @@
-"""A ``TokenStore`` in memory, kept as the S3 one keeps its records (in its keys' order, a
-create once a name), and counting how often its every token is read (what a refresh of the
-functions' cache costs)."""
+"""The S3 token store on a bucket in memory, counting how often its every token is read
+(what a refresh of the functions' cache costs), and unreachable while ``down``: the one
+store's code, with what the cache's tests need to see and to break."""
 
 from __future__ import annotations
 
-import dataclasses
-import threading
-
 from functions.errors import StorageUnavailable
-from functions.storage import keys
 from functions.storage.base import Page, StoredToken
+from functions.storage.memory_bucket import MemoryBucket
+from functions.storage.s3_tokens import S3TokenStore
 
 
-class MemoryTokenStore:
+class MemoryTokenStore(S3TokenStore):
     def __init__(self) -> None:
-        self.records: dict[str, StoredToken] = {}  # by key, as the S3 store keeps them
+        super().__init__(MemoryBucket("billing-tokens"))
         self.reads = 0  # calls of ``every``
         self.down = False  # S3 is unavailable while set
-        self._lock = threading.Lock()
 
     def _reachable(self) -> None:
         if self.down:
@@ -25,36 +22,21 @@ class MemoryTokenStore:
 
     def create(self, token: StoredToken) -> bool:
         self._reachable()
-        with self._lock:
-            key = keys.token_record(token.name)
-            if key in self.records:
-                return False
-            self.records[key] = token
-            return True
+        return super().create(token)
 
     def get(self, name: str) -> StoredToken | None:
         self._reachable()
-        return self.records.get(keys.token_record(name))
+        return super().get(name)
 
     def revoke(self, name: str, at: str, by: str | None) -> StoredToken | None:
         self._reachable()
-        with self._lock:
-            token = self.records.get(keys.token_record(name))
-            if token is None or token.revoked:
-                return token
-            revoked = dataclasses.replace(token, revoked_at=at, revoked_by=by)
-            self.records[keys.token_record(name)] = revoked
-            return revoked
+        return super().revoke(name, at, by)
 
     def page(self, after: str, limit: int) -> Page[StoredToken]:
         self._reachable()
-        start = keys.token_record(after) if after else ""
-        following = [self.records[key] for key in sorted(self.records) if key > start]
-        shown = following[:limit]
-        more = len(following) > limit and bool(shown)
-        return Page(shown, shown[-1].name if more else None)
+        return super().page(after, limit)
 
     def every(self) -> list[StoredToken]:
         self._reachable()
         self.reads += 1
-        return [self.records[key] for key in sorted(self.records)]
+        return super().every()
