@@ -45,12 +45,12 @@ from collections.abc import Callable
 from cli import audit, bills, customers, periods, runs, schedule, tokens
 from cli.trace import trace
 from functions.access import MAX_NAME, NAME_PATTERN, NAME_RULE, ROLE_NAMES
-from functions.audit.entries import MOST_A_PAGE as AUDIT_MOST_A_PAGE
 from functions.crm.customers import MAX_CUSTOMERS_PER_IMPORT
 from functions.runs.answers import RUN_STATES, STATES
 from functions.runs.listing import MOST_A_PAGE as RUNS_MOST_A_PAGE
 from functions.runs.period_books import BOOK_STATES
 from functions.runs.period_books import MOST_A_PAGE as BOOKS_MOST_A_PAGE
+from functions.storage.audit_log import MOST_A_PAGE as AUDIT_MOST_A_PAGE
 from functions.wire.billing_period import PERIOD_FORMS, BillingPeriod
 
 # The CRM's page size bounds (functions/crm/api.py: ``limit`` of its listings).

@@ -20,13 +20,13 @@ from datetime import datetime
 from typing import Any
 
 from functions.access import Caller
-from functions.audit.entries import MAX_DETAIL, MAX_WHO, AuditEntry, AuditLog, AuditOutcome
 from functions.context import iso_millis
 from functions.errors import StorageUnavailable
 from functions.http.operation import Operation
 from functions.http.problems import problem
 from functions.http.web import HttpRequest, HttpResponse
 from functions.storage import keys
+from functions.storage.audit_log import MAX_DETAIL, MAX_WHO, AuditEntry, AuditLog, AuditOutcome
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,6 @@ from botocore import handlers
 from botocore.config import Config
 from botocore.utils import parse_timestamp
 
-from functions.audit.entries import AuditLog
 from functions.context import AnswerPolicy, FunctionContext, utc_now
 from functions.crm.customer_file import seed_customers
 from functions.errors import ConfigurationError
@@ -28,6 +27,7 @@ from functions.runs.scheduled_billing import ScheduledBilling
 from functions.runs.starter import Coordination
 from functions.runs.status import RunRecords
 from functions.storage import CustomerStore, RunStore, TickPlans
+from functions.storage.audit_log import AuditLog
 from functions.storage.base import TokenStore
 from functions.storage.bucket import Bucket
 from functions.storage.objects import Objects

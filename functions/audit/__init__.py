@@ -1,4 +1,4 @@
-"""The audit trail: one record of every state-changing request, who asked and what came of
-it (``entries.py``), and its operation, ``GET /audit`` (``api.py``). The runtime writes it
-around each such request (``runtime/auditing.py``); its S3 form is
-``functions/storage/s3_audit.py``."""
+"""The audit trail's operation, ``GET /audit`` (``api.py``). What a record holds, and the
+store that keeps it, are storage's (``functions/storage/audit_log.py``, its S3 form
+``s3_audit.py``); the runtime writes a record around each state-changing request
+(``runtime/auditing.py``)."""

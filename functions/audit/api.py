@@ -1,8 +1,8 @@
 """``GET /audit``: the audit trail, newest first, a page at a time, filtered by run, by who
-and by time (``entries.py`` says what a record holds). Declared once below, beside its
-handler (``functions/http/operation.py``); the coordinator serves it, for both functions'
-records, which share the tokens' bucket. Without that bucket (``TOKENS_BUCKET`` unset) it
-answers 501: the functions keep no audit.
+and by time (``functions/storage/audit_log.py`` says what a record holds). Declared once
+below, beside its handler (``functions/http/operation.py``); the coordinator serves it, for
+both functions' records, which share the tokens' bucket. Without that bucket
+(``TOKENS_BUCKET`` unset) it answers 501: the functions keep no audit.
 """
 
 from __future__ import annotations
@@ -15,7 +15,11 @@ from urllib.parse import urlencode
 from typing_extensions import TypedDict
 
 from functions.access import Role
-from functions.audit.entries import (
+from functions.http.operation import Api, Paged, Reply
+from functions.http.parameters import RUN_ID, Moment, Text, WholeNumber
+from functions.http.problems import problem
+from functions.http.web import HttpResponse, documented
+from functions.storage.audit_log import (
     DEFAULT_PAGE,
     MAX_WHO,
     MOST_A_PAGE,
@@ -24,10 +28,6 @@ from functions.audit.entries import (
     AuditOutcome,
     AuditQuery,
 )
-from functions.http.operation import Api, Paged, Reply
-from functions.http.parameters import RUN_ID, Moment, Text, WholeNumber
-from functions.http.problems import problem
-from functions.http.web import HttpResponse, documented
 from functions.wire.identifiers import RunId
 
 API = Api("Audit", "Who asked for each change, and what came of it.")

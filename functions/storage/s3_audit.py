@@ -17,7 +17,8 @@ import logging
 from collections.abc import Iterator
 from datetime import datetime
 
-from functions.audit.entries import (
+from functions.storage import keys
+from functions.storage.audit_log import (
     AuditEntry,
     AuditLog,
     AuditOutcome,
@@ -27,7 +28,6 @@ from functions.audit.entries import (
     outcome_record,
     to_entry,
 )
-from functions.storage import keys
 from functions.storage.base import Page
 from functions.storage.objects import Objects
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from functions.audit.entries import AuditEntry, AuditLog, AuditOutcome, AuditQuery
 from functions.errors import StorageUnavailable
 from functions.storage import Page
+from functions.storage.audit_log import AuditEntry, AuditLog, AuditOutcome, AuditQuery
 from runtime.aws_lambda.http import HttpAdapter
 from runtime.http_function import HttpFunction
 from tests.unit.harness import TOKEN, Harness, S3Harness, client, function_url_event, s3_requests
