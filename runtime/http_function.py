@@ -20,7 +20,13 @@ import functions.runs.coordinator
 import functions.tokens.api
 from functions.access import ANYBODY
 from functions.console import ConsoleSite
-from functions.errors import BillingError, InvalidRequest, PublishFailed, StorageUnavailable
+from functions.errors import (
+    BillingError,
+    InvalidRequest,
+    IssuerUnavailable,
+    PublishFailed,
+    StorageUnavailable,
+)
 from functions.http import openapi
 from functions.http.operation import Api, Operation, Reply
 from functions.http.problems import problem, refusal
@@ -171,6 +177,13 @@ class HttpFunction:
                     503,
                     "the bearer token cannot be checked now: the tokens cannot be read"
                     " (S3 is unavailable); try again, or use BILLING_TOKEN, checked without S3",
+                )
+            except IssuerUnavailable as exc:
+                log.error("%s %s: no keys of the issuer: %s", head.method, head.path, exc)
+                return problem(
+                    503,
+                    "the bearer token cannot be checked now: the OpenID Connect issuer's keys"
+                    " cannot be read; try again, or use a named token or BILLING_TOKEN",
                 )
         if route is None:
             assert refused is not None
