@@ -10,12 +10,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
+from cfnlint.decode import decode
 from joserfc.jwk import RSAKey
 
 from functions.access import OIDC, Caller, Role
 from functions.errors import ConfigurationError, IssuerUnavailable
 from runtime.auth import NoRole, Unauthenticated
-from runtime.config import FunctionSettings
+from runtime.config import REPO, FunctionSettings
 from runtime.oidc import JwksKeys, JwtVerifier
 from tests.helpers.oidc import AUDIENCE, SUBJECT, CountingFetch, Issuer
 from tests.unit.harness import TOKEN, Harness, client
@@ -199,6 +200,17 @@ def test_symmetric_keys_in_the_jwks_are_never_used(issuer: Issuer) -> None:
     jwks["keys"].append({"kty": "oct", "kid": "hmac-1", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQ"})
     keys = JwksKeys(issuer.issuer, "https://keys.example.test", fetch=lambda _url: jwks)
     assert keys.key("hmac-1") is None and keys.key("rsa-1") is not None
+
+
+def test_the_template_gives_both_http_functions_the_issuer() -> None:
+    template, problems = decode(str(REPO / "infra" / "aws" / "template.yaml"))
+    assert not problems and template is not None
+    for name in ("CoordinatorFunction", "CrmFunction"):
+        variables = template["Resources"][name]["Properties"]["Environment"]["Variables"]
+        assert variables["OIDC_ISSUER"] == {"Ref": "OidcIssuer"}
+        assert variables["OIDC_AUDIENCE"] == {"Ref": "OidcAudience"}
+        assert variables["OIDC_ROLE_CLAIM"] == {"Ref": "OidcRoleClaim"}
+    assert template["Parameters"]["OidcRoleClaim"]["Default"] == ""
 
 
 def test_an_issuer_without_an_audience_is_refused_naming_it() -> None:
