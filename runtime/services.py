@@ -44,12 +44,12 @@ from runtime.auth import Authenticator, TokenCache
 from runtime.config import FunctionSettings, S3Settings
 from runtime.config.tuning import S3_ATTEMPTS, S3_CONNECT_TIMEOUT_S, S3_READ_TIMEOUT_S
 from runtime.metrics import count_s3_requests
-from runtime.oidc import JwksKeys, JwtVerifier
 from runtime.ports import Backlog, Publisher
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from runtime.oidc import JwtVerifier
     from runtime.triggers import Trigger
 
 log = logging.getLogger(__name__)
@@ -207,6 +207,9 @@ class Services:
         settings = self.settings
         if not settings.oidc_issuer or not settings.oidc_audience:
             return None
+        # Imported only here: joserfc costs a process that takes no JWT 60 ms at start.
+        from runtime.oidc import JwksKeys, JwtVerifier
+
         return JwtVerifier(
             settings.oidc_issuer,
             settings.oidc_audience,
