@@ -43,7 +43,7 @@ from functions.access import (
     jwt_shaped,
     malformed,
 )
-from functions.errors import StorageUnavailable
+from functions.errors import IssuerUnavailable, StorageUnavailable
 from functions.http.operation import Operation
 from functions.http.problems import forbidden, problem
 from functions.http.web import HttpResponse
@@ -236,6 +236,18 @@ def unauthorized(exc: Unauthenticated) -> HttpResponse[Any]:
     challenge, the reason in ``detail``."""
     status = 403 if isinstance(exc, NoRole) else 401
     return problem(status, str(exc), {"WWW-Authenticate": f'{REALM}, error="{exc.code}"'})
+
+
+def unchecked(exc: StorageUnavailable | IssuerUnavailable) -> HttpResponse[Any]:
+    """The 503 of a token that cannot be checked now: the store or the issuer's keys out
+    of reach. Told to a caller not known yet: nothing of where they are."""
+    if isinstance(exc, IssuerUnavailable):
+        why = "the OpenID Connect issuer's keys cannot be read; try again, or use a named token"
+        instead = " or BILLING_TOKEN"
+    else:
+        why = "the tokens cannot be read (S3 is unavailable); try again, or use BILLING_TOKEN"
+        instead = ", checked without S3"
+    return problem(503, f"the bearer token cannot be checked now: {why}{instead}")
 
 
 def refused(caller: Caller, operation: Operation) -> HttpResponse[Any] | None:

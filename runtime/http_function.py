@@ -32,7 +32,7 @@ from functions.http.operation import Api, Operation, Reply
 from functions.http.problems import problem, refusal
 from functions.http.web import HttpRequest, HttpResponse
 from runtime import tracing
-from runtime.auth import Unauthenticated, unauthorized
+from runtime.auth import Unauthenticated, unauthorized, unchecked
 from runtime.auth import refused as refused_by_role
 from runtime.metrics import EXPOSITION_TYPE, exposition
 from runtime.routing import Router
@@ -170,21 +170,9 @@ class HttpFunction:
                 caller = self._services().authenticator.caller(head.headers)
             except Unauthenticated as exc:
                 return unauthorized(exc)
-            except StorageUnavailable as exc:
-                log.error("%s %s: the tokens cannot be read: %s", head.method, head.path, exc)
-                # Told to a caller not known yet: nothing of where the store is.
-                return problem(
-                    503,
-                    "the bearer token cannot be checked now: the tokens cannot be read"
-                    " (S3 is unavailable); try again, or use BILLING_TOKEN, checked without S3",
-                )
-            except IssuerUnavailable as exc:
-                log.error("%s %s: no keys of the issuer: %s", head.method, head.path, exc)
-                return problem(
-                    503,
-                    "the bearer token cannot be checked now: the OpenID Connect issuer's keys"
-                    " cannot be read; try again, or use a named token or BILLING_TOKEN",
-                )
+            except (StorageUnavailable, IssuerUnavailable) as exc:
+                log.error("%s %s: the token cannot be checked: %s", head.method, head.path, exc)
+                return unchecked(exc)
         if route is None:
             assert refused is not None
             return refusal(refused)

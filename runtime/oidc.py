@@ -23,6 +23,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -177,28 +178,19 @@ class JwksKeys:
         return jwks_uri
 
 
+@dataclass
 class JwtVerifier:
     """Whether a JWT is the issuer's, for ``audience``, and who it names with which role:
     ``role_claim`` (a claim's name, or a dotted path into an object), its values read after
     ``role_prefix``. ``now``: the time, in seconds since the epoch."""
 
-    def __init__(
-        self,
-        issuer: str,
-        audience: str,
-        role_claim: str,
-        keys: JwksKeys,
-        role_prefix: str = "",
-        now: Callable[[], float] = time.time,
-        leeway_s: int = LEEWAY_S,
-    ) -> None:
-        self.issuer = issuer
-        self.audience = audience
-        self.role_claim = role_claim
-        self.keys = keys
-        self.role_prefix = role_prefix
-        self.now = now
-        self.leeway_s = leeway_s
+    issuer: str
+    audience: str
+    role_claim: str
+    keys: JwksKeys
+    role_prefix: str = ""
+    now: Callable[[], float] = time.time
+    leeway_s: int = LEEWAY_S
 
     def caller(self, token: str) -> Caller:
         """The caller ``token`` names; ``Unauthenticated`` saying which check it failed,
