@@ -67,6 +67,8 @@ Fetch = Callable[[str], Mapping[str, Any]]
 
 def fetch_json(url: str) -> Mapping[str, Any]:
     """The JSON object at ``url``; ``IssuerUnavailable`` if it cannot be read in time."""
+    if not url.startswith(("https://", "http://")):  # never file: or ftp:
+        raise IssuerUnavailable(f"{url} is not an http(s) address")
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_S) as response:

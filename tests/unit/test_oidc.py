@@ -189,6 +189,12 @@ def test_keys_that_cannot_be_read_are_an_outage_tried_again_at_most_every_5_s(
     assert len(calls) == 2
 
 
+def test_keys_are_read_over_http_only(issuer: Issuer) -> None:
+    keys = JwksKeys(issuer.issuer, "file:///etc/passwd")
+    with pytest.raises(IssuerUnavailable, match="not an http"):
+        keys.key("rsa-1")
+
+
 def test_a_discovery_document_of_another_issuer_is_not_followed(issuer: Issuer) -> None:
     other = Issuer("https://sso.example.test/realms/other")
     with pytest.raises(IssuerUnavailable, match="names the issuer"):
