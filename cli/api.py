@@ -139,6 +139,16 @@ class Api:
         answer = self._call("coordinator", self.settings.coordinator_address, path)
         return list(answer["runs"]), answer["next"]
 
+    def audit(
+        self, after: str | None = None, limit: int | None = None, **filters: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the audit trail, newest first, and the cursor of the next page."""
+        given = {"after": after, "limit": limit, **filters}
+        query = {key: str(value) for key, value in given.items() if value is not None}
+        path = "/audit" + ("?" + urllib.parse.urlencode(query) if query else "")
+        answer = self._call("coordinator", self.settings.coordinator_address, path)
+        return list(answer["records"]), answer["next"]
+
     def retry_run(self, run_id: str) -> dict[str, Any]:
         return self._run_action(run_id, "retry")
 

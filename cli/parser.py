@@ -23,6 +23,8 @@
     billing tokens add NAME --role viewer|operator|admin   a named token, printed once
     billing tokens ls                   the named tokens: roles, made and revoked when
     billing tokens revoke NAME          refused everywhere within 30 s
+    billing audit ls [--run R] [--who NAME] [--since T] [--until T]   who asked for each
+                                        change, and what came of it, newest first
 
 A period is a calendar day, month, quarter or year: 2026-12-06, 2026-12, 2026-Q4, 2026.
 
@@ -40,9 +42,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from cli import bills, customers, periods, runs, schedule, tokens
+from cli import audit, bills, customers, periods, runs, schedule, tokens
 from cli.trace import trace
 from functions.access import MAX_NAME, NAME_PATTERN, NAME_RULE, ROLE_NAMES
+from functions.audit.entries import MOST_A_PAGE as AUDIT_MOST_A_PAGE
 from functions.crm.customers import MAX_CUSTOMERS_PER_IMPORT
 from functions.runs.answers import RUN_STATES, STATES
 from functions.runs.listing import MOST_A_PAGE as RUNS_MOST_A_PAGE
@@ -201,6 +204,28 @@ def parser() -> argparse.ArgumentParser:
     revoke = token_verbs.add_parser("revoke", help="revoke a named token")
     revoke.add_argument("name", type=_token_name)
     revoke.set_defaults(action=tokens.tokens_revoke)
+
+    audit_verbs = nouns.add_parser(
+        "audit", help="who asked for each change, and what came of it (an operator's token)"
+    ).add_subparsers(dest="verb", required=True)
+    list_audit = audit_verbs.add_parser(
+        "ls",
+        help="the audit trail, newest first",
+        description="Every request that may change state (a run started, retried or"
+        " cancelled, a customer or a token changed), and every refusal of one for its role:"
+        " who asked, what, when, and what came of it.",
+    )
+    list_audit.add_argument("--run", help="only the records about this run")
+    list_audit.add_argument("--who", help="only this caller's: a token's name, a JWT's subject")
+    list_audit.add_argument("--since", help="made at or after, ISO 8601 (2026-12-01)")
+    list_audit.add_argument("--until", help="made at or before, ISO 8601")
+    list_audit.add_argument(
+        "--limit",
+        type=_page_size(AUDIT_MOST_A_PAGE, "records"),
+        help=f"records a page, 1 to {AUDIT_MOST_A_PAGE} (the coordinator's default: 50)",
+    )
+    list_audit.add_argument("--after", help="the page after this record (what `more:` says)")
+    list_audit.set_defaults(action=audit.audit_ls)
     return top
 
 

@@ -224,10 +224,13 @@ def runs_ls(api: Api, args: argparse.Namespace) -> int:
             str(run["total"]),
             *(str(run["counts"][state]) for state in ("billed", "failed", "pending")),
             run.get("retryOf", ""),
+            run.get("startedBy") or ("schedule" if "scheduledFor" in run else ""),
         )
         for run in runs
     ]
-    header = ("RUN", "STARTED", "STATE", "CUSTOMERS", "BILLED", "FAILED", "PENDING", "RETRY OF")
+    header = (
+        "RUN", "STARTED", "STATE", "CUSTOMERS", "BILLED", "FAILED", "PENDING", "RETRY OF", "BY"
+    )  # fmt: skip
     if rows:
         table(header, rows)
     else:
@@ -246,8 +249,9 @@ def runs_retry(api: Api, args: argparse.Namespace) -> int:
 
 def runs_cancel(api: Api, args: argparse.Namespace) -> int:
     status = api.cancel_run(args.run_id)
+    by = f" by {status['cancelledBy']}" if "cancelledBy" in status else ""
     print(
-        f"{status['runId']} cancelled at {status['cancelledAt']}: {counted(status)}"
+        f"{status['runId']} cancelled at {status['cancelledAt']}{by}: {counted(status)}"
         " (they end as cancelled)"
     )
     return 0
@@ -263,9 +267,12 @@ def runs_show(api: Api, args: argparse.Namespace) -> int:
     status = api.run_status(args.run_id, args.state)
     lineage = "".join(
         [
+            f" by {status['startedBy']}" if "startedBy" in status else "",
+            f" by the schedule ({status['scheduledFor']})" if "scheduledFor" in status else "",
             f", of {status['billingPeriod']}" if "billingPeriod" in status else "",
             f", a retry of {status['retryOf']}" if "retryOf" in status else "",
             f", retried by {', '.join(status['retries'])}" if status.get("retries") else "",
+            _cancelled(status),
         ]
     )
     print(
@@ -275,6 +282,13 @@ def runs_show(api: Api, args: argparse.Namespace) -> int:
     rows = [(c["customerIdentifier"], c["state"], _bill_or_reason(c)) for c in status["customers"]]
     table(("CUSTOMER", "STATE", "BILL OR REASON"), rows)
     return 0
+
+
+def _cancelled(status: dict[str, Any]) -> str:
+    if "cancelledAt" not in status:
+        return ""
+    by = f" by {status['cancelledBy']}" if "cancelledBy" in status else ""
+    return f", cancelled at {status['cancelledAt']}{by}"
 
 
 def _bill_or_reason(customer: dict[str, Any]) -> str:

@@ -15,10 +15,11 @@ from dataclasses import replace
 from functools import cached_property
 from typing import Any
 
+import functions.audit.api
 import functions.crm.api
 import functions.runs.coordinator
 import functions.tokens.api
-from functions.access import ANYBODY
+from functions.access import ANYBODY, Caller
 from functions.console import ConsoleSite
 from functions.errors import (
     BillingError,
@@ -57,6 +58,7 @@ APIS: Mapping[str, tuple[Part, ...]] = {
         (lambda _services: functions.runs.coordinator.API, lambda svc: svc.coordination),
         (_console, lambda _svc: None),
         (lambda _services: functions.tokens.api.API, lambda svc: svc.token_admin),
+        (lambda _services: functions.audit.api.API, lambda svc: svc.audit_log),
     ),
     "crm": ((lambda _services: functions.crm.api.API, lambda svc: svc.seeded_customers()),),
 }
@@ -176,8 +178,25 @@ class HttpFunction:
         if route is None:
             assert refused is not None
             return refusal(refused)
-        if (forbidden := refused_by_role(caller, route)) is not None:
-            return forbidden  # before reading the body
+        forbidden = refused_by_role(caller, route)  # before reading the body
+        auditor = self._services().auditor if route.changes_state else None
+        if auditor is None:
+            return forbidden or self._call(route, head, read_body, parameters, caller)
+        entry = auditor.entry(caller, route, head, parameters)
+        if forbidden is not None:
+            return auditor.refused(entry, forbidden)
+        if (unrecorded := auditor.begin(entry)) is not None:
+            return unrecorded  # nothing is done unrecorded
+        return auditor.end(entry, self._call(route, head, read_body, parameters, caller))
+
+    def _call(
+        self,
+        route: Operation,
+        head: HttpRequest,
+        read_body: Callable[[], bytes],
+        parameters: Mapping[str, str],
+        caller: Caller,
+    ) -> HttpResponse[Any]:
         request = replace(head, body=read_body())
         try:
             context = None if route.public else self._contexts[route](self._services())

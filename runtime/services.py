@@ -20,6 +20,7 @@ from botocore import handlers
 from botocore.config import Config
 from botocore.utils import parse_timestamp
 
+from functions.audit.entries import AuditLog
 from functions.context import AnswerPolicy, FunctionContext, utc_now
 from functions.crm.customer_file import seed_customers
 from functions.errors import ConfigurationError
@@ -31,6 +32,7 @@ from functions.storage.base import TokenStore
 from functions.storage.bucket import Bucket
 from functions.storage.objects import Objects
 from functions.storage.s3 import S3BillStore, S3RunCancellations, S3RunStore, S3TickPlans
+from functions.storage.s3_audit import S3AuditLog
 from functions.storage.s3_customers import S3CustomerStore
 from functions.storage.s3_failures import S3JobFailures
 from functions.storage.s3_job_finder import S3AnswerJobFinder
@@ -40,6 +42,7 @@ from functions.storage.s3_sweep import S3OverdueJobSweep
 from functions.storage.s3_tokens import S3TokenStore
 from functions.tokens.api import TokenAdmin
 from runtime import tracing
+from runtime.auditing import Auditor
 from runtime.auth import Authenticator, TokenCache
 from runtime.config import FunctionSettings, S3Settings
 from runtime.config.tuning import S3_ATTEMPTS, S3_CONNECT_TIMEOUT_S, S3_READ_TIMEOUT_S
@@ -225,6 +228,18 @@ class Services:
         store = self.tokens
         cache = None if store is None else TokenCache(store, clock=self._ticks)
         return Authenticator(self.settings.token, cache, self.jwt_verifier)
+
+    @cached_property
+    def audit_log(self) -> AuditLog | None:
+        """The audit trail, beside the named tokens (``TOKENS_BUCKET``); None without."""
+        name = self.settings.tokens_bucket
+        return S3AuditLog(self.bucket(name)) if name else None
+
+    @cached_property
+    def auditor(self) -> Auditor | None:
+        """What records each state-changing request; None where no audit is kept."""
+        audit = self.audit_log
+        return None if audit is None else Auditor(audit, self._clock)
 
     @cached_property
     def token_admin(self) -> TokenAdmin:

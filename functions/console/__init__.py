@@ -5,9 +5,10 @@ the person gives, as any client does.
 
 No build step: the scripts are plain JavaScript modules the browser runs as they are
 (``app.js`` imports the others: ``api.js`` the API client, ``runs.js``, ``customers.js``,
-``start.js``, ``periods.js`` the pages, ``pages.js`` and ``elements.js`` what they share), so
-what is served is what is reviewed, and `make install` needs no JavaScript toolchain. Every
-``.js`` and ``.css`` file of this folder is served, and nothing else.
+``start.js``, ``periods.js`` the pages, ``roles.js`` who the token names and what its role
+may do, ``pages.js`` and ``elements.js`` what they share), so what is served is what is
+reviewed, and `make install` needs no JavaScript toolchain. Every ``.js`` and ``.css`` file
+of this folder is served, and nothing else.
 
 The page carries what the scripts must know of the coordinator and do not ask it for:
 where the CRM is, how many customers a run takes, and the pattern of a billing period (the

@@ -8,6 +8,7 @@ import { customersPage } from "./customers.js";
 import { h, link, say, show } from "./elements.js";
 import { guarded, stopPolling, takeNote } from "./pages.js";
 import { booksPage, periodsPage } from "./periods.js";
+import { forgetCaller, identify } from "./roles.js";
 import { billPage, runPage, runsPage } from "./runs.js";
 import { startPage } from "./start.js";
 
@@ -52,6 +53,16 @@ async function route() {
   show(h("h1", {}, "No such page"), h("p", {}, link("#/runs", "See the runs")));
 }
 
+// Who the token names first, so that a page never offers what its role may not do; then
+// the page. Without a token, or with one refused, the prompt comes back instead.
+async function signIn() {
+  const known = await guarded(async () => {
+    await identify();
+    return true;
+  });
+  if (known) await route();
+}
+
 document.getElementById("token-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const input = document.getElementById("token");
@@ -59,17 +70,18 @@ document.getElementById("token-form").addEventListener("submit", (event) => {
   input.value = "";
   tokenDialog.close();
   say("");
-  route();
+  signIn();
 });
 tokenDialog.addEventListener("cancel", (event) => {
   if (!hasToken()) event.preventDefault(); // nothing to show without one
 });
 document.getElementById("forget-token").addEventListener("click", () => {
   forgetToken();
+  forgetCaller();
   askToken();
 });
 window.addEventListener("hashchange", () => {
   say(...takeNote());
   route();
 });
-route();
+signIn();

@@ -1,9 +1,10 @@
 // The CRM's customers: a page at a time in id order, searched by name or id, and a form
-// to add one.
+// to add one (an admin's).
 
 import { ApiError, crm } from "./api.js";
 import { h, say, show, tableOf } from "./elements.js";
 import { PAGE, guarded, pager } from "./pages.js";
+import { may } from "./roles.js";
 
 const FIELDS = [
   ["firstName", "First name"],
@@ -88,7 +89,7 @@ export function customersPage(alive) {
     search,
     tableOf("The CRM's customers", ["Id", ...FIELDS.map(([, label]) => label)], rows),
     pages.bar,
-    add,
+    may("admin") ? add : null, // adding a customer is an admin's
   );
   return load();
 }

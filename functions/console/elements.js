@@ -39,7 +39,7 @@ export const fact = (term, value) => h("div", {}, h("dt", {}, term), h("dd", {},
 export const stateText = (state) => h("span", { class: `state-${state}` }, state);
 
 export function show(...nodes) {
-  main.replaceChildren(...nodes);
+  main.replaceChildren(...nodes.filter((node) => node !== null && node !== false));
   main.focus();
 }
 

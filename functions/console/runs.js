@@ -4,6 +4,7 @@
 import { coordinator, fileNameOf } from "./api.js";
 import { billLink, fact, h, link, periodLink, progressBar, runLink, show, say, stateText, tableOf } from "./elements.js";
 import { PAGE, guarded, pager, pollWhile } from "./pages.js";
+import { may } from "./roles.js";
 
 export function runsPage(alive) {
   const rows = h("tbody");
@@ -34,7 +35,7 @@ export function runsPage(alive) {
   }
   show(
     h("h1", {}, "Runs"),
-    h("p", {}, link("#/start", "Start a run")),
+    may("operator") ? h("p", {}, link("#/start", "Start a run")) : null,
     tableOf("Billing runs, newest first", ["Run", "Period", "Started", "State", "Progress", "Billed", "Failed", "Customers"], rows),
     pages.bar,
   );
@@ -164,7 +165,8 @@ export function runPage(runId, alive) {
     facts,
     overall,
     related,
-    h("div", { class: "bar" }, retry, cancel),
+    // Retry and cancel are an operator's: a viewer is not offered them at all.
+    may("operator") ? h("div", { class: "bar" }, retry, cancel) : null,
     h("h2", {}, "Customers"),
     h("div", { class: "bar" }, h("label", { for: "customer-filter" }, "Show"), filter),
     tableOf("The run's customers", ["Customer", "State", "Bill", "Details"], rows),

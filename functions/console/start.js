@@ -6,6 +6,7 @@ import { coordinator, crm, hasToken, idempotencyKey } from "./api.js";
 import { h, say, show } from "./elements.js";
 import { carryNote, guarded } from "./pages.js";
 import { PERIOD_FORMS, periodHint, periodInput } from "./periods.js";
+import { may, notForYou } from "./roles.js";
 
 const MAX_RUN = Number(document.querySelector('meta[name="max-customers-per-run"]').content);
 
@@ -21,6 +22,10 @@ async function everyCustomerId() {
 }
 
 export function startPage(alive) {
+  if (!may("operator")) {
+    show(h("h1", {}, "Start a run"), h("p", {}, notForYou("Starting a run", "operator")));
+    return undefined;
+  }
   const every = h("input", { type: "radio", name: "who", id: "who-every", value: "every", checked: true });
   const some = h("input", { type: "radio", name: "who", id: "who-some", value: "some" });
   const ids = h("textarea", { id: "customer-ids", rows: 4, placeholder: "1 2 3" });

@@ -162,6 +162,12 @@ class Operation:
             return None
         return self.role or Role.ADMIN
 
+    @property
+    def changes_state(self) -> bool:
+        """Whether a call may change state (anything but a read of a public or known path):
+        the runtime audits each call of it (``runtime/auditing.py``)."""
+        return not self.public and self.method not in ("GET", "HEAD", "OPTIONS")
+
     @cached_property
     def query_names(self) -> tuple[str, ...]:
         """The query parameters it takes: its own, then a page's."""

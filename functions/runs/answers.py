@@ -80,6 +80,9 @@ class ListedRun(TypedDict):
     ]
     lineage: NotRequired[Annotated[RunIdText, Described(LINEAGE)]]
     billingPeriod: NotRequired[Annotated[BillingPeriodText, Described(PERIOD)]]
+    startedBy: NotRequired[
+        Annotated[str, Described("who started it: a token's name or a JWT's subject")]
+    ]
     billedBefore: NotRequired[
         Annotated[
             int,
@@ -122,6 +125,8 @@ class RunStatus(ListedRun):
     next: NotRequired[int | None]
     """with a limit: the `after` of the next page of customers, null on the last"""
     cancelledAt: NotRequired[str]
+    cancelledBy: NotRequired[str]
+    """who cancelled it: a token's name or a JWT's subject"""
 
 
 @documented

@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 from pydantic import Field
 
-from functions.access import Role
+from functions.access import Caller, Role
 from functions.context import iso_millis
 from functions.errors import NotFound
 from functions.http.operation import Api, Paged, Parameters, Reply
@@ -103,6 +103,7 @@ class StartHeaders(Parameters):
     "/",
     "startRun",
     role=Role.OPERATOR,
+    caller=True,
     summary="Start a billing run: one bill-generation workflow per customer",
     headers=StartHeaders,
     body=RUN_REQUEST,
@@ -120,9 +121,11 @@ class StartHeaders(Parameters):
     },
 )
 def start_run(
-    stores: Coordination, headers: StartHeaders, body: RunOrder
+    stores: Coordination, headers: StartHeaders, body: RunOrder, caller: Caller
 ) -> HttpResponse[RunAccepted]:
-    started = starter.start(body.customer_ids, headers.idempotency_key, stores, body.billing_period)
+    started = starter.start(
+        body.customer_ids, headers.idempotency_key, stores, body.billing_period, caller.name
+    )
     return _accepted(started)
 
 
@@ -205,6 +208,7 @@ def show_run(stores: Coordination, path: RunPath, query: RunQuery) -> HttpRespon
     "/runs/{runId}/retry",
     "retryRun",
     role=Role.OPERATOR,
+    caller=True,
     summary="Start a run of the run's failed customers (the same run if asked again)",
     path_parameters=RunPath,
     replies={
@@ -217,8 +221,8 @@ def show_run(stores: Coordination, path: RunPath, query: RunQuery) -> HttpRespon
         503: NOT_PUBLISHED,
     },
 )
-def retry_run(stores: Coordination, path: RunPath) -> HttpResponse[RunAccepted]:
-    return _accepted(retries.retry(_known_run(stores, path.run_id), stores))
+def retry_run(stores: Coordination, path: RunPath, caller: Caller) -> HttpResponse[RunAccepted]:
+    return _accepted(retries.retry(_known_run(stores, path.run_id), stores, caller.name))
 
 
 @API.operation(
@@ -226,6 +230,7 @@ def retry_run(stores: Coordination, path: RunPath) -> HttpResponse[RunAccepted]:
     "/runs/{runId}/cancel",
     "cancelRun",
     role=Role.OPERATOR,
+    caller=True,
     summary="Cancel a run: its bills stay, its pending customers fail as cancelled",
     path_parameters=RunPath,
     replies={
@@ -236,9 +241,9 @@ def retry_run(stores: Coordination, path: RunPath) -> HttpResponse[RunAccepted]:
         503: S3_DOWN,
     },
 )
-def cancel_run(stores: Coordination, path: RunPath) -> HttpResponse[RunStatus]:
+def cancel_run(stores: Coordination, path: RunPath, caller: Caller) -> HttpResponse[RunStatus]:
     run = _known_run(stores, path.run_id)
-    return HttpResponse(202, cancel(run, stores.records, iso_millis(stores.clock())))
+    return HttpResponse(202, cancel(run, stores.records, iso_millis(stores.clock()), caller.name))
 
 
 class PeriodPath(Parameters):

@@ -48,7 +48,7 @@ class Retries:
         return {customer for customers in retried for customer in customers}
 
 
-def retry(run: Run, coordination: Coordination) -> Started:
+def retry(run: Run, coordination: Coordination, by: str | None = None) -> Started:
     """A run of the failed customers of ``run`` that no earlier retry of it holds; with no
     new failure, the latest retry again; 409 when nothing failed.
 
@@ -56,7 +56,7 @@ def retry(run: Run, coordination: Coordination) -> Started:
     failure after it answers with that retry, and the newer failures wait for the next."""
     went_out: list[Started] = []
     try:
-        return _retry(run, coordination, went_out)
+        return _retry(run, coordination, went_out, by)
     except (StorageUnavailable, PublishFailed) as error:
         if not went_out:
             raise
@@ -68,7 +68,9 @@ def retry(run: Run, coordination: Coordination) -> Started:
         return went_out[-1]
 
 
-def _retry(run: Run, coordination: Coordination, went_out: list[Started]) -> Started:
+def _retry(
+    run: Run, coordination: Coordination, went_out: list[Started], by: str | None
+) -> Started:
     failed = failed_customers(run, coordination.records.failures)
     runs = coordination.records.runs
     for _ in range(MAX_RETRY_RACES):
@@ -78,15 +80,15 @@ def _retry(run: Run, coordination: Coordination, went_out: list[Started]) -> Sta
         # written holds its customers: it goes out, and is listed, before another is taken.
         for earlier in kept.slots:
             if earlier.run_id not in kept.listed and (new or earlier != kept.slots[-1]):
-                went_out.append(_publish(run, earlier, coordination))
+                went_out.append(_publish(run, earlier, coordination, by))
         if not new:
-            return _latest(run, kept, coordination)
+            return _latest(run, kept, coordination, by)
         slot = RetrySlot(len(kept.slots) + 1, coordination.make_run_id(), tuple(new))
         if runs.claim_retry_slot(run.run_id, slot):
             log.info(
                 "billing run %s: retry %d holds %d customer(s)", run.run_id, slot.number, len(new)
             )
-            return _publish(run, slot, coordination)
+            return _publish(run, slot, coordination, by)
     raise StorageUnavailable(
         f"run {run.run_id}: {MAX_RETRY_RACES} retries were asked at once and each took the"
         " next slot first; ask again"
@@ -112,9 +114,9 @@ def _retries(run: Run, failed: list[str], runs: RunStore) -> Retries:
     return Retries(slots, listed, legacy)
 
 
-def _latest(run: Run, kept: Retries, coordination: Coordination) -> Started:
+def _latest(run: Run, kept: Retries, coordination: Coordination, by: str | None) -> Started:
     if kept.slots:
-        return _publish(run, kept.slots[-1], coordination)
+        return _publish(run, kept.slots[-1], coordination, by)
     if kept.legacy:  # as the earlier version answered: with its retry of these failures
         return replace(publish_stored(kept.legacy[-1], coordination), retry_of=run.run_id)
     pending = run_status(run, coordination.records, with_customers=False)["counts"]["pending"]
@@ -122,7 +124,7 @@ def _latest(run: Run, kept: Retries, coordination: Coordination) -> Started:
     raise InvalidRequest(f"run {run.run_id} has no failed customer to retry{waiting}", status=409)
 
 
-def _publish(run: Run, slot: RetrySlot, coordination: Coordination) -> Started:
+def _publish(run: Run, slot: RetrySlot, coordination: Coordination, by: str | None) -> Started:
     """The slot's run published, of the run's period if it has one, and listed among the
     run's retries (a marker whose write may fail once Kafka has the run: the next retry
     writes it)."""
@@ -133,6 +135,7 @@ def _publish(run: Run, slot: RetrySlot, coordination: Coordination) -> Started:
         retry_of=run.run_id,
         lineage=run.lineage or run.run_id,
         billing_period=run.billing_period,
+        started_by=by,
     )
     started = publish_once(retry_run, coordination)
     try:

@@ -64,8 +64,10 @@ def start(
     idempotency_key: str | None,
     stores: Coordination,
     billing_period: str | None = None,
+    started_by: str | None = None,
 ) -> Started:
-    """A new run of ``customer_ids`` (of ``billing_period``, if given); with an
+    """A new run of ``customer_ids`` (of ``billing_period``, if given), ``started_by`` a
+    caller; with an
     ``idempotency_key``, the run the key started (the key used for other customers or
     another period is refused)."""
     if idempotency_key is None:  # a new id: nothing can be stored under it yet
@@ -74,6 +76,7 @@ def start(
             iso_millis(stores.clock()),
             tuple(customer_ids),
             billing_period=billing_period,
+            started_by=started_by,
         )
         return _publish(run, stores, saved=False)
     digest = request_digest(customer_ids, billing_period)
@@ -101,6 +104,7 @@ def start(
             iso_millis(stores.clock()),
             tuple(customer_ids),
             billing_period=billing_period,
+            started_by=started_by,
         )
         return _publish(run, stores, saved=False)
     return publish_stored(stored, stores)

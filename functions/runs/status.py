@@ -224,7 +224,8 @@ def run_status(
         or not planned.workflows  # nothing to send: every customer billed in the period
         or kafka_took(run, records, billed, failed_keys)
     )
-    cancelled_at = records.cancellations.cancelled_at(run.run_id)
+    cancellation = records.cancellations.cancellation(run.run_id)
+    cancelled_at = None if cancellation is None else cancellation.at
     status = _described(
         run,
         RunStatus(
@@ -241,8 +242,10 @@ def run_status(
     )
     if page.limit < len(run.customer_ids):
         status["next"] = last_shown if more else None
-    if cancelled_at is not None:
-        status["cancelledAt"] = cancelled_at
+    if cancellation is not None:
+        status["cancelledAt"] = cancellation.at
+        if cancellation.by is not None:
+            status["cancelledBy"] = cancellation.by
     _keep_what_it_came_to(run, published, counts, status["state"], records)
     return status
 
@@ -307,6 +310,8 @@ def _described(run: Run, described: Described) -> Described:
         described["scheduledFor"] = run.scheduled_for
     if run.lineage is not None:
         described["lineage"] = run.lineage
+    if run.started_by is not None:
+        described["startedBy"] = run.started_by
     return described
 
 
@@ -335,9 +340,10 @@ def _keep_what_it_came_to(
         records.runs.save(kept)
 
 
-def cancel(run: Run, records: RunRecords, at: str) -> RunStatus:
-    """Cancel a run at ``at``: its bills stay, every job still pending fails as
-    ``cancelled``. Again on a cancelled run, the same answer; a run that is done is refused."""
+def cancel(run: Run, records: RunRecords, at: str, by: str | None = None) -> RunStatus:
+    """Cancel a run at ``at`` (``by`` a caller): its bills stay, every job still pending
+    fails as ``cancelled``. Again on a cancelled run, the same answer (the first cancel's
+    time and caller); a run that is done is refused."""
     status = run_status(run, records, with_customers=False)
     if status["state"] == "done":
         raise InvalidRequest(
@@ -345,11 +351,14 @@ def cancel(run: Run, records: RunRecords, at: str) -> RunStatus:
             status=409,
         )
     with about_run(run.run_id):
-        at = records.cancellations.cancel(run.run_id, at)
-        log.info("billing run %s: cancelled at %s", run.run_id, at)
+        kept = records.cancellations.cancel(run.run_id, at, by)
+        log.info("billing run %s: cancelled at %s by %s", run.run_id, kept.at, kept.by)
     # The cancel changes the run's state, not its counts: no second look at them.
     status.pop("customers", None)
-    return {**status, "state": "cancelled", "cancelledAt": at}
+    cancelled: RunStatus = {**status, "state": "cancelled", "cancelledAt": kept.at}
+    if kept.by is not None:
+        cancelled["cancelledBy"] = kept.by
+    return cancelled
 
 
 def listed(run: Run, records: RunRecords) -> ListedRun:

@@ -21,6 +21,7 @@ from functions.storage.base import (
     StoredBill,
 )
 from functions.storage.run_records import (
+    Cancellation,
     IdempotencyRecord,
     RetrySlot,
     Run,
@@ -36,6 +37,7 @@ __all__ = [
     "AnswerJobFinder",
     "BatchScoped",
     "BillStore",
+    "Cancellation",
     "CustomerStore",
     "Failure",
     "IdempotencyRecord",

@@ -318,3 +318,50 @@ def token_record(name: str) -> str:
 
 def name_of_token_record(key: str) -> str:
     return key.removeprefix(TOKENS).removesuffix(".json")
+
+
+# -- the audit trail, in the tokens' bucket ---------------------------------------------
+
+AUDIT_LOG = "audit/log/"
+AUDIT_OUTCOMES = "audit/outcome/"
+AUDIT_BY_RUN = "audit/by-run/"
+AUDIT_BY_WHO = "audit/by-who/"
+_LATEST_MILLIS = 9_999_999_999_999  # milliseconds since 1970 counted down: newest first
+
+
+def audit_entry_id(epoch_millis: int, request_id: str) -> str:
+    """An audit record's id: its time counted down, so that S3 lists the newest first."""
+    return f"{_LATEST_MILLIS - epoch_millis:013d}-{request_id}"
+
+
+def audit_ids_from(epoch_millis: int) -> str:
+    """Where a listing starts to find the records made at or before ``epoch_millis``: after
+    every id of a later one."""
+    return f"{_LATEST_MILLIS - epoch_millis - 1:013d}-~"
+
+
+def millis_of_audit_id(entry_id: str) -> int:
+    return _LATEST_MILLIS - int(entry_id[:13])
+
+
+def audit_entry(entry_id: str) -> str:
+    """``audit/log/<id>.json``: who asked what, and when (with its outcome if refused)."""
+    return f"{AUDIT_LOG}{entry_id}.json"
+
+
+def audit_outcome(entry_id: str) -> str:
+    """``audit/outcome/<id>.json``: what came of the request, once it was answered."""
+    return f"{AUDIT_OUTCOMES}{entry_id}.json"
+
+
+def audit_of_run(run_id: str) -> str:
+    return f"{AUDIT_BY_RUN}{safe_key(run_id)}/"
+
+
+def audit_by(who: str) -> str:
+    # A JWT's subject may hold any character: percent-encoded, it holds no "/".
+    return f"{AUDIT_BY_WHO}{quote(who, safe='')}/"
+
+
+def audit_id_of(key: str) -> str:
+    return key.rpartition("/")[2].removesuffix(".json")

@@ -109,6 +109,7 @@ def run(planned: Run) -> Record:
             scheduledFor=planned.scheduled_for,
             lineage=planned.lineage,
             billingPeriod=planned.billing_period,
+            startedBy=planned.started_by,
         ),
     }
     if planned.billed_before:
@@ -132,6 +133,7 @@ def to_run(record: Mapping[str, Any]) -> Run:
         lineage=record.get("lineage"),
         billing_period=record.get("billingPeriod"),
         billed_before=frozenset(record.get("billedBefore", ())),
+        started_by=record.get("startedBy"),
     )
 
 

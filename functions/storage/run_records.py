@@ -43,6 +43,9 @@ class Run:
     lineage: str | None = None
     billing_period: str | None = None
     billed_before: frozenset[str] = frozenset()
+    # Who started it: a token's name or a JWT's subject (None: the schedule, or a version
+    # before the roles).
+    started_by: str | None = None
 
     @property
     def bills_folder(self) -> str:
@@ -149,16 +152,24 @@ class TickPlans(abc.ABC):
         """The ticks begun and not ended (a page failed, a scheduler stopped): one listing."""
 
 
+@dataclass(frozen=True)
+class Cancellation:
+    """When a run was cancelled, and by whom (None: by a version before the roles)."""
+
+    at: str
+    by: str | None = None
+
+
 class RunCancellations(abc.ABC):
     """Which runs were cancelled. Read by the functions a batch at a time (``batch``): a
     run seen cancelled stays so, and a run seen running is looked at again in a later batch."""
 
     @abc.abstractmethod
-    def cancel(self, run_id: str, at: str) -> str:
-        """Cancel the run unless it is; when it was cancelled."""
+    def cancel(self, run_id: str, at: str, by: str | None = None) -> Cancellation:
+        """Cancel the run unless it is; when and by whom it was cancelled."""
 
     @abc.abstractmethod
-    def cancelled_at(self, run_id: str) -> str | None: ...
+    def cancellation(self, run_id: str) -> Cancellation | None: ...
 
     @abc.abstractmethod
     def is_cancelled(self, run_id: str) -> bool:

@@ -25,6 +25,7 @@ from functions.storage.base import (
 from functions.storage.bucket import in_parallel
 from functions.storage.objects import Objects
 from functions.storage.run_records import (
+    Cancellation,
     IdempotencyRecord,
     RetrySlot,
     Run,
@@ -138,18 +139,21 @@ class S3RunCancellations(RunCancellations):
         self._running: set[str] | None = None  # within a batch: the runs seen running
         self._looking = threading.Lock()
 
-    def cancel(self, run_id: str, at: str) -> str:
+    def cancel(self, run_id: str, at: str, by: str | None = None) -> Cancellation:
         key = keys.cancellation(run_id)
-        created = self.bucket.put_json(
-            key, {"runId": run_id, "cancelledAt": at}, only_if_absent=True
-        )
+        record = {"runId": run_id, "cancelledAt": at, **({"cancelledBy": by} if by else {})}
+        created = self.bucket.put_json(key, record, only_if_absent=True)
         with self._lock:
             self._cancelled.add(run_id)
-        return at if created else self.cancelled_at(run_id) or at
+        mine = Cancellation(at, by)
+        return mine if created else self.cancellation(run_id) or mine
 
-    def cancelled_at(self, run_id: str) -> str | None:
+    def cancellation(self, run_id: str) -> Cancellation | None:
         stored = self.bucket.get_json(keys.cancellation(run_id))
-        return None if stored is None else str(stored["cancelledAt"])
+        if stored is None:
+            return None
+        by = stored.get("cancelledBy")
+        return Cancellation(str(stored["cancelledAt"]), None if by is None else str(by))
 
     def is_cancelled(self, run_id: str) -> bool:
         known = self._known(run_id)

@@ -1,5 +1,8 @@
-"""The coordinator's token operations, admin's only, each declared once below beside its
-handler (``functions/http/operation.py``):
+"""The coordinator's token operations, each declared once below beside its handler
+(``functions/http/operation.py``), admin's only but the first:
+
+- ``GET /whoami``: the caller, as the request's token names it (its name, role and how it
+  was known), for any role: what the console shows, and how it knows what to leave out
 
 - ``POST /tokens {"name": "ci-deploy", "role": "operator"}``: 201 with the token, shown
   this once (only its SHA-256 digest is kept); 409 if the name is taken, by a token revoked
@@ -151,6 +154,36 @@ class TokenList(TypedDict):
     tokens: list[TokenAnswer]
     next: str | None
     """the cursor of the next page (its `after`), null on the last"""
+
+
+@documented
+class WhoAmI(TypedDict):
+    """The caller a request's credentials name: never the credential itself."""
+
+    name: str
+    """the token's name (`BILLING_TOKEN` for the environment's; a JWT's subject, `sub`;
+    `anonymous` without auth)"""
+    role: RoleName
+    """what it may do: viewer reads; operator also starts, retries and cancels runs; admin
+    also changes customers and manages tokens"""
+    via: str
+    """how it was known: `named token`, `environment token`, `oidc` (an OpenID Connect
+    issuer's JWT), or `no auth`"""
+
+
+@API.operation(
+    "GET",
+    "/whoami",
+    "whoAmI",
+    role=Role.VIEWER,
+    caller=True,
+    summary="Who the request's token names: its name, its role, and how it was known",
+    description="What a client may show and offer: the console hides what the role may not"
+    " do (the operations refuse it regardless). Without auth: `anonymous`, an admin.",
+    replies={200: Reply("the caller: its name, role and how it was known", WhoAmI)},
+)
+def who_am_i(_admin: TokenAdmin, caller: Caller) -> HttpResponse[WhoAmI]:
+    return HttpResponse(200, WhoAmI(name=caller.name, role=caller.role.value, via=caller.via))
 
 
 def _answer(token: StoredToken) -> TokenAnswer:

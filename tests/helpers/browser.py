@@ -65,12 +65,20 @@ def browser() -> Iterator[Browser]:
 def console(settings: StackSettings, processes: Processes) -> StackSettings:
     """The coordinator and the CRM as `make up` runs them, with auth on and the CRM open to
     the coordinator's console; the runtime is each test's to start."""
+    return serve_console(settings, processes)
+
+
+def serve_console(
+    settings: StackSettings, processes: Processes, token: str | None = TOKEN
+) -> StackSettings:
+    """The coordinator and the CRM of ``settings``, auth on (``token``, an admin's; None and
+    no tokens bucket: without auth), the CRM open to the console; what a client needs."""
     coordinator_port, crm_port = free_port(), free_port()
     coordinator = f"http://127.0.0.1:{coordinator_port}"
     crm = f"http://127.0.0.1:{crm_port}"
     stack = replace(
         settings,
-        auth_token=TOKEN,
+        auth_token=token,
         console_crm_url=crm,
         console_origins=coordinator,
         coordinator_url=coordinator,
@@ -98,7 +106,7 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
 def open_console(page: Page, stack: StackSettings, token: str = TOKEN, hash_: str = "") -> None:
     page.goto(f"{stack.coordinator_url}/console/{hash_}")
     expect(page.get_by_role("dialog", name="Bearer token")).to_be_visible()
-    page.get_by_label("Token (BILLING_TOKEN)").fill(token)
+    page.get_by_label("Token", exact=True).fill(token)
     page.get_by_role("button", name="Use this token").click()
 
 

@@ -30,7 +30,7 @@ from functions.runs.schedule import BillingSchedule
 from functions.runs.scheduled_billing import ScheduledBilling
 from functions.runs.starter import Coordination
 from functions.runs.status import new_run_id, plan
-from functions.storage import IdempotencyRecord, Run, RunCancellations, keys
+from functions.storage import Cancellation, IdempotencyRecord, Run, RunCancellations, keys
 from functions.storage.memory_bucket import MemoryBuckets
 from functions.triggered.retry_unanswered import Tick, retry_unanswered
 from functions.wire.messages import Outgoing, Stream, WireMessage
@@ -92,11 +92,11 @@ class CancelsSeenEarlier(RunCancellations):
     def __init__(self, live: RunCancellations, seen: frozenset[str]) -> None:
         self.live, self.seen = live, seen
 
-    def cancel(self, run_id: str, at: str) -> str:
-        return self.live.cancel(run_id, at)
+    def cancel(self, run_id: str, at: str, by: str | None = None) -> Cancellation:
+        return self.live.cancel(run_id, at, by)
 
-    def cancelled_at(self, run_id: str) -> str | None:
-        return self.live.cancelled_at(run_id)
+    def cancellation(self, run_id: str) -> Cancellation | None:
+        return self.live.cancellation(run_id)
 
     def is_cancelled(self, run_id: str) -> bool:
         return keys.cancellation(run_id) in self.seen

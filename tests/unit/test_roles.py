@@ -123,19 +123,22 @@ def test_every_operation_states_who_may_call_it() -> None:
 
 
 def test_the_roles_are_the_issues_table() -> None:
-    """viewer reads; operator also starts, retries and cancels runs; admin also changes
-    customers and manages tokens; the documents, the metrics and the console need none."""
+    """viewer reads; operator also starts, retries and cancels runs, and reads who did what
+    (the audit); admin also changes customers and manages tokens; the documents, the
+    metrics and the console need none."""
     needs = {op.operation_id: op.required_role for f in FUNCTIONS for op in operations(f)}
     public = {"getOpenApi", "getMetrics", "getConsole", "getConsoleAsset"}
     assert {name for name, role in needs.items() if role is None} == public
     reads = {op.operation_id for f in FUNCTIONS for op in operations(f) if op.method == "GET"}
     assert {name for name, role in needs.items() if role is Role.VIEWER} == reads - public - {
-        "listTokens"
+        "listTokens",
+        "listAudit",
     }
     assert {name for name, role in needs.items() if role is Role.OPERATOR} == {
         "startRun",
         "retryRun",
         "cancelRun",
+        "listAudit",
     }
     assert {name for name, role in needs.items() if role is Role.ADMIN} == {
         "createCustomer",
