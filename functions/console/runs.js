@@ -109,6 +109,7 @@ export function runPage(runId, alive) {
     facts.replaceChildren(
       fact("State", stateText(run.state)),
       fact("Started", new Date(run.createTime).toLocaleString()),
+      fact("Started by", run.startedBy ?? (run.scheduledFor ? "the schedule" : "—")),
       period ? fact("Billing period", periodLink(period)) : "",
       fact("Customers", run.total),
       fact("Billed", run.counts.billed),
@@ -122,7 +123,9 @@ export function runPage(runId, alive) {
     related.replaceChildren(
       run.retryOf ? h("span", {}, "A retry of ", runLink(run.retryOf), ". ") : "",
       run.retries.length ? h("span", {}, "Retried by ", run.retries.flatMap((id, i) => [i ? ", " : "", runLink(id)]), ".") : "",
-      run.cancelledAt ? ` Cancelled at ${new Date(run.cancelledAt).toLocaleString()}.` : "",
+      run.cancelledAt
+        ? ` Cancelled at ${new Date(run.cancelledAt).toLocaleString()}${run.cancelledBy ? ` by ${run.cancelledBy}` : ""}.`
+        : "",
     );
     retry.disabled = run.counts.failed === 0;
     cancel.disabled = run.state !== "running";
