@@ -46,17 +46,19 @@ RoleName = Literal["viewer", "operator", "admin"]
 ROLE_NAMES: tuple[RoleName, ...] = ("viewer", "operator", "admin")
 assert tuple(role.value for role in Role) == ROLE_NAMES
 
-# How a caller was known: a named token, the BILLING_TOKEN of the environment, or nobody
-# when the function runs without auth (local development). An OIDC token is the next.
+# How a caller was known: a named token, the BILLING_TOKEN of the environment, a JWT of
+# the OpenID Connect issuer (OIDC_ISSUER), or nobody when the function runs without auth
+# (local development).
 NAMED_TOKEN = "named token"
 ENVIRONMENT_TOKEN = "environment token"
+OIDC = "oidc"
 NO_AUTH = "no auth"
 
 
 @dataclass(frozen=True)
 class Caller:
-    """Who sent a request, as its credentials say: a token's name (or, later, a JWT's
-    subject), the role it has, and how it was known. Never the credential itself."""
+    """Who sent a request, as its credentials say: a token's name (or a JWT's subject),
+    the role it has, and how it was known. Never the credential itself."""
 
     name: str
     role: Role
@@ -80,6 +82,19 @@ NAMED_TOKEN_PATTERN = re.compile(rf"{TOKEN_PREFIX}[A-Za-z0-9_-]{{43}}")
 # What the log formatter blanks wherever it stands in a line: a named token, whole or cut
 # (not a word that ends in "bt_", such as "debt_").
 TOKEN_IN_TEXT = re.compile(rf"(?<![A-Za-z0-9]){TOKEN_PREFIX}[A-Za-z0-9_-]{{20,}}")
+
+# A JWT in its compact form: three base64url parts (the last empty when unsigned). Its
+# header's JSON starts `{"`, `eyJ` in base64url: the log formatter blanks anything of
+# that form wherever it stands in a line, a JWT whole or cut after its second dot.
+JWT_PATTERN = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+JWT_PREFIX = "eyJ"
+JWT_IN_TEXT = re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+
+
+def jwt_shaped(credential: str) -> bool:
+    """Whether a bearer credential has a JWT's form (not whether it is one)."""
+    return JWT_PATTERN.fullmatch(credential) is not None
+
 
 # A bearer credential as RFC 6750 spells it (b64token), and the longest one looked at.
 _BEARER_CREDENTIAL = re.compile(r"[A-Za-z0-9._~+/-]+=*")

@@ -78,6 +78,10 @@ class StorageUnavailable(BillingError):
     """S3 could not be reached or refused a request; worth retrying."""
 
 
+class IssuerUnavailable(BillingError):
+    """The OpenID Connect issuer's keys (its JWKS) could not be read; worth retrying."""
+
+
 class PublishFailed(BillingError):
     """Kafka did not acknowledge every message in time."""
 

@@ -9,14 +9,17 @@ never the token. The credentials it takes, in order:
 - a named token of the token store (``TOKENS_BUCKET``), by its SHA-256 digest, through a
   ``TokenCache`` that reads the store at most every ``REFRESH_S`` seconds, so that a
   request costs no S3 request and a token made or revoked is seen within that long, with
-  no restart.
+  no restart;
+- a JWT of the OpenID Connect issuer (``OIDC_ISSUER``), a credential of a JWT's form
+  handed to the ``Verifier`` (``runtime/oidc.py``), which checks it against the issuer's
+  published keys and names its subject and role.
 
-Later kinds (an OIDC issuer's JWT) are one more verifier beside them. With neither set,
-the function runs without auth, as for local development, and every caller is
-``ANYBODY``. Then the operation's declared role (``Operation.required_role``) is compared
-with the caller's: 401 (``WWW-Authenticate``, RFC 6750) when the token is missing,
-malformed, unknown or revoked, saying which but never repeating it; 403 naming the role
-needed and the caller's.
+With none set, the function runs without auth, as for local development, and every caller
+is ``ANYBODY``. Then the operation's declared role (``Operation.required_role``) is
+compared with the caller's: 401 (``WWW-Authenticate``, RFC 6750) when the token is
+missing, malformed, unknown, revoked or a JWT that fails a check, saying which but never
+repeating it; 403 naming the role needed and the caller's, or, a JWT naming no role, the
+claim read.
 """
 
 from __future__ import annotations
@@ -26,19 +29,21 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from functions.access import (
     ANYBODY,
     ENVIRONMENT_TOKEN,
     NAMED_TOKEN,
+    OIDC,
     TOKEN_PREFIX,
     Caller,
     Role,
     digest,
+    jwt_shaped,
     malformed,
 )
-from functions.errors import StorageUnavailable
+from functions.errors import IssuerUnavailable, StorageUnavailable
 from functions.http.operation import Operation
 from functions.http.problems import forbidden, problem
 from functions.http.web import HttpResponse
@@ -67,6 +72,22 @@ class Unauthenticated(Exception):
     def __init__(self, detail: str, code: str = "invalid_token") -> None:
         super().__init__(detail)
         self.code = code
+
+
+class NoRole(Unauthenticated):
+    """A credential taken, whose caller has no role (a JWT whose role claim names none):
+    answered 403, ``detail`` naming the claim."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, "insufficient_scope")
+
+
+class Verifier(Protocol):
+    """A check of one more kind of credential (``runtime/oidc.py``: an issuer's JWTs)."""
+
+    def caller(self, token: str) -> Caller:
+        """Who ``token`` names; ``Unauthenticated`` (or ``NoRole``) saying why not."""
+        ...
 
 
 class TokenCache:
@@ -129,20 +150,29 @@ class TokenCache:
 
 
 class Authenticator:
-    """A function's check of bearer tokens: the environment's, the store's (``tokens``)."""
+    """A function's check of bearer tokens: the environment's, the store's (``tokens``),
+    and an OpenID Connect issuer's JWTs (``jwts``)."""
 
-    def __init__(self, environment_token: str | None, tokens: TokenCache | None) -> None:
+    def __init__(
+        self,
+        environment_token: str | None,
+        tokens: TokenCache | None,
+        jwts: Verifier | None = None,
+    ) -> None:
         self._environment_digest = None if environment_token is None else digest(environment_token)
         self.tokens = tokens
+        self.jwts = jwts
 
     @property
     def enabled(self) -> bool:
-        return self._environment_digest is not None or self.tokens is not None
+        kinds = (self._environment_digest, self.tokens, self.jwts)
+        return any(kind is not None for kind in kinds)
 
     def caller(self, headers: Mapping[str, str]) -> Caller:
         """Who the request's bearer token names (``headers``: lower-case names); raises
-        ``Unauthenticated`` saying what is wrong, and ``StorageUnavailable`` if the store
-        cannot be read."""
+        ``Unauthenticated`` saying what is wrong (``NoRole``: a JWT naming no role),
+        ``StorageUnavailable`` if the store cannot be read, and ``IssuerUnavailable`` if
+        the OpenID Connect issuer's keys cannot be."""
         if not self.enabled:
             return ANYBODY
         authorization = headers.get("authorization")
@@ -165,6 +195,8 @@ class Authenticator:
         wrong = malformed(offered)
         if wrong is not None:
             raise Unauthenticated(f"the bearer token was not accepted: {wrong}; {_HOW}")
+        if self.jwts is not None and jwt_shaped(offered):
+            return self.jwts.caller(offered)
         if self.tokens is not None:
             found = self.tokens.lookup(offered_digest, offered.startswith(TOKEN_PREFIX))
             return self._named(found)
@@ -200,8 +232,22 @@ class Authenticator:
 
 
 def unauthorized(exc: Unauthenticated) -> HttpResponse[Any]:
-    """The 401 of a request with no caller: RFC 6750's challenge, the reason in ``detail``."""
-    return problem(401, str(exc), {"WWW-Authenticate": f'{REALM}, error="{exc.code}"'})
+    """The 401 of a request with no caller (403 of a caller with no role): RFC 6750's
+    challenge, the reason in ``detail``."""
+    status = 403 if isinstance(exc, NoRole) else 401
+    return problem(status, str(exc), {"WWW-Authenticate": f'{REALM}, error="{exc.code}"'})
+
+
+def unchecked(exc: StorageUnavailable | IssuerUnavailable) -> HttpResponse[Any]:
+    """The 503 of a token that cannot be checked now: the store or the issuer's keys out
+    of reach. Told to a caller not known yet: nothing of where they are."""
+    if isinstance(exc, IssuerUnavailable):
+        why = "the OpenID Connect issuer's keys cannot be read; try again, or use a named token"
+        instead = " or BILLING_TOKEN"
+    else:
+        why = "the tokens cannot be read (S3 is unavailable); try again, or use BILLING_TOKEN"
+        instead = ", checked without S3"
+    return problem(503, f"the bearer token cannot be checked now: {why}{instead}")
 
 
 def refused(caller: Caller, operation: Operation) -> HttpResponse[Any] | None:
@@ -216,11 +262,15 @@ def refused(caller: Caller, operation: Operation) -> HttpResponse[Any] | None:
         operation.operation_id,
         needed,
     )
+    if caller.via == OIDC:
+        whose = f"the JWT of {caller.name!r}"
+        ask = f"Ask the issuer's admin to give {caller.name!r} the role {needed}"
+    else:
+        whose = f"the token {caller.name!r}"
+        ask = f"Ask an admin for a token of that role (`billing tokens add NAME --role {needed}`)"
     return forbidden(
         f"{operation.operation_id} ({operation.method} {operation.path}) needs a token of the"
-        f" role {needed.or_above}; the token {caller.name!r} has the role {caller.role}."
-        " Ask an admin for a token of that role (`billing tokens add NAME --role"
-        f" {needed}`)",
+        f" role {needed.or_above}; {whose} has the role {caller.role}. {ask}",
         needed.value,
         caller.role.value,
         {"WWW-Authenticate": f'{REALM}, error="insufficient_scope", scope="{needed}"'},

@@ -21,13 +21,19 @@ import functions.runs.coordinator
 import functions.tokens.api
 from functions.access import ANYBODY, Caller
 from functions.console import ConsoleSite
-from functions.errors import BillingError, InvalidRequest, PublishFailed, StorageUnavailable
+from functions.errors import (
+    BillingError,
+    InvalidRequest,
+    IssuerUnavailable,
+    PublishFailed,
+    StorageUnavailable,
+)
 from functions.http import openapi
 from functions.http.operation import Api, Operation, Reply
 from functions.http.problems import problem, refusal
 from functions.http.web import HttpRequest, HttpResponse
 from runtime import tracing
-from runtime.auth import Unauthenticated, unauthorized
+from runtime.auth import Unauthenticated, unauthorized, unchecked
 from runtime.auth import refused as refused_by_role
 from runtime.metrics import EXPOSITION_TYPE, exposition
 from runtime.routing import Router
@@ -166,14 +172,9 @@ class HttpFunction:
                 caller = self._services().authenticator.caller(head.headers)
             except Unauthenticated as exc:
                 return unauthorized(exc)
-            except StorageUnavailable as exc:
-                log.error("%s %s: the tokens cannot be read: %s", head.method, head.path, exc)
-                # Told to a caller not known yet: nothing of where the store is.
-                return problem(
-                    503,
-                    "the bearer token cannot be checked now: the tokens cannot be read"
-                    " (S3 is unavailable); try again, or use BILLING_TOKEN, checked without S3",
-                )
+            except (StorageUnavailable, IssuerUnavailable) as exc:
+                log.error("%s %s: the token cannot be checked: %s", head.method, head.path, exc)
+                return unchecked(exc)
         if route is None:
             assert refused is not None
             return refusal(refused)

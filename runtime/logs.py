@@ -3,8 +3,8 @@
 Each line has the time, level, process role, logger and message; a line about a
 workflow adds ``workflowId`` and ``runId`` (see ``functions/log_context.py``). Secret
 values from the configuration are blanked in every line, whatever logged them, and so is
-anything of a named token's form (``bt_`` and its random part), which no configuration
-names.
+anything of a named token's form (``bt_`` and its random part) or of a JWT's (``eyJ``
+and two dots), which no configuration names.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from functions import log_context
-from functions.access import TOKEN_IN_TEXT, TOKEN_PREFIX
+from functions.access import JWT_IN_TEXT, JWT_PREFIX, TOKEN_IN_TEXT, TOKEN_PREFIX
 from functions.context import iso_millis
 from runtime.config import LogSettings
 
@@ -33,6 +33,8 @@ class _Redacting(logging.Formatter):
             line = line.replace(secret, BLANKED)
         if TOKEN_PREFIX in line:
             line = TOKEN_IN_TEXT.sub(TOKEN_PREFIX + BLANKED, line)
+        if JWT_PREFIX in line:
+            line = JWT_IN_TEXT.sub(JWT_PREFIX + BLANKED, line)
         return line
 
     def format(self, record: logging.LogRecord) -> str:

@@ -52,6 +52,7 @@ from runtime.ports import Backlog, Publisher
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from runtime.oidc import JwtVerifier
     from runtime.triggers import Trigger
 
 log = logging.getLogger(__name__)
@@ -204,12 +205,29 @@ class Services:
         return S3TokenStore(self.bucket(name)) if name else None
 
     @cached_property
+    def jwt_verifier(self) -> JwtVerifier | None:
+        """The check of an OpenID Connect issuer's JWTs (OIDC_ISSUER), or None if unset."""
+        settings = self.settings
+        if not settings.oidc_issuer or not settings.oidc_audience:
+            return None
+        # Imported only here: joserfc costs a process that takes no JWT 60 ms at start.
+        from runtime.oidc import JwksKeys, JwtVerifier
+
+        return JwtVerifier(
+            settings.oidc_issuer,
+            settings.oidc_audience,
+            settings.role_claim,
+            JwksKeys(settings.oidc_issuer, settings.oidc_jwks_url, clock=self._ticks),
+            role_prefix=settings.oidc_role_prefix,
+        )
+
+    @cached_property
     def authenticator(self) -> Authenticator:
         """The check of a request's bearer token: BILLING_TOKEN's, the named tokens' (read
-        at most every 30 s); neither set, none."""
+        at most every 30 s), the OpenID Connect issuer's JWTs; none set, none."""
         store = self.tokens
         cache = None if store is None else TokenCache(store, clock=self._ticks)
-        return Authenticator(self.settings.token, cache)
+        return Authenticator(self.settings.token, cache, self.jwt_verifier)
 
     @cached_property
     def audit_log(self) -> AuditLog | None:

@@ -161,12 +161,14 @@ class WhoAmI(TypedDict):
     """The caller a request's credentials name: never the credential itself."""
 
     name: str
-    """the token's name (`BILLING_TOKEN` for the environment's; `anonymous` without auth)"""
+    """the token's name (`BILLING_TOKEN` for the environment's; a JWT's subject, `sub`;
+    `anonymous` without auth)"""
     role: RoleName
     """what it may do: viewer reads; operator also starts, retries and cancels runs; admin
     also changes customers and manages tokens"""
     via: str
-    """how it was known: `named token`, `environment token`, or `no auth`"""
+    """how it was known: `named token`, `environment token`, `oidc` (an OpenID Connect
+    issuer's JWT), or `no auth`"""
 
 
 @API.operation(

@@ -3,8 +3,8 @@
 Every variable the project reads is declared once, beside its field (``declared.py``: how),
 in the module of the audience that reads it:
 
-- ``parts.py``: what the audiences share (Kafka, S3, logs, the token, the HTTP functions'
-  ports, the schedule)
+- ``parts.py``: what the audiences share (Kafka, S3, logs, the token, the OIDC issuer,
+  the HTTP functions' ports, the schedule)
 - ``traces.py``: OpenTelemetry's variables, every process's
 - ``function.py``: a function's process (``FunctionSettings``)
 - ``client.py``: a client of the HTTP functions, the CLI and the benchmark (``ClientSettings``)
@@ -27,6 +27,7 @@ from runtime.config.parts import (
     REPO,
     KafkaSettings,
     LogSettings,
+    OidcSettings,
     PortSettings,
     S3Settings,
     ScheduleSettings,
@@ -42,6 +43,7 @@ AUDIENCES: tuple[type[DeclaredSettings], ...] = (
     S3Settings,
     LogSettings,
     TokenSettings,
+    OidcSettings,
     ScheduleSettings,
     PortSettings,
     TraceSettings,
@@ -64,6 +66,7 @@ __all__ = [
     "FunctionSettings",
     "KafkaSettings",
     "LogSettings",
+    "OidcSettings",
     "PortSettings",
     "PriceSettings",
     "S3Settings",

@@ -11,6 +11,7 @@ from runtime.config.declared import setting
 from runtime.config.parts import (
     KafkaSettings,
     LogSettings,
+    OidcSettings,
     PortSettings,
     S3Settings,
     ScheduleSettings,
@@ -24,6 +25,7 @@ class FunctionSettings(
     KafkaSettings,
     S3Settings,
     TokenSettings,
+    OidcSettings,
     LogSettings,
     ScheduleSettings,
     PortSettings,

@@ -268,3 +268,59 @@ class ScheduleSettings(DeclaredSettings):
     def _check_together(self) -> None:
         super()._check_together()
         self.schedule()  # an expression or a zone that cannot be read stops the process here
+
+
+@dataclass(frozen=True)
+class OidcSettings(DeclaredSettings):
+    """An OpenID Connect issuer whose JWTs the HTTP functions take as bearer tokens, beside
+    the named tokens and BILLING_TOKEN (docs/security.md, "OpenID Connect")."""
+
+    oidc_issuer: str | None = setting(
+        None,
+        "OIDC_ISSUER",
+        doc="the issuer whose JWTs are taken (its `iss`, such as"
+        " `https://sso.example.com/realms/billing`); set, both HTTP functions want a bearer"
+        " token and need OIDC_AUDIENCE; unset: no JWT is taken",
+    )
+    oidc_audience: str | None = setting(
+        None,
+        "OIDC_AUDIENCE",
+        doc="what a JWT's `aud` must name (one of its values): the client id the issuer gives"
+        " these functions",
+    )
+    oidc_role_claim: str | None = setting(
+        None,
+        "OIDC_ROLE_CLAIM",
+        doc="the claim holding the caller's role, a string or a list of strings; a dotted"
+        " path reaches inside an object (`realm_access.roles`, Keycloak's), `cognito:groups`"
+        " is Cognito's; the highest value naming a role is taken; unset or empty: `roles`",
+    )
+    oidc_role_prefix: str = setting(
+        "",
+        "OIDC_ROLE_PREFIX",
+        doc="what a value of the role claim starts with before the role's name (`billing-`:"
+        " `billing-operator` is an operator); values without it are ignored",
+    )
+    oidc_jwks_url: str | None = setting(
+        None,
+        "OIDC_JWKS_URL",
+        doc="where the issuer publishes its keys; unset: the `jwks_uri` of"
+        " `{OIDC_ISSUER}/.well-known/openid-configuration`",
+    )
+
+    @property
+    def role_claim(self) -> str:
+        return self.oidc_role_claim or "roles"
+
+    def _check_together(self) -> None:
+        super()._check_together()
+        if self.oidc_issuer and not self.oidc_audience:
+            raise ConfigurationError(
+                f"OIDC_ISSUER={self.oidc_issuer!r} needs OIDC_AUDIENCE: set it to the client id"
+                " the issuer puts in the `aud` of the tokens meant for these functions"
+            )
+        if not self.oidc_issuer and (self.oidc_audience or self.oidc_jwks_url):
+            raise ConfigurationError(
+                "OIDC_AUDIENCE and OIDC_JWKS_URL are read only with OIDC_ISSUER: set it to the"
+                " issuer (its `iss`), or unset them"
+            )

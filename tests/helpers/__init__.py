@@ -11,7 +11,9 @@
 - ``faults``: a Kafka cluster of a test's own, a proxy that drops connections
 - ``cli``: the `billing` command as a user runs it
 - ``lambda_esm``: an event source mapping of our own, for the Lambda adapters
+- ``oidc``: an OpenID Connect issuer of our own: its keys, its JWTs (and forged ones), its
+  JWKS, served over HTTP from a thread for the integration tier
 
-The unit tier uses ``ports`` and ``lab`` only: its harness, ``tests/unit/harness.py``, is
-its own, free of Kafka and of ``infra``.
+The unit tier uses ``ports``, ``lab``, ``cli`` and ``oidc`` only: its harness,
+``tests/unit/harness.py``, is its own, free of Kafka and of ``infra``.
 """

@@ -20,7 +20,9 @@ from functions.http.operation import Operation
 from functions.storage.memory_bucket import MemoryBuckets
 from runtime.config import FunctionSettings
 from runtime.logs import JsonFormatter
+from runtime.oidc import JwksKeys, JwtVerifier
 from runtime.services import Services, s3_client
+from tests.helpers.oidc import AUDIENCE, CountingFetch, Issuer
 from tests.unit.harness import NOW, TOKEN, TOKENS_BUCKET, Harness, RecordingPublisher, S3Harness
 
 # Every answer a handler makes in this tier is validated against its declared type.
@@ -126,6 +128,25 @@ def s3_guarded(s3_harness: S3Harness) -> S3Harness:
         s3_harness.services.settings, auth_token=TOKEN, tokens_bucket=TOKENS_BUCKET
     )
     return s3_harness
+
+
+@pytest.fixture(scope="session")
+def issuer() -> Issuer:
+    """An OpenID Connect issuer of the tests' own: its keys are made once a worker."""
+    return Issuer()
+
+
+@pytest.fixture
+def oidc_guarded(guarded: Harness, issuer: Issuer) -> Harness:
+    """``guarded`` taking ``issuer``'s JWTs too (OIDC_ISSUER), its keys read through a
+    fetch of the test's own, no network."""
+    services = guarded.services
+    services.settings = replace(
+        services.settings, oidc_issuer=issuer.issuer, oidc_audience=AUDIENCE
+    )
+    keys = JwksKeys(issuer.issuer, fetch=CountingFetch(issuer))
+    services.jwt_verifier = JwtVerifier(issuer.issuer, AUDIENCE, "roles", keys)
+    return guarded
 
 
 @pytest.fixture

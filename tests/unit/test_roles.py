@@ -1,8 +1,8 @@
 """Who may call what, read from the operations' declarations alone: every operation of both
-HTTP functions tried with no token and with a named token of each role, on
-functions-framework and on the Lambda adapter (401 without a token, 403 below the role the
-operation declares, neither at or above it); the document shows each operation's role; and
-every operation states its role."""
+HTTP functions tried with no token and with a named token of each role, then with an
+OpenID Connect issuer's JWT of each role, on functions-framework and on the Lambda adapter
+(401 without a token, 403 below the role the operation declares, neither at or above it);
+the document shows each operation's role; and every operation states its role."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from functions.storage.base import StoredToken
 from runtime.aws_lambda.http import HttpAdapter
 from runtime.http_function import HttpFunction
 from runtime.routing import Router
+from tests.helpers.oidc import Issuer
 from tests.unit.harness import Harness, client, function_url_event
 
 FUNCTIONS = ("coordinator", "crm")
@@ -44,9 +45,13 @@ CASES = [
 ]
 
 
-@pytest.fixture
-def named(guarded: Harness) -> dict[Role, str]:
-    """A named token of each role, in the guarded functions' store."""
+@pytest.fixture(params=["named token", "oidc"])
+def tokens(request: pytest.FixtureRequest, guarded: Harness, issuer: Issuer) -> dict[Role, str]:
+    """A bearer token of each role: a named token of the guarded functions' store, or a
+    JWT of the issuer the functions take (whose role claim names that role)."""
+    if request.param == "oidc":
+        request.getfixturevalue("oidc_guarded")
+        return {role: issuer.token(roles=[role.value]) for role in Role}
     store = guarded.services.tokens
     assert store is not None
     tokens = {}
@@ -91,7 +96,7 @@ def test_each_operation_takes_its_role_and_above_and_refuses_the_rest(
     function: str,
     operation: Operation,
     guarded: Harness,
-    named: dict[Role, str],
+    tokens: dict[Role, str],
 ) -> None:
     needed = operation.required_role
     status, problem = _ask(adapter, function, operation, None, guarded)
@@ -99,7 +104,7 @@ def test_each_operation_takes_its_role_and_above_and_refuses_the_rest(
         assert status not in (401, 403), (status, problem)
     else:
         assert status == 401, (status, problem)
-    for role, token in named.items():
+    for role, token in tokens.items():
         status, problem = _ask(adapter, function, operation, token, guarded)
         if needed is not None and not role.allows(needed):
             assert status == 403, (role, status, problem)
