@@ -34,10 +34,12 @@ def test_an_operator_lists_runs_and_retries_the_failed(stack: StackSettings) -> 
 
     listed = billing(stack, "runs", "ls").stdout.splitlines()
     assert listed[0].split() == [
-        *("RUN", "STARTED", "STATE", "CUSTOMERS", "BILLED", "FAILED", "PENDING", "RETRY", "OF")
+        *("RUN", "STARTED", "STATE", "CUSTOMERS", "BILLED", "FAILED", "PENDING", "RETRY", "OF"),
+        "BY",
     ]
     assert listed[1].split()[0] == run_id
     assert listed[1].split()[2:7] == ["done", "2", "1", "1", "0"]
+    assert listed[1].split()[-1] == "BILLING_TOKEN"  # who started it: the tests' admin token
 
     retried = billing(stack, "runs", "retry", run_id, "--wait")
     assert retried.returncode == 1, retried.stderr  # 999 is still unknown to the CRM
@@ -48,7 +50,7 @@ def test_an_operator_lists_runs_and_retries_the_failed(stack: StackSettings) -> 
 
     newest = billing(stack, "runs", "ls", "--limit", "1").stdout.splitlines()
     assert newest[1].split()[0] == retry_id
-    assert newest[1].split()[-1] == run_id
+    assert newest[1].split()[-2:] == [run_id, "BILLING_TOKEN"]  # retry of, by
     assert newest[2] == f"more: billing runs ls --after {retry_id}"
     shown = billing(stack, "runs", "show", run_id).stdout.splitlines()[0]
     assert f"retried by {retry_id}" in shown
