@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from cfnlint.decode import decode
 
 import functions.storage.s3_audit as s3_audit
 from functions.audit.entries import AuditEntry, AuditOutcome, AuditQuery, matches
@@ -21,6 +22,7 @@ from functions.http.web import HttpRequest
 from functions.storage import keys
 from functions.storage.memory_bucket import MemoryBucket
 from functions.storage.s3_audit import S3AuditLog
+from runtime.config import REPO
 from runtime.http_function import HttpFunction
 from tests.unit.harness import TOKEN, TOKENS_BUCKET, Harness, client
 from tests.unit.test_audit import ADMIN, Clock, audit, clock, start, token_of  # noqa: F401
@@ -198,6 +200,38 @@ def test_a_body_that_cannot_be_read_still_gets_an_outcome_and_a_request_id(
     assert answer.status >= 400 and "X-Request-Id" in answer.headers
     (record,) = audit()["records"]
     assert record["state"] != "unknown"
+
+
+# -- the console reads the request id; the functions cannot erase the trail --------------
+
+
+def test_the_console_may_read_the_request_id_of_what_it_asked(guarded: Harness) -> None:
+    """The console (another origin than the CRM's) is told every answer's X-Request-Id,
+    which a 503 asks to quote, but CORS exposes only `Link`: its script cannot read it."""
+    console = "http://127.0.0.1:3007"
+    guarded.services.settings = replace(
+        guarded.services.settings, console_origins=console
+    )
+    made = client("crm").post(
+        "/customers", json=CUSTOMER, headers={**ADMIN, "Origin": console}
+    )
+    assert made.status_code == 201 and made.headers["Access-Control-Allow-Origin"] == console
+    exposed = made.headers["Access-Control-Expose-Headers"].split(", ")
+    assert "X-Request-Id" in exposed
+
+
+def test_no_function_may_delete_or_overwrite_the_audit_on_aws() -> None:
+    """docs/security.md: give the functions s3:PutObject on audit/* and no s3:DeleteObject;
+    the CRM has just that, but the coordinator has S3CrudPolicy on the whole tokens bucket
+    (s3:DeleteObject on audit/* included): a coordinator's credentials erase the trail."""
+    template, problems = decode(str(REPO / "infra" / "aws" / "template.yaml"))
+    assert not problems and template is not None
+    for name, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        for policy in resource["Properties"].get("Policies", []):
+            crud = policy.get("S3CrudPolicy") if isinstance(policy, dict) else None
+            assert crud is None or crud["BucketName"] != {"Ref": "TokensBucket"}, name
 
 
 # -- what held: paging, fuzzed against the filters themselves -----------------------------
