@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 REQUEST_ID = "X-Request-Id"
 # The answer's fields that name what a request made, when it made one thing.
-_MADE = ("runId", "id", "name")
+_MADE = ("runId", "customerId", "id", "name")
 # What stands in the audit for a credential (as in the log, ``runtime/logs.py``).
 BLANKED = "***"
 
@@ -63,7 +63,9 @@ def outcome_of(response: HttpResponse[Any], secrets: Sequence[str] = ()) -> Audi
             made = next((body[name] for name in _MADE if isinstance(body.get(name), str)), None)
             target = None if made is None else blanked(str(made), secrets)[:MAX_WHO]
     elif isinstance(body, list) and response.status < 400:
-        target = f"{len(body)} customers"
+        ids = [str(item["customerId"]) for item in body if isinstance(item, Mapping)]
+        named = f"{len(body)} customers: {', '.join(ids)}" if ids else f"{len(body)} customers"
+        target = blanked(named, secrets)[:MAX_WHO]
     replayed = response.headers.get("Idempotent-Replayed") == "true"
     return AuditOutcome(response.status, replayed, runs, target, detail)
 
