@@ -196,8 +196,8 @@ class HttpFunction:
         parameters: Mapping[str, str],
         caller: Caller,
     ) -> HttpResponse[Any]:
-        request = replace(head, body=read_body())
-        try:
+        try:  # the body too: a client gone mid-body is answered (and audited) as any error
+            request = replace(head, body=read_body())
             context = None if route.public else self._contexts[route](self._services())
             return route.call(request, context, parameters, caller)
         except InvalidRequest as exc:
