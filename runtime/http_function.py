@@ -68,7 +68,7 @@ _PREFLIGHT = {
 def _cors(origin: str) -> dict[str, str]:
     return {
         "Access-Control-Allow-Origin": origin,
-        "Access-Control-Expose-Headers": "Link",
+        "Access-Control-Expose-Headers": "Link, X-Request-Id",
         "Vary": "Origin",
     }
 
