@@ -25,7 +25,46 @@ from functions.storage.s3_audit import S3AuditLog
 from runtime.config import REPO
 from runtime.http_function import HttpFunction
 from tests.unit.harness import TOKEN, TOKENS_BUCKET, Harness, client
-from tests.unit.test_audit import ADMIN, Clock, audit, clock, start, token_of  # noqa: F401
+
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def token_of(name: str, role: str) -> dict[str, str]:
+    made = client("coordinator").post("/tokens", json={"name": name, "role": role}, headers=ADMIN)
+    assert made.status_code == 201, made.get_json()
+    return {"Authorization": f"Bearer {made.get_json()['token']}"}
+
+
+def audit(query: str = "") -> dict[str, Any]:
+    answer = client("coordinator").get(f"/audit{query}", headers=ADMIN)
+    assert answer.status_code == 200, answer.get_json()
+    page: dict[str, Any] = answer.get_json()
+    return page
+
+
+def start(headers: dict[str, str]) -> Any:
+    body = {"customerIdentifiers": ["1", "2"]}
+    return client("coordinator").post("/", json=body, headers=headers)
+
+
+class Clock:
+    """A UTC clock that moves a second each time it is read."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+@pytest.fixture
+def clock(guarded: Harness) -> Clock:
+    ticking = Clock()
+    guarded.services._clock = ticking
+    guarded.services.context  # noqa: B018 (built before the clock would be read)
+    return ticking
+
 
 CUSTOMER = {
     "firstName": "Ada",
@@ -209,12 +248,8 @@ def test_the_console_may_read_the_request_id_of_what_it_asked(guarded: Harness) 
     """The console (another origin than the CRM's) is told every answer's X-Request-Id,
     which a 503 asks to quote, but CORS exposes only `Link`: its script cannot read it."""
     console = "http://127.0.0.1:3007"
-    guarded.services.settings = replace(
-        guarded.services.settings, console_origins=console
-    )
-    made = client("crm").post(
-        "/customers", json=CUSTOMER, headers={**ADMIN, "Origin": console}
-    )
+    guarded.services.settings = replace(guarded.services.settings, console_origins=console)
+    made = client("crm").post("/customers", json=CUSTOMER, headers={**ADMIN, "Origin": console})
     assert made.status_code == 201 and made.headers["Access-Control-Allow-Origin"] == console
     exposed = made.headers["Access-Control-Expose-Headers"].split(", ")
     assert "X-Request-Id" in exposed
