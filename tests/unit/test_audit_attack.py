@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -22,6 +24,7 @@ from functions.http.web import HttpRequest
 from functions.storage import keys
 from functions.storage.memory_bucket import MemoryBucket
 from functions.storage.s3_audit import S3AuditLog
+from functions.storage.s3_tokens import S3TokenStore
 from runtime.config import REPO
 from runtime.http_function import HttpFunction
 from tests.unit.harness import TOKEN, TOKENS_BUCKET, Harness, client
@@ -156,6 +159,32 @@ def test_a_second_revoke_is_not_recorded_as_a_change(guarded: Harness, clock: Cl
         if r["operation"] == "revokeToken" and not r["outcome"]["replayed"]
     ]
     assert len(revokes) == 1
+
+
+def test_two_admins_revoking_at_once_leave_one_revoke(
+    guarded: Harness, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Revoking reads the token, then writes it unconditionally: two admins at once both
+    answer 200 "revoked by me", both are audited as the change, and the record the first
+    wrote (its revokedBy, revokedAt) is overwritten by the second: not created once."""
+    token_of("ann", "operator")
+    admins = [token_of("root", "admin"), token_of("boss", "admin")]
+    both = threading.Barrier(2, timeout=5)
+    reading = S3TokenStore.get
+
+    def get_together(store: S3TokenStore, name: str) -> Any:
+        found = reading(store, name)
+        if name == "ann":
+            both.wait()  # each has read the token unrevoked before either writes
+        return found
+
+    monkeypatch.setattr(S3TokenStore, "get", get_together)
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(
+            pool.map(lambda h: client("coordinator").post("/tokens/ann/revoke", headers=h), admins)
+        )
+    assert [a.status_code for a in answers] == [200, 200]
+    assert {a.get_json()["revokedBy"] for a in answers} == {answers[0].get_json()["revokedBy"]}
 
 
 # -- S3 failing half way: what is listed is listed by each filter --------------------------
