@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
@@ -89,6 +90,20 @@ TOKEN_IN_TEXT = re.compile(rf"(?<![A-Za-z0-9]){TOKEN_PREFIX}[A-Za-z0-9_-]{{20,}}
 JWT_PATTERN = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 JWT_PREFIX = "eyJ"
 JWT_IN_TEXT = re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+BLANKED = "***"
+
+
+def blanked(text: str, secrets: Sequence[str] = ()) -> str:
+    """``text`` without ``secrets`` (the environment's tokens), nor anything of a named
+    token's or a JWT's form: what the log formatter writes, and the audit keeps."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, BLANKED)
+    if TOKEN_PREFIX in text:
+        text = TOKEN_IN_TEXT.sub(TOKEN_PREFIX + BLANKED, text)
+    if JWT_PREFIX in text:
+        text = JWT_IN_TEXT.sub(JWT_PREFIX + BLANKED, text)
+    return text
 
 
 def jwt_shaped(credential: str) -> bool:

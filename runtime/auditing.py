@@ -14,12 +14,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from functions.access import Caller
+from functions.access import Caller, blanked
 from functions.context import iso_millis
 from functions.errors import StorageUnavailable
 from functions.http.operation import Operation
@@ -27,29 +27,33 @@ from functions.http.problems import problem
 from functions.http.web import HttpRequest, HttpResponse
 from functions.storage import keys
 from functions.storage.audit_log import MAX_DETAIL, MAX_WHO, AuditEntry, AuditLog, AuditOutcome
+from functions.wire.identifiers import RunId
 
 log = logging.getLogger(__name__)
 
 REQUEST_ID = "X-Request-Id"
 # The answer's fields that name what a request made, when it made one thing.
-_MADE = ("runId", "id", "name")
+_MADE = ("runId", "customerId", "id", "name")
 
 
-def outcome_of(response: HttpResponse[Any]) -> AuditOutcome:
-    """What a request's answer says came of it."""
+# What stands in the audit for a credential (as in the log, ``runtime/logs.py``).
+def outcome_of(response: HttpResponse[Any], secrets: Sequence[str] = ()) -> AuditOutcome:
+    """What a request's answer says came of it (a credential in it blanked)."""
     body = response.body
     runs: tuple[str, ...] = ()
     target = detail = None
     if isinstance(body, Mapping):
         if response.status >= 400:
-            detail = str(body.get("detail", ""))[:MAX_DETAIL] or None
+            detail = blanked(str(body.get("detail", "")), secrets)[:MAX_DETAIL] or None
         elif isinstance(body.get("runId"), str):
             runs = (body["runId"],)
         else:
             made = next((body[name] for name in _MADE if isinstance(body.get(name), str)), None)
-            target = None if made is None else str(made)[:MAX_WHO]
+            target = None if made is None else blanked(str(made), secrets)[:MAX_WHO]
     elif isinstance(body, list) and response.status < 400:
-        target = f"{len(body)} customers"
+        ids = [str(item["customerId"]) for item in body if isinstance(item, Mapping)]
+        named = f"{len(body)} customers: {', '.join(ids)}" if ids else f"{len(body)} customers"
+        target = blanked(named, secrets)[:MAX_WHO]
     replayed = response.headers.get("Idempotent-Replayed") == "true"
     return AuditOutcome(response.status, replayed, runs, target, detail)
 
@@ -61,6 +65,8 @@ class Auditor:
     audit: AuditLog
     clock: Callable[[], datetime]
     new_id: Callable[[], str] = lambda: uuid.uuid4().hex
+    # The configured secrets (``BILLING_TOKEN``...), blanked wherever a request repeats one.
+    secrets: Callable[[], Sequence[str]] = lambda: ()
 
     def entry(
         self, caller: Caller, operation: Operation, head: HttpRequest, path: Mapping[str, str]
@@ -68,6 +74,8 @@ class Auditor:
         now = self.clock()
         request_id = self.new_id()
         run = path.get("runId")
+        if run is not None and RunId.PATTERN.fullmatch(run) is None:
+            run = None  # not a run (answered 400): nothing to index, the path says it
         return AuditEntry(
             entry_id=keys.audit_entry_id(int(now.timestamp() * 1000), request_id),
             at=iso_millis(now),
@@ -76,7 +84,7 @@ class Auditor:
             via=caller.via,
             operation=operation.operation_id,
             method=head.method,
-            path=head.path[:1024],
+            path=blanked(head.path, self.secrets())[:1024],
             request_id=request_id,
             runs=() if run is None else (run,),
         )
@@ -85,7 +93,7 @@ class Auditor:
         """Record a refusal for the caller's role; the refusal, whether or not it was kept
         (nothing was done either way)."""
         try:
-            self.audit.begin(replace(entry, outcome=outcome_of(refusal)))
+            self.audit.begin(replace(entry, outcome=outcome_of(refusal, self.secrets())))
         except StorageUnavailable as exc:
             log.error("the refusal of request %s is not audited: %s", entry.request_id, exc)
         return with_request_id(refusal, entry)
@@ -109,12 +117,12 @@ class Auditor:
             " unavailable); try again",
         )
         with contextlib.suppress(StorageUnavailable):
-            self.audit.end(entry, outcome_of(refusal))
+            self.audit.end(entry, outcome_of(refusal, self.secrets()))
         return with_request_id(refusal, entry)
 
     def end(self, entry: AuditEntry, response: HttpResponse[Any]) -> HttpResponse[Any]:
         try:
-            self.audit.end(entry, outcome_of(response))
+            self.audit.end(entry, outcome_of(response, self.secrets()))
         except StorageUnavailable as exc:
             log.error(
                 "request %s (%s by %s) answered %s, but its outcome is not audited: %s",

@@ -74,7 +74,7 @@ _PREFLIGHT = {
 def _cors(origin: str) -> dict[str, str]:
     return {
         "Access-Control-Allow-Origin": origin,
-        "Access-Control-Expose-Headers": "Link",
+        "Access-Control-Expose-Headers": "Link, X-Request-Id",
         "Vary": "Origin",
     }
 
@@ -197,8 +197,8 @@ class HttpFunction:
         parameters: Mapping[str, str],
         caller: Caller,
     ) -> HttpResponse[Any]:
-        request = replace(head, body=read_body())
-        try:
+        try:  # the body too: a client gone mid-body is answered (and audited) as any error
+            request = replace(head, body=read_body())
             context = None if route.public else self._contexts[route](self._services())
             return route.call(request, context, parameters, caller)
         except InvalidRequest as exc:

@@ -16,11 +16,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from functions import log_context
-from functions.access import JWT_IN_TEXT, JWT_PREFIX, TOKEN_IN_TEXT, TOKEN_PREFIX
+from functions.access import blanked
 from functions.context import iso_millis
 from runtime.config import LogSettings
-
-BLANKED = "***"
 
 
 class _Redacting(logging.Formatter):
@@ -29,13 +27,7 @@ class _Redacting(logging.Formatter):
         self._secrets = [secret for secret in secrets if secret]
 
     def redact(self, line: str) -> str:
-        for secret in self._secrets:
-            line = line.replace(secret, BLANKED)
-        if TOKEN_PREFIX in line:
-            line = TOKEN_IN_TEXT.sub(TOKEN_PREFIX + BLANKED, line)
-        if JWT_PREFIX in line:
-            line = JWT_IN_TEXT.sub(JWT_PREFIX + BLANKED, line)
-        return line
+        return blanked(line, self._secrets)
 
     def format(self, record: logging.LogRecord) -> str:
         return self.redact(super().format(record))

@@ -239,7 +239,9 @@ class Services:
     def auditor(self) -> Auditor | None:
         """What records each state-changing request; None where no audit is kept."""
         audit = self.audit_log
-        return None if audit is None else Auditor(audit, self._clock)
+        if audit is None:
+            return None
+        return Auditor(audit, self._clock, secrets=lambda: self.settings.secrets())
 
     @cached_property
     def token_admin(self) -> TokenAdmin:

@@ -234,7 +234,12 @@ def retry_run(stores: Coordination, path: RunPath, caller: Caller) -> HttpRespon
     summary="Cancel a run: its bills stay, its pending customers fail as cancelled",
     path_parameters=RunPath,
     replies={
-        202: Reply("the run, cancelled, with its counts", RunStatus),
+        202: Reply(
+            "the run, cancelled, with its counts (`Idempotent-Replayed: true`: it was"
+            " cancelled before, when and by whom it says)",
+            RunStatus,
+            headers=REPLAYED,
+        ),
         400: Reply("not a run id"),
         404: Reply("there is no such run"),
         409: Reply("the run is done; nothing to cancel"),
@@ -243,7 +248,8 @@ def retry_run(stores: Coordination, path: RunPath, caller: Caller) -> HttpRespon
 )
 def cancel_run(stores: Coordination, path: RunPath, caller: Caller) -> HttpResponse[RunStatus]:
     run = _known_run(stores, path.run_id)
-    return HttpResponse(202, cancel(run, stores.records, iso_millis(stores.clock()), caller.name))
+    status, replayed = cancel(run, stores.records, iso_millis(stores.clock()), caller.name)
+    return HttpResponse(202, status, {"Idempotent-Replayed": "true"} if replayed else {})
 
 
 class PeriodPath(Parameters):

@@ -32,6 +32,7 @@ from functions.runs.answers import (
 )
 from functions.storage import (
     BillStore,
+    Cancellation,
     CustomerStore,
     JobFailures,
     Run,
@@ -340,10 +341,11 @@ def _keep_what_it_came_to(
         records.runs.save(kept)
 
 
-def cancel(run: Run, records: RunRecords, at: str, by: str | None = None) -> RunStatus:
+def cancel(run: Run, records: RunRecords, at: str, by: str | None = None) -> tuple[RunStatus, bool]:
     """Cancel a run at ``at`` (``by`` a caller): its bills stay, every job still pending
-    fails as ``cancelled``. Again on a cancelled run, the same answer (the first cancel's
-    time and caller); a run that is done is refused."""
+    fails as ``cancelled``. Again on a cancelled run (or raced by another cancel), the same
+    answer, the first cancel's time and caller, and True: it repeated an earlier cancel,
+    and changed nothing. A run that is done is refused."""
     status = run_status(run, records, with_customers=False)
     if status["state"] == "done":
         raise InvalidRequest(
@@ -358,7 +360,7 @@ def cancel(run: Run, records: RunRecords, at: str, by: str | None = None) -> Run
     cancelled: RunStatus = {**status, "state": "cancelled", "cancelledAt": kept.at}
     if kept.by is not None:
         cancelled["cancelledBy"] = kept.by
-    return cancelled
+    return cancelled, kept != Cancellation(at, by) or status["state"] == "cancelled"
 
 
 def listed(run: Run, records: RunRecords) -> ListedRun:

@@ -320,6 +320,15 @@ def name_of_token_record(key: str) -> str:
     return key.removeprefix(TOKENS).removesuffix(".json")
 
 
+TOKEN_REVOCATIONS = "token-revocations/"
+
+
+def token_revocation(name: str) -> str:
+    """``token-revocations/<name>.json``: who revoked the token when, created once, so that
+    of two revokes at once one is the revoke and the other repeats it."""
+    return f"{TOKEN_REVOCATIONS}{name}.json"
+
+
 # -- the audit trail, in the tokens' bucket ---------------------------------------------
 
 AUDIT_LOG = "audit/log/"

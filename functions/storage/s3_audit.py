@@ -48,20 +48,24 @@ class S3AuditLog(AuditLog):
         self.bucket = bucket
 
     def begin(self, entry: AuditEntry) -> None:
-        self.bucket.put_json(
-            keys.audit_entry(entry.entry_id), entry_record(entry), only_if_absent=True
-        )
+        # The indexes first: a record is never kept that its caller's or its run's listing
+        # would miss (an index whose record is missing is passed over).
         self.bucket.put_json(keys.audit_by(entry.who) + entry.entry_id, {})
         for run in entry.runs:
             self.bucket.put_json(keys.audit_of_run(run) + entry.entry_id, {})
+        self.bucket.put_json(
+            keys.audit_entry(entry.entry_id), entry_record(entry), only_if_absent=True
+        )
 
     def end(self, entry: AuditEntry, outcome: AuditOutcome) -> None:
-        self.bucket.put_json(
-            keys.audit_outcome(entry.entry_id), outcome_record(outcome), only_if_absent=True
-        )
+        # The run's index first: an outcome naming a run is never kept that the run's
+        # listing would miss (without its outcome, the record names no run it made).
         for run in outcome.runs:
             if run not in entry.runs:
                 self.bucket.put_json(keys.audit_of_run(run) + entry.entry_id, {})
+        self.bucket.put_json(
+            keys.audit_outcome(entry.entry_id), outcome_record(outcome), only_if_absent=True
+        )
 
     def page(self, query: AuditQuery) -> Page[AuditEntry]:
         if query.run is not None:

@@ -1,10 +1,12 @@
 """The named tokens on S3: ``tokens/<name>.json`` in ``TOKENS_BUCKET``, one record a name
 holding the token's SHA-256 digest (never the token), its role and who made it when; a
-revoked token's record says when it was revoked, and keeps its name.
+revoked token's record says when it was revoked and by whom, and keeps its name. Who
+revoked it is decided once, by ``token-revocations/<name>.json``, created once.
 
 A token is made with a create that refuses to overwrite (``If-None-Match: *``), so of two
 ``POST /tokens`` of one name one is kept and the other is told the name is taken. A revoke
-rewrites the record: no one else ever writes a record once made, so it loses nothing.
+rewrites the record with what its revocation holds: no one else ever writes a record once
+made, so it loses nothing.
 
 Every HTTP function reads every record through its cache (``runtime/auth.py``) at most
 every 30 s: one listing, which gives each record's ETag and time, and a read of each record
@@ -14,6 +16,7 @@ alone (a server that lists no ETag has every record read each time).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Mapping
@@ -85,11 +88,18 @@ class S3TokenStore:
         return None if record is None else stored_token(record)
 
     def revoke(self, name: str, at: str, by: str | None) -> StoredToken | None:
+        """The revoke is decided by a create (``keys.token_revocation``): of two at once,
+        one is kept, and both write its time and caller into the token's record, which the
+        functions' caches read. A revoke that stopped in between is finished by the next."""
         token = self.get(name)
         if token is None or token.revoked:
             return token
-        revoked = StoredToken(
-            token.name, token.role, token.digest, token.created_at, token.created_by, at, by
+        decided = {"name": name, "revokedAt": at, "revokedBy": by}
+        key = keys.token_revocation(name)
+        if self.bucket.put_json(key, decided, only_if_absent=True) is None:
+            decided = dict(self.bucket.get_json(key) or decided)  # the other revoke's
+        revoked = dataclasses.replace(
+            token, revoked_at=str(decided["revokedAt"]), revoked_by=_text(decided["revokedBy"])
         )
         self.bucket.put_json(keys.token_record(name), token_record(revoked))
         return revoked

@@ -320,7 +320,12 @@ class TokenPath(Parameters):
     " token. Revoked again: the same answer.",
     path_parameters=TokenPath,
     replies={
-        200: Reply("the token, revoked", TokenAnswer),
+        200: Reply(
+            "the token, revoked (`Idempotent-Replayed: true`: revoked before, when and by"
+            " whom it says)",
+            TokenAnswer,
+            headers={"Idempotent-Replayed": {"schema": {"enum": ["true"]}}},
+        ),
         400: Reply("not a token name"),
         404: Reply("there is no token of that name"),
         501: NO_STORE,
@@ -329,8 +334,10 @@ class TokenPath(Parameters):
 )
 @_without_store
 def revoke_token(admin: TokenAdmin, path: TokenPath, caller: Caller) -> HttpResponse[TokenAnswer]:
-    revoked = admin.kept().revoke(path.name, iso_millis(admin.clock()), caller.name)
+    at = iso_millis(admin.clock())
+    revoked = admin.kept().revoke(path.name, at, caller.name)
     if revoked is None:
         raise NotFound(f"there is no token named {path.name!r}; `billing tokens ls` lists them")
     admin.changed()
-    return HttpResponse(200, _answer(revoked))
+    again = (revoked.revoked_at, revoked.revoked_by) != (at, caller.name)
+    return HttpResponse(200, _answer(revoked), {"Idempotent-Replayed": "true"} if again else {})

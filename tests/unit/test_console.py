@@ -169,7 +169,7 @@ def test_the_crm_lets_the_consoles_origin_read_its_answers_refusals_too(
     assert denied.headers["Access-Control-Allow-Origin"] == CONSOLE
     page = crm.get("/?limit=2", headers={"Origin": CONSOLE, **BEARER})
     assert page.status_code == 200
-    assert page.headers["Access-Control-Expose-Headers"] == "Link"
+    assert page.headers["Access-Control-Expose-Headers"] == "Link, X-Request-Id"
     assert page.headers["Vary"] == "Origin"
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from functions.access import Role, digest, new_token
+from functions.storage import keys
 from functions.storage.base import StoredToken, TokenStore
 from functions.storage.bucket import Bucket
 from functions.storage.memory_bucket import MemoryBucket
@@ -206,3 +207,18 @@ def test_a_server_that_lists_no_etag_has_every_record_read_each_time(s3: S3Clien
     store.revoke("a", AT, None)
     [revoked] = store.every()
     assert revoked.revoked
+
+
+def test_a_revoke_stopped_after_its_decision_is_finished_by_the_next_with_the_first(
+    store: TokenStore,
+) -> None:
+    """A revoke is decided by a create; a process stopped before it rewrote the record left
+    the token taken, and the next revoke finishes it with the first one's time and caller."""
+    assert store.create(token("ci"))
+    bucket = store.bucket  # type: ignore[attr-defined]
+    first = {"name": "ci", "revokedAt": AT, "revokedBy": "alice"}
+    bucket.put_json(keys.token_revocation("ci"), first, only_if_absent=True)
+    assert not store.get("ci").revoked  # type: ignore[union-attr]
+    finished = store.revoke("ci", "2026-12-02T00:00:00.000Z", "bob")
+    assert finished is not None and (finished.revoked_at, finished.revoked_by) == (AT, "alice")
+    assert store.get("ci") == finished
