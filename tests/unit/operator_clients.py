@@ -4,12 +4,16 @@ promises them, checked as it comes. Of the coordinator's ``POST /``:
 - a 503 published nothing, and listed no run;
 - a 202 has every customer of the request on its way or billed in the period before;
 - a 422 came to a key sent before with another request;
+- a 403 came to an actor whose role may not start runs, and did nothing
+  (``operator_actors.py``);
 - a client told 503 sends the same request again (``post_again``), and the ``billing``
   CLI, stopped by a 503 midway through its runs, is run again with the same plan: the same
   customers cut the same way, under the same Idempotency-Keys (``CliPlan``).
 
 Of the CRM's ``POST /customers`` (``CrmClients``): an import answered for is whole, each new
-customer once; one that failed is whole once sent again, never twice.
+customer once; one that failed is whole once sent again, never twice; one refused for its
+actor's role added nobody. A request sent again, and a `billing run` run again, is sent by
+the same actor as the first time.
 """
 
 from __future__ import annotations
@@ -21,16 +25,17 @@ from typing import Any
 
 from functions.storage import keys
 from functions.wire.messages import Customer, WorkflowMessage
+from tests.unit.operator_actors import Actors, allowed
 from tests.unit.operator_view import Observed
-from tests.unit.operator_world import World
 
 
 @dataclass
 class Post:
-    """A request a client sent: its body and its Idempotency-Key."""
+    """A request a client sent: its body, its Idempotency-Key, and who sent it."""
 
     body: dict[str, Any]
     key: str | None = None
+    actor: str = "ann"
 
     @property
     def canonical(self) -> str:
@@ -39,7 +44,8 @@ class Post:
 
 @dataclass
 class CliPlan:
-    """`billing run` of some customers: its runs as cut, its key, and what each got."""
+    """`billing run` of some customers by one actor: its runs as cut, its key, and what
+    each got."""
 
     key: str
     chunks: list[Post]
@@ -50,8 +56,9 @@ class CliPlan:
 class Clients:
     """Posts to the coordinator as clients do, checking each answer's promise."""
 
-    def __init__(self, world: World, jobs_bucket: str) -> None:
-        self.world = world
+    def __init__(self, actors: Actors, jobs_bucket: str) -> None:
+        self.actors = actors
+        self.world = actors.world
         self.jobs = jobs_bucket
         self.refused: list[Post] = []  # answered 503: sent again later
         self.sent_with: dict[str, set[str]] = {}  # key -> the requests sent with it
@@ -62,14 +69,15 @@ class Clients:
         before = len(world.publisher.published)
         listed = set(self.world.stored(self.jobs).names(keys.RUNS_NEWEST_FIRST))
         headers = {"idempotency-key": sent.key} if sent.key else {}
-        if sent.key:
+        if sent.key and allowed(sent.actor, "startRun"):  # a refusal never reads it
             self.sent_with.setdefault(sent.key, set()).add(sent.canonical)
-        response = world.call(
-            "coordinator", "POST", "/", json.dumps(sent.body).encode(), headers=headers
-        )
+        body = json.dumps(sent.body).encode()
+        response = self.actors.call(sent.actor, "startRun", "coordinator", "/", body, headers)
         new = [o.message for o in world.publisher.published[before:]]
         status, answer = response.status, response.body
-        assert status in (202, 422, 503), answer
+        assert status in (202, 403, 422, 503), answer
+        if status == 403:
+            return status, answer  # and nothing done (``Actors.call``)
         if status == 503:
             assert not new, f"a 503, yet {len(new)} workflow(s) were published: {answer}"
             # Listed: a place among the newest, and a record to show (the place is written
@@ -102,11 +110,14 @@ class Clients:
         sent = self.refused.pop(index % len(self.refused))
         self.post(sent)
 
-    def cli_run(self, customers: list[str], period: str | None, plan_key: str) -> None:
-        """`billing run` of the customers, in runs of two, each under its plan's key."""
+    def cli_run(
+        self, customers: list[str], period: str | None, plan_key: str, actor: str = "ann"
+    ) -> None:
+        """`billing run` of the customers by ``actor``, in runs of two, each under its
+        plan's key."""
         chunks = [customers[at : at + 2] for at in range(0, len(customers), 2)]
         posts = [
-            Post(_body(chunk, period), f"{plan_key}-{number}")
+            Post(_body(chunk, period), f"{plan_key}-{number}", actor)
             for number, chunk in enumerate(chunks)
         ]
         plan = CliPlan(plan_key, posts)
@@ -114,10 +125,13 @@ class Clients:
         self.run_plan(plan)
 
     def run_plan(self, plan: CliPlan) -> None:
-        """Every run of the plan posted (again): a run that went out answers the same."""
+        """Every run of the plan posted (again): a run that went out answers the same; a
+        403 (the actor's role may not start runs) stops it for good."""
         failed = False
         for number, sent in enumerate(plan.chunks):
             status, answer = self.post(sent)
+            if status == 403:
+                break
             if status == 503:
                 self.refused.remove(sent)  # the CLI is run again, not the request
                 failed = True
@@ -139,8 +153,8 @@ def _body(customers: list[str], period: str | None) -> dict[str, Any]:
     return body
 
 
-def post_of(customers: list[str], period: str | None, key: str | None) -> Post:
-    return Post(_body(customers, period), key)
+def post_of(customers: list[str], period: str | None, key: str | None, actor: str) -> Post:
+    return Post(_body(customers, period), key, actor)
 
 
 def customer(customer_id: str, city: str = "Utrecht") -> Customer:
@@ -154,7 +168,9 @@ class CrmRequest:
 
     items: list[dict[str, str]]
     single: bool = False
-    answered: str = "not yet"  # "imported", "failed" (and sent again later), "conflicted"
+    actor: str = "ada"  # who sends it, and sends it again
+    # "imported", "failed" (and sent again later), "conflicted", "refused" (for the role)
+    answered: str = "not yet"
 
     @property
     def new_cities(self) -> list[str]:
@@ -164,8 +180,8 @@ class CrmRequest:
 class CrmClients:
     """Creates and imports sent to the CRM, and what each answer says is stored."""
 
-    def __init__(self, world: World) -> None:
-        self.world = world
+    def __init__(self, actors: Actors) -> None:
+        self.actors = actors
         self.sent: list[CrmRequest] = []
         self.cities: dict[str, str] = {}  # customer id -> its city, as last written
         self.changed = False
@@ -173,7 +189,11 @@ class CrmClients:
     def send(self, sent: CrmRequest) -> None:
         self.changed = True
         body = sent.items[0] if sent.single else sent.items
-        response = self.world.call("crm", "POST", "/customers", json.dumps(body).encode())
+        as_json = json.dumps(body).encode()
+        response = self.actors.call(sent.actor, "createCustomer", "crm", "/customers", as_json)
+        if response.status == 403:  # nothing added (Actors.call)
+            sent.answered = "refused"
+            return
         if response.status == 409 and sent.answered == "failed":
             # Another import gave an id this one planned and had not written yet: it is
             # not written twice, and says so (docs/guarantees.md).
@@ -206,5 +226,5 @@ class CrmClients:
         for sent in self.sent:
             for city in sent.new_cities:
                 assert cities[city] <= 1, f"a new customer ({city}) stored twice"
-                if sent.single and sent.answered == "failed":
-                    assert cities[city] == 0, f"a create answered 503, yet {city} exists"
+                if sent.answered == "refused" or (sent.single and sent.answered == "failed"):
+                    assert cities[city] == 0, f"a create answered {sent.answered}: {city}"

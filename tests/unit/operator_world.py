@@ -51,6 +51,20 @@ if TYPE_CHECKING:
 START = datetime(2026, 12, 1, 5, 58, 30, tzinfo=UTC)
 
 
+def model_settings(tag: str) -> FunctionSettings:
+    """The settings of a model's system: its buckets named by ``tag``, the tokens bucket
+    holding its actors' tokens and the audit trail; a question asked twice at most."""
+    return replace(
+        FunctionSettings(s3_endpoint_url=None, cancel_check_s=0),
+        bills_bucket=f"bills-{tag}",
+        jobs_bucket=f"jobs-{tag}",
+        customers_bucket=f"crm-{tag}",
+        tokens_bucket=f"tokens-{tag}",
+        answer_timeout_s=30,
+        answer_attempts=2,
+    )
+
+
 class Stored:
     """What a bucket holds, read past the faults: from the memory bucket itself, or from
     moto's backend directly. The model's checks make no request (and so meet no fault,
@@ -140,6 +154,7 @@ class World:
         self.cancels_seen: frozenset[str] = frozenset()
         self.schedule = BillingSchedule.parse("* * * * *", "UTC", 86_400)
         self.schedule_page = schedule_page
+        self.headers: dict[str, str] = {}  # every request's, unless it says otherwise
 
     def close(self) -> None:
         if isinstance(self.faults, S3Faults) and self.s3 is not None:
@@ -164,7 +179,7 @@ class World:
         query: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
     ) -> HttpResponse[Any]:
-        given = {"content-type": "application/json", **(headers or {})}
+        given = {"content-type": "application/json", **self.headers, **(headers or {})}
         head = HttpRequest(method, path, query or {}, headers=given)
         http = self.coordinator if function == "coordinator" else self.crm
         return http(head, lambda: body)

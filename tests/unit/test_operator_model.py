@@ -6,12 +6,16 @@ period and without, with an Idempotency-Key and without), re-posts after each ki
 retries, ticks of the billing schedule (across a period's end, and a tick an earlier version
 stopped in), imports and new customers, while records are delivered late, in batches that
 read the cancels before the latest, and again; S3 and Kafka writes fail when the model says
-so. Each answer keeps its promise (a 503 published nothing). After every step:
+so. Every request is sent by an actor with a named token (``operator_actors.py``), mostly of
+the role it needs, sometimes of the one below. Each answer keeps its promise (a 503
+published nothing, a 403 did nothing). After every step:
 
 - no customer has two bills within one billing period, nor two bills or two pending
   workflows within one run lineage (a run and its retries) without one, and a run of a
   period bills only into its period; no customer is in two runs of one tick;
 - a tick the scheduler counts as handled holds every customer the CRM had when it began;
+- every state change has exactly one audit record, naming its actor, and every run no tick
+  started was started by an actor who may start runs;
 - an import the CRM answered for is visible whole, each new customer once; one it failed
   is visible whole once asked again, never twice;
 - once everything is delivered and every question has had its chances, every customer of
@@ -30,7 +34,6 @@ import contextlib
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -44,7 +47,7 @@ from moto import mock_aws
 from functions.errors import BillingError
 from functions.runs.scheduled_billing import bill_on_schedule
 from functions.wire.messages import Stream
-from runtime.config import FunctionSettings
+from tests.unit.operator_actors import ADMIN_CALL, OPERATOR_CALL, Actors
 from tests.unit.operator_checks import (
     bills_once_a_period_and_a_lineage,
     runs_kafka_took_are_settled,
@@ -53,7 +56,7 @@ from tests.unit.operator_checks import (
 from tests.unit.operator_clients import Clients, CrmClients, CrmRequest, customer, post_of
 from tests.unit.operator_faults import one_thread
 from tests.unit.operator_view import Observed
-from tests.unit.operator_world import World
+from tests.unit.operator_world import World, model_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -108,22 +111,15 @@ class OperatorModel(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.bucket_tag = uuid.uuid4().hex[:8]
-        base = FunctionSettings(s3_endpoint_url=None, cancel_check_s=0)
-        self.settings = replace(
-            base,
-            bills_bucket=f"bills-{self.bucket_tag}",
-            jobs_bucket=f"jobs-{self.bucket_tag}",
-            customers_bucket=f"crm-{self.bucket_tag}",
-            answer_timeout_s=30,
-            answer_attempts=2,
-        )
+        self.settings = model_settings(self.bucket_tag)
         if self.s3 is not None:
             for bucket in self.settings.all_buckets:
                 self.s3.create_bucket(Bucket=bucket)
         self.world = World(self.settings, SCHEDULE_PAGE, self.s3)
         self.seen = Observed(self.world, self.settings)
-        self.clients = Clients(self.world, self.settings.jobs_bucket)
-        self.crm = CrmClients(self.world)
+        self.actors = Actors(self.world, self.settings)
+        self.clients = Clients(self.actors, self.settings.jobs_bucket)
+        self.crm = CrmClients(self.actors)
         self.settled_runs: set[str] = set()  # seen done or cancelled: for good
         self.ticks_begun: dict[str, set[str]] = {}  # tick -> the CRM's customers then
 
@@ -132,17 +128,18 @@ class OperatorModel(RuleBasedStateMachine):
 
     @initialize()
     def seed(self) -> None:
+        self.actors.seed()
         self.world.services.seeded_customers()  # the lab's eight, as the CRM starts
-        self.start_run(["1", "2", "5"])  # a run to steer from the first step
+        self.start_run(["1", "2", "5"], None, None, "ann")  # a run to steer from the start
 
     # -- operator actions -----------------------------------------------------------
 
     @precondition(lambda self: enabled("start_run"))
-    @rule(customers=CUSTOMERS, period=PERIODS, key=KEYS)
+    @rule(customers=CUSTOMERS, period=PERIODS, key=KEYS, actor=OPERATOR_CALL)
     def start_run(
-        self, customers: list[str], period: str | None = None, key: str | None = None
+        self, customers: list[str], period: str | None, key: str | None, actor: str
     ) -> None:
-        self.clients.post(post_of(customers, period, key))
+        self.clients.post(post_of(customers, period, key, actor))
 
     @precondition(lambda self: self.clients.refused)
     @precondition(lambda self: enabled("post_again"))
@@ -152,14 +149,9 @@ class OperatorModel(RuleBasedStateMachine):
         self.clients.post_again(which)
 
     @precondition(lambda self: enabled("cli_run"))
-    @rule(
-        customers=st.lists(
-            st.sampled_from(("1", "2", "3", "5", UNKNOWN)), min_size=1, max_size=5, unique=True
-        ),
-        period=PERIODS,
-    )
-    def cli_run(self, customers: list[str], period: str | None) -> None:
-        self.clients.cli_run(customers, period, f"plan-{len(self.clients.plans)}")
+    @rule(customers=CLI_CUSTOMERS, period=PERIODS, actor=OPERATOR_CALL)
+    def cli_run(self, customers: list[str], period: str | None, actor: str) -> None:
+        self.clients.cli_run(customers, period, f"plan-{len(self.clients.plans)}", actor)
 
     @precondition(lambda self: any(p.unfinished for p in self.clients.plans))
     @precondition(lambda self: enabled("cli_rerun"))
@@ -170,28 +162,30 @@ class OperatorModel(RuleBasedStateMachine):
 
     @precondition(lambda self: self.seen.run_ids())
     @precondition(lambda self: enabled("cancel"))
-    @rule(which=RUN_CHOICE)
-    def cancel(self, which: int) -> None:
-        response = self.world.call("coordinator", "POST", f"/runs/{self.run(which)}/cancel")
-        assert response.status in (202, 409, 503), response.body
+    @rule(which=RUN_CHOICE, actor=OPERATOR_CALL)
+    def cancel(self, which: int, actor: str) -> None:
+        path = f"/runs/{self.run(which)}/cancel"
+        response = self.actors.call(actor, "cancelRun", "coordinator", path)
+        assert response.status in (202, 403, 409, 503), response.body
 
     @precondition(lambda self: self.seen.run_ids())
     @precondition(lambda self: enabled("retry"))
-    @rule(which=RUN_CHOICE)
-    def retry(self, which: int) -> None:
+    @rule(which=RUN_CHOICE, actor=OPERATOR_CALL)
+    def retry(self, which: int, actor: str) -> None:
         before = len(self.world.publisher.published)
-        response = self.world.call("coordinator", "POST", f"/runs/{self.run(which)}/retry")
-        assert response.status in (202, 409, 503), response.body
+        path = f"/runs/{self.run(which)}/retry"
+        response = self.actors.call(actor, "retryRun", "coordinator", path)
+        assert response.status in (202, 403, 409, 503), response.body
         if response.status == 503:
             published = self.world.publisher.published[before:]
             assert not published, "a retry answered 503, yet published"
 
     @precondition(lambda self: self.seen.run_ids())
     @precondition(lambda self: enabled("retry_again"))
-    @rule(which=RUN_CHOICE)
-    def retry_again(self, which: int) -> None:
+    @rule(which=RUN_CHOICE, actor=OPERATOR_CALL)
+    def retry_again(self, which: int, actor: str) -> None:
         """An impatient operator: retries come as often as anything else does."""
-        self.retry(which)
+        self.retry(which, actor)
 
     def run(self, which: int) -> str:
         """One of the runs published, the earliest the likeliest: an operator steers the
@@ -233,23 +227,25 @@ class OperatorModel(RuleBasedStateMachine):
             bill_on_schedule(self.world.now, self.world.scheduled_billing(), None)
 
     @precondition(lambda self: enabled("add_customer"))
-    @rule()
-    def add_customer(self) -> None:
+    @rule(actor=ADMIN_CALL)
+    def add_customer(self, actor: str) -> None:
         item = customer("0", city=f"new-{uuid.uuid4().hex[:6]}").to_wire()
         del item["customerId"]
-        self.crm.sent.append(CrmRequest([item], single=True))
+        self.crm.sent.append(CrmRequest([item], single=True, actor=actor))
         self.crm.send(self.crm.sent[-1])
 
     @precondition(lambda self: enabled("import_customers"))
-    @rule(given=st.lists(GIVEN_IDS, max_size=3, unique=True), new=st.integers(0, 2))
-    def import_customers(self, given: list[str], new: int) -> None:
+    @rule(
+        given=st.lists(GIVEN_IDS, max_size=3, unique=True), new=st.integers(0, 2), actor=ADMIN_CALL
+    )
+    def import_customers(self, given: list[str], new: int, actor: str) -> None:
         items = [customer(c, city=f"given-{uuid.uuid4().hex[:6]}").to_wire() for c in given]
         for _ in range(new):
             item = customer("0", city=f"new-{uuid.uuid4().hex[:6]}").to_wire()
             del item["customerId"]
             items.append(item)
         if items:
-            self.crm.sent.append(CrmRequest(items))
+            self.crm.sent.append(CrmRequest(items, actor=actor))
             self.crm.send(self.crm.sent[-1])
 
     @precondition(lambda self: any(i.answered == "failed" for i in self.crm.sent))
@@ -282,7 +278,7 @@ class OperatorModel(RuleBasedStateMachine):
         self.world.sweep(minutes)
 
     @precondition(lambda self: enabled("s3_write_fails"))
-    @rule(nth=st.integers(1, 6))
+    @rule(nth=st.integers(1, 8))  # a request's first two: its audit record
     def s3_write_fails(self, nth: int) -> None:
         self.world.faults.arm(nth)
 
@@ -330,6 +326,10 @@ class OperatorModel(RuleBasedStateMachine):
     @invariant()
     def imports_are_whole_and_once(self) -> None:
         self.crm.check_whole_and_once(self.seen)
+
+    @invariant()
+    def every_state_change_is_audited_once_naming_its_actor(self) -> None:
+        self.actors.check_audit(self.seen.runs())
 
 
 ON_S3 = os.environ.get("MODEL_ON_S3") == "1"  # every machine on moto, as before memory
