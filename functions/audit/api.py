@@ -15,7 +15,6 @@ from urllib.parse import urlencode
 from typing_extensions import TypedDict
 
 from functions.access import Role
-from functions.errors import InvalidRequest
 from functions.http.operation import Api, Paged, Reply
 from functions.http.parameters import RUN_ID, Moment, Text, WholeNumber
 from functions.http.problems import problem
@@ -173,11 +172,6 @@ def list_audit(audit: AuditLog | None, query: AuditQueryParameters) -> HttpRespo
             501,
             "the functions keep no audit: TOKENS_BUCKET is unset; set it (a private bucket)"
             " to keep the named tokens and the audit trail",
-        )
-    if query.since is not None and query.until is not None and query.since > query.until:
-        raise InvalidRequest(
-            f"since={query.since:%Y-%m-%dT%H:%M:%SZ} is after until="
-            f"{query.until:%Y-%m-%dT%H:%M:%SZ}: no record is made in between; swap them"
         )
     asked = AuditQuery(
         query.limit, query.after or "", query.run, query.who, query.since, query.until

@@ -68,6 +68,8 @@ class S3AuditLog(AuditLog):
         )
 
     def page(self, query: AuditQuery) -> Page[AuditEntry]:
+        if query.since is not None and query.until is not None and query.since > query.until:
+            return Page([], None)  # as GET /runs: a well-formed query, of nothing
         if query.run is not None:
             prefix = keys.audit_of_run(query.run)
         elif query.who is not None:

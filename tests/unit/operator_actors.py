@@ -18,10 +18,10 @@ from typing import Any
 from hypothesis import strategies as st
 
 from functions.access import NAMED_TOKEN, Role, digest, new_token
-from functions.audit.entries import AuditEntry, to_entry
 from functions.context import iso_millis
 from functions.http.web import HttpResponse
 from functions.storage import Run, keys
+from functions.storage.audit_log import AuditEntry, to_entry
 from functions.storage.base import StoredToken
 from functions.wire.messages import WorkflowMessage
 from runtime.auditing import REQUEST_ID

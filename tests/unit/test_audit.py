@@ -245,7 +245,6 @@ def test_bad_audit_queries_are_refused_naming_the_parameter(guarded: Harness) ->
         ("?after=../x", "after"),
         ("?who=a%00b", "who"),
         ("?since=yesterday", "since"),
-        ("?since=2026-12-02&until=2026-12-01", "since=2026-12-02T00:00:00Z is after until"),
     ]:
         answer = client("coordinator").get(f"/audit{query}", headers=ADMIN)
         assert answer.status_code == 400, query
