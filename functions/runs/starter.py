@@ -107,7 +107,7 @@ def start(
             started_by=started_by,
         )
         return _publish(run, stores, saved=False)
-    return publish_stored(stored, stores)
+    return publish_stored(stored, stores, started_by)
 
 
 def publish_once(run: Run, stores: Coordination) -> Started:
@@ -117,17 +117,21 @@ def publish_once(run: Run, stores: Coordination) -> Started:
     stored = stores.records.runs.get(run.run_id)
     if stored is None:
         return _publish(run, stores, saved=False)
-    return publish_stored(stored, stores)
+    return publish_stored(stored, stores, run.started_by)
 
 
-def publish_stored(stored: Run, stores: Coordination) -> Started:
+def publish_stored(stored: Run, stores: Coordination, started_by: str | None = None) -> Started:
     """A run read from the store: answered as it is if it was published (or Kafka took it,
-    though its record did not say so: one of its workflows was seen), else published."""
+    though its record did not say so: one of its workflows was seen), else published, as
+    started by ``started_by`` (if given): the caller whose request put it on Kafka, as the
+    audit says, not the one whose request saved it and was answered 503."""
     if stored.published or kafka_took(stored, stores.records):
         log.info("billing run %s: asked again, answered with the first", stored.run_id)
         if not stored.published:
             _say_published(stored, stores)
         return Started(plan(stored), replayed=True)
+    if started_by is not None:
+        stored = replace(stored, started_by=started_by)
     return _publish(stored, stores, saved=True)
 
 

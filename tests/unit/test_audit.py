@@ -257,3 +257,19 @@ def test_without_a_tokens_bucket_no_audit_is_kept_and_its_listing_says_so(
     assert start({}).status_code == 202
     answer = client("coordinator").get("/audit")
     assert answer.status_code == 501 and "TOKENS_BUCKET" in answer.get_json()["detail"]
+
+
+def test_a_run_kafka_refused_then_published_by_another_names_the_one_who_published_it(
+    guarded: Harness, clock: Clock
+) -> None:
+    ann, bob = token_of("ann", "operator"), token_of("bob", "operator")
+    guarded.publisher.fail = True
+    assert start({**ann, "Idempotency-Key": "k"}).status_code == 503
+    guarded.publisher.fail = False
+    published = start({**bob, "Idempotency-Key": "k"})
+    assert published.status_code == 202
+    run = published.get_json()["runId"]
+    status = client("coordinator").get(f"/runs/{run}", headers=ann).get_json()
+    assert status["startedBy"] == "bob"
+    records = audit(f"?run={run}")["records"]
+    assert [(r["who"], r["state"]) for r in records] == [("bob", "done")]
