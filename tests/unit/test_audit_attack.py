@@ -298,6 +298,23 @@ def test_no_function_may_delete_or_overwrite_the_audit_on_aws() -> None:
             assert crud is None or crud["BucketName"] != {"Ref": "TokensBucket"}, name
 
 
+def test_the_coordinator_may_put_every_key_of_the_tokens_bucket_it_writes_on_aws() -> None:
+    """What the token store and the audit write (keys.py) is what the template lets the
+    coordinator put in the tokens' bucket: a revoke is not refused by IAM on AWS alone."""
+    template, problems = decode(str(REPO / "infra" / "aws" / "template.yaml"))
+    assert not problems and template is not None
+    policies = template["Resources"]["CoordinatorFunction"]["Properties"]["Policies"]
+    allowed = {
+        resource["Fn::Sub"].rpartition("}/")[2]
+        for policy in policies
+        if isinstance(policy, dict) and "Statement" in policy
+        for statement in policy["Statement"]
+        if statement["Action"] == "s3:PutObject"
+        for resource in statement["Resource"]
+    }
+    assert allowed == {keys.TOKENS + "*", keys.TOKEN_REVOCATIONS + "*", "audit/*"}
+
+
 # -- what held: paging, fuzzed against the filters themselves -----------------------------
 
 
