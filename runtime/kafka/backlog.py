@@ -11,8 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from runtime.config import FunctionSettings
 
@@ -26,12 +25,21 @@ class Backlog:
 
     def __init__(self, settings: FunctionSettings, watched: Sequence[tuple[str, str]]) -> None:
         self._settings = settings
-        config = {**settings.kafka_connection(), "log_level": 3}
-        self._admin = AdminClient(config)
+        self._config = {**settings.kafka_connection(), "log_level": 3}
         # Only to read watermarks; it never subscribes nor commits.
-        self._consumer = Consumer({**config, "group.id": "billing-backlog-probe"})
+        self._consumer = self._reader("billing-backlog-probe")
+        # A reader of each watched group's committed offsets: a consumer of the group's id
+        # that never subscribes (so never joins the group) nor commits. Not the admin API's
+        # list_consumer_group_offsets, whose answer, when the group's coordinator cannot
+        # give one (a broker starting or lost), crashes confluent-kafka 2.12.2 with a
+        # segmentation fault (as confluent-kafka-python#1982 reports; quix-streams 3.28
+        # takes nothing newer).
         self._watched = list(watched)
+        self._groups = {group: self._reader(group) for group, _ in self._watched}
         self._last: Positions = {}
+
+    def _reader(self, group: str) -> Consumer:
+        return Consumer({**self._config, "group.id": group, "enable.auto.commit": False})
 
     def moving(self) -> bool:
         """True if a watched group lags behind its topic and moved since the last call."""
@@ -60,12 +68,10 @@ class Backlog:
     def _committed(self, group: str, topic: str) -> dict[int, int]:
         partitions = self._consumer.list_topics(topic, timeout=5).topics[topic].partitions
         request = [TopicPartition(topic, p) for p in partitions]
-        futures = self._admin.list_consumer_group_offsets(
-            [ConsumerGroupTopicPartitions(group, request)], request_timeout=5
-        )
-        result = futures[group].result()
+        committed = self._groups[group].committed(request, timeout=5)
         # A partition the group never committed (-1001) counts from the topic's start.
-        return {tp.partition: max(tp.offset, -1) for tp in result.topic_partitions}
+        return {tp.partition: max(tp.offset, -1) for tp in committed}
 
     def close(self) -> None:
-        self._consumer.close()
+        for reader in (self._consumer, *self._groups.values()):
+            reader.close()

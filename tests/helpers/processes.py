@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -92,6 +93,10 @@ def _json_line(raw: str) -> dict[str, Any] | None:
     return line if isinstance(line, dict) and "message" in line else None
 
 
+# The supervisor's line of a function killed by a segmentation fault or an abort.
+CRASHED = re.compile(r"[\w-]+ exited with code -(?:11|6)\b")
+
+
 class Processes:
     """The processes of one test. Teardown stops those still running with SIGTERM and
     requires every one not killed on purpose to have exited with 0."""
@@ -132,6 +137,10 @@ class Processes:
                 failures.append(
                     f"{process.log.name} exited with {code}:\n{process.output()[-3000:]}"
                 )
+            # A function its supervisor restarted after a crash (no test sends these).
+            crash = CRASHED.search(process.output())
+            if crash is not None:
+                failures.append(f"{process.log.name}: {crash.group(0)}")
         assert not failures, "\n".join(failures)
 
 
