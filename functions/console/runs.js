@@ -109,7 +109,6 @@ export function runPage(runId, alive) {
     facts.replaceChildren(
       fact("State", stateText(run.state)),
       fact("Started", new Date(run.createTime).toLocaleString()),
-      fact("Started by", run.startedBy ?? (run.scheduledFor ? "the schedule" : "—")),
       period ? fact("Billing period", periodLink(period)) : "",
       fact("Customers", run.total),
       fact("Billed", run.counts.billed),
@@ -120,7 +119,9 @@ export function runPage(runId, alive) {
       fact("Time left", eta),
     );
     overall.replaceChildren(progressBar(run, { class: "big-progress" }));
+    const starter = run.startedBy ?? (run.scheduledFor ? `the schedule (${run.scheduledFor})` : null);
     related.replaceChildren(
+      starter ? `Started by ${starter}. ` : "",
       run.retryOf ? h("span", {}, "A retry of ", runLink(run.retryOf), ". ") : "",
       run.retries.length ? h("span", {}, "Retried by ", run.retries.flatMap((id, i) => [i ? ", " : "", runLink(id)]), ".") : "",
       run.cancelledAt
