@@ -27,10 +27,15 @@ def answering(raw: bytes) -> Iterator[tuple[str, list[int]]]:
     server = socket.create_server(("127.0.0.1", 0))
     taken: list[int] = []
 
+    server.settimeout(0.05)
+    stop = threading.Event()
+
     def serve() -> None:
-        while True:
+        while not stop.is_set():
             try:
                 conn, _ = server.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 return
             taken.append(1)
@@ -43,8 +48,9 @@ def answering(raw: bytes) -> Iterator[tuple[str, list[int]]]:
     try:
         yield f"http://127.0.0.1:{server.getsockname()[1]}", taken
     finally:
-        server.close()
+        stop.set()
         thread.join(5)
+        server.close()
 
 
 @pytest.mark.parametrize(
