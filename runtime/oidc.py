@@ -15,6 +15,7 @@ every check but names no role is a 403 (``NoRole``); keys that cannot be read, a
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import re
@@ -65,21 +66,39 @@ _PLAIN = re.compile(r"[A-Za-z0-9._:+-]{1,64}")
 Fetch = Callable[[str], Mapping[str, Any]]
 
 
+class _HttpRedirectsOnly(urllib.request.HTTPRedirectHandler):
+    """urllib's redirects, but only to http(s): urllib itself follows one to ftp:."""
+
+    def redirect_request(
+        self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> urllib.request.Request | None:
+        if not newurl.startswith(("https://", "http://")):
+            raise urllib.error.HTTPError(
+                newurl, code, f"redirected to {newurl}, not an http(s) address", headers, fp
+            )
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_HttpRedirectsOnly)
+
+
 def fetch_json(url: str) -> Mapping[str, Any]:
     """The JSON object at ``url``; ``IssuerUnavailable`` if it cannot be read in time."""
     if not url.startswith(("https://", "http://")):  # never file: or ftp:
         raise IssuerUnavailable(f"{url} is not an http(s) address")
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_S) as response:
+        with _OPENER.open(request, timeout=FETCH_TIMEOUT_S) as response:
             body = response.read(_MAX_DOCUMENT + 1)
-    except (OSError, ValueError) as exc:  # URLError, HTTPError and timeouts are OSErrors
+    # URLError, HTTPError and timeouts are OSErrors; an answer that is not HTTP, an
+    # HTTPException.
+    except (OSError, ValueError, http.client.HTTPException) as exc:
         raise IssuerUnavailable(f"{url} cannot be read: {exc}") from None
     if len(body) > _MAX_DOCUMENT:
         raise IssuerUnavailable(f"{url} answered over {_MAX_DOCUMENT} bytes")
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested deeper than the parser goes
         raise IssuerUnavailable(f"{url} answered something other than JSON") from None
     if not isinstance(document, dict):
         raise IssuerUnavailable(f"{url} answered JSON that is not an object")
