@@ -150,6 +150,9 @@ class JwksKeys:
         return next((key for key in keys if key.kid == kid), None)
 
     def _current(self, max_age_s: float) -> list[Key]:
+        read_at, keys = self._read_at, self._keys  # set keys first, read_at last
+        if read_at is not None and self.clock() - read_at < max_age_s:
+            return keys  # never waiting behind a read a forged key id started
         with self._lock:  # one read at a time; the others wait for what it reads
             now = self.clock()
             if self._read_at is not None and now - self._read_at < max_age_s:
@@ -166,7 +169,8 @@ class JwksKeys:
             except IssuerUnavailable as exc:
                 self._failure = exc
                 raise
-            self._keys, self._read_at, self._failure = keys, now, None
+            self._keys = keys
+            self._read_at, self._failure = now, None
             return keys
 
     def _read(self) -> list[Key]:
