@@ -4,6 +4,8 @@ of it, naming its actor, and failed while the defect it names was there."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +14,7 @@ import pytest
 from functions.errors import StorageUnavailable
 from functions.storage import keys
 from functions.storage.memory_bucket import MemoryBucket
+from functions.storage.s3_tokens import S3TokenStore
 from tests.unit.harness import TOKEN, Harness, client
 
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
@@ -66,3 +69,34 @@ def test_a_revoke_finished_by_another_is_recorded_as_a_change(
         if r["operation"] == "revokeToken" and r["state"] == "done" and not r["outcome"]["replayed"]
     ]
     assert len(revokes) == 1
+
+
+def test_one_admin_revoking_twice_in_one_millisecond_is_one_revoke(
+    guarded: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether a revoke repeated another is told by comparing the decision's time and
+    caller with its own, not by whether it created the decision: the same admin (or a JWT
+    whose sub is that token's name) twice in one millisecond, both are answered and
+    audited as the revoke."""
+    moment = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+    guarded.services._clock = lambda: moment
+    token_of("ann", "operator")
+    root = token_of("root", "admin")
+    both = threading.Barrier(2, timeout=5)
+    reading = S3TokenStore.get
+
+    def get_together(store: S3TokenStore, name: str) -> Any:
+        found = reading(store, name)
+        if name == "ann":
+            both.wait()
+        return found
+
+    monkeypatch.setattr(S3TokenStore, "get", get_together)
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(
+            pool.map(
+                lambda _: client("coordinator").post("/tokens/ann/revoke", headers=root), [1, 2]
+            )
+        )
+    assert [a.status_code for a in answers] == [200, 200]
+    assert sorted(a.headers.get("Idempotent-Replayed", "") for a in answers) == ["", "true"]
