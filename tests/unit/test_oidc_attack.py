@@ -4,6 +4,8 @@ names was there."""
 
 from __future__ import annotations
 
+import base64
+import json
 import socket
 import threading
 import time
@@ -166,3 +168,17 @@ def test_a_key_held_is_not_kept_waiting_behind_a_read_for_an_unknown_one(
     finally:
         released.set()
         forged.join(10)
+
+
+def test_a_header_a_sender_wrote_is_not_repeated_through_a_joserfc_error(issuer: Issuer) -> None:
+    """Header values are repeated only if plain (``_plain``), but joserfc's error is put in
+    the 401 as it is: an unsigned `crit` (checked before the signature) is echoed, new
+    lines and all."""
+    keys_ = JwksKeys(issuer.issuer, fetch=CountingFetch(issuer))
+    checker = JwtVerifier(issuer.issuer, AUDIENCE, "roles", keys_)
+    header = {"alg": "RS256", "kid": "rsa-1", "crit": ["<img src=x>\nFORGED log line"]}
+    encoded = base64.urlsafe_b64encode(json.dumps(header).encode()).rstrip(b"=").decode()
+    token = ".".join([encoded, *issuer.token().split(".")[1:]])
+    with pytest.raises(Unauthenticated) as refused:
+        checker.caller(token)
+    assert "FORGED" not in str(refused.value) and "<img" not in str(refused.value)
