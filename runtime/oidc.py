@@ -247,7 +247,9 @@ class JwtVerifier:
         except BadSignatureError:
             raise self._refusal(f"its signature fails with the issuer's {which}") from None
         except JoseError as exc:
-            raise self._refusal(f"it cannot be verified with the issuer's {which}: {exc}") from None
+            # The error's code alone: its words may repeat what the sender wrote.
+            why = exc.error if _PLAIN.fullmatch(exc.error or "") else type(exc).__name__
+            raise self._refusal(f"it cannot be verified with the issuer's {which}: {why}") from None
         self._check(claims)
         return Caller(self._subject(claims), self._role(claims), OIDC)
 
