@@ -15,11 +15,13 @@ every check but names no role is a 403 (``NoRole``); keys that cannot be read, a
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import re
 import threading
 import time
+import unicodedata
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -59,10 +61,29 @@ FETCH_TIMEOUT_S = 5.0
 _MAX_DOCUMENT = 1_000_000
 MAX_SUBJECT = 255
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# And those a log viewer takes as a line's end, or that change or hide how a name reads:
+# U+2028 and U+2029, the bidi overrides, zero-width characters (format characters, Cf).
+_INVISIBLE = ("Cc", "Cf", "Zl", "Zp")
 # A header's value repeated in a refusal only if it is this plain and short.
 _PLAIN = re.compile(r"[A-Za-z0-9._:+-]{1,64}")
 
 Fetch = Callable[[str], Mapping[str, Any]]
+
+
+class _HttpRedirectsOnly(urllib.request.HTTPRedirectHandler):
+    """urllib's redirects, but only to http(s): urllib itself follows one to ftp:."""
+
+    def redirect_request(
+        self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> urllib.request.Request | None:
+        if not newurl.startswith(("https://", "http://")):
+            raise urllib.error.HTTPError(
+                newurl, code, f"redirected to {newurl}, not an http(s) address", headers, fp
+            )
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_HttpRedirectsOnly)
 
 
 def fetch_json(url: str) -> Mapping[str, Any]:
@@ -71,15 +92,17 @@ def fetch_json(url: str) -> Mapping[str, Any]:
         raise IssuerUnavailable(f"{url} is not an http(s) address")
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_S) as response:
+        with _OPENER.open(request, timeout=FETCH_TIMEOUT_S) as response:
             body = response.read(_MAX_DOCUMENT + 1)
-    except (OSError, ValueError) as exc:  # URLError, HTTPError and timeouts are OSErrors
+    # URLError, HTTPError and timeouts are OSErrors; an answer that is not HTTP, an
+    # HTTPException.
+    except (OSError, ValueError, http.client.HTTPException) as exc:
         raise IssuerUnavailable(f"{url} cannot be read: {exc}") from None
     if len(body) > _MAX_DOCUMENT:
         raise IssuerUnavailable(f"{url} answered over {_MAX_DOCUMENT} bytes")
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested deeper than the parser goes
         raise IssuerUnavailable(f"{url} answered something other than JSON") from None
     if not isinstance(document, dict):
         raise IssuerUnavailable(f"{url} answered JSON that is not an object")
@@ -127,6 +150,9 @@ class JwksKeys:
         return next((key for key in keys if key.kid == kid), None)
 
     def _current(self, max_age_s: float) -> list[Key]:
+        read_at, keys = self._read_at, self._keys  # set keys first, read_at last
+        if read_at is not None and self.clock() - read_at < max_age_s:
+            return keys  # never waiting behind a read a forged key id started
         with self._lock:  # one read at a time; the others wait for what it reads
             now = self.clock()
             if self._read_at is not None and now - self._read_at < max_age_s:
@@ -143,7 +169,8 @@ class JwksKeys:
             except IssuerUnavailable as exc:
                 self._failure = exc
                 raise
-            self._keys, self._read_at, self._failure = keys, now, None
+            self._keys = keys
+            self._read_at, self._failure = now, None
             return keys
 
     def _read(self) -> list[Key]:
@@ -220,7 +247,9 @@ class JwtVerifier:
         except BadSignatureError:
             raise self._refusal(f"its signature fails with the issuer's {which}") from None
         except JoseError as exc:
-            raise self._refusal(f"it cannot be verified with the issuer's {which}: {exc}") from None
+            # The error's code alone: its words may repeat what the sender wrote.
+            why = exc.error if _PLAIN.fullmatch(exc.error or "") else type(exc).__name__
+            raise self._refusal(f"it cannot be verified with the issuer's {which}: {why}") from None
         self._check(claims)
         return Caller(self._subject(claims), self._role(claims), OIDC)
 
@@ -270,7 +299,12 @@ class JwtVerifier:
         subject = str(claims["sub"])
         if len(subject) > MAX_SUBJECT:
             raise self._refusal(f"its sub is {len(subject)} characters, over {MAX_SUBJECT}")
-        if _CONTROL.search(subject):
+        if len(subject.encode()) > MAX_SUBJECT:  # the audit's S3 keys hold it, encoded
+            size = len(subject.encode())
+            raise self._refusal(f"its sub is {size} bytes in UTF-8, over {MAX_SUBJECT}")
+        if _CONTROL.search(subject) or any(
+            unicodedata.category(char) in _INVISIBLE for char in subject
+        ):
             raise self._refusal("its subject (sub) holds control characters")
         return subject
 

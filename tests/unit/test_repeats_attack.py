@@ -1,0 +1,102 @@
+"""Attacks on the answers of a repeated cancel or revoke (``Idempotent-Replayed``): each
+test held the audit trail to its promise that every state change has exactly one record
+of it, naming its actor, and failed while the defect it names was there."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from functions.errors import StorageUnavailable
+from functions.storage import keys
+from functions.storage.memory_bucket import MemoryBucket
+from functions.storage.s3_tokens import S3TokenStore
+from tests.unit.harness import TOKEN, Harness, client
+
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def token_of(name: str, role: str) -> dict[str, str]:
+    made = client("coordinator").post("/tokens", json={"name": name, "role": role}, headers=ADMIN)
+    assert made.status_code == 201, made.get_json()
+    return {"Authorization": f"Bearer {made.get_json()['token']}"}
+
+
+class Clock:
+    """A UTC clock that moves a second each time it is read."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+def test_a_revoke_finished_by_another_is_recorded_as_a_change(
+    guarded: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Root's revoke creates its decision (token-revocations/ann.json), then S3 fails at
+    the token's record: root is answered 503 and the token still works. Boss revokes it:
+    his request writes the record that makes every function refuse it, but is answered
+    Idempotent-Replayed (revoked by root): the audit holds no revoke that changed state,
+    though the token went from taken to refused."""
+    guarded.services._clock = Clock()
+    token_of("ann", "operator")
+    root, boss = token_of("root", "admin"), token_of("boss", "admin")
+    writing = MemoryBucket.put_json
+    failing = [True]
+
+    def put_json(bucket: MemoryBucket, key: str, value: Any, **kwargs: Any) -> Any:
+        if key == keys.token_record("ann") and failing[0]:
+            failing[0] = False
+            raise StorageUnavailable(f"S3 refused {key}")
+        return writing(bucket, key, value, **kwargs)
+
+    monkeypatch.setattr(MemoryBucket, "put_json", put_json)
+    assert client("coordinator").post("/tokens/ann/revoke", headers=root).status_code == 503
+    finished = client("coordinator").post("/tokens/ann/revoke", headers=boss)
+    assert finished.status_code == 200, finished.get_json()
+    assert finished.get_json()["revokedBy"] == "root"  # the decision's, not boss's
+    records = client("coordinator").get("/audit?limit=100", headers=ADMIN).get_json()["records"]
+    revokes = [
+        r["who"]
+        for r in records
+        if r["operation"] == "revokeToken" and r["state"] == "done" and not r["outcome"]["replayed"]
+    ]
+    assert len(revokes) == 1
+
+
+def test_one_admin_revoking_twice_in_one_millisecond_is_one_revoke(
+    guarded: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether a revoke repeated another is told by comparing the decision's time and
+    caller with its own, not by whether it created the decision: the same admin (or a JWT
+    whose sub is that token's name) twice in one millisecond, both are answered and
+    audited as the revoke."""
+    moment = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+    guarded.services._clock = lambda: moment
+    token_of("ann", "operator")
+    root = token_of("root", "admin")
+    both = threading.Barrier(2, timeout=5)
+    reading = S3TokenStore.get
+
+    def get_together(store: S3TokenStore, name: str) -> Any:
+        found = reading(store, name)
+        if name == "ann":
+            both.wait()
+        return found
+
+    monkeypatch.setattr(S3TokenStore, "get", get_together)
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(
+            pool.map(
+                lambda _: client("coordinator").post("/tokens/ann/revoke", headers=root), [1, 2]
+            )
+        )
+    assert [a.status_code for a in answers] == [200, 200]
+    assert sorted(a.headers.get("Idempotent-Replayed", "") for a in answers) == ["", "true"]
