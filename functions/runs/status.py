@@ -32,7 +32,6 @@ from functions.runs.answers import (
 )
 from functions.storage import (
     BillStore,
-    Cancellation,
     CustomerStore,
     JobFailures,
     Run,
@@ -353,14 +352,14 @@ def cancel(run: Run, records: RunRecords, at: str, by: str | None = None) -> tup
             status=409,
         )
     with about_run(run.run_id):
-        kept = records.cancellations.cancel(run.run_id, at, by)
+        kept, mine = records.cancellations.cancel(run.run_id, at, by)
         log.info("billing run %s: cancelled at %s by %s", run.run_id, kept.at, kept.by)
     # The cancel changes the run's state, not its counts: no second look at them.
     status.pop("customers", None)
     cancelled: RunStatus = {**status, "state": "cancelled", "cancelledAt": kept.at}
     if kept.by is not None:
         cancelled["cancelledBy"] = kept.by
-    return cancelled, kept != Cancellation(at, by) or status["state"] == "cancelled"
+    return cancelled, not mine
 
 
 def listed(run: Run, records: RunRecords) -> ListedRun:

@@ -324,9 +324,10 @@ class TokenStore(Protocol):
 
     def get(self, name: str) -> StoredToken | None: ...
 
-    def revoke(self, name: str, at: str, by: str | None) -> StoredToken | None:
-        """Mark the token revoked (a token revoked already keeps its first time); the token
-        as now kept, or None if there is no such name."""
+    def revoke(self, name: str, at: str, by: str | None) -> tuple[StoredToken, bool] | None:
+        """Revoke the token (a token revoked already keeps its first time and caller): the
+        token as now kept, and whether this call revoked it (not an earlier nor a
+        concurrent one); None if there is no such name."""
         ...
 
     def page(self, after: str, limit: int) -> Page[StoredToken]:

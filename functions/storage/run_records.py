@@ -165,8 +165,9 @@ class RunCancellations(abc.ABC):
     run seen cancelled stays so, and a run seen running is looked at again in a later batch."""
 
     @abc.abstractmethod
-    def cancel(self, run_id: str, at: str, by: str | None = None) -> Cancellation:
-        """Cancel the run unless it is; when and by whom it was cancelled."""
+    def cancel(self, run_id: str, at: str, by: str | None = None) -> tuple[Cancellation, bool]:
+        """Cancel the run unless it is: when and by whom it was cancelled, and whether by
+        this call (not an earlier nor a concurrent one)."""
 
     @abc.abstractmethod
     def cancellation(self, run_id: str) -> Cancellation | None: ...

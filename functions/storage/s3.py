@@ -139,14 +139,16 @@ class S3RunCancellations(RunCancellations):
         self._running: set[str] | None = None  # within a batch: the runs seen running
         self._looking = threading.Lock()
 
-    def cancel(self, run_id: str, at: str, by: str | None = None) -> Cancellation:
+    def cancel(self, run_id: str, at: str, by: str | None = None) -> tuple[Cancellation, bool]:
         key = keys.cancellation(run_id)
         record = {"runId": run_id, "cancelledAt": at, **({"cancelledBy": by} if by else {})}
         created = self.bucket.put_json(key, record, only_if_absent=True)
         with self._lock:
             self._cancelled.add(run_id)
         mine = Cancellation(at, by)
-        return mine if created else self.cancellation(run_id) or mine
+        if created:
+            return mine, True
+        return self.cancellation(run_id) or mine, False
 
     def cancellation(self, run_id: str) -> Cancellation | None:
         stored = self.bucket.get_json(keys.cancellation(run_id))

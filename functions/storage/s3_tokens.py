@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from functions.access import Role
+from functions.errors import StorageUnavailable
 from functions.storage import keys
 from functions.storage.base import Page, StoredToken
 from functions.storage.objects import Objects
@@ -65,13 +66,26 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _revoked_by(token: StoredToken, revocation: Mapping[str, Any] | None) -> StoredToken:
+    """The token as its revocation (``keys.token_revocation``, if there is one) revoked it;
+    a record that says it was revoked already keeps its first time and caller."""
+    if token.revoked or revocation is None or revocation.get("name") != token.name:
+        return token
+    return dataclasses.replace(
+        token,
+        revoked_at=str(revocation["revokedAt"]),
+        revoked_by=_text(revocation.get("revokedBy")),
+    )
+
+
 class S3TokenStore:
     """``TokenStore`` on one bucket."""
 
     def __init__(self, bucket: Objects) -> None:
         self.bucket = bucket
-        # What the last ``every`` read, by key: the record's version and the token it held.
-        self._read: dict[str, tuple[str | None, StoredToken | None]] = {}
+        # What the last ``every`` read, by key: its version and what it held (a token's
+        # record, or a revocation).
+        self._read: dict[str, tuple[str | None, Mapping[str, Any] | None]] = {}
         self._lock = threading.Lock()
 
     def create(self, token: StoredToken) -> bool:
@@ -85,24 +99,34 @@ class S3TokenStore:
 
     def get(self, name: str) -> StoredToken | None:
         record = self.bucket.get_json(keys.token_record(name))
-        return None if record is None else stored_token(record)
-
-    def revoke(self, name: str, at: str, by: str | None) -> StoredToken | None:
-        """The revoke is decided by a create (``keys.token_revocation``): of two at once,
-        one is kept, and both write its time and caller into the token's record, which the
-        functions' caches read. A revoke that stopped in between is finished by the next."""
-        token = self.get(name)
+        token = None if record is None else stored_token(record)
         if token is None or token.revoked:
             return token
-        decided = {"name": name, "revokedAt": at, "revokedBy": by}
+        return _revoked_by(token, self.bucket.get_json(keys.token_revocation(name)))
+
+    def revoke(self, name: str, at: str, by: str | None) -> tuple[StoredToken, bool] | None:
+        """A revoke is its revocation, created once (``keys.token_revocation``): of two at
+        once, the one whose create is kept revoked it (True), the other repeats it (False);
+        every function's cache reads the revocations with the records. The token's record
+        is then rewritten to say so too, which may fail without undoing the revoke."""
+        record = self.bucket.get_json(keys.token_record(name))
+        if record is None:
+            return None
+        token = stored_token(record)
+        if token.revoked:
+            return token, False
         key = keys.token_revocation(name)
-        if self.bucket.put_json(key, decided, only_if_absent=True) is None:
-            decided = dict(self.bucket.get_json(key) or decided)  # the other revoke's
-        revoked = dataclasses.replace(
-            token, revoked_at=str(decided["revokedAt"]), revoked_by=_text(decided["revokedBy"])
+        earlier = self.bucket.get_json(key)  # a revoke whose record was not rewritten
+        decided = {"name": name, "revokedAt": at, "revokedBy": by}
+        won = (
+            earlier is None and self.bucket.put_json(key, decided, only_if_absent=True) is not None
         )
-        self.bucket.put_json(keys.token_record(name), token_record(revoked))
-        return revoked
+        revoked = _revoked_by(token, decided if won else earlier or self.bucket.get_json(key))
+        try:
+            self.bucket.put_json(keys.token_record(name), token_record(revoked))
+        except StorageUnavailable as exc:
+            log.warning("token %s is revoked; its record says so once rewritten: %s", name, exc)
+        return revoked, won
 
     def page(self, after: str, limit: int) -> Page[StoredToken]:
         start = keys.token_record(after) if after else ""
@@ -115,12 +139,29 @@ class S3TokenStore:
         records = self.bucket.get_json_all(shown)
         found = (self._token(key, record) for key, record in zip(shown, records, strict=True))
         tokens = [token for token in found if token is not None]
+        # A revocation whose record was not rewritten yet (S3 failed in between): rare, and
+        # only those are read, found by one listing of the page's names.
+        pending: set[str] = set()
+        if tokens:
+            last = keys.token_revocation(tokens[-1].name)
+            first = keys.token_revocation(after) if after else ""
+            for key in self.bucket.names(keys.TOKEN_REVOCATIONS, start_after=first):
+                if key > last:
+                    break
+                pending.add(key)
+        tokens = [
+            token
+            if token.revoked or keys.token_revocation(token.name) not in pending
+            else _revoked_by(token, self.bucket.get_json(keys.token_revocation(token.name)))
+            for token in tokens
+        ]
         more = len(names) > limit and bool(shown)
         return Page(tokens, keys.name_of_token_record(shown[-1]) if more else None)
 
     def every(self) -> list[StoredToken]:
         with self._lock:
             listed = dict(self.bucket.versions(keys.TOKENS))
+            listed.update(self.bucket.versions(keys.TOKEN_REVOCATIONS))
             changed = [
                 key
                 for key, version in listed.items()
@@ -129,9 +170,17 @@ class S3TokenStore:
             records = self.bucket.get_json_all(changed)
             read = {key: self._read[key] for key in listed if key not in changed}
             for key, record in zip(changed, records, strict=True):
-                read[key] = (listed[key], self._token(key, record))
+                read[key] = (listed[key], record)
             self._read = read
-            return [token for _, (_, token) in sorted(read.items()) if token is not None]
+            tokens = {
+                key: token
+                for key, (_, record) in sorted(read.items())
+                if key.startswith(keys.TOKENS) and (token := self._token(key, record)) is not None
+            }
+            return [
+                _revoked_by(token, read.get(keys.token_revocation(token.name), (None, None))[1])
+                for token in tokens.values()
+            ]
 
     @staticmethod
     def _token(key: str, record: Mapping[str, Any] | None) -> StoredToken | None:

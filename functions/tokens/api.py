@@ -334,10 +334,9 @@ class TokenPath(Parameters):
 )
 @_without_store
 def revoke_token(admin: TokenAdmin, path: TokenPath, caller: Caller) -> HttpResponse[TokenAnswer]:
-    at = iso_millis(admin.clock())
-    revoked = admin.kept().revoke(path.name, at, caller.name)
-    if revoked is None:
+    done = admin.kept().revoke(path.name, iso_millis(admin.clock()), caller.name)
+    if done is None:
         raise NotFound(f"there is no token named {path.name!r}; `billing tokens ls` lists them")
+    revoked, mine = done
     admin.changed()
-    again = (revoked.revoked_at, revoked.revoked_by) != (at, caller.name)
-    return HttpResponse(200, _answer(revoked), {"Idempotent-Replayed": "true"} if again else {})
+    return HttpResponse(200, _answer(revoked), {} if mine else {"Idempotent-Replayed": "true"})

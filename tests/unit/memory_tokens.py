@@ -28,7 +28,7 @@ class MemoryTokenStore(S3TokenStore):
         self._reachable()
         return super().get(name)
 
-    def revoke(self, name: str, at: str, by: str | None) -> StoredToken | None:
+    def revoke(self, name: str, at: str, by: str | None) -> tuple[StoredToken, bool] | None:
         self._reachable()
         return super().revoke(name, at, by)
 

@@ -106,7 +106,7 @@ class CancelsSeenEarlier(RunCancellations):
     def __init__(self, live: RunCancellations, seen: frozenset[str]) -> None:
         self.live, self.seen = live, seen
 
-    def cancel(self, run_id: str, at: str, by: str | None = None) -> Cancellation:
+    def cancel(self, run_id: str, at: str, by: str | None = None) -> tuple[Cancellation, bool]:
         return self.live.cancel(run_id, at, by)
 
     def cancellation(self, run_id: str) -> Cancellation | None:

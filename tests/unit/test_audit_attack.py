@@ -24,10 +24,9 @@ from functions.storage import keys
 from functions.storage.audit_log import AuditEntry, AuditOutcome, AuditQuery, matches
 from functions.storage.memory_bucket import MemoryBucket
 from functions.storage.s3_audit import S3AuditLog
-from functions.storage.s3_tokens import S3TokenStore
 from runtime.config import REPO
 from runtime.http_function import HttpFunction
-from tests.unit.harness import TOKEN, TOKENS_BUCKET, Harness, client
+from tests.unit.harness import TOKEN, TOKENS_BUCKET, Harness, app, client
 
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -164,24 +163,25 @@ def test_a_second_revoke_is_not_recorded_as_a_change(guarded: Harness, clock: Cl
 def test_two_admins_revoking_at_once_leave_one_revoke(
     guarded: Harness, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Revoking reads the token, then writes it unconditionally: two admins at once both
-    answer 200 "revoked by me", both are audited as the change, and the record the first
-    wrote (its revokedBy, revokedAt) is overwritten by the second: not created once."""
+    """Two admins revoking at once, each having read the token unrevoked: one revokes it,
+    the other repeats that revoke, and both answer with its time and caller (found when the
+    second overwrote the first's revokedBy and both were audited as the change)."""
     token_of("ann", "operator")
     admins = [token_of("root", "admin"), token_of("boss", "admin")]
     both = threading.Barrier(2, timeout=5)
-    reading = S3TokenStore.get
+    reading = MemoryBucket.get_json
 
-    def get_together(store: S3TokenStore, name: str) -> Any:
-        found = reading(store, name)
-        if name == "ann":
+    def get_together(bucket: MemoryBucket, key: str) -> Any:
+        found = reading(bucket, key)
+        if key == keys.token_record("ann"):
             both.wait()  # each has read the token unrevoked before either writes
         return found
 
-    monkeypatch.setattr(S3TokenStore, "get", get_together)
+    monkeypatch.setattr(MemoryBucket, "get_json", get_together)
+    served = app("coordinator")  # one app, as functions-framework serves its threads
     with ThreadPoolExecutor(2) as pool:
         answers = list(
-            pool.map(lambda h: client("coordinator").post("/tokens/ann/revoke", headers=h), admins)
+            pool.map(lambda h: served.test_client().post("/tokens/ann/revoke", headers=h), admins)
         )
     assert [a.status_code for a in answers] == [200, 200]
     assert {a.get_json()["revokedBy"] for a in answers} == {answers[0].get_json()["revokedBy"]}

@@ -51,15 +51,17 @@ def test_a_token_is_kept_once_under_its_name(store: TokenStore) -> None:
 def test_a_revoked_token_keeps_its_first_revocation_and_its_name(store: TokenStore) -> None:
     kept = token("ci")
     assert store.create(kept)
-    revoked = store.revoke("ci", "2026-12-02T00:00:00.000Z", "alice")
-    assert revoked is not None and revoked.revoked
+    done = store.revoke("ci", "2026-12-02T00:00:00.000Z", "alice")
+    assert done is not None
+    revoked, mine = done
+    assert mine and revoked.revoked
     assert (revoked.revoked_at, revoked.revoked_by, revoked.digest) == (
         "2026-12-02T00:00:00.000Z",
         "alice",
         kept.digest,
     )
     again = store.revoke("ci", "2026-12-03T00:00:00.000Z", "bob")
-    assert again == revoked
+    assert again == (revoked, False)  # the first revoke's, and not this call's
     assert store.get("ci") == revoked
     assert not store.create(token("ci")), "a name is never given to another token"
     assert store.revoke("nobody", AT, "alice") is None
@@ -142,14 +144,15 @@ def test_a_refresh_reads_only_what_changed(s3: S3Client) -> None:
         store.create(token(name))
     before = s3_requests()
     assert len(store.every()) == 3
-    assert s3_requests() - before == 1 + 3  # a listing, a read each
+    # A listing of the records and one of the revocations, a read each.
+    assert s3_requests() - before == 2 + 3
     before = s3_requests()
     assert len(store.every()) == 3
-    assert s3_requests() - before == 1  # nothing changed: the listing alone
+    assert s3_requests() - before == 2  # nothing changed: the listings alone
     store.revoke("b", AT, None)
     before = s3_requests()
     assert [t.revoked for t in store.every()] == [False, True, False]
-    assert s3_requests() - before == 1 + 1
+    assert s3_requests() - before == 2 + 2  # b's record, rewritten, and its revocation
 
 
 def test_a_record_that_is_no_token_is_skipped(
@@ -209,16 +212,22 @@ def test_a_server_that_lists_no_etag_has_every_record_read_each_time(s3: S3Clien
     assert revoked.revoked
 
 
-def test_a_revoke_stopped_after_its_decision_is_finished_by_the_next_with_the_first(
+def test_a_revoke_is_its_revocation_though_the_record_was_not_rewritten(
     store: TokenStore,
 ) -> None:
-    """A revoke is decided by a create; a process stopped before it rewrote the record left
-    the token taken, and the next revoke finishes it with the first one's time and caller."""
+    """A revoke is its revocation, created once: a process stopped (or S3 failing) before
+    it rewrote the record leaves the token revoked all the same, for every function's
+    cache, a read and a listing; a revoke after it repeats it and rewrites the record."""
     assert store.create(token("ci"))
+    assert store.create(token("other"))
     bucket = store.bucket  # type: ignore[attr-defined]
     first = {"name": "ci", "revokedAt": AT, "revokedBy": "alice"}
     bucket.put_json(keys.token_revocation("ci"), first, only_if_absent=True)
-    assert not store.get("ci").revoked  # type: ignore[union-attr]
-    finished = store.revoke("ci", "2026-12-02T00:00:00.000Z", "bob")
-    assert finished is not None and (finished.revoked_at, finished.revoked_by) == (AT, "alice")
-    assert store.get("ci") == finished
+    taken = store.get("ci")
+    assert taken is not None and (taken.revoked_at, taken.revoked_by) == (AT, "alice")
+    assert [t.revoked for t in store.every()] == [True, False]
+    assert [t.revoked for t in store.page("", 10).items] == [True, False]
+    assert [t.revoked for t in store.page("", 1).items] == [True]
+    again = store.revoke("ci", "2026-12-02T00:00:00.000Z", "bob")
+    assert again == (taken, False)
+    assert bucket.get_json(keys.token_record("ci"))["revokedBy"] == "alice"
