@@ -133,21 +133,22 @@ class Api:
         self, after: str | None = None, limit: int | None = None, **filters: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
         """A page of runs, newest first, and the cursor of the next page (None on the last)."""
-        given = {"after": after, "limit": limit, **filters}
-        query = {key: str(value) for key, value in given.items() if value is not None}
-        path = "/runs" + ("?" + urllib.parse.urlencode(query) if query else "")
-        answer = self._call("coordinator", self.settings.coordinator_address, path)
-        return list(answer["runs"]), answer["next"]
+        return self._newest_first("/runs", "runs", {"after": after, "limit": limit, **filters})
 
     def audit(
         self, after: str | None = None, limit: int | None = None, **filters: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
         """A page of the audit trail, newest first, and the cursor of the next page."""
         given = {"after": after, "limit": limit, **filters}
+        return self._newest_first("/audit", "records", given)
+
+    def _newest_first(
+        self, path: str, items: str, given: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the coordinator's listing at ``path``: its ``items``, and its cursor."""
         query = {key: str(value) for key, value in given.items() if value is not None}
-        path = "/audit" + ("?" + urllib.parse.urlencode(query) if query else "")
-        answer = self._call("coordinator", self.settings.coordinator_address, path)
-        return list(answer["records"]), answer["next"]
+        answer = self._call("coordinator", self.settings.coordinator_address, _with(path, query))
+        return list(answer[items]), answer["next"]
 
     def retry_run(self, run_id: str) -> dict[str, Any]:
         return self._run_action(run_id, "retry")

@@ -23,6 +23,7 @@ from runtime.logs import JsonFormatter
 from runtime.oidc import JwksKeys, JwtVerifier
 from runtime.services import Services, s3_client
 from tests.helpers.oidc import AUDIENCE, CountingFetch, Issuer
+from tests.unit.callers import Clock
 from tests.unit.harness import NOW, TOKEN, TOKENS_BUCKET, Harness, RecordingPublisher, S3Harness
 
 # Every answer a handler makes in this tier is validated against its declared type.
@@ -163,3 +164,13 @@ def log_lines() -> Iterator[io.StringIO]:
     yield stream
     root.removeHandler(handler)
     root.setLevel(level)
+
+
+@pytest.fixture
+def ticking_clock(guarded: Harness) -> Clock:
+    """The guarded functions' clock, moving a second each time it is read: each record of
+    the audit, each token, each run at its own second."""
+    ticking = Clock()
+    guarded.services._clock = ticking
+    guarded.services.context  # noqa: B018 (built before the clock would be read)
+    return ticking

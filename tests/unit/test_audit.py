@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,54 +17,12 @@ from functions.storage import Page
 from functions.storage.audit_log import AuditEntry, AuditLog, AuditOutcome, AuditQuery
 from runtime.aws_lambda.http import HttpAdapter
 from runtime.http_function import HttpFunction
-from tests.unit.harness import TOKEN, Harness, S3Harness, client, function_url_event, s3_requests
-
-ADMIN = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def token_of(name: str, role: str) -> dict[str, str]:
-    made = client("coordinator").post("/tokens", json={"name": name, "role": role}, headers=ADMIN)
-    assert made.status_code == 201, made.get_json()
-    return bearer(made.get_json()["token"])
-
-
-def audit(query: str = "", headers: dict[str, str] = ADMIN) -> dict[str, Any]:
-    answer = client("coordinator").get(f"/audit{query}", headers=headers)
-    assert answer.status_code == 200, answer.get_json()
-    page: dict[str, Any] = answer.get_json()
-    return page
-
-
-def start(headers: dict[str, str], customers: tuple[str, ...] = ("1", "2")) -> Any:
-    body = {"customerIdentifiers": list(customers)}
-    return client("coordinator").post("/", json=body, headers=headers)
-
-
-class Clock:
-    """A UTC clock that moves a second each time it is read."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
-
-
-@pytest.fixture
-def clock(guarded: Harness) -> Clock:
-    ticking = Clock()
-    guarded.services._clock = ticking
-    guarded.services.context  # noqa: B018 (built before the clock would be read)
-    return ticking
+from tests.unit.callers import ADMIN, Clock, audit, start, token_of
+from tests.unit.harness import Harness, S3Harness, client, function_url_event, s3_requests
 
 
 def test_who_started_and_who_cancelled_a_run_is_in_its_audit_and_its_status(
-    guarded: Harness, clock: Clock
+    guarded: Harness, ticking_clock: Clock
 ) -> None:
     starter, canceller = token_of("ann", "operator"), token_of("bob", "operator")
     started = start(starter)
@@ -88,7 +45,7 @@ def test_who_started_and_who_cancelled_a_run_is_in_its_audit_and_its_status(
 
 
 def test_a_refusal_for_the_role_is_recorded_and_nothing_is_done(
-    guarded: Harness, clock: Clock
+    guarded: Harness, ticking_clock: Clock
 ) -> None:
     viewer = token_of("vic", "viewer")
     assert start(viewer).status_code == 403
@@ -103,7 +60,7 @@ def test_a_refusal_for_the_role_is_recorded_and_nothing_is_done(
 
 
 def test_a_repeated_start_is_recorded_as_a_replay_of_the_one_run(
-    guarded: Harness, clock: Clock
+    guarded: Harness, ticking_clock: Clock
 ) -> None:
     operator = token_of("ops", "operator")
     headers = {**operator, "Idempotency-Key": "k-1"}
@@ -116,7 +73,7 @@ def test_a_repeated_start_is_recorded_as_a_replay_of_the_one_run(
 
 
 def test_every_state_changing_operation_is_audited_and_no_read_is(
-    guarded: Harness, clock: Clock
+    guarded: Harness, ticking_clock: Clock
 ) -> None:
     start(ADMIN)
     client("coordinator").get("/runs", headers=ADMIN)
@@ -153,7 +110,7 @@ def audit_with(harness: Harness, log: AuditLog) -> None:
 
 
 def test_a_record_that_cannot_be_written_stops_the_request_before_anything_is_done(
-    guarded: Harness, clock: Clock
+    guarded: Harness, ticking_clock: Clock
 ) -> None:
     operator = token_of("ops", "operator")
     run = start(operator).get_json()["runId"]
@@ -169,7 +126,7 @@ def test_a_record_that_cannot_be_written_stops_the_request_before_anything_is_do
 
 
 def test_an_outcome_that_cannot_be_written_leaves_the_answer_and_the_record_without_one(
-    guarded: Harness, clock: Clock, caplog: pytest.LogCaptureFixture
+    guarded: Harness, ticking_clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     unwritable = Unwritable(outcomes_only=True)
     audit_with(guarded, unwritable)
@@ -179,7 +136,7 @@ def test_an_outcome_that_cannot_be_written_leaves_the_answer_and_the_record_with
 
 
 def test_a_lambda_request_is_audited_as_one_on_functions_framework(
-    guarded: Harness, clock: Clock
+    guarded: Harness, ticking_clock: Clock
 ) -> None:
     adapter = HttpAdapter(HttpFunction("coordinator", lambda: guarded.services))
     body = json.dumps({"customerIdentifiers": ["1"]})
@@ -201,7 +158,7 @@ def pages(query: str) -> Iterator[list[dict[str, Any]]]:
 
 
 def test_the_audit_pages_newest_first_and_filters_by_who_and_time(
-    guarded: Harness, clock: Clock
+    guarded: Harness, ticking_clock: Clock
 ) -> None:
     ann, bob = token_of("ann", "operator"), token_of("bob", "operator")
     for index in range(7):
@@ -260,7 +217,7 @@ def test_without_a_tokens_bucket_no_audit_is_kept_and_its_listing_says_so(
 
 
 def test_a_run_kafka_refused_then_published_by_another_names_the_one_who_published_it(
-    guarded: Harness, clock: Clock
+    guarded: Harness, ticking_clock: Clock
 ) -> None:
     ann, bob = token_of("ann", "operator"), token_of("bob", "operator")
     guarded.publisher.fail = True

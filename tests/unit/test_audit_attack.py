@@ -26,47 +26,8 @@ from functions.storage.memory_bucket import MemoryBucket
 from functions.storage.s3_audit import S3AuditLog
 from runtime.config import REPO
 from runtime.http_function import HttpFunction
+from tests.unit.callers import ADMIN, Clock, audit, start, token_of
 from tests.unit.harness import TOKEN, TOKENS_BUCKET, Harness, app, client
-
-ADMIN = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def token_of(name: str, role: str) -> dict[str, str]:
-    made = client("coordinator").post("/tokens", json={"name": name, "role": role}, headers=ADMIN)
-    assert made.status_code == 201, made.get_json()
-    return {"Authorization": f"Bearer {made.get_json()['token']}"}
-
-
-def audit(query: str = "") -> dict[str, Any]:
-    answer = client("coordinator").get(f"/audit{query}", headers=ADMIN)
-    assert answer.status_code == 200, answer.get_json()
-    page: dict[str, Any] = answer.get_json()
-    return page
-
-
-def start(headers: dict[str, str]) -> Any:
-    body = {"customerIdentifiers": ["1", "2"]}
-    return client("coordinator").post("/", json=body, headers=headers)
-
-
-class Clock:
-    """A UTC clock that moves a second each time it is read."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
-
-
-@pytest.fixture
-def clock(guarded: Harness) -> Clock:
-    ticking = Clock()
-    guarded.services._clock = ticking
-    guarded.services.context  # noqa: B018 (built before the clock would be read)
-    return ticking
-
 
 CUSTOMER = {
     "firstName": "Ada",
@@ -88,7 +49,9 @@ def everything_kept(harness: Harness) -> str:
 # -- a token never appears in the audit ---------------------------------------------------
 
 
-def test_a_token_sent_in_a_path_never_reaches_the_audit(guarded: Harness, clock: Clock) -> None:
+def test_a_token_sent_in_a_path_never_reaches_the_audit(
+    guarded: Harness, ticking_clock: Clock
+) -> None:
     """An admin who types a token where its name goes (`billing tokens revoke <token>`), or
     the environment's token where a run id goes: the path, the runs and the refusal's
     detail were kept verbatim, and the run "id" even became an S3 key (audit/by-run/<token>/)."""
@@ -109,7 +72,7 @@ def test_a_token_sent_in_a_path_never_reaches_the_audit(guarded: Harness, clock:
 
 
 def test_a_customer_created_or_imported_is_named_by_its_record(
-    guarded: Harness, clock: Clock
+    guarded: Harness, ticking_clock: Clock
 ) -> None:
     """The outcome names what a request made (a run, a token): a customer's answer says
     `customerId`, which ``outcome_of`` did not look for, so a create named nothing, and an
@@ -131,7 +94,9 @@ def test_a_customer_created_or_imported_is_named_by_its_record(
 # -- an action asked twice has the effect of one, and the audit says which ----------------
 
 
-def test_a_second_cancel_is_not_recorded_as_a_change(guarded: Harness, clock: Clock) -> None:
+def test_a_second_cancel_is_not_recorded_as_a_change(
+    guarded: Harness, ticking_clock: Clock
+) -> None:
     """Bob cancels a run Ann cancelled: the run says cancelledBy ann, and the audit said
     both cancelled it (done, not replayed): by the trail's own test of a change (a 2xx
     that repeated nothing) the run was cancelled twice, the second time by bob."""
@@ -148,7 +113,9 @@ def test_a_second_cancel_is_not_recorded_as_a_change(guarded: Harness, clock: Cl
     assert cancels == ["ann"]
 
 
-def test_a_second_revoke_is_not_recorded_as_a_change(guarded: Harness, clock: Clock) -> None:
+def test_a_second_revoke_is_not_recorded_as_a_change(
+    guarded: Harness, ticking_clock: Clock
+) -> None:
     token_of("ann", "operator")
     for _ in range(2):
         assert client("coordinator").post("/tokens/ann/revoke", headers=ADMIN).status_code == 200
@@ -161,7 +128,7 @@ def test_a_second_revoke_is_not_recorded_as_a_change(guarded: Harness, clock: Cl
 
 
 def test_two_admins_revoking_at_once_leave_one_revoke(
-    guarded: Harness, clock: Clock, monkeypatch: pytest.MonkeyPatch
+    guarded: Harness, ticking_clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two admins revoking at once, each having read the token unrevoked: one revokes it,
     the other repeats that revoke, and both answer with its time and caller (found when the
@@ -218,7 +185,7 @@ def failing_at(harness: Harness, prefix: str) -> None:
 
 
 def test_a_request_listed_is_listed_by_who_when_its_index_cannot_be_written(
-    guarded: Harness, clock: Clock
+    guarded: Harness, ticking_clock: Clock
 ) -> None:
     """``begin`` wrote the record, then failed at the index by who: the request (answered
     503) is in the trail, but `?who=` its caller does not list it."""
@@ -231,7 +198,7 @@ def test_a_request_listed_is_listed_by_who_when_its_index_cannot_be_written(
 
 
 def test_a_start_listed_with_its_run_is_listed_by_that_run_when_its_index_fails(
-    guarded: Harness, clock: Clock
+    guarded: Harness, ticking_clock: Clock
 ) -> None:
     """``end`` wrote the outcome (runs: [the run]), then failed at the run's index: the
     trail says who started the run, but `?run=` (`billing audit ls --run`) says nobody did."""
@@ -248,7 +215,7 @@ def test_a_start_listed_with_its_run_is_listed_by_that_run_when_its_index_fails(
 
 
 def test_a_body_that_cannot_be_read_still_gets_an_outcome_and_a_request_id(
-    guarded: Harness, clock: Clock
+    guarded: Harness, ticking_clock: Clock
 ) -> None:
     """The body is read outside the handler's try: a client gone mid-body (werkzeug's
     ClientDisconnected) escaped the function, and the record stayed `unknown` although

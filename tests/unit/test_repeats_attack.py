@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,26 +14,8 @@ import pytest
 from functions.errors import StorageUnavailable
 from functions.storage import keys
 from functions.storage.memory_bucket import MemoryBucket
-from tests.unit.harness import TOKEN, Harness, app, client
-
-ADMIN = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def token_of(name: str, role: str) -> dict[str, str]:
-    made = client("coordinator").post("/tokens", json={"name": name, "role": role}, headers=ADMIN)
-    assert made.status_code == 201, made.get_json()
-    return {"Authorization": f"Bearer {made.get_json()['token']}"}
-
-
-class Clock:
-    """A UTC clock that moves a second each time it is read."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
+from tests.unit.callers import ADMIN, Clock, token_of
+from tests.unit.harness import Harness, app, client
 
 
 def test_a_revoke_whose_record_s3_refused_is_the_revoke_and_the_next_repeats_it(
