@@ -51,9 +51,11 @@ from functions.storage.base import StoredToken, TokenStore
 
 log = logging.getLogger(__name__)
 
-# How old the token set a function checks with may be: a token made or revoked anywhere is
-# taken or refused everywhere within this long.
-REFRESH_S = 30.0
+# How old the token set a function checks with may be. A token made or revoked anywhere is
+# taken or refused everywhere within the 30 s promised (functions/tokens/api.py): this long,
+# the read itself, and a margin (measured on the local stack: a CRM refused a token 30.5 s
+# after its revoke was sent, with a refresh of 30 s and a poll each 0.5 s).
+REFRESH_S = 25.0
 # A well-formed named token the cache does not know reads the store again, at most this
 # often: a token just made works everywhere within seconds, and a flood of guesses costs
 # one listing in this long, not one a request.
