@@ -36,7 +36,6 @@ REQUEST_ID = "X-Request-Id"
 _MADE = ("runId", "customerId", "id", "name")
 
 
-# What stands in the audit for a credential (as in the log, ``runtime/logs.py``).
 def outcome_of(response: HttpResponse[Any], secrets: Sequence[str] = ()) -> AuditOutcome:
     """What a request's answer says came of it (a credential in it blanked)."""
     body = response.body
