@@ -114,7 +114,7 @@ class S3AuditLog(AuditLog):
         read: list[AuditEntry] = []
         for entry_id, record, outcome in zip(ids, entries, outcomes, strict=True):
             if record is None:
-                continue  # an index written, its record not (a request refused at once)
+                continue  # an index written, its record not (S3 failed in between)
             try:
                 read.append(to_entry(record, outcome))
             except ValueError as exc:
