@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Literal, NotRequired
+from typing import Annotated, Literal, NotRequired, cast
 from urllib.parse import urlencode
 
 from typing_extensions import TypedDict
@@ -27,6 +27,7 @@ from functions.storage.audit_log import (
     AuditLog,
     AuditOutcome,
     AuditQuery,
+    entry_record,
 )
 from functions.wire.identifiers import RunId
 
@@ -116,32 +117,17 @@ def _state(outcome: AuditOutcome | None) -> Literal["done", "refused", "failed",
     return "failed" if outcome.status >= 500 else "refused"
 
 
-def _outcome(outcome: AuditOutcome) -> Outcome:
-    answer = Outcome(status=outcome.status, replayed=outcome.replayed)
-    if outcome.runs:
-        answer["runs"] = list(outcome.runs)
-    if outcome.target is not None:
-        answer["target"] = outcome.target
-    if outcome.detail is not None:
-        answer["detail"] = outcome.detail
-    return answer
-
-
 def record_answer(entry: AuditEntry) -> AuditRecord:
-    return AuditRecord(
-        id=entry.entry_id,
-        at=entry.at,
-        who=entry.who,
-        role=entry.role,
-        via=entry.via,
-        operation=entry.operation,
-        method=entry.method,
-        path=entry.path,
-        requestId=entry.request_id,
-        runs=list(entry.every_run),
-        outcome=None if entry.outcome is None else _outcome(entry.outcome),
-        state=_state(entry.outcome),
-    )
+    """A record as kept (``entry_record``), with the runs its outcome names, its outcome or
+    null, and what came of it in a word."""
+    kept = entry_record(entry)
+    answer = {
+        **kept,
+        "runs": list(entry.every_run),
+        "outcome": kept.get("outcome"),
+        "state": _state(entry.outcome),
+    }
+    return cast(AuditRecord, answer)
 
 
 @API.operation(

@@ -6,7 +6,8 @@
   page a run's or a caller's records without reading anybody else's.
 
 An id is the time counted down, then the request's id, so S3 lists the newest first and a
-time range is a range of keys. A request costs 2 writes before (its record and who) and 1
+time range is a range of keys. A request costs 2 writes before (its record, after its
+indexes, by who and by the run its path names, written at once; 3 with a run) and 1
 or 2 after (its outcome, and the run it started); a page of ``n`` costs a listing and
 ``2n`` reads, and a filter by run and by who together reads the run's records alone.
 """
@@ -29,6 +30,7 @@ from functions.storage.audit_log import (
     to_entry,
 )
 from functions.storage.base import Page
+from functions.storage.bucket import in_parallel
 from functions.storage.objects import Objects
 
 log = logging.getLogger(__name__)
@@ -50,9 +52,8 @@ class S3AuditLog(AuditLog):
     def begin(self, entry: AuditEntry) -> None:
         # The indexes first: a record is never kept that its caller's or its run's listing
         # would miss (an index whose record is missing is passed over).
-        self.bucket.put_json(keys.audit_by(entry.who) + entry.entry_id, {})
-        for run in entry.runs:
-            self.bucket.put_json(keys.audit_of_run(run) + entry.entry_id, {})
+        indexes = [keys.audit_by(entry.who), *(keys.audit_of_run(run) for run in entry.runs)]
+        in_parallel(lambda index: self.bucket.put_json(index + entry.entry_id, {}), indexes)
         self.bucket.put_json(
             keys.audit_entry(entry.entry_id), entry_record(entry), only_if_absent=True
         )
