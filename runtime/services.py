@@ -224,7 +224,7 @@ class Services:
     @cached_property
     def authenticator(self) -> Authenticator:
         """The check of a request's bearer token: BILLING_TOKEN's, the named tokens' (read
-        at most every 30 s), the OpenID Connect issuer's JWTs; none set, none."""
+        at most every 25 s), the OpenID Connect issuer's JWTs; none set, none."""
         store = self.tokens
         cache = None if store is None else TokenCache(store, clock=self._ticks)
         return Authenticator(self.settings.token, cache, self.jwt_verifier)
