@@ -43,7 +43,7 @@ class Cluster:
         name = f"kafka-{node_id}-start-{self._starts[node_id]}"
         # The JVM answers SIGTERM by shutting down cleanly, then exits with 143.
         self.running[node_id] = self._processes.start(command, StackSettings(), name, (0, 143))
-        self.running[node_id].may_hang = True
+        self.running[node_id].disposable = True
 
     def kill(self, node_id: int) -> None:
         self.running[node_id].kill()

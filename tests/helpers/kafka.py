@@ -8,7 +8,14 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient
 
 from runtime.config import StackSettings
@@ -63,19 +70,67 @@ class TopicReader:
         self._consumer.close()
 
 
+# What a group's coordinator answers while the broker loads the offsets (just started, or
+# back after a restart).
+NOT_YET = {
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+}
+
+
+def coordinator_answers(settings: StackSettings, group: str) -> bool:
+    """Whether ``group``'s coordinator answers a read of the group's offsets; False while
+    the broker is not ready for groups yet. Never joins the group."""
+    reader = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": group})
+    try:
+        reader.committed([TopicPartition(settings.workflow_topic, 0)], timeout=10)
+    except KafkaException as exc:
+        if exc.args[0].code() in NOT_YET:
+            return False
+        raise
+    finally:
+        reader.close()
+    return True
+
+
 def group_members(settings: StackSettings, group: str) -> list[Any]:
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
     future = admin.describe_consumer_groups([group], request_timeout=10)[group]
     return list(future.result().members)
 
 
-def topic_records(settings: StackSettings, topic: str, quiet_s: float = 3.0) -> list[Any]:
-    """Every committed record a topic holds, read until it stays quiet for ``quiet_s``."""
-    reader = TopicReader(settings, topic)
+def topic_records(settings: StackSettings, topic: str, timeout_s: float = 60) -> list[Any]:
+    """Every committed record ``topic`` holds, read from each partition's start to its end:
+    an end librdkafka reports as an event, never a quiet spell waited out."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap_servers,
+            "group.id": f"reader-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "isolation.level": "read_committed",
+        }
+    )
     try:
-        reader.quiet_for(quiet_s)
-        while reader.quiet_for(quiet_s):
-            pass
-        return reader.records
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+        records: list[Any] = []
+        at_end: set[int] = set()
+        deadline = time.monotonic() + timeout_s
+        while len(at_end) < len(partitions):
+            assert time.monotonic() < deadline, f"{topic}: {len(at_end)} partition(s) read"
+            message = consumer.poll(0.5)
+            if message is None:
+                continue
+            error = message.error()
+            if error is None:
+                records.append(message)
+                at_end.discard(message.partition())  # one that came after the end
+            elif error.code() == KafkaError._PARTITION_EOF:
+                at_end.add(message.partition())
+            else:
+                raise AssertionError(f"reading {topic}: {error}")
+        return records
     finally:
-        reader.close()
+        consumer.close()

@@ -31,8 +31,10 @@ class Process:
         self.log = log
         self.killed = False
         self.clean_exits = clean_exits
-        # A broker whose cluster lost its quorum cannot finish a controlled shutdown.
-        self.may_hang = False
+        # A broker of a test's own cluster: its data goes with the test, so teardown kills
+        # it rather than wait for a controlled shutdown (one whose cluster lost its quorum
+        # cannot finish one).
+        self.disposable = False
         env = {**os.environ, **settings.to_env(), "PYTHONUNBUFFERED": "1"}
         with log.open("wb") as out:
             self.popen = subprocess.Popen(
@@ -71,7 +73,7 @@ class Process:
             return self.popen.wait(timeout_s)
         except subprocess.TimeoutExpired:
             self.popen.kill()
-            if self.may_hang:
+            if self.disposable:
                 self.killed = True
                 return self.popen.wait()
             raise AssertionError(f"{self.log.name} ignored SIGTERM for {timeout_s}s") from None
@@ -128,8 +130,11 @@ class Processes:
         is stopped even when an earlier one fails to stop."""
         failures = []
         for process in reversed(self._started):
+            if process.disposable:
+                process.kill()
+                continue
             try:
-                code = process.terminate(10 if process.may_hang else 30)
+                code = process.terminate()
             except AssertionError as exc:
                 failures.append(str(exc))
                 continue

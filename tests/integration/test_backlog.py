@@ -5,11 +5,12 @@ them."""
 
 from __future__ import annotations
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from runtime.config import StackSettings
 from runtime.kafka.backlog import Backlog
-from tests.helpers.kafka import group_members, produce
+from tests.helpers.kafka import NOT_YET, coordinator_answers, group_members, produce
+from tests.helpers.waiting import wait_for
 
 
 def _commit(settings: StackSettings, group: str, offsets: dict[TopicPartition, int]) -> None:
@@ -21,9 +22,19 @@ def _commit(settings: StackSettings, group: str, offsets: dict[TopicPartition, i
             "enable.auto.commit": False,
         }
     )
+    at = [TopicPartition(tp.topic, tp.partition, offset) for tp, offset in offsets.items()]
+
+    def committed() -> bool:
+        try:
+            committer.commit(offsets=at, asynchronous=False)
+        except KafkaException as exc:
+            if exc.args[0].code() in NOT_YET:
+                return False
+            raise
+        return True
+
     try:
-        at = [TopicPartition(tp.topic, tp.partition, offset) for tp, offset in offsets.items()]
-        committer.commit(offsets=at, asynchronous=False)
+        wait_for(f"{group}'s coordinator to take the commit", committed)
     finally:
         committer.close()
 
@@ -53,6 +64,7 @@ def test_a_group_that_lags_and_moves_holds_off_and_one_that_stands_or_is_done_do
     group = f"{settings.consumer_group_prefix}answering"
     standing = f"{settings.consumer_group_prefix}never-committed"
     _commit(settings, group, dict.fromkeys(ends, 0))
+    wait_for(f"{standing}'s coordinator", lambda: coordinator_answers(settings, standing))
     backlog = Backlog(settings, [(group, topic), (standing, topic)])
     try:
         assert not backlog.moving()  # behind, but not seen to move yet
