@@ -153,7 +153,7 @@ fi
 
 
 # The trace backend of `make up TRACES=1` and of the trace tests, built once from its Go
-# module (13 to 14 CPU-minutes). `make up TRACES=1` waits for it; for the tests it builds in
+# module (about 6.5 CPU-minutes). `make up TRACES=1` waits for it; for the tests it builds in
 # the background, niced, while the tiers before the trace tests run, and they wait for it.
 if [ "${TRACES:-0}" != 0 ]; then
   echo "install: Jaeger, the trace backend (built from its Go module the first time: minutes)"
