@@ -76,15 +76,17 @@ TOOLS="${KAFKA_CACHE_DIR:-$HOME/.cache/kafka-billing}/tools"
 COMPOSE_VERSION=v2.40.3
 
 # The `docker compose` plugin, only where the machine has none, built once from its Go module.
-install_compose_plugin() {
-  if docker compose version >/dev/null 2>&1 || [ -x "$TOOLS/cli-plugins/docker-compose" ]; then
-    return 0
-  fi
-  if ! command -v go >/dev/null 2>&1; then
-    echo "install: no 'docker compose' and no Go to build it; the compose tests will fail" >&2
-    return 0
-  fi
+has_compose_plugin() {
+  docker compose version >/dev/null 2>&1 || [ -x "$TOOLS/cli-plugins/docker-compose" ]
+}
+build_compose_plugin() {
   local module=github.com/docker/compose/v2@$COMPOSE_VERSION source_dir
+  # One build at a time: an install run beside this one waits, then finds the plugin.
+  exec 9>"$TOOLS/compose-plugin.lock"
+  flock 9
+  if has_compose_plugin; then
+    return 0
+  fi
   source_dir=$(go mod download -json "$module" | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
   mkdir -p "$TOOLS/cli-plugins"
   # Built aside and moved: a build cut short leaves no plugin that looks installed.
@@ -94,16 +96,27 @@ install_compose_plugin() {
 }
 
 # Begun first, beside the Python packages and the jars (which wait on the network more than
-# on the CPU: 150 to 200 CPU-seconds of compiling overlap 30 to 40 s of downloads); waited
-# for at the end.
+# on the CPU: 150 to 200 CPU-seconds of compiling overlap 30 to 40 s of downloads), in a
+# session of its own; waited for at the end, and stopped if the install fails before.
 compose_build=""
-if ($containers || $for_tests) && ! $python_only; then
-  if ! { docker compose version >/dev/null 2>&1 || [ -x "$TOOLS/cli-plugins/docker-compose" ]; }; then
+stop_compose_build() {
+  if [ -n "$compose_build" ] && kill -0 "$compose_build" 2>/dev/null; then
+    kill -- "-$compose_build" 2>/dev/null || true
+    echo "install: stopped the compose plugin's build (its log: $compose_log)" >&2
+  fi
+}
+if ($containers || $for_tests) && ! $python_only && ! has_compose_plugin; then
+  if ! command -v go >/dev/null 2>&1; then
+    echo "install: no 'docker compose' and no Go to build it; the compose tests will fail" >&2
+  else
     mkdir -p "$TOOLS"
-    compose_log="$TOOLS/compose-plugin-$COMPOSE_VERSION.log"
+    compose_log="$TOOLS/compose-plugin-$COMPOSE_VERSION.$$.log"
     echo "install: building the docker compose plugin $COMPOSE_VERSION in the background (a few minutes, once; $compose_log)"
-    install_compose_plugin > "$compose_log" 2>&1 &
+    export TOOLS COMPOSE_VERSION PYTHON
+    setsid bash -euo pipefail -c "$(declare -f has_compose_plugin build_compose_plugin); build_compose_plugin" \
+      > "$compose_log" 2>&1 &
     compose_build=$!
+    trap stop_compose_build EXIT
   fi
 fi
 
@@ -167,9 +180,12 @@ if $containers; then
 fi
 if [ -n "$compose_build" ]; then
   if ! wait "$compose_build"; then
+    compose_build=""
     cat "$compose_log" >&2
-    echo "install: building the docker compose plugin failed (log above)" >&2
+    echo "install: building the docker compose plugin failed (log above: $compose_log)" >&2
     exit 1
   fi
+  compose_build=""
   cat "$compose_log"
+  rm -f "$compose_log"
 fi

@@ -47,14 +47,18 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings]:
     users = (run.parent if os.environ.get("PYTEST_XDIST_WORKER") else run) / "infra-users.json"
     with _locked(users) as state:
         missing = [c for c in components.infra(base) if not c.ready(base)]
-        background.start_together(missing, base)
-        if missing:
-            # A broker that has just started takes groups a moment after it serves
-            # metadata: the first tests would meet NOT_COORDINATOR.
-            from tests.helpers.kafka import coordinator_answers
-            from tests.helpers.waiting import wait_for
+        try:
+            background.start_together(missing, base)
+            if missing:
+                # A broker that has just started takes groups a moment after it serves
+                # metadata: the first tests would meet NOT_COORDINATOR.
+                from tests.helpers.kafka import coordinator_answers
+                from tests.helpers.waiting import wait_for
 
-            wait_for("Kafka's group coordinator", lambda: coordinator_answers(base, "probe"))
+                wait_for("Kafka's group coordinator", lambda: coordinator_answers(base, "probe"))
+        except BaseException:
+            background.stop(*[component.name for component in missing])  # none left behind
+            raise
         state["started"] += [component.name for component in missing]
         state["users"] += 1
     yield base

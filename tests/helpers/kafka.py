@@ -101,8 +101,10 @@ def group_members(settings: StackSettings, group: str) -> list[Any]:
 
 
 def topic_records(settings: StackSettings, topic: str, timeout_s: float = 60) -> list[Any]:
-    """Every committed record ``topic`` holds, read from each partition's start to its end:
-    an end librdkafka reports as an event, never a quiet spell waited out."""
+    """The records of ``topic`` committed when it is read (a transaction still open is left
+    out), from each partition's start to its end: an end librdkafka reports as an event,
+    never a quiet spell waited out. Records may come after: to know there are no more, wait
+    for what makes them first (``unprocessed``), or stop their producers."""
     consumer = Consumer(
         {
             "bootstrap.servers": settings.kafka_bootstrap_servers,
@@ -134,3 +136,32 @@ def topic_records(settings: StackSettings, topic: str, timeout_s: float = 60) ->
         return records
     finally:
         consumer.close()
+
+
+def unprocessed(settings: StackSettings) -> int:
+    """How many records of the Kafka-triggered functions' topics their consumer groups have
+    not committed past: 0 once every function has done (and committed) all it was sent, so
+    that nothing it does later can answer a record already there."""
+    from runtime.triggers import TRIGGERS
+
+    left = 0
+    for trigger in TRIGGERS:
+        topic = settings.topic(trigger.source)
+        group = Consumer(
+            {
+                "bootstrap.servers": settings.kafka_bootstrap_servers,
+                "group.id": settings.consumer_group_prefix + trigger.consumer_group,
+                "enable.auto.commit": False,
+            }
+        )
+        try:
+            partitions = group.list_topics(topic, timeout=10).topics[topic].partitions
+            asked = [TopicPartition(topic, partition) for partition in partitions]
+            # Never committed (-1001): from the start. Counted by records, not offsets, as
+            # a transaction's marker after the last record takes an offset no one commits.
+            done = {tp.partition: max(tp.offset, 0) for tp in group.committed(asked, timeout=10)}
+        finally:
+            group.close()
+        records = topic_records(settings, topic)
+        left += sum(1 for r in records if r.offset() >= done.get(r.partition(), 0))
+    return left

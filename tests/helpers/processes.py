@@ -100,8 +100,8 @@ CRASHED = re.compile(r"[\w-]+ exited with code -(?:11|6)\b")
 
 
 class Processes:
-    """The processes of one test. Teardown stops those still running with SIGTERM and
-    requires every one not killed on purpose to have exited with 0."""
+    """The processes of one test. Teardown stops those still running with SIGTERM (kills a
+    disposable one) and requires every one not killed on purpose to have exited cleanly."""
 
     def __init__(self, logs: Path) -> None:
         self._logs = logs
@@ -131,6 +131,12 @@ class Processes:
         failures = []
         for process in reversed(self._started):
             if process.disposable:
+                # Killed now, but one that had already exited must have exited cleanly.
+                code = process.popen.poll()
+                if code is not None and code not in process.clean_exits and not process.killed:
+                    failures.append(
+                        f"{process.log.name} exited with {code}:\n{process.output()[-3000:]}"
+                    )
                 process.kill()
                 continue
             try:

@@ -12,7 +12,8 @@ from functions.wire.messages import Customer
 from infra.provision import provision
 from runtime.config import StackSettings
 from runtime.services import Services, s3_client
-from tests.helpers.kafka import topic_records
+from tests.helpers.kafka import topic_records, unprocessed
+from tests.helpers.waiting import wait_for
 
 
 def isolated(base: StackSettings) -> StackSettings:
@@ -112,4 +113,6 @@ def assert_billed_exactly_once(
     assert len(completed) == len(bills), "a workflow billed twice, or one bill for two"
     assert outcomes["failed"] == []
     assert outcomes["pending"] == []
+    # A dead letter is written before its record is committed: none can come after this.
+    wait_for("every record of the functions' topics done", lambda: unprocessed(settings) == 0)
     assert dead_letters(settings) == 0

@@ -17,7 +17,7 @@ from functions.wire.identifiers import WorkflowId
 from runtime.config import StackSettings
 from runtime.services import Services
 from tests.helpers.faults import Cluster, FlakyProxy
-from tests.helpers.kafka import produce, topic_records
+from tests.helpers.kafka import produce, topic_records, unprocessed
 from tests.helpers.lab import workflow
 from tests.helpers.processes import Processes
 from tests.helpers.stores import (
@@ -50,6 +50,7 @@ def test_an_unknown_customer_fails_its_job_with_the_reason_and_gets_no_bill(
     failure = Services(settings).context.failures.get(WorkflowId("unknown"))
     assert failure is not None
     assert failure.reason == "customer '999' is not known to the CRM"
+    wait_for("every record of the functions' topics done", lambda: unprocessed(settings) == 0)
     assert dead_letters(settings) == 0
 
 
@@ -112,6 +113,7 @@ def test_a_crm_that_never_answers_leaves_every_job_failed_with_its_reason(
     failure = Services(settings).context.failures.get(WorkflowId("never-0"))
     assert failure is not None
     assert failure.reason.startswith("no answer from the CRM to 3 question(s) about customer 1")
+    processes.stop_all()  # the timer that asks again, stopped: no question can come after
     asked = topic_records(settings, settings.questions_topic)
     assert len(asked) == 30, "each job is asked three times"
 
