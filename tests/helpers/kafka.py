@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from confluent_kafka import (
@@ -79,19 +79,28 @@ NOT_YET = {
 }
 
 
+def went_through(action: Callable[[], object]) -> bool:
+    """True once ``action`` (a call to a group's coordinator) went through; False while the
+    coordinator is not ready yet; any other error raised."""
+    try:
+        action()
+    except KafkaException as exc:
+        if exc.args[0].code() in NOT_YET:
+            return False
+        raise
+    return True
+
+
 def coordinator_answers(settings: StackSettings, group: str) -> bool:
     """Whether ``group``'s coordinator answers a read of the group's offsets; False while
     the broker is not ready for groups yet. Never joins the group."""
     reader = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": group})
     try:
-        reader.committed([TopicPartition(settings.workflow_topic, 0)], timeout=10)
-    except KafkaException as exc:
-        if exc.args[0].code() in NOT_YET:
-            return False
-        raise
+        return went_through(
+            lambda: reader.committed([TopicPartition(settings.workflow_topic, 0)], timeout=10)
+        )
     finally:
         reader.close()
-    return True
 
 
 def group_members(settings: StackSettings, group: str) -> list[Any]:

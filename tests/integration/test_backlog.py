@@ -5,11 +5,11 @@ them."""
 
 from __future__ import annotations
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from runtime.config import StackSettings
 from runtime.kafka.backlog import Backlog
-from tests.helpers.kafka import NOT_YET, coordinator_answers, group_members, produce
+from tests.helpers.kafka import coordinator_answers, group_members, produce, went_through
 from tests.helpers.waiting import wait_for
 
 
@@ -23,18 +23,11 @@ def _commit(settings: StackSettings, group: str, offsets: dict[TopicPartition, i
         }
     )
     at = [TopicPartition(tp.topic, tp.partition, offset) for tp, offset in offsets.items()]
-
-    def committed() -> bool:
-        try:
-            committer.commit(offsets=at, asynchronous=False)
-        except KafkaException as exc:
-            if exc.args[0].code() in NOT_YET:
-                return False
-            raise
-        return True
-
     try:
-        wait_for(f"{group}'s coordinator to take the commit", committed)
+        wait_for(
+            f"{group}'s coordinator to take the commit",
+            lambda: went_through(lambda: committer.commit(offsets=at, asynchronous=False)),
+        )
     finally:
         committer.close()
 

@@ -31,6 +31,17 @@ def audit(query: str = "", headers: dict[str, str] = ADMIN) -> dict[str, Any]:
     return page
 
 
+def changed_by(records: list[dict[str, Any]], operation: str) -> list[str]:
+    """Who made each change of ``operation`` the audit records: done, and not a repeat."""
+    return [
+        record["who"]
+        for record in records
+        if record["operation"] == operation
+        and record["state"] == "done"
+        and not record["outcome"]["replayed"]
+    ]
+
+
 def start(headers: dict[str, str], customers: tuple[str, ...] = ("1", "2")) -> Any:
     """``POST /`` of ``customers``, as the caller of ``headers``."""
     body = {"customerIdentifiers": list(customers)}

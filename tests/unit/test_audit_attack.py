@@ -26,7 +26,7 @@ from functions.storage.memory_bucket import MemoryBucket
 from functions.storage.s3_audit import S3AuditLog
 from runtime.config import REPO
 from runtime.http_function import HttpFunction
-from tests.unit.callers import ADMIN, Clock, audit, start, token_of
+from tests.unit.callers import ADMIN, Clock, audit, changed_by, start, token_of
 from tests.unit.harness import TOKEN, TOKENS_BUCKET, Harness, app, client
 
 CUSTOMER = {
@@ -105,11 +105,7 @@ def test_a_second_cancel_is_not_recorded_as_a_change(
     for who in (ann, bob):
         assert client("coordinator").post(f"/runs/{run}/cancel", headers=who).status_code == 202
     records = audit(f"?run={run}&limit=100")["records"]
-    cancels = [
-        r["who"]
-        for r in records
-        if r["operation"] == "cancelRun" and r["state"] == "done" and not r["outcome"]["replayed"]
-    ]
+    cancels = changed_by(records, "cancelRun")
     assert cancels == ["ann"]
 
 

@@ -14,7 +14,7 @@ import pytest
 from functions.errors import StorageUnavailable
 from functions.storage import keys
 from functions.storage.memory_bucket import MemoryBucket
-from tests.unit.callers import ADMIN, Clock, token_of
+from tests.unit.callers import ADMIN, Clock, changed_by, token_of
 from tests.unit.harness import Harness, app, client
 
 
@@ -47,11 +47,7 @@ def test_a_revoke_whose_record_s3_refused_is_the_revoke_and_the_next_repeats_it(
     assert finished.status_code == 200, finished.get_json()
     assert finished.get_json()["revokedBy"] == "root"  # the decision's, not boss's
     records = client("coordinator").get("/audit?limit=100", headers=ADMIN).get_json()["records"]
-    revokes = [
-        r["who"]
-        for r in records
-        if r["operation"] == "revokeToken" and r["state"] == "done" and not r["outcome"]["replayed"]
-    ]
+    revokes = changed_by(records, "revokeToken")
     assert revokes == ["root"]
 
 
